@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from '../config/index.ts';
+import { openStore } from '../store/index.ts';
+import { hashPassword } from '../directory/index.ts';
+import { ensureKeySet, readKeySet, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
+
+const USAGE = `Usage: npm run --silent cli -- <command> [options]
+
+Commands:
+  hash-password                 read a password from standard input, print its argon2id hash
+  signing-keys list [--json]    list signing keys (never the private parts)
+  signing-keys rotate [--alg ES256|EdDSA|RS256] [--json]
+                                add a new signing key; the old one stays published until
+                                tokens signed with it have expired
+
+The store is the one the configuration names (LOGTRACE_CONFIG, DATA_DIR, REDIS_URL as for the server).`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>, config: Awaited<ReturnType<typeof loadConfig>>['config']) => Promise<T>): Promise<T> {
+  const { config } = await loadConfig();
+  const store = await openStore(config.store);
+  try {
+    return await fn(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { alg: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+
+  if (command === 'hash-password') {
+    const password = await readStdin();
+    if (password.length < 8) {
+      console.error('error: the password must be at least 8 characters');
+      return 2;
+    }
+    console.log(await hashPassword(password));
+    return 0;
+  }
+
+  if (command === 'signing-keys' && sub === 'list') {
+    return withStore(async (store) => {
+      const keySet = await readKeySet(store);
+      const keys = (keySet?.keys ?? []).map((k) => ({ kid: k.kid, alg: k.alg, created_at: k.created_at, retire_at: k.retire_at ?? null }));
+      if (values.json) console.log(JSON.stringify({ version: keySet?.version ?? 0, keys }));
+      else for (const k of keys) console.log(`${k.kid}  ${k.alg}  created ${k.created_at}${k.retire_at ? `  retires ${k.retire_at}` : '  active'}`);
+      return 0;
+    });
+  }
+
+  if (command === 'signing-keys' && sub === 'rotate') {
+    return withStore(async (store, config) => {
+      const alg = (values.alg ?? config.signing_keys.algorithm) as SigningAlg;
+      if (!['ES256', 'EdDSA', 'RS256'].includes(alg)) {
+        console.error(`error: --alg must be ES256, EdDSA or RS256, not ${alg}`);
+        return 2;
+      }
+      await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional);
+      // Tokens signed by the old key live at most this long: keep it published until then.
+      const retireAfter = Math.max(config.tokens.access_token_ttl, config.tokens.id_token_ttl) + 300;
+      const { added, retired } = await rotateSigningKey(store, alg, retireAfter);
+      const result = { added: { kid: added.kid, alg: added.alg }, retired: retired.map((k) => ({ kid: k.kid, retire_at: k.retire_at })) };
+      if (values.json) console.log(JSON.stringify(result));
+      else console.log(`new ${added.alg} signing key ${added.kid}; running servers pick it up within ${config.signing_keys.reload_interval} s${retired.map((k) => `\nkey ${k.kid} stays published until ${k.retire_at}`).join('')}`);
+      return 0;
+    });
+  }
+
+  console.error(`error: unknown command ${positionals.join(' ')}\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else console.error('error:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

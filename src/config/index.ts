@@ -1,0 +1,2 @@
+export { configSchema, type Config, type ClientConfig, type UserConfig, type StoreConfig } from './schema.ts';
+export { loadConfig, parseConfig, ConfigError, devWarnings, DEFAULT_CONFIG_PATH } from './load.ts';

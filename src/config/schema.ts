@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file's schema. One zod schema, parsed once at start-up: every error is reported
+ * together with its key path (`tokens.access_token_ttl: expected a number`).
+ */
+
+const positiveSeconds = z.number().int().positive();
+
+const storeSchema = z.discriminatedUnion('driver', [
+  z.strictObject({
+    driver: z.literal('embedded'),
+    /** Directory of the lmdb database; relative paths are resolved against the working directory. */
+    path: z.string().min(1).default('./data'),
+    prefix: z.string().default('lt:'),
+  }),
+  z.strictObject({
+    driver: z.literal('redis'),
+    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+    prefix: z.string().default('lt:'),
+  }),
+]);
+
+/**
+ * A static client: oidc-provider client metadata (RFC 7591 names), passed through to the provider,
+ * plus `first_party` (default true: no consent screen).
+ */
+const clientSchema = z
+  .looseObject({
+    client_id: z.string().min(1),
+    client_secret: z.string().min(32, 'a client secret must be at least 32 characters').optional(),
+    client_name: z.string().optional(),
+    grant_types: z
+      .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']))
+      .min(1)
+      .default(['authorization_code']),
+    redirect_uris: z.array(z.url()).optional(),
+    post_logout_redirect_uris: z.array(z.url()).optional(),
+    response_types: z.array(z.string()).optional(),
+    token_endpoint_auth_method: z
+      .enum(['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'])
+      .optional(),
+    scope: z.string().optional(),
+    first_party: z.boolean().default(true),
+  })
+  .superRefine((client, ctx) => {
+    const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
+    if (method !== 'none' && method !== 'private_key_jwt' && !client.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required for token_endpoint_auth_method ${method}` });
+    }
+    if (method === 'none' && client.grant_types.includes('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs an authenticated client (a client_secret)' });
+    }
+    if (client.grant_types.includes('authorization_code') && !(client.redirect_uris?.length)) {
+      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'an authorization_code client needs at least one redirect URI' });
+    }
+  });
+
+const passwordHash = z
+  .string()
+  .regex(/^(\$argon2id\$|\$2[aby]\$)/, 'expected an argon2id ($argon2id$…) or bcrypt ($2b$…) PHC string');
+
+const userSchema = z.strictObject({
+  email: z.email().transform((e) => e.toLowerCase()),
+  name: z.string().min(1).optional(),
+  password_hash: passwordHash,
+  email_verified: z.boolean().default(true),
+});
+
+export const configSchema = z.strictObject({
+  issuer: z.url().refine((u) => !u.endsWith('/'), 'must not end with a slash'),
+  port: z.number().int().min(0).max(65535).default(3000),
+  host: z.string().default('0.0.0.0'),
+  /** Server processes sharing the port (node:cluster): 1, or "auto" for one per CPU core. */
+  workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
+  /** Trust X-Forwarded-* from a reverse proxy (client IP for rate limits and audit). */
+  trust_proxy: z.boolean().default(false),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  store: storeSchema.default({ driver: 'embedded', path: './data', prefix: 'lt:' }),
+  resource: z
+    .strictObject({
+      audience: z.string().min(1),
+      scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a valid OAuth scope token')).min(1),
+    })
+    .default({ audience: 'https://api.logtrace.local', scopes: ['read:logs', 'write:alerts', 'admin:projects'] }),
+  tokens: z
+    .strictObject({
+      access_token_ttl: positiveSeconds.default(3600),
+      refresh_token_ttl: positiveSeconds.default(2_592_000),
+      /** Seconds during which a just-rotated refresh token may be used again (concurrent refreshes). 0 = never. */
+      refresh_token_reuse_interval: z.number().int().min(0).max(300).default(0),
+      id_token_ttl: positiveSeconds.default(3600),
+      authorization_code_ttl: positiveSeconds.max(600).default(60),
+      session_ttl: positiveSeconds.default(14 * 24 * 3600),
+    })
+    .prefault({}),
+  signing_keys: z
+    .strictObject({
+      /** Algorithm of the key that signs tokens by default. */
+      algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+      /** Further algorithms clients may ask for (id_token_signed_response_alg); a key of each is kept. */
+      additional: z.array(z.enum(['ES256', 'EdDSA', 'RS256'])).default(['RS256']),
+      /** How often a running server looks for keys rotated by another process (seconds). */
+      reload_interval: positiveSeconds.default(30),
+    })
+    .prefault({}),
+  login: z
+    .strictObject({
+      /** Failed password attempts allowed per account and client IP within `window_seconds`. */
+      max_failed_attempts: z.number().int().positive().default(5),
+      window_seconds: positiveSeconds.default(900),
+    })
+    .prefault({}),
+  clients: z.array(clientSchema).default([]),
+  users: z.array(userSchema).default([]),
+}).superRefine((config, ctx) => {
+  const seen = new Set<string>();
+  config.clients.forEach((client, i) => {
+    if (seen.has(client.client_id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id ${client.client_id}` });
+    seen.add(client.client_id);
+  });
+  const emails = new Set<string>();
+  config.users.forEach((user, i) => {
+    if (emails.has(user.email)) ctx.addIssue({ code: 'custom', path: ['users', i, 'email'], message: `duplicate user ${user.email}` });
+    emails.add(user.email);
+  });
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ClientConfig = Config['clients'][number];
+export type UserConfig = Config['users'][number];
+export type StoreConfig = Config['store'];

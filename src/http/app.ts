@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Koa, { type Middleware } from 'koa';
+import Router from '@koa/router';
+import type { Services } from '../container.ts';
+import { StoreUnavailableError } from '../store/index.ts';
+import { firstPartyOfflineAccess } from '../oidc/index.ts';
+import { interactionRoutes, pageContext } from '../interactions/index.ts';
+import { errorPage } from '../../views/pages.ts';
+import { storeGate } from './koa-store-gate.ts';
+
+const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
+
+/** A request id from a trusted proxy's `X-Request-Id`, or a fresh one; echoed in the response. */
+const requestId: Middleware = async (ctx, next) => {
+  const incoming = ctx.get('x-request-id');
+  ctx.state.requestId = /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+  ctx.set('X-Request-Id', ctx.state.requestId as string);
+  await next();
+};
+
+function routeLabel(p: string): string {
+  if (p.startsWith('/interaction/')) return '/interaction/:uid' + (p.split('/').length > 3 ? '/' + p.split('/')[3] : '');
+  if (p.startsWith('/static/')) return '/static';
+  if (p.startsWith('/.well-known/')) return p;
+  const known = ['/auth', '/token', '/token/introspection', '/token/revocation', '/jwks', '/me', '/session/end', '/request', '/healthz', '/readyz', '/metrics'];
+  const match = known.find((k) => p === k || p.startsWith(`${k}/`));
+  return match ?? 'other';
+}
+
+/** JSON access log with the request id, and Prometheus request metrics. Paths only: query strings carry codes. */
+function accessLog(services: Services): Middleware {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    const route = routeLabel(ctx.path);
+    const done = () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
+      services.metrics.httpRequests.inc({ method: ctx.method, route, status: String(status) });
+      services.metrics.httpDuration.observe({ method: ctx.method, route }, seconds);
+      if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
+        services.logger.info({ req_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1e4) / 10, ip: ctx.ip }, 'request');
+      }
+    };
+    ctx.res.once('finish', done);
+    await next();
+  };
+}
+
+/** Headers for every HTML page we render; oidc-provider's form_post pages set their own CSP. */
+const securityHeaders = (https: boolean): Middleware => async (ctx, next) => {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+  if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+  // No form-action: Chromium applies it to the redirects that follow a form post (back to the client).
+  ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'");
+  await next();
+};
+
+/** Our own routes' errors: a store outage is 503 (fail closed); others keep their status, no internals. */
+function errorHandler(services: Services): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const e = err as Error & { status?: number; expose?: boolean; error?: string; error_description?: string };
+      let status = e.status ?? 500;
+      let error = e.error ?? (status < 500 && e.expose ? e.message : 'server_error');
+      if (err instanceof StoreUnavailableError) {
+        status = 503;
+        error = 'temporarily_unavailable';
+      }
+      if (status >= 500 && !(err instanceof StoreUnavailableError)) services.logger.error({ req_id: ctx.state.requestId, err }, 'unhandled error');
+      ctx.status = status;
+      const description = e.error_description ?? (status < 500 && e.expose ? e.message : undefined);
+      if (ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html';
+        ctx.body = errorPage(pageContext(ctx), { error, description });
+      } else {
+        ctx.body = { error, ...(description ? { error_description: description } : {}) };
+      }
+    }
+  };
+}
+
+export function createApp(services: Services): Koa {
+  const { config, store } = services;
+  const app = new Koa({ proxy: config.trust_proxy });
+  const router = new Router();
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    try {
+      await Promise.race([store.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 1500).unref())]);
+      ctx.body = { status: 'ready', store: store.driver };
+    } catch (err) {
+      ctx.status = 503;
+      ctx.body = { status: 'not_ready', store: store.driver, reason: (err as Error).message };
+    }
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = services.metrics.registry.contentType;
+    ctx.body = await services.metrics.registry.metrics();
+  });
+  router.get('/static/:file', async (ctx) => {
+    const file = ctx.params.file ?? '';
+    if (!/^[\w.-]+\.css$/.test(file)) ctx.throw(404);
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = await readFile(path.join(STATIC_DIR, file)).catch(() => ctx.throw(404));
+  });
+
+  const pages = new Router();
+  interactionRoutes(pages, services);
+
+  app.use(requestId);
+  app.use(accessLog(services));
+  app.use(errorHandler(services));
+  app.use(router.routes());
+  app.use(storeGate(services.storeHealth, ['/token', '/auth', '/interaction', '/me']));
+  app.use(router.allowedMethods());
+  app.use(securityHeaders(config.issuer.startsWith('https:')));
+  app.use(pages.routes());
+  app.use(firstPartyOfflineAccess(config));
+  // oidc-provider answers everything else (/auth, /token, /jwks, discovery…), as its own Koa app.
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await services.providers.handler(ctx.req, ctx.res);
+  });
+  return app;
+}

@@ -1,0 +1,173 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import type { Services } from '../container.ts';
+import { StoreUnavailableError } from '../store/index.ts';
+import { burnPasswordCheck, verifyPassword } from '../directory/index.ts';
+import { isFirstParty, PASSWORD_ACR } from '../oidc/index.ts';
+import { FailureLimiter } from '../http/rate-limit.ts';
+import { readForm } from '../http/form.ts';
+import { loginPage, consentPage } from '../../views/pages.ts';
+import { pageContext } from './page.ts';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * The provider's interaction endpoints: the sign-in page, password sign-in, consent. Each handler
+ * loads the interaction bound to the browser's interaction cookie (SameSite=Lax), which is what makes
+ * a cross-site form post fail.
+ */
+export function interactionRoutes(router: Router, services: Services): void {
+  const { config, users, audit, metrics, store, logger } = services;
+  const limiter = new FailureLimiter(store, {
+    name: 'login',
+    max: config.login.max_failed_attempts,
+    windowSeconds: config.login.window_seconds,
+  });
+  const provider = () => services.providers.current;
+
+  async function clientOf(details: Details) {
+    const client = await provider().Client.find(String(details.params.client_id));
+    if (!client) throw new Error('interaction for an unknown client');
+    return client;
+  }
+
+  function renderLogin(ctx: Context, details: Details, clientName: string, extra: { email?: string; error?: string } = {}) {
+    ctx.type = 'html';
+    ctx.body = loginPage(pageContext(ctx), {
+      action: `/interaction/${details.uid}/login`,
+      abortUrl: `/interaction/${details.uid}/abort`,
+      clientName,
+      ...extra,
+    });
+  }
+
+  async function finish(ctx: Context, result: InteractionResults, merge = true) {
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  }
+
+  /** Records the consent the interaction asks for on the account's grant (new or existing). */
+  async function grantConsent(details: Details): Promise<string> {
+    const { prompt, params, session } = details;
+    const detail = prompt.details as unknown as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const { Grant } = provider();
+    const grant = (details.grantId ? await Grant.find(details.grantId) : undefined)
+      ?? new Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
+    if (detail.missingOIDCScope) grant.addOIDCScope(detail.missingOIDCScope.join(' '));
+    if (detail.missingOIDCClaims) grant.addOIDCClaims(detail.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(detail.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    return grant.save();
+  }
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    const client = await clientOf(details);
+    const clientName = client.clientName ?? client.clientId;
+    ctx.set('Cache-Control', 'no-store');
+    if (details.prompt.name === 'login') {
+      renderLogin(ctx, details, clientName, typeof details.params.login_hint === 'string' ? { email: details.params.login_hint } : {});
+      return;
+    }
+    if (details.prompt.name === 'consent') {
+      if (isFirstParty(client.metadata())) {
+        // First-party clients: consent is given by the organisation, recorded on the grant, never asked.
+        await finish(ctx, { consent: { grantId: await grantConsent(details) } });
+        return;
+      }
+      const user = await users.findById(details.session!.accountId);
+      ctx.type = 'html';
+      ctx.body = consentPage(pageContext(ctx), {
+        action: `/interaction/${details.uid}/confirm`,
+        clientName,
+        email: user?.email ?? '',
+        scopes: String(details.params.scope ?? '').split(' ').filter(Boolean),
+      });
+      return;
+    }
+    ctx.throw(400, `unsupported prompt ${details.prompt.name}`);
+  });
+
+  router.post('/interaction/:uid/login', async (ctx) => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'login') ctx.throw(400, 'this interaction does not expect a sign-in');
+    const client = await clientOf(details);
+    const clientName = client.clientName ?? client.clientId;
+    const form = await readForm(ctx);
+    const email = (form.get('email') ?? '').trim().toLowerCase();
+    const password = form.get('password') ?? '';
+    const { t } = pageContext(ctx);
+    ctx.set('Cache-Control', 'no-store');
+
+    if (!email || !password) {
+      ctx.status = 400;
+      renderLogin(ctx, details, clientName, { email, error: t('login.error.missing') });
+      return;
+    }
+
+    const subject = `${email}|${ctx.ip}`;
+    const auditBase = { ip: ctx.ip, user_agent: ctx.get('user-agent') || null, target: { type: 'client', id: client.clientId } };
+    try {
+      const blocked = await limiter.blockedFor(subject);
+      if (blocked !== undefined) {
+        metrics.logins.inc({ method: 'password', outcome: 'locked' });
+        await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: 'too_many_attempts' } });
+        ctx.status = 429;
+        ctx.set('Retry-After', String(blocked));
+        renderLogin(ctx, details, clientName, { email, error: t('login.error.locked', { minutes: Math.ceil(blocked / 60) }) });
+        return;
+      }
+
+      const user = await users.findByEmail(email);
+      const ok = user?.password_hash && !user.disabled ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
+      if (!user || !ok) {
+        await limiter.recordFailure(subject);
+        metrics.logins.inc({ method: 'password', outcome: 'failure' });
+        await audit.record({ ...auditBase, actor: { type: user ? 'user' : 'anonymous', id: user?.id ?? null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: user?.disabled ? 'disabled' : 'invalid_credentials' } });
+        ctx.status = 401;
+        renderLogin(ctx, details, clientName, { email, error: t('login.error.invalid') });
+        return;
+      }
+
+      await limiter.reset(subject);
+      await users.recordLogin(user.id);
+      metrics.logins.inc({ method: 'password', outcome: 'success' });
+      await audit.record({ ...auditBase, actor: { type: 'user', id: user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: 'password' } });
+      await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR, remember: true } }, false);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      logger.warn({ err: err.message }, 'store unavailable during sign-in');
+      ctx.status = 503;
+      renderLogin(ctx, details, clientName, { email, error: t('login.error.unavailable') });
+    }
+  });
+
+  router.post('/interaction/:uid/confirm', async (ctx) => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'consent') ctx.throw(400, 'this interaction does not expect consent');
+    const form = await readForm(ctx);
+    const actor = { type: 'user' as const, id: details.session?.accountId ?? null };
+    const target = { type: 'client', id: String(details.params.client_id) };
+    if (form.get('decision') !== 'allow') {
+      await audit.record({ actor, action: 'consent.denied', target, ip: ctx.ip, outcome: 'failure' });
+      await finish(ctx, { error: 'access_denied', error_description: 'the user denied the request' }, false);
+      return;
+    }
+    const grantId = await grantConsent(details);
+    await audit.record({ actor, action: 'consent.granted', target, ip: ctx.ip, outcome: 'success', detail: { scope: details.params.scope } });
+    await finish(ctx, { consent: { grantId } });
+  });
+
+  router.get('/interaction/:uid/abort', async (ctx) => {
+    await provider().interactionDetails(ctx.req, ctx.res);
+    await finish(ctx, { error: 'access_denied', error_description: 'the user cancelled the sign-in' }, false);
+  });
+}

@@ -1,0 +1,72 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * API key format, GitHub-token style: `lt_<env>_<body><checksum>`.
+ *   body      32 base62 characters from 24 random bytes (≥ 190 bits of entropy)
+ *   checksum  6 base62 characters of CRC-32(prefix + body): typos are refused without a store lookup and
+ *             secret scanners can recognise a real key (`lt_(live|test)_[0-9A-Za-z]{38}`).
+ * Keys are ≥ 160-bit random, so SHA-256 is the right storage hash (a slow hash buys nothing here).
+ */
+export type KeyEnvironment = 'live' | 'test';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BODY_LENGTH = 32;
+const CHECKSUM_LENGTH = 6;
+export const KEY_PATTERN = /^lt_(live|test)_([0-9A-Za-z]{38})$/;
+
+function base62(bytes: Buffer, length: number): string {
+  let n = BigInt(`0x${bytes.toString('hex') || '0'}`);
+  let out = '';
+  while (out.length < length) {
+    out = ALPHABET[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out;
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+export function crc32(text: string): number {
+  let crc = 0xffffffff;
+  for (const byte of Buffer.from(text, 'utf8')) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function checksum(prefixAndBody: string): string {
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(prefixAndBody));
+  return base62(crc, CHECKSUM_LENGTH);
+}
+
+export function generateKey(environment: KeyEnvironment): string {
+  const prefixAndBody = `lt_${environment}_${base62(randomBytes(24), BODY_LENGTH)}`;
+  return prefixAndBody + checksum(prefixAndBody);
+}
+
+export type ParsedKey = { ok: true; environment: KeyEnvironment; displayPrefix: string } | { ok: false };
+
+/** Checks shape and checksum only (no store access). */
+export function parseKey(key: string): ParsedKey {
+  const match = KEY_PATTERN.exec(key);
+  if (!match) return { ok: false };
+  const prefixAndBody = key.slice(0, key.length - CHECKSUM_LENGTH);
+  const expected = Buffer.from(checksum(prefixAndBody));
+  const actual = Buffer.from(key.slice(-CHECKSUM_LENGTH));
+  if (!timingSafeEqual(expected, actual)) return { ok: false };
+  return { ok: true, environment: match[1] as KeyEnvironment, displayPrefix: key.slice(0, `lt_${match[1]}_`.length + 6) };
+}
+
+/** The stored form of a key: SHA-256, hex. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function hashesEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}

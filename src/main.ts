@@ -1,0 +1,70 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { loadConfig, ConfigError, devWarnings } from './config/index.ts';
+import { createLogger, startServer } from './server.ts';
+
+/**
+ * Start-up: load config (exit 1 naming every bad key), open the store, listen, shut down gracefully on
+ * SIGTERM/SIGINT. With `workers` > 1 the primary process forks that many servers sharing the port
+ * (node:cluster); they share all state through the store, exactly as separate nodes do.
+ */
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = await loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const { config, source } = loaded;
+  const logger = createLogger(config);
+  const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+
+  if (workers > 1 && cluster.isPrimary) {
+    for (const warning of devWarnings(config)) logger.warn(`configuration: ${warning}`);
+    logger.info({ workers }, 'starting worker processes');
+    let stopping = false;
+    for (let i = 0; i < workers; i++) cluster.fork();
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+        return;
+      }
+      logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+      cluster.fork();
+    });
+    const stop = (signal: NodeJS.Signals) => {
+      stopping = true;
+      logger.info({ signal }, 'shutting down workers');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    return;
+  }
+
+  if (cluster.isPrimary) for (const warning of devWarnings(config)) logger.warn(`configuration: ${warning}`);
+  const server = await startServer(config, logger);
+  logger.info({ issuer: config.issuer, port: server.port, store: config.store.driver, config: source, pid: process.pid }, 'LogTrace Auth listening');
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error('fatal:', err);
+  process.exit(1);
+});

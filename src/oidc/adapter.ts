@@ -1,0 +1,126 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { StoreUnavailableError, type Store, type BatchOp, type JsonObject } from '../store/index.ts';
+
+/**
+ * The bridge between oidc-provider's adapter interface and our Store contract.
+ *
+ * Layout (after the store's own `lt:` prefix), one hash tag per entity for Redis Cluster:
+ *   oidc:{Model}:{id}            the artifact's payload
+ *   oidc:grant:{grantId}         keys of every artifact issued under a grant (revokeByGrantId)
+ *   oidc:{Model}:uid:{uid}       id of the Session with that uid
+ *   oidc:{Model}:userCode:{code} id of the DeviceCode with that user code
+ */
+
+const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+/** oidc-provider renders `expose`d errors as-is: a store outage is a 503 `temporarily_unavailable`, never success. */
+export class StoreDownError extends errors.OIDCProviderError {
+  constructor(cause: unknown) {
+    super(503, 'temporarily_unavailable', { detail: 'the authorization server cannot reach its store; try again shortly', cause });
+    this.expose = true;
+  }
+}
+
+async function guard<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw new StoreDownError(err);
+    throw err;
+  }
+}
+
+export interface AdapterOptions {
+  /** Seconds during which a rotated refresh token may be presented again (0 = never). */
+  refreshTokenReuseInterval: number;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export function createAdapterFactory(store: Store, options: AdapterOptions): new (name: string) => Adapter {
+  return class StoreAdapter implements Adapter {
+    readonly name: string;
+
+    constructor(name: string) {
+      this.name = name;
+    }
+
+    private key(id: string): string {
+      return `oidc:${this.name}:{${id}}`;
+    }
+
+    private static grantKey(grantId: string): string {
+      return `oidc:grant:{${grantId}}`;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      await guard(async () => {
+        const key = this.key(id);
+        const ttl = expiresIn > 0 ? expiresIn : undefined;
+        const ops: BatchOp[] = [{ op: 'put', key, value: payload as JsonObject, ttlSeconds: ttl }];
+        if (GRANT_BOUND.has(this.name) && payload.grantId) {
+          const grantKey = StoreAdapter.grantKey(payload.grantId);
+          const grantTtl = await store.ttl(grantKey);
+          // The index must outlive every artifact it lists; never shorten it.
+          const keepTtl = ttl === undefined ? undefined : Math.max(ttl, grantTtl ?? 0);
+          ops.push({ op: 'sadd', key: grantKey, members: [key], ttlSeconds: keepTtl });
+          if (keepTtl !== undefined) ops.push({ op: 'expire', key: grantKey, ttlSeconds: keepTtl });
+        }
+        if (payload.userCode) ops.push({ op: 'put', key: `oidc:${this.name}:userCode:{${payload.userCode}}`, value: { id }, ttlSeconds: ttl });
+        if (payload.uid) ops.push({ op: 'put', key: `oidc:${this.name}:uid:{${payload.uid}}`, value: { id }, ttlSeconds: ttl });
+        await store.batch(ops);
+      });
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const payload = await guard(() => store.get<AdapterPayload & JsonObject>(this.key(id)));
+      if (!payload) return undefined;
+      if (
+        this.name === 'RefreshToken'
+        && typeof payload.consumed === 'number'
+        && options.refreshTokenReuseInterval > 0
+        && nowSeconds() - payload.consumed < options.refreshTokenReuseInterval
+      ) {
+        // Within the reuse interval a just-rotated refresh token is still honoured (concurrent refreshes
+        // from several tabs); oidc-provider then rotates it again. RFC 9700 §4.14.2 permits this grace.
+        const { consumed: _consumed, ...rest } = payload;
+        return rest as AdapterPayload;
+      }
+      return payload;
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const ref = await guard(() => store.get<{ id: string }>(`oidc:${this.name}:userCode:{${userCode}}`));
+      return ref ? this.find(ref.id) : undefined;
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const ref = await guard(() => store.get<{ id: string }>(`oidc:${this.name}:uid:{${uid}}`));
+      return ref ? this.find(ref.id) : undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const outcome = await guard(() => store.consume(this.key(id), 'consumed', nowSeconds()));
+      if (outcome.result !== 'already') return;
+      if (this.name === 'RefreshToken' && nowSeconds() - outcome.at < options.refreshTokenReuseInterval) return;
+      // Two requests raced past oidc-provider's `consumed` check with the same one-time artifact: the
+      // loser is a replay. Refuse it and end the grant, as the provider does for a detected reuse.
+      const payload = await guard(() => store.get<AdapterPayload & JsonObject>(this.key(id)));
+      if (payload?.grantId) await this.revokeByGrantId(payload.grantId);
+      throw new errors.InvalidGrant(`${this.name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await guard(() => store.delete(this.key(id)));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await guard(async () => {
+        const grantKey = StoreAdapter.grantKey(grantId);
+        const keys = await store.smembers(grantKey);
+        await store.delete(...keys, grantKey);
+      });
+    }
+  };
+}

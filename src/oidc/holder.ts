@@ -1,0 +1,54 @@
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.ts';
+import { readKeySet, type KeySet } from './keys.ts';
+
+/**
+ * Holds the running oidc-provider instance. oidc-provider's keystore is fixed at construction, so when
+ * another process rotates the signing keys in the store, this node builds a new provider with the new
+ * key set and swaps it in; requests in flight finish on the old one.
+ */
+export class ProviderHolder {
+  current: Provider;
+  /** The current provider's request handler, composed once per provider (Koa composes on every callback()). */
+  handler: ReturnType<Provider['callback']>;
+  private version: number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly build: (keySet: KeySet) => Provider;
+  private readonly onBuilt: ((provider: Provider) => void) | undefined;
+
+  constructor(keySet: KeySet, build: (keySet: KeySet) => Provider, onBuilt?: (provider: Provider) => void) {
+    this.build = build;
+    this.onBuilt = onBuilt;
+    this.current = build(keySet);
+    this.handler = this.current.callback();
+    onBuilt?.(this.current);
+    this.version = keySet.version;
+  }
+
+  /** Checks the store for a newer key set; true when the provider was rebuilt. */
+  async reload(store: Store): Promise<boolean> {
+    const keySet = await readKeySet(store);
+    if (!keySet || keySet.version === this.version) return false;
+    this.current = this.build(keySet);
+    this.handler = this.current.callback();
+    this.onBuilt?.(this.current);
+    this.version = keySet.version;
+    return true;
+  }
+
+  watch(store: Store, intervalSeconds: number, logger: Logger): void {
+    this.timer = setInterval(() => {
+      this.reload(store)
+        .then((changed) => {
+          if (changed) logger.info({ version: this.version }, 'signing keys changed: provider reloaded');
+        })
+        .catch((err: unknown) => logger.warn({ err: String(err) }, 'could not check signing keys'));
+    }, intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,5 @@
+export { buildProvider, clientMetadata, isFirstParty, PASSWORD_ACR, type ProviderDeps } from './provider.ts';
+export { createAdapterFactory, StoreDownError } from './adapter.ts';
+export { ensureKeySet, readKeySet, rotateSigningKey, providerJwks, type KeySet, type SigningAlg, type StoredSigningKey } from './keys.ts';
+export { ProviderHolder } from './holder.ts';
+export { firstPartyOfflineAccess } from './first-party.ts';

@@ -1,0 +1,202 @@
+import Provider, { errors, type Configuration, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config, ClientConfig } from '../config/index.ts';
+import type { Store } from '../store/index.ts';
+import type { UserRepository } from '../directory/index.ts';
+import { createAdapterFactory } from './adapter.ts';
+import { providerJwks, type KeySet, type SigningAlg } from './keys.ts';
+
+export interface ProviderDeps {
+  config: Config;
+  store: Store;
+  users: UserRepository;
+  keySet: KeySet;
+  /** Renders oidc-provider's HTML error page in our views (language, styles). */
+  renderError: NonNullable<Configuration['renderError']>;
+  logoutSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource']>;
+  postLogoutSuccessSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
+}
+
+/** Standard OIDC claims we hold for a person, by scope. */
+const CLAIMS = {
+  // Claims not bound to a scope: authentication context (RFC 8176 amr), session, issuer.
+  acr: null,
+  amr: null,
+  auth_time: null,
+  sid: null,
+  iss: null,
+  // Every ID token says how the person authenticated, so relying parties can require MFA.
+  openid: ['sub', 'acr', 'amr'],
+  email: ['email', 'email_verified'],
+  profile: ['name', 'updated_at'],
+} as const;
+
+/** Static clients from the config file, in oidc-provider's metadata form. */
+/** The `acr` of a sign-in with a password alone. */
+export const PASSWORD_ACR = 'urn:logtrace:acr:password';
+
+export function clientMetadata(client: ClientConfig): ClientMetadata {
+  const { first_party, ...metadata } = client;
+  const usesRedirects = client.grant_types.includes('authorization_code');
+  return {
+    ...metadata,
+    first_party,
+    token_endpoint_auth_method: client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none'),
+    redirect_uris: usesRedirects ? client.redirect_uris ?? [] : [],
+    response_types: usesRedirects ? client.response_types ?? ['code'] : [],
+  } as ClientMetadata;
+}
+
+export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
+  return client?.first_party !== false;
+}
+
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config, store, users, keySet } = deps;
+  const audience = config.resource.audience;
+  const resourceScopes = new Set(config.resource.scopes);
+  const signingAlg: SigningAlg = config.signing_keys.algorithm;
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(store, { refreshTokenReuseInterval: config.tokens.refresh_token_reuse_interval }),
+    clients: config.clients.map(clientMetadata),
+    jwks: providerJwks(keySet, signingAlg) as Configuration['jwks'],
+    cookies: {
+      keys: keySet.cookie_keys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    claims: { ...CLAIMS },
+    acrValues: [PASSWORD_ACR],
+    // Authorization code only (RFC 9700 §2.1.2: no implicit flow).
+    responseTypes: ['code'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', ...config.resource.scopes],
+    // ID tokens carry the profile and email claims the scopes grant, also in the code flow.
+    conformIdTokenClaims: false,
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: signingAlg,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: {
+      properties: ['first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+      },
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    },
+    pkce: {
+      // PKCE with S256 for every authorization-code client, confidential ones too (RFC 9700 §2.1.1).
+      required: () => true,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §4: a public client may introspect only its own tokens; an authenticated client
+        // (a resource server) any token.
+        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: deps.logoutSource, postLogoutSuccessSource: deps.postLogoutSuccessSource },
+      resourceIndicators: {
+        enabled: true,
+        async defaultResource(ctx, client, oneOf) {
+          if (oneOf) return oneOf;
+          const params = ctx.oidc.params as Record<string, unknown>;
+          if (ctx.oidc.route === 'token' && params.grant_type === 'client_credentials') {
+            // RFC 6749 §3.3: without a scope the server uses a documented default, here every scope the
+            // client was given.
+            if (!params.scope && client.scope) params.scope = client.scope;
+            return audience;
+          }
+          // An access token is for the log API as soon as any of its scopes is asked for; a request for
+          // OpenID scopes alone gets an opaque token for /me.
+          const requested = typeof params.scope === 'string' ? params.scope.split(' ') : [];
+          return requested.some((s) => resourceScopes.has(s)) ? audience : undefined;
+        },
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(ctx, resource, client) {
+          if (resource !== audience) throw new errors.InvalidTarget(`unknown resource; this server issues tokens for ${audience}`);
+          const params = ctx.oidc.params as Record<string, unknown>;
+          if (ctx.oidc.route === 'token' && params.grant_type === 'client_credentials' && typeof params.scope === 'string') {
+            const allowed = new Set((client.scope ?? '').split(' '));
+            const refused = params.scope.split(' ').filter((s) => s && (!allowed.has(s) || !resourceScopes.has(s)));
+            if (refused.length) throw new errors.InvalidScope('requested scope is not allowed', refused.join(' '));
+          }
+          return {
+            scope: config.resource.scopes.join(' '),
+            audience,
+            accessTokenTTL: config.tokens.access_token_ttl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: signingAlg } },
+          };
+        },
+      },
+    },
+    async findAccount(_ctx, sub) {
+      const user = await users.findById(sub);
+      if (!user || user.disabled) return undefined;
+      return {
+        accountId: user.id,
+        async claims() {
+          return {
+            sub: user.id,
+            email: user.email,
+            email_verified: user.email_verified,
+            ...(user.name ? { name: user.name } : {}),
+            updated_at: Math.floor(Date.parse(user.updated_at) / 1000),
+          };
+        },
+      };
+    },
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    async issueRefreshToken(_ctx, client, code) {
+      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+    },
+    // RFC 9700 §4.14.2: rotate on every use; a replayed rotated token ends the grant (oidc-provider
+    // revokes it); `refresh_token_reuse_interval` is handled in the adapter.
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: config.tokens.access_token_ttl,
+      ClientCredentials: config.tokens.access_token_ttl,
+      AuthorizationCode: config.tokens.authorization_code_ttl,
+      IdToken: config.tokens.id_token_ttl,
+      RefreshToken: config.tokens.refresh_token_ttl,
+      // The grant holds the consent that refresh tokens live on: an absolute ceiling of a year.
+      Grant: Math.max(config.tokens.refresh_token_ttl, 365 * 24 * 3600),
+      Interaction: 3600,
+      Session: config.tokens.session_ttl,
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    renderError: deps.renderError,
+    routes: {
+      authorization: '/auth',
+      token: '/token',
+      jwks: '/jwks',
+      userinfo: '/me',
+      introspection: '/token/introspection',
+      revocation: '/token/revocation',
+      end_session: '/session/end',
+      pushed_authorization_request: '/request',
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trust_proxy;
+  return provider;
+}

@@ -1,0 +1,106 @@
+/** Messages of the server-rendered pages, in English and Russian; the language comes from Accept-Language. */
+export const LANGUAGES = ['en', 'ru'] as const;
+export type Lang = (typeof LANGUAGES)[number];
+
+const en = {
+  'app.name': 'LogTrace',
+  'login.title': 'Sign in to LogTrace',
+  'login.subtitle': 'Continue to {client}',
+  'login.email': 'Email',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.error.invalid': 'Incorrect email or password.',
+  'login.error.missing': 'Enter your email and password.',
+  'login.error.locked': 'Too many failed attempts. Try again in {minutes} min.',
+  'login.error.unavailable': 'Sign-in is temporarily unavailable. Try again in a moment.',
+  'login.cancel': 'Cancel and return to the application',
+  'consent.title': 'Allow access?',
+  'consent.subtitle': '{client} asks for access to your LogTrace account as {email}.',
+  'consent.scopes': 'It will be able to:',
+  'consent.allow': 'Allow',
+  'consent.deny': 'Deny',
+  'scope.openid': 'Know who you are',
+  'scope.email': 'See your email address',
+  'scope.profile': 'See your name',
+  'scope.offline_access': 'Stay signed in when you are away',
+  'scope.read:logs': 'Read logs',
+  'scope.write:alerts': 'Create and change alerts',
+  'scope.admin:projects': 'Administer projects',
+  'error.title': 'Something went wrong',
+  'error.back': 'Return to the application and try again.',
+  'logout.title': 'Sign out',
+  'logout.question': 'Do you want to sign out of LogTrace?',
+  'logout.yes': 'Sign out',
+  'logout.no': 'Stay signed in',
+  'logout.done': 'You are signed out.',
+  'lang.switch': 'Language',
+} as const;
+
+export type MessageKey = keyof typeof en;
+
+const ru: Record<MessageKey, string> = {
+  'app.name': 'LogTrace',
+  'login.title': 'Вход в LogTrace',
+  'login.subtitle': 'Продолжить в {client}',
+  'login.email': 'Электронная почта',
+  'login.password': 'Пароль',
+  'login.submit': 'Войти',
+  'login.error.invalid': 'Неверная электронная почта или пароль.',
+  'login.error.missing': 'Введите электронную почту и пароль.',
+  'login.error.locked': 'Слишком много неудачных попыток. Повторите через {minutes} мин.',
+  'login.error.unavailable': 'Вход временно недоступен. Повторите попытку чуть позже.',
+  'login.cancel': 'Отменить и вернуться в приложение',
+  'consent.title': 'Разрешить доступ?',
+  'consent.subtitle': '{client} запрашивает доступ к вашей учётной записи LogTrace ({email}).',
+  'consent.scopes': 'Приложение сможет:',
+  'consent.allow': 'Разрешить',
+  'consent.deny': 'Запретить',
+  'scope.openid': 'Узнать, кто вы',
+  'scope.email': 'Видеть ваш адрес электронной почты',
+  'scope.profile': 'Видеть ваше имя',
+  'scope.offline_access': 'Сохранять доступ, пока вас нет',
+  'scope.read:logs': 'Читать логи',
+  'scope.write:alerts': 'Создавать и изменять оповещения',
+  'scope.admin:projects': 'Администрировать проекты',
+  'error.title': 'Что-то пошло не так',
+  'error.back': 'Вернитесь в приложение и попробуйте ещё раз.',
+  'logout.title': 'Выход',
+  'logout.question': 'Выйти из LogTrace?',
+  'logout.yes': 'Выйти',
+  'logout.no': 'Остаться',
+  'logout.done': 'Вы вышли из системы.',
+  'lang.switch': 'Язык',
+};
+
+const CATALOG: Record<Lang, Record<MessageKey, string>> = { en, ru };
+
+export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
+
+export function translator(lang: Lang): Translate {
+  return (key, vars) => {
+    const template = CATALOG[lang][key] ?? en[key];
+    return vars ? template.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`)) : template;
+  };
+}
+
+export function hasMessage(key: string): key is MessageKey {
+  return key in en;
+}
+
+/** Picks a language from an Accept-Language header (RFC 9110 §12.5.4 q-values), English by default. */
+export function negotiateLanguage(header: string | undefined): Lang {
+  if (!header) return 'en';
+  const ranked = header
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return { lang: tag.toLowerCase().split('-')[0] ?? '', q: q ? Number(q.slice(2)) : 1, index };
+    })
+    .filter((entry) => entry.q > 0 && !Number.isNaN(entry.q))
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const entry of ranked) {
+    if ((LANGUAGES as readonly string[]).includes(entry.lang)) return entry.lang as Lang;
+  }
+  return 'en';
+}
