@@ -2,7 +2,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { UserRepository } from './directory/index.ts';
+import { ProjectRepository, UserRepository } from './directory/index.ts';
+import { ExpiryWatcher, KeyService } from './keys/index.ts';
+import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc/index.ts';
 import { Metrics, instrumentStore } from './http/metrics.ts';
@@ -15,6 +17,9 @@ export interface Services {
   logger: Logger;
   store: Store;
   users: UserRepository;
+  projects: ProjectRepository;
+  keys: KeyService;
+  webhooks: WebhookService;
   audit: AuditLog;
   metrics: Metrics;
   providers: ProviderHolder;
@@ -30,11 +35,40 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const store = instrumentStore(rawStore, metrics);
   const users = new UserRepository(store);
   const audit = new AuditLog(store);
+  const projects = new ProjectRepository(store);
+  const keys = new KeyService(store, projects, {
+    defaultTtlDays: config.api_keys.default_ttl_days,
+    maxTtlDays: config.api_keys.max_ttl_days,
+    logger,
+  });
+  const webhooks = new WebhookService(store, {
+    logger,
+    blockPrivateAddresses: config.webhooks.block_private_addresses,
+    ancestorsOf: async (projectId) => (await projects.pathOf(projectId)) ?? [projectId],
+    ...secretKeyFromEnv(),
+  });
+  webhooks.start();
+  const expiryWatcher = new ExpiryWatcher({ store, keys, webhooks, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
+  expiryWatcher.start(config.api_keys.expiry_check_seconds);
 
   const keySet = await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional);
   for (const user of config.users) await users.upsertStatic(user);
 
-  const build = (keys: KeySet): Provider => buildProvider({ config, store, users, keySet: keys, ...oidcViews });
+  const apiKeys = {
+    verifyApiKey: (key: string, ip: string) => keys.verify(key, { ip }),
+    async onExchange(event: { ok: boolean; key_id: string | null; project_id: string | null; client_ip: string; code?: string }) {
+      await audit.record({
+        actor: { type: event.key_id ? 'api_key' : 'anonymous', id: event.key_id },
+        action: 'key.exchanged',
+        target: { type: 'api_key', id: event.key_id },
+        project_id: event.project_id,
+        ip: event.client_ip,
+        outcome: event.ok ? 'success' : 'failure',
+        ...(event.code ? { detail: { code: event.code } } : {}),
+      });
+    },
+  };
+  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, ...oidcViews });
   const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
   providers.watch(store, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
@@ -45,6 +79,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     logger,
     store,
     users,
+    projects,
+    keys,
+    webhooks,
     audit,
     metrics,
     providers,
@@ -52,6 +89,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     async close() {
       providers.stop();
       storeHealth.stop();
+      await expiryWatcher.stop();
+      await webhooks.stop();
+      await keys.close();
       await rawStore.close();
     },
   };
@@ -69,4 +109,13 @@ function observeProvider(provider: Provider, metrics: Metrics, logger: Logger): 
   provider.on('server_error', (_ctx, err: Error) => {
     logger.error({ err }, 'oidc-provider server error');
   });
+}
+
+/** LOGTRACE_SECRET_KEY: 32 bytes (base64 or hex) that encrypt stored secrets such as webhook signing keys. */
+export function secretKeyFromEnv(env: NodeJS.ProcessEnv = process.env): { encryptionKey?: Buffer } {
+  const raw = env.LOGTRACE_SECRET_KEY;
+  if (!raw) return {};
+  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new Error('LOGTRACE_SECRET_KEY must be 32 bytes, base64 or hex encoded');
+  return { encryptionKey: key };
 }

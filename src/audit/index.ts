@@ -21,6 +21,21 @@ export type AuditInput = Omit<AuditEventFields, 'timestamp'> & { timestamp?: str
 
 export const AUDIT_LOG = 'audit:{log}';
 
+export interface AuditFilter {
+  /** Only events of these projects (the caller's visible projects). */
+  project_ids?: Set<string> | undefined;
+  /** Also events tied to no project (failed calls before a project was known): for organisation admins. */
+  include_unscoped?: boolean | undefined;
+  /** An exact action (`key.created`) or a family (`key`). */
+  action?: string | undefined;
+  actor_id?: string | undefined;
+  target_id?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  after?: string | undefined;
+  limit?: number | undefined;
+}
+
 export class AuditLog {
   private readonly store: Store;
   constructor(store: Store) {
@@ -34,5 +49,30 @@ export class AuditLog {
   async list(options: { after?: string; limit?: number } = {}): Promise<Array<AuditEvent & { id: string }>> {
     const events = await this.store.range<AuditEvent>(AUDIT_LOG, options);
     return events.map((e) => ({ ...e.value, id: e.id }));
+  }
+
+  /**
+   * Events in time order matching every given filter. `since` (ISO time) starts the scan there; `after`
+   * (an event id, the `next` cursor of a previous page) continues a listing. The scan reads the log in
+   * pages, so a filter that matches rarely costs more reads but never more memory.
+   */
+  async query(filter: AuditFilter): Promise<{ events: Array<AuditEvent & { id: string }>; next: string | null }> {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    let cursor = filter.after ?? (filter.since ? `${Date.parse(filter.since) - 1}-99999999` : undefined);
+    const out: Array<AuditEvent & { id: string }> = [];
+    for (;;) {
+      const page = await this.store.range<AuditEvent>(AUDIT_LOG, { after: cursor, limit: 500 });
+      for (const { id, value } of page) {
+        cursor = id;
+        if (filter.until && value.timestamp > filter.until) return { events: out, next: null };
+        if (filter.project_ids && !(value.project_id ? filter.project_ids.has(value.project_id) : filter.include_unscoped)) continue;
+        if (filter.action && value.action !== filter.action && !value.action.startsWith(`${filter.action}.`)) continue;
+        if (filter.actor_id && value.actor.id !== filter.actor_id) continue;
+        if (filter.target_id && value.target?.id !== filter.target_id) continue;
+        out.push({ ...value, id });
+        if (out.length === limit) return { events: out, next: id };
+      }
+      if (page.length < 500) return { events: out, next: null };
+    }
   }
 }

@@ -3,10 +3,20 @@ import { loadConfig, ConfigError } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
 import { hashPassword } from '../directory/index.ts';
 import { ensureKeySet, readKeySet, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
+import { openCliServices } from './services.ts';
+import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
 
 Commands:
+  bootstrap --project <name> [--json]
+                                create the root organisation (if absent) and, the first time
+                                only, an API key on it with every scope
+  keys create --project <id|name> --name <n> --scopes read:logs,write:alerts[,admin:projects]
+              [--env live|test] [--ttl-days 90] [--ip-allowlist 10.0.0.0/8,…] [--auto-rotate] [--json]
+  keys list --project <id|name> [--json]
+  keys rotate --id <key id> [--grace-seconds 86400] [--json]
+  keys revoke --id <key id> [--json]
   hash-password                 read a password from standard input, print its argon2id hash
   signing-keys list [--json]    list signing keys (never the private parts)
   signing-keys rotate [--alg ES256|EdDSA|RS256] [--json]
@@ -35,7 +45,20 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { alg: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      alg: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      project: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      env: { type: 'string' },
+      'ttl-days': { type: 'string' },
+      'ip-allowlist': { type: 'string' },
+      'auto-rotate': { type: 'boolean' },
+      id: { type: 'string' },
+      'grace-seconds': { type: 'string' },
+    },
   });
   const [command, sub] = positionals;
   if (values.help || !command) {
@@ -51,6 +74,16 @@ async function main(argv: string[]): Promise<number> {
     }
     console.log(await hashPassword(password));
     return 0;
+  }
+
+  if (command === 'bootstrap' || command === 'keys') {
+    const { config } = await loadConfig();
+    const services = await openCliServices(config);
+    try {
+      return command === 'bootstrap' ? await bootstrapCommand(services, values as Options) : await keysCommand(services, sub, values as Options);
+    } finally {
+      await services.close();
+    }
   }
 
   if (command === 'signing-keys' && sub === 'list') {
@@ -88,6 +121,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof CliError) {
+      console.error(`error: ${err.message}`);
+      process.exit(err.exitCode);
+    }
     if (err instanceof ConfigError) console.error(err.message);
     else console.error('error:', err instanceof Error ? err.message : err);
     process.exit(1);

@@ -111,6 +111,27 @@ export const configSchema = z.strictObject({
       window_seconds: positiveSeconds.default(900),
     })
     .prefault({}),
+  api_keys: z
+    .strictObject({
+      default_ttl_days: z.number().int().min(1).max(3650).default(90),
+      max_ttl_days: z.number().int().min(1).max(3650).default(365),
+      /** How long a rotated key keeps verifying when the rotation names no grace period. */
+      rotation_grace_seconds: z.number().int().min(0).max(30 * 86_400).default(86_400),
+      /** Failed verifications allowed per client address per minute (valid ones are never limited). */
+      verify_failures_per_minute: z.number().int().positive().default(60),
+      /** How often the expiry watcher looks for keys about to expire (key.expiring, key.expired). */
+      expiry_check_seconds: positiveSeconds.default(60),
+      /** `key.expiring` is sent this many days before expires_at, for keys with auto_rotate. */
+      expiring_notice_days: z.number().int().min(1).max(90).default(7),
+    })
+    .prefault({})
+    .refine((k) => k.default_ttl_days <= k.max_ttl_days, { message: 'default_ttl_days must not exceed max_ttl_days', path: ['default_ttl_days'] }),
+  webhooks: z
+    .strictObject({
+      /** Refuse webhook URLs that are http or resolve to private, loopback or link-local addresses. */
+      block_private_addresses: z.boolean().default(false),
+    })
+    .prefault({}),
   clients: z.array(clientSchema).default([]),
   users: z.array(userSchema).default([]),
 }).superRefine((config, ctx) => {

@@ -10,6 +10,7 @@ import { firstPartyOfflineAccess } from '../oidc/index.ts';
 import { interactionRoutes, pageContext } from '../interactions/index.ts';
 import { errorPage } from '../../views/pages.ts';
 import { storeGate } from './koa-store-gate.ts';
+import { adminApi } from '../admin/index.ts';
 
 const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
 
@@ -125,6 +126,7 @@ export function createApp(services: Services): Koa {
   app.use(router.routes());
   app.use(storeGate(services.storeHealth, ['/token', '/auth', '/interaction', '/me']));
   app.use(router.allowedMethods());
+  app.use(adminApi(services));
   app.use(securityHeaders(config.issuer.startsWith('https:')));
   app.use(pages.routes());
   app.use(firstPartyOfflineAccess(config));

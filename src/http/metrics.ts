@@ -42,7 +42,7 @@ export class Metrics {
   }
 }
 
-const TIMED: ReadonlySet<string> = new Set(['get', 'put', 'putIfAbsent', 'consume', 'delete', 'ttl', 'sadd', 'srem', 'smembers', 'incr', 'batch', 'append', 'range', 'ping']);
+const TIMED: ReadonlySet<string> = new Set(['get', 'put', 'putIfAbsent', 'consume', 'delete', 'ttl', 'sadd', 'srem', 'smembers', 'incr', 'counters', 'batch', 'append', 'range', 'ping']);
 
 /** Wraps a store so each operation's latency and failures are recorded. */
 export function instrumentStore(store: Store, metrics: Metrics): Store {

@@ -1,7 +1,8 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
-import { readKeySet, type KeySet } from './keys.ts';
+import type { JWK } from 'jose';
+import { publicJwks, readKeySet, type KeySet } from './keys.ts';
 
 /**
  * Holds the running oidc-provider instance. oidc-provider's keystore is fixed at construction, so when
@@ -13,6 +14,7 @@ export class ProviderHolder {
   /** The current provider's request handler, composed once per provider (Koa composes on every callback()). */
   handler: ReturnType<Provider['callback']>;
   private version: number;
+  private keySet: KeySet;
   private timer: NodeJS.Timeout | undefined;
   private readonly build: (keySet: KeySet) => Provider;
   private readonly onBuilt: ((provider: Provider) => void) | undefined;
@@ -24,6 +26,12 @@ export class ProviderHolder {
     this.handler = this.current.callback();
     onBuilt?.(this.current);
     this.version = keySet.version;
+    this.keySet = keySet;
+  }
+
+  /** Public signing keys currently published (for verifying our own tokens in-process). */
+  publicJwks(): { keys: JWK[] } {
+    return publicJwks(this.keySet);
   }
 
   /** Checks the store for a newer key set; true when the provider was rebuilt. */
@@ -34,6 +42,7 @@ export class ProviderHolder {
     this.handler = this.current.callback();
     this.onBuilt?.(this.current);
     this.version = keySet.version;
+    this.keySet = keySet;
     return true;
   }
 

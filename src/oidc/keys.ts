@@ -105,3 +105,19 @@ export function providerJwks(keySet: KeySet, primary: SigningAlg): { keys: JWK[]
   const retired = live.filter((k) => k.retire_at);
   return { keys: [...active, ...retired].map((k) => k.jwk) };
 }
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/** The published (public) half of every key still in its publication window. */
+export function publicJwks(keySet: KeySet): { keys: JWK[] } {
+  const now = Date.now();
+  return {
+    keys: keySet.keys
+      .filter((k) => !k.retire_at || Date.parse(k.retire_at) > now)
+      .map((k) => {
+        const jwk: JWK = { ...k.jwk };
+        for (const member of PRIVATE_MEMBERS) delete (jwk as Record<string, unknown>)[member];
+        return jwk;
+      }),
+  };
+}

@@ -4,6 +4,7 @@ import type { Store } from '../store/index.ts';
 import type { UserRepository } from '../directory/index.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { providerJwks, type KeySet, type SigningAlg } from './keys.ts';
+import { API_KEY_CLIENT_ID, TOKEN_EXCHANGE, exchangedKeyOf, registerTokenExchange, type ExchangeDeps } from './token-exchange.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -14,6 +15,8 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   logoutSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource']>;
   postLogoutSuccessSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
+  /** API key checks for the RFC 8693 exchange; without it the exchange grant is not offered. */
+  apiKeys?: Pick<ExchangeDeps, 'verifyApiKey' | 'onExchange'>;
 }
 
 /** Standard OIDC claims we hold for a person, by scope. */
@@ -56,9 +59,21 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const resourceScopes = new Set(config.resource.scopes);
   const signingAlg: SigningAlg = config.signing_keys.algorithm;
 
+  const builtInClients: ClientMetadata[] = deps.apiKeys
+    ? [{
+        client_id: API_KEY_CLIENT_ID,
+        client_name: 'API key exchange',
+        token_endpoint_auth_method: 'none',
+        grant_types: [TOKEN_EXCHANGE],
+        response_types: [],
+        redirect_uris: [],
+        scope: config.resource.scopes.join(' '),
+      }]
+    : [];
+
   const configuration: Configuration = {
     adapter: createAdapterFactory(store, { refreshTokenReuseInterval: config.tokens.refresh_token_reuse_interval }),
-    clients: config.clients.map(clientMetadata),
+    clients: [...config.clients.map(clientMetadata), ...builtInClients],
     jwks: providerJwks(keySet, signingAlg) as Configuration['jwks'],
     cookies: {
       keys: keySet.cookie_keys,
@@ -169,9 +184,27 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // RFC 9700 §4.14.2: rotate on every use; a replayed rotated token ends the grant (oidc-provider
     // revokes it); `refresh_token_reuse_interval` is handled in the adapter.
     rotateRefreshToken: true,
+    // Claims of an API-key exchange (src/oidc/token-exchange.ts): which key, which project.
+    async extraTokenClaims(_ctx, token) {
+      const key = exchangedKeyOf(token);
+      return key ? { project_id: key.project_id, api_key_id: key.key_id, environment: key.environment } : undefined;
+    },
+    formats: {
+      customizers: {
+        async jwt(_ctx, token, jwt) {
+          const key = exchangedKeyOf(token);
+          if (key) jwt.payload.sub = key.key_id;
+        },
+      },
+    },
     ttl: {
       AccessToken: config.tokens.access_token_ttl,
-      ClientCredentials: config.tokens.access_token_ttl,
+      // An exchanged API key's token never outlives the key.
+      ClientCredentials: (_ctx, token) => {
+        const key = exchangedKeyOf(token);
+        const ttl = config.tokens.access_token_ttl;
+        return key ? Math.max(1, Math.min(ttl, Math.floor((Date.parse(key.expires_at) - Date.now()) / 1000))) : ttl;
+      },
       AuthorizationCode: config.tokens.authorization_code_ttl,
       IdToken: config.tokens.id_token_ttl,
       RefreshToken: config.tokens.refresh_token_ttl,
@@ -198,5 +231,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trust_proxy;
+  if (deps.apiKeys) {
+    registerTokenExchange(provider, {
+      audience,
+      resourceScopes: config.resource.scopes,
+      accessTokenTtl: config.tokens.access_token_ttl,
+      signingAlg,
+      ...deps.apiKeys,
+    });
+  }
   return provider;
 }

@@ -291,6 +291,18 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
       });
     },
 
+    counters(keys) {
+      return run('counters', () => {
+        const now = Date.now();
+        return keys.map((key) => {
+          const entry = live(kv.get(k(key)), now);
+          if (entry === undefined) return 0;
+          if (entry.t !== 'n') throw wrongType(key);
+          return entry.n;
+        });
+      });
+    },
+
     batch(ops) {
       return run('batch', () => {
         for (const op of ops) if (op.op !== 'delete' && op.op !== 'srem') checkTtl(op.ttlSeconds);

@@ -277,6 +277,14 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       });
     },
 
+    counters(keys) {
+      if (keys.length === 0) return Promise.resolve([]);
+      return call('counters', async () => {
+        const values = await redis.mget(...keys.map(k));
+        return values.map((v) => (v === null ? 0 : Number(v)));
+      });
+    },
+
     available() {
       return !closed && redis.status === 'ready';
     },

@@ -55,6 +55,8 @@ export interface Store {
 
   /** Adds `by` and returns the new value; ttlSeconds applies when the counter is created. */
   incr(key: string, by?: number, ttlSeconds?: number): Promise<number>;
+  /** Current values of counters, in order; an absent or expired counter reads 0. Writes nothing. */
+  counters(keys: string[]): Promise<number[]>;
 
   /** Several writes applied together: all or none. */
   batch(ops: BatchOp[]): Promise<void>;

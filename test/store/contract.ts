@@ -246,6 +246,14 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect(ttl).toBeLessThanOrEqual(100);
       });
 
+      it('reads counters without creating them', async () => {
+        await store.incr('read:a', 4);
+        expect(await store.counters(['read:a', 'read:missing', 'read:a'])).toEqual([4, 0, 4]);
+        expect(await store.counters([])).toEqual([]);
+        expect(await store.ttl('read:missing')).toBeUndefined();
+        expect(await store.incr('read:missing', 1)).toBe(1);
+      });
+
       it('loses no increment under 50 concurrent calls', async () => {
         const values = await Promise.all(Array.from({ length: 50 }, () => store.incr('count:race')));
         expect(sorted(values.map(String))).toEqual(sorted(Array.from({ length: 50 }, (_, i) => String(i + 1))));

@@ -1,0 +1,46 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { Services } from '../container.ts';
+import { problemMiddleware, type AppError } from './problem.ts';
+import { projectRoutes } from './projects.ts';
+import { keyRoutes } from './keys.ts';
+import { auditRoutes } from './audit.ts';
+import { webhookRoutes } from './webhooks.ts';
+import type { Principal } from './koa-auth.ts';
+
+export { AppError } from './problem.ts';
+
+/**
+ * The /v1 REST API as one middleware: problem+json errors (404 and 405 included), every failed call
+ * audited (a verify's `valid: false` is a normal answer, not a failure).
+ */
+export function adminApi(services: Services): Middleware {
+  const router = new Router();
+  const auditFailure = async (ctx: Context, problem: AppError) => {
+    if (ctx.path === '/v1/keys/verify' && problem.code === 'rate_limited') return;
+    const principal = ctx.state.principal as Principal | undefined;
+    await services.audit.record({
+      actor: principal?.actor ?? { type: 'anonymous', id: null },
+      action: 'admin.request_failed',
+      target: { type: 'route', id: `${ctx.method} ${ctx.path}` },
+      project_id: null,
+      ip: ctx.ip,
+      user_agent: ctx.get('user-agent') || null,
+      outcome: 'failure',
+      detail: { status: problem.status, code: problem.code, detail: problem.detail, ...(problem.field ? { field: problem.field } : {}) },
+    });
+  };
+  projectRoutes(router, services);
+  keyRoutes(router, services);
+  auditRoutes(router, services);
+  webhookRoutes(router, services);
+  const problems = problemMiddleware(services.logger, auditFailure);
+  const routes = router.routes();
+  const methods = router.allowedMethods({ throw: true });
+  return async (ctx, next) => {
+    if (ctx.path !== '/v1' && !ctx.path.startsWith('/v1/')) return next();
+    ctx.set('Cache-Control', 'no-store');
+    // @koa/router's middleware types want its own context; Koa's is what it receives at run time.
+    await problems(ctx, () => routes(ctx as Parameters<typeof routes>[0], () => methods(ctx as Parameters<typeof methods>[0], async () => undefined)));
+  };
+}

@@ -1,0 +1,113 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { StoreUnavailableError } from '../store/index.ts';
+
+/**
+ * Errors of the /v1 API: one AppError, rendered as RFC 9457 application/problem+json by one middleware.
+ * Codes are a closed set; `field` names the offending input.
+ */
+export const PROBLEM_CODES = {
+  unauthorized: { status: 401, title: 'Authentication required' },
+  forbidden: { status: 403, title: 'Not allowed' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  invalid_request: { status: 400, title: 'Invalid request' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  unavailable: { status: 503, title: 'Service unavailable' },
+  internal: { status: 500, title: 'Internal error' },
+} as const;
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly detail: string;
+  readonly field: string | undefined;
+  readonly headers: Record<string, string>;
+  constructor(code: ProblemCode, detail: string, options: { field?: string | undefined; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.code = code;
+    this.status = PROBLEM_CODES[code].status;
+    this.detail = detail;
+    this.field = options.field;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** The first zod issue as an AppError naming its field (`scopes.1`, `ip_allowlist`). */
+export function fromZod(error: z.ZodError): AppError {
+  const issue = error.issues[0]!;
+  const field = issue.path.join('.') || undefined;
+  let message = issue.message;
+  if (issue.code === 'invalid_type') message = `expected ${issue.expected}`;
+  if (issue.code === 'unrecognized_keys') message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  return new AppError('invalid_request', field ? `${field}: ${message}` : message, { field });
+}
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body);
+  if (!result.success) throw fromZod(result.error);
+  return result.data;
+}
+
+export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<Middleware>[0], error: AppError) => Promise<void>): Middleware {
+  return async (ctx, next) => {
+    let problem: AppError | undefined;
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) problem = new AppError('not_found', `no route ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      if (err instanceof AppError) problem = err;
+      else if (err instanceof StoreUnavailableError) problem = new AppError('unavailable', 'the store is unreachable; try again shortly', { headers: { 'Retry-After': '1' } });
+      else {
+        const status = (err as { status?: number }).status;
+        if (status === 405) problem = new AppError('method_not_allowed', (err as Error).message);
+        else if (status === 501) problem = new AppError('not_found', (err as Error).message);
+        else if (status === 415) problem = new AppError('unsupported_media_type', (err as Error).message);
+        else if (status === 413) problem = new AppError('payload_too_large', (err as Error).message);
+        else if (status === 400) problem = new AppError('invalid_request', (err as Error).message);
+        else {
+          logger.error({ req_id: ctx.state.requestId, err }, 'unhandled error in /v1');
+          problem = new AppError('internal', 'internal error; the request id identifies it in the server log');
+        }
+      }
+    }
+    if (!problem) return;
+    ctx.status = problem.status;
+    for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
+    ctx.type = 'application/problem+json';
+    ctx.body = {
+      type: `urn:logtrace:problem:${problem.code}`,
+      title: PROBLEM_CODES[problem.code].title,
+      status: problem.status,
+      detail: problem.detail,
+      code: problem.code,
+      ...(problem.field ? { field: problem.field } : {}),
+      instance: ctx.path,
+      request_id: ctx.state.requestId ?? null,
+    };
+    if (onProblem) await onProblem(ctx, problem).catch((e: unknown) => logger.warn({ err: String(e) }, 'could not audit a failed admin call'));
+  };
+}
+
+/** Reads a JSON object body (≤ 64 KiB). */
+export async function readJson(ctx: Parameters<Middleware>[0], limitBytes = 64 * 1024): Promise<unknown> {
+  if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') as unknown;
+  } catch {
+    throw new AppError('invalid_request', 'the body is not valid JSON');
+  }
+}

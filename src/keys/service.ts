@@ -1,0 +1,382 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.ts';
+import type { ProjectRepository } from '../directory/index.ts';
+import { generateKey, hashKey, hashesEqual, parseKey, type KeyEnvironment } from './format.ts';
+import { buildAllowlist, ipAllowed, parseCidr } from './ip.ts';
+
+/**
+ * Project-scoped API keys. Domain only: plain inputs, plain results (a failed verification is a normal
+ * `{ valid: false, code }` result, as in Unkey's KeyService), no HTTP.
+ *
+ * Layout (records are never deleted: revoked and expired keys stay listable and auditable):
+ *   apikey:hash:{sha256}       the key record, found by the hash of the presented secret (one read to verify)
+ *   apikey:{id}                { hash } — lookup by id for the admin API
+ *   apikey:project:{projectId} ids of the project's keys
+ *   apikey:watch:{all}         ids of keys the expiry watcher still has to look at
+ *   apikey:usage:{id}:<day>:<outcome>   verification counters (400-day TTL)
+ *   apikey:last-used:{id}      { at, ip }
+ */
+export const KEY_SCOPES = ['read:logs', 'write:alerts', 'admin:projects'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
+export type VerifyFailure = 'not_found' | 'expired' | 'revoked' | 'rotated' | 'ip_not_allowed' | 'insufficient_scope' | 'wrong_project';
+export const VERIFY_OUTCOMES = ['valid', 'not_found', 'expired', 'revoked', 'rotated', 'ip_not_allowed', 'insufficient_scope', 'wrong_project'] as const;
+export type VerifyOutcome = (typeof VERIFY_OUTCOMES)[number];
+
+export interface Actor {
+  type: 'api_key' | 'user' | 'client' | 'system';
+  id: string | null;
+}
+
+export interface ApiKeyRecord {
+  [key: string]: unknown;
+  id: string;
+  hash: string;
+  prefix: string;
+  project_id: string;
+  name: string;
+  scopes: KeyScope[];
+  environment: KeyEnvironment;
+  created_at: string;
+  expires_at: string;
+  ip_allowlist: string[];
+  auto_rotate: boolean;
+  created_by: Actor;
+  revoked_at?: string;
+  revoked_by?: Actor;
+  /** Set on the old key of a rotation: it keeps verifying until grace_until, then answers `rotated`. */
+  rotated_at?: string;
+  grace_until?: string;
+  replaced_by?: string;
+  rotated_from?: string;
+}
+
+export interface ApiKeyView {
+  id: string;
+  prefix: string;
+  project_id: string;
+  name: string;
+  scopes: KeyScope[];
+  environment: KeyEnvironment;
+  status: KeyStatus;
+  created_at: string;
+  expires_at: string;
+  ip_allowlist: string[];
+  auto_rotate: boolean;
+  created_by: Actor;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+  revoked_at: string | null;
+  rotated_at: string | null;
+  grace_until: string | null;
+  replaced_by: string | null;
+  rotated_from: string | null;
+}
+
+export type VerifyResult =
+  | { valid: true; key_id: string; project_id: string; scopes: KeyScope[]; environment: KeyEnvironment; expires_at: string }
+  | { valid: false; code: VerifyFailure };
+
+export class KeyInputError extends Error {
+  override readonly name = 'KeyInputError';
+  readonly field: string;
+  readonly code: 'invalid' | 'not_found' | 'conflict';
+  constructor(field: string, message: string, code: 'invalid' | 'not_found' | 'conflict' = 'invalid') {
+    super(message);
+    this.field = field;
+    this.code = code;
+  }
+}
+
+export interface CreateKeyInput {
+  project_id: string;
+  name: string;
+  scopes: string[];
+  environment: KeyEnvironment;
+  ttl_days?: number | undefined;
+  ip_allowlist?: string[] | undefined;
+  auto_rotate?: boolean | undefined;
+}
+
+export interface KeyServiceOptions {
+  defaultTtlDays: number;
+  maxTtlDays: number;
+  logger: Logger;
+  /** How often buffered usage counters are written to the store. */
+  usageFlushMs?: number;
+}
+
+const DAY = 86_400_000;
+const recordKey = (hash: string) => `apikey:hash:{${hash}}`;
+const idKey = (id: string) => `apikey:{${id}}`;
+const projectKeys = (projectId: string) => `apikey:project:{${projectId}}`;
+export const WATCH_SET = 'apikey:watch:{all}';
+const usageKey = (id: string, day: string, outcome: VerifyOutcome) => `apikey:usage:{${id}}:${day}:${outcome}`;
+const lastUsedKey = (id: string) => `apikey:last-used:{${id}}`;
+const USAGE_TTL = 400 * 86_400;
+
+export function statusOf(record: ApiKeyRecord, now = Date.now()): KeyStatus {
+  if (record.revoked_at) return 'revoked';
+  if (Date.parse(record.expires_at) <= now) return 'expired';
+  if (record.grace_until) return Date.parse(record.grace_until) > now ? 'rotating' : 'revoked';
+  return 'active';
+}
+
+/**
+ * Verification counts and last use, buffered in memory and flushed every second: the hot path does one
+ * store read and no write. A crash loses at most one interval of counts, never a verification decision.
+ */
+class UsageBuffer {
+  private counts = new Map<string, number>();
+  private lastUsed = new Map<string, { at: string; ip: string | null }>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly store: Store;
+  private readonly logger: Logger;
+
+  constructor(store: Store, logger: Logger) {
+    this.store = store;
+    this.logger = logger;
+  }
+
+  record(keyId: string, outcome: VerifyOutcome, ip: string | null): void {
+    const day = new Date().toISOString().slice(0, 10);
+    const key = usageKey(keyId, day, outcome);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    if (outcome === 'valid') this.lastUsed.set(keyId, { at: new Date().toISOString(), ip });
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  async flush(): Promise<void> {
+    const counts = this.counts;
+    const lastUsed = this.lastUsed;
+    this.counts = new Map();
+    this.lastUsed = new Map();
+    try {
+      await Promise.all([
+        ...[...counts].map(([key, n]) => this.store.incr(key, n, USAGE_TTL)),
+        ...[...lastUsed].map(([id, value]) => this.store.put(lastUsedKey(id), value)),
+      ]);
+    } catch (err) {
+      // Put the counts back so the next flush retries them.
+      for (const [key, n] of counts) this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+      for (const [id, value] of lastUsed) if (!this.lastUsed.has(id)) this.lastUsed.set(id, value);
+      this.logger.warn({ err: String(err) }, 'could not write API key usage; will retry');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+}
+
+export class KeyService {
+  private readonly store: Store;
+  private readonly projects: ProjectRepository;
+  private readonly options: KeyServiceOptions;
+  private readonly usage: UsageBuffer;
+
+  constructor(store: Store, projects: ProjectRepository, options: KeyServiceOptions) {
+    this.store = store;
+    this.projects = projects;
+    this.options = options;
+    this.usage = new UsageBuffer(store, options.logger);
+    this.usage.start(options.usageFlushMs ?? 1000);
+  }
+
+  async close(): Promise<void> {
+    await this.usage.stop();
+  }
+
+  /** Validates everything before anything is written: a bad input changes nothing. */
+  private validate(input: CreateKeyInput): { scopes: KeyScope[]; ttlDays: number; allowlist: string[] } {
+    if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200) throw new KeyInputError('name', 'name must be 1 to 200 characters');
+    if (input.environment !== 'live' && input.environment !== 'test') throw new KeyInputError('environment', 'environment must be "live" or "test"');
+    if (!Array.isArray(input.scopes) || input.scopes.length === 0) throw new KeyInputError('scopes', `scopes must be a non-empty list of ${KEY_SCOPES.join(', ')}`);
+    const unknown = input.scopes.filter((s) => !(KEY_SCOPES as readonly string[]).includes(s));
+    if (unknown.length) throw new KeyInputError('scopes', `unknown scope ${unknown.join(', ')}; allowed: ${KEY_SCOPES.join(', ')}`);
+    const ttlDays = input.ttl_days ?? this.options.defaultTtlDays;
+    if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > this.options.maxTtlDays) {
+      throw new KeyInputError('ttl_days', `ttl_days must be a whole number from 1 to ${this.options.maxTtlDays}`);
+    }
+    const allowlist: string[] = [];
+    for (const [i, entry] of (input.ip_allowlist ?? []).entries()) {
+      const parsed = typeof entry === 'string' ? parseCidr(entry) : { ok: false as const, reason: 'not a string' };
+      if (!parsed.ok) throw new KeyInputError(`ip_allowlist[${i}]`, `invalid CIDR "${String(entry)}": ${parsed.reason}`);
+      allowlist.push(parsed.cidr);
+    }
+    if (input.auto_rotate !== undefined && typeof input.auto_rotate !== 'boolean') throw new KeyInputError('auto_rotate', 'auto_rotate must be a boolean');
+    return { scopes: [...new Set(input.scopes as KeyScope[])], ttlDays, allowlist };
+  }
+
+  async create(input: CreateKeyInput, actor: Actor, extra: Partial<ApiKeyRecord> = {}): Promise<{ key: string; view: ApiKeyView; record: ApiKeyRecord }> {
+    const { scopes, ttlDays, allowlist } = this.validate(input);
+    if (!(await this.projects.get(input.project_id))) throw new KeyInputError('project_id', `project ${input.project_id} does not exist`, 'not_found');
+    const key = generateKey(input.environment);
+    const parsed = parseKey(key);
+    if (!parsed.ok) throw new Error('generated an invalid key');
+    const now = new Date();
+    const record: ApiKeyRecord = {
+      id: `key_${randomBytes(12).toString('base64url')}`,
+      hash: hashKey(key),
+      prefix: parsed.displayPrefix,
+      project_id: input.project_id,
+      name: input.name.trim(),
+      scopes,
+      environment: input.environment,
+      created_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + ttlDays * DAY).toISOString(),
+      ip_allowlist: allowlist,
+      auto_rotate: input.auto_rotate ?? false,
+      created_by: actor,
+      ...extra,
+    };
+    await this.store.batch([
+      { op: 'put', key: recordKey(record.hash), value: record },
+      { op: 'put', key: idKey(record.id), value: { hash: record.hash } },
+      { op: 'sadd', key: projectKeys(record.project_id), members: [record.id] },
+      { op: 'sadd', key: WATCH_SET, members: [record.id] },
+    ]);
+    return { key, view: this.view(record), record };
+  }
+
+  async getRecord(id: string): Promise<ApiKeyRecord | undefined> {
+    if (!/^key_[\w-]{1,64}$/.test(id)) return undefined;
+    const ref = await this.store.get<{ hash: string }>(idKey(id));
+    return ref ? this.store.get<ApiKeyRecord>(recordKey(ref.hash)) : undefined;
+  }
+
+  async get(id: string): Promise<ApiKeyView | undefined> {
+    const record = await this.getRecord(id);
+    return record ? this.viewWithUsage(record) : undefined;
+  }
+
+  async list(projectId: string): Promise<ApiKeyView[]> {
+    const ids = await this.store.smembers(projectKeys(projectId));
+    const records = (await Promise.all(ids.map((id) => this.getRecord(id)))).filter((r): r is ApiKeyRecord => !!r);
+    records.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    return Promise.all(records.map((r) => this.viewWithUsage(r)));
+  }
+
+  /**
+   * The log API's hot path: one store read. Checks run in this fixed, documented order:
+   * format and checksum → known → revoked → rotated (grace over) → expired → IP allowlist →
+   * project → scope. `ip` is the address to check against the allowlist.
+   */
+  async verify(key: string, request: { ip?: string | null; scope?: string | null; project_id?: string | null } = {}): Promise<VerifyResult & { record?: ApiKeyRecord }> {
+    if (typeof key !== 'string' || !parseKey(key).ok) return { valid: false, code: 'not_found' };
+    const hash = hashKey(key);
+    const record = await this.store.get<ApiKeyRecord>(recordKey(hash));
+    // The record was found by its hash; comparing again in constant time costs nothing and keeps the
+    // decision independent of how the store indexes.
+    if (!record || !hashesEqual(record.hash, hash)) return { valid: false, code: 'not_found' };
+    const outcome = await this.check(record, request);
+    this.usage.record(record.id, outcome, request.ip ?? null);
+    if (outcome !== 'valid') return { valid: false, code: outcome, record };
+    return { valid: true, key_id: record.id, project_id: record.project_id, scopes: record.scopes, environment: record.environment, expires_at: record.expires_at, record };
+  }
+
+  private async check(record: ApiKeyRecord, request: { ip?: string | null; scope?: string | null; project_id?: string | null }): Promise<VerifyOutcome> {
+    const now = Date.now();
+    if (record.revoked_at) return 'revoked';
+    if (record.grace_until && Date.parse(record.grace_until) <= now) return 'rotated';
+    if (Date.parse(record.expires_at) <= now) return 'expired';
+    if (record.ip_allowlist.length && !(request.ip && ipAllowed(buildAllowlist(record.ip_allowlist), request.ip))) return 'ip_not_allowed';
+    if (request.project_id && !(await this.projects.covers(record.project_id, request.project_id))) return 'wrong_project';
+    if (request.scope && !request.scope.split(' ').every((s) => (record.scopes as string[]).includes(s))) return 'insufficient_scope';
+    return 'valid';
+  }
+
+  /** A new key with the same project, scopes, environment and allowlist; the old one verifies until the grace ends. */
+  async rotate(id: string, graceSeconds: number, actor: Actor): Promise<{ key: string; view: ApiKeyView; old: ApiKeyView }> {
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86_400) {
+      throw new KeyInputError('grace_seconds', 'grace_seconds must be a whole number from 0 to 2592000 (30 days)');
+    }
+    const old = await this.getRecord(id);
+    if (!old) throw new KeyInputError('id', `API key ${id} does not exist`, 'not_found');
+    const status = statusOf(old);
+    if (status !== 'active') throw new KeyInputError('id', `API key ${id} is ${status}; only an active key can be rotated`, 'conflict');
+    const ttlDays = Math.min(this.options.maxTtlDays, Math.max(1, Math.round((Date.parse(old.expires_at) - Date.parse(old.created_at)) / DAY)));
+    const created = await this.create(
+      { project_id: old.project_id, name: old.name, scopes: old.scopes, environment: old.environment, ttl_days: ttlDays, ip_allowlist: old.ip_allowlist, auto_rotate: old.auto_rotate },
+      actor,
+      { rotated_from: old.id },
+    );
+    const now = new Date();
+    const updated: ApiKeyRecord = { ...old, rotated_at: now.toISOString(), grace_until: new Date(now.getTime() + graceSeconds * 1000).toISOString(), replaced_by: created.record.id };
+    await this.store.put(recordKey(old.hash), updated);
+    return { key: created.key, view: created.view, old: this.view(updated) };
+  }
+
+  async revoke(id: string, actor: Actor): Promise<ApiKeyView> {
+    const record = await this.getRecord(id);
+    if (!record) throw new KeyInputError('id', `API key ${id} does not exist`, 'not_found');
+    if (record.revoked_at) return this.view(record);
+    const updated: ApiKeyRecord = { ...record, revoked_at: new Date().toISOString(), revoked_by: actor };
+    await this.store.batch([
+      { op: 'put', key: recordKey(record.hash), value: updated },
+      { op: 'srem', key: WATCH_SET, members: [record.id] },
+    ]);
+    return this.view(updated);
+  }
+
+  /** Verifications per day (UTC) split by outcome, oldest first. */
+  async usageOf(id: string, days = 30): Promise<{ key_id: string; days: Array<{ date: string; counts: Record<VerifyOutcome, number>; total: number }>; last_used_at: string | null; last_used_ip: string | null }> {
+    await this.usage.flush();
+    const dates = Array.from({ length: days }, (_, i) => new Date(Date.now() - (days - 1 - i) * DAY).toISOString().slice(0, 10));
+    const keys = dates.flatMap((date) => VERIFY_OUTCOMES.map((outcome) => usageKey(id, date, outcome)));
+    const values = await this.store.counters(keys);
+    const last = await this.store.get<{ at: string; ip: string | null }>(lastUsedKey(id));
+    return {
+      key_id: id,
+      days: dates.map((date, d) => {
+        const counts = Object.fromEntries(VERIFY_OUTCOMES.map((outcome, o) => [outcome, values[d * VERIFY_OUTCOMES.length + o] ?? 0])) as Record<VerifyOutcome, number>;
+        return { date, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
+      }),
+      last_used_at: last?.at ?? null,
+      last_used_ip: last?.ip ?? null,
+    };
+  }
+
+  async watched(): Promise<string[]> {
+    return this.store.smembers(WATCH_SET);
+  }
+
+  async unwatch(id: string): Promise<void> {
+    await this.store.srem(WATCH_SET, [id]);
+  }
+
+  view(record: ApiKeyRecord, lastUsed?: { at: string; ip: string | null }): ApiKeyView {
+    return {
+      id: record.id,
+      prefix: record.prefix,
+      project_id: record.project_id,
+      name: record.name,
+      scopes: record.scopes,
+      environment: record.environment,
+      status: statusOf(record),
+      created_at: record.created_at,
+      expires_at: record.expires_at,
+      ip_allowlist: record.ip_allowlist,
+      auto_rotate: record.auto_rotate,
+      created_by: record.created_by,
+      last_used_at: lastUsed?.at ?? null,
+      last_used_ip: lastUsed?.ip ?? null,
+      revoked_at: record.revoked_at ?? null,
+      rotated_at: record.rotated_at ?? null,
+      grace_until: record.grace_until ?? null,
+      replaced_by: record.replaced_by ?? null,
+      rotated_from: record.rotated_from ?? null,
+    };
+  }
+
+  private async viewWithUsage(record: ApiKeyRecord): Promise<ApiKeyView> {
+    const last = await this.store.get<{ at: string; ip: string | null }>(lastUsedKey(record.id));
+    return this.view(record, last);
+  }
+}
