@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { ProjectRepository, UserRepository } from './directory/index.ts';
+import { IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, scopesForRoles, isRole, type Role } from './directory/index.ts';
 import { ExpiryWatcher, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
@@ -18,6 +18,8 @@ export interface Services {
   store: Store;
   users: UserRepository;
   projects: ProjectRepository;
+  memberships: MembershipRepository;
+  identities: IdentityRepository;
   keys: KeyService;
   webhooks: WebhookService;
   audit: AuditLog;
@@ -36,6 +38,8 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const users = new UserRepository(store);
   const audit = new AuditLog(store);
   const projects = new ProjectRepository(store);
+  const memberships = new MembershipRepository(store);
+  const identities = new IdentityRepository(store);
   const keys = new KeyService(store, projects, {
     defaultTtlDays: config.api_keys.default_ttl_days,
     maxTtlDays: config.api_keys.max_ttl_days,
@@ -68,7 +72,11 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       });
     },
   };
-  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, ...oidcViews });
+  const access = {
+    rolesOf: (accountId: string) => memberships.rolesOf(accountId),
+    scopesOf: (roles: Record<string, string>) => scopesForRoles(Object.values(roles).filter(isRole) as Role[]),
+  };
+  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access, ...oidcViews });
   const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
   providers.watch(store, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
@@ -80,6 +88,8 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     store,
     users,
     projects,
+    memberships,
+    identities,
     keys,
     webhooks,
     audit,

@@ -6,6 +6,7 @@ import { projectRoutes } from './projects.ts';
 import { keyRoutes } from './keys.ts';
 import { auditRoutes } from './audit.ts';
 import { webhookRoutes } from './webhooks.ts';
+import { userRoutes } from './users.ts';
 import type { Principal } from './koa-auth.ts';
 
 export { AppError } from './problem.ts';
@@ -34,6 +35,7 @@ export function adminApi(services: Services): Middleware {
   keyRoutes(router, services);
   auditRoutes(router, services);
   webhookRoutes(router, services);
+  userRoutes(router, services);
   const problems = problemMiddleware(services.logger, auditFailure);
   const routes = router.routes();
   const methods = router.allowedMethods({ throw: true });

@@ -46,6 +46,11 @@ export async function authenticate(ctx: Context, services: Services): Promise<Pr
     ctx.set('WWW-Authenticate', 'Bearer realm="logtrace", error="invalid_token"');
     throw new AppError('unauthorized', 'the access token is not valid for this API (signature, issuer, audience or expiry)');
   }
+  if (payload.sub !== payload.client_id && typeof payload.sub === 'string') {
+    // A person's token: a disabled account loses the admin API at once, whatever its token says.
+    const user = await services.users.findById(payload.sub);
+    if (!user || user.disabled) throw new AppError('unauthorized', 'the account behind this access token is disabled or gone');
+  }
   const roles = typeof payload.project_roles === 'object' && payload.project_roles !== null ? (payload.project_roles as Record<string, string>) : {};
   const isClient = payload.sub === payload.client_id;
   return {

@@ -5,6 +5,7 @@ import { hashPassword } from '../directory/index.ts';
 import { ensureKeySet, readKeySet, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
 import { openCliServices } from './services.ts';
 import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
+import { usersCommand } from './users.ts';
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
 
@@ -17,6 +18,9 @@ Commands:
   keys list --project <id|name> [--json]
   keys rotate --id <key id> [--grace-seconds 86400] [--json]
   keys revoke --id <key id> [--json]
+  users add --email <e> [--name <n>] [--project <id|name> --role owner|admin|member|viewer]
+            [--password-stdin] [--json]
+                                a local account (password from standard input) with a role
   hash-password                 read a password from standard input, print its argon2id hash
   signing-keys list [--json]    list signing keys (never the private parts)
   signing-keys rotate [--alg ES256|EdDSA|RS256] [--json]
@@ -58,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
       'auto-rotate': { type: 'boolean' },
       id: { type: 'string' },
       'grace-seconds': { type: 'string' },
+      email: { type: 'string' },
+      role: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
     },
   });
   const [command, sub] = positionals;
@@ -76,11 +83,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (command === 'bootstrap' || command === 'keys') {
+  if (command === 'bootstrap' || command === 'keys' || command === 'users') {
     const { config } = await loadConfig();
     const services = await openCliServices(config);
     try {
-      return command === 'bootstrap' ? await bootstrapCommand(services, values as Options) : await keysCommand(services, sub, values as Options);
+      if (command === 'bootstrap') return await bootstrapCommand(services, values as Options);
+      if (command === 'users') return await usersCommand(services, sub, values as Options);
+      return await keysCommand(services, sub, values as Options);
     } finally {
       await services.close();
     }

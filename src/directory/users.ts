@@ -20,6 +20,7 @@ export interface User {
 
 const userKey = (id: string) => `user:{${id}}`;
 const emailKey = (email: string) => `user:email:{${email.toLowerCase()}}`;
+const ALL_USERS = 'user:all:{index}';
 
 export class UserRepository {
   private readonly store: Store;
@@ -58,8 +59,47 @@ export class UserRepository {
       created_at: existing?.created_at ?? now,
       updated_at: now,
     };
-    await this.store.put(userKey(ref.id), record);
+    await this.store.batch([
+      { op: 'put', key: userKey(ref.id), value: record },
+      { op: 'sadd', key: ALL_USERS, members: [ref.id] },
+    ]);
     return record;
+  }
+
+  /**
+   * Creates an account (local password, or provisioned from a connector) unless one with that email
+   * exists; returns it and whether it was created. Safe when several nodes race (the email index decides).
+   */
+  async create(input: { email: string; name?: string | undefined; email_verified: boolean; password_hash?: string | undefined; source: string }): Promise<{ user: User; created: boolean }> {
+    const email = input.email.toLowerCase();
+    const id = randomUUID();
+    if (!(await this.store.putIfAbsent(emailKey(email), { id }))) {
+      const existing = await this.findByEmail(email);
+      if (!existing) throw new Error(`user index for ${email} points nowhere`);
+      return { user: existing, created: false };
+    }
+    const now = new Date().toISOString();
+    const user: User = { id, email, email_verified: input.email_verified, name: input.name, password_hash: input.password_hash, source: input.source, created_at: now, updated_at: now };
+    await this.store.batch([
+      { op: 'put', key: userKey(id), value: user },
+      { op: 'sadd', key: ALL_USERS, members: [id] },
+    ]);
+    return { user, created: true };
+  }
+
+  async update(id: string, changes: Partial<Pick<User, 'name' | 'disabled' | 'password_hash' | 'email_verified'>>): Promise<User | undefined> {
+    const user = await this.findById(id);
+    if (!user) return undefined;
+    const next: User = { ...user, ...changes, updated_at: new Date().toISOString() };
+    await this.store.put(userKey(id), next);
+    return next;
+  }
+
+  /** Every account (admin listing); ids come from the email index set. */
+  async list(): Promise<User[]> {
+    const ids = await this.store.smembers(ALL_USERS);
+    const users = await Promise.all(ids.map((id) => this.findById(id)));
+    return users.filter((u): u is User => !!u).sort((a, b) => a.email.localeCompare(b.email));
   }
 
   async recordLogin(id: string): Promise<void> {

@@ -15,6 +15,14 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   logoutSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource']>;
   postLogoutSuccessSource: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
+  /**
+   * A person's effective project roles (`{ projectId: role }`) and the scopes those roles allow: carried
+   * in access tokens and /me as `project_roles`; a token's scope is what was asked for ∩ what they allow.
+   */
+  access?: {
+    rolesOf(accountId: string): Promise<Record<string, string>>;
+    scopesOf(roles: Record<string, string>): Set<string>;
+  };
   /** API key checks for the RFC 8693 exchange; without it the exchange grant is not offered. */
   apiKeys?: Pick<ExchangeDeps, 'verifyApiKey' | 'onExchange'>;
 }
@@ -27,8 +35,9 @@ const CLAIMS = {
   auth_time: null,
   sid: null,
   iss: null,
-  // Every ID token says how the person authenticated, so relying parties can require MFA.
-  openid: ['sub', 'acr', 'amr'],
+  // Every ID token says how the person authenticated, so relying parties can require MFA; and which
+  // projects they hold which role on.
+  openid: ['sub', 'acr', 'amr', 'project_roles'],
   email: ['email', 'email_verified'],
   profile: ['name', 'updated_at'],
 } as const;
@@ -47,6 +56,12 @@ export function clientMetadata(client: ClientConfig): ClientMetadata {
     redirect_uris: usesRedirects ? client.redirect_uris ?? [] : [],
     response_types: usesRedirects ? client.response_types ?? ['code'] : [],
   } as ClientMetadata;
+}
+
+/** The person a token request is about, whichever artifact carries them. */
+function accountOf(ctx: KoaContextWithOIDC): string | undefined {
+  const { entities } = ctx.oidc;
+  return entities.AuthorizationCode?.accountId ?? entities.RefreshToken?.accountId ?? entities.Account?.accountId ?? ctx.oidc.session?.accountId;
 }
 
 export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
@@ -148,8 +163,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
             const refused = params.scope.split(' ').filter((s) => s && (!allowed.has(s) || !resourceScopes.has(s)));
             if (refused.length) throw new errors.InvalidScope('requested scope is not allowed', refused.join(' '));
           }
+          // A person's token holds only what their roles allow (viewer: read:logs; member: + write:alerts;
+          // admin, owner: + admin:projects), whatever the client asked for. The grant records what was
+          // asked (authorization), each token what the roles allow at that moment (token endpoint), so a
+          // role change shows in the next refresh, upwards as well as downwards.
+          const accountId = accountOf(ctx);
+          let scope = config.resource.scopes;
+          if (accountId && deps.access && ctx.oidc.route === 'token') {
+            const allowed = deps.access.scopesOf(await deps.access.rolesOf(accountId));
+            scope = scope.filter((s) => allowed.has(s));
+          }
           return {
-            scope: config.resource.scopes.join(' '),
+            scope: scope.join(' '),
             audience,
             accessTokenTTL: config.tokens.access_token_ttl,
             accessTokenFormat: 'jwt',
@@ -170,6 +195,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
             email_verified: user.email_verified,
             ...(user.name ? { name: user.name } : {}),
             updated_at: Math.floor(Date.parse(user.updated_at) / 1000),
+            ...(deps.access ? { project_roles: await deps.access.rolesOf(user.id) } : {}),
           };
         },
       };
@@ -187,7 +213,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Claims of an API-key exchange (src/oidc/token-exchange.ts): which key, which project.
     async extraTokenClaims(_ctx, token) {
       const key = exchangedKeyOf(token);
-      return key ? { project_id: key.project_id, api_key_id: key.key_id, environment: key.environment } : undefined;
+      if (key) return { project_id: key.project_id, api_key_id: key.key_id, environment: key.environment };
+      const accountId = 'accountId' in token ? token.accountId : undefined;
+      if (typeof accountId === 'string' && deps.access) return { project_roles: await deps.access.rolesOf(accountId) };
+      return undefined;
     },
     formats: {
       customizers: {

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAuthServer, REDIRECT_URI, type AuthServer } from '../support/auth-server.ts';
 import { codeFlowTokens, discover, signInOverHttp, CookieJar } from '../support/http-login.ts';
+import { bootstrap, cli } from '../support/admin.ts';
 
 const AUDIENCE = 'https://api.logtrace.test';
 
@@ -13,6 +14,9 @@ describe('authorization code + PKCE, refresh tokens, introspection, revocation',
 
   beforeAll(async () => {
     server = await startAuthServer();
+    bootstrap(server);
+    // Roles decide what a person's token may hold: both test users read logs in the organisation.
+    for (const email of ['alice@example.com', 'bob@example.com']) cli(server, ['users', 'add', '--email', email, '--project', 'Acme', '--role', 'viewer']);
     config = await discover(server.url, 'dashboard');
     jwks = createRemoteJWKSet(new URL(`${server.url}/jwks`));
   });

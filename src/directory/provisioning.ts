@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import type { Identity } from '../connectors/types.ts';
+import type { AuditLog } from '../audit/index.ts';
+import type { UserRepository, User } from './users.ts';
+import type { IdentityRepository } from './identities.ts';
+import type { MembershipRepository, MembershipChange } from './memberships.ts';
+import type { ProjectRepository, Project } from './projects.ts';
+import type { Role } from './roles.ts';
+
+/** `provisioning.rules` of the configuration. */
+export interface ProvisioningRule {
+  email_domain: string;
+  connectors?: string[] | undefined;
+  project?: string | undefined;
+  role?: Role | undefined;
+}
+
+export type SignInResult =
+  | { ok: true; user: User; created: boolean; linked: boolean; changes: MembershipChange[] }
+  | { ok: false; reason: 'no_access' | 'email_unverified' | 'account_exists' | 'disabled' };
+
+export interface SignInDeps {
+  users: UserRepository;
+  identities: IdentityRepository;
+  memberships: MembershipRepository;
+  projects: ProjectRepository;
+  audit: AuditLog;
+  logger: Logger;
+  rules: ProvisioningRule[];
+  /** Applies IdP group → role mappings for this identity (the directory's role mapping); may be absent. */
+  applyGroups?: (userId: string, identity: Identity) => Promise<MembershipChange[]>;
+}
+
+function domainOf(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** A project by id, else the one project with that name (case-insensitive) anywhere in the tree. */
+export async function resolveProjectRef(projects: ProjectRepository, ref: string): Promise<Project | undefined> {
+  const byId = await projects.get(ref);
+  if (byId) return byId;
+  const matches: Project[] = [];
+  for (const root of await projects.roots()) {
+    for (const p of await projects.subtree(root.id)) if (p.name.toLowerCase() === ref.toLowerCase()) matches.push(p);
+  }
+  return matches.length === 1 ? matches[0] : undefined;
+}
+
+/**
+ * The directory's sign-in decision for an upstream identity (Dex-style just-in-time accounts, default deny):
+ * 1. an identity linked before → its user (same `sub` every time);
+ * 2. a verified email of an existing account → linked only when the connector is marked `trust_email`;
+ * 3. a verified email matching a provisioning rule (domain, connector) → a new account, with the rule's
+ *    project role when it names one;
+ * 4. otherwise no access, and nothing is created.
+ */
+export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: { trust_email: boolean | undefined }): Promise<SignInResult> {
+  const { users, identities, memberships } = deps;
+  const linked = await identities.find(identity.connector_id, identity.subject);
+  let user: User | undefined;
+  let created = false;
+  let newLink = false;
+  const changes: MembershipChange[] = [];
+
+  if (linked) {
+    user = await users.findById(linked.user_id);
+    if (!user) return { ok: false, reason: 'no_access' };
+  } else {
+    if (!identity.email) return { ok: false, reason: 'no_access' };
+    const existing = await users.findByEmail(identity.email);
+    if (existing) {
+      if (!identity.email_verified) return { ok: false, reason: 'email_unverified' };
+      if (connector.trust_email !== true) return { ok: false, reason: 'account_exists' };
+      user = existing;
+    } else {
+      const rule = deps.rules.find((r) => r.email_domain.toLowerCase() === domainOf(identity.email!) && (!r.connectors?.length || r.connectors.includes(identity.connector_id)));
+      if (!rule) return { ok: false, reason: 'no_access' };
+      if (!identity.email_verified) return { ok: false, reason: 'email_unverified' };
+      let project: Project | undefined;
+      if (rule.project) {
+        project = await resolveProjectRef(deps.projects, rule.project);
+        if (!project) deps.logger.warn({ project: rule.project }, 'provisioning rule names a project that does not exist: account created without a role');
+      }
+      const made = await users.create({ email: identity.email, name: identity.name ?? undefined, email_verified: true, source: identity.connector_id });
+      user = made.user;
+      created = made.created;
+      if (project && rule.role) {
+        changes.push(...(await memberships.syncAutomatic(user.id, 'provisioning', identity.connector_id, [{ project_id: project.id, role: rule.role }])));
+      }
+    }
+    newLink = true;
+  }
+
+  if (user.disabled) return { ok: false, reason: 'disabled' };
+  await identities.link(user.id, identity);
+  if (deps.applyGroups) changes.push(...(await deps.applyGroups(user.id, identity)));
+  await users.recordLogin(user.id);
+  for (const change of changes) {
+    await deps.audit.record({
+      actor: { type: 'system', id: null },
+      action: 'member.role_changed',
+      target: { type: 'user', id: user.id },
+      project_id: change.project_id,
+      ip: null,
+      outcome: 'success',
+      detail: { cause: change.cause, source: change.source ?? null, from: change.from, to: change.to },
+    });
+  }
+  return { ok: true, user, created, linked: newLink, changes };
+}
