@@ -2,7 +2,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, scopesForRoles, isRole, type Role } from './directory/index.ts';
+import { GroupRoles, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { LdapDirectory } from './directory/ldap.ts';
+import { createConnector, type Connector } from './connectors/index.ts';
 import { ExpiryWatcher, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
@@ -20,6 +22,12 @@ export interface Services {
   projects: ProjectRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;
+  /** Enabled connectors by id, in configuration order. */
+  connectors: Map<string, Connector>;
+  /** What a federated or directory sign-in needs to decide on an identity. */
+  signIn: SignInDeps;
+  ldap: LdapDirectory | undefined;
+  groupRoles: GroupRoles;
   keys: KeyService;
   webhooks: WebhookService;
   audit: AuditLog;
@@ -40,6 +48,29 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const projects = new ProjectRepository(store);
   const memberships = new MembershipRepository(store);
   const identities = new IdentityRepository(store);
+  const ldap = config.ldap ? new LdapDirectory(config.ldap, { logger }) : undefined;
+  const connectors = new Map<string, Connector>();
+  for (const connectorConfig of config.connectors.filter((c) => c.enabled)) {
+    connectors.set(connectorConfig.id, await createConnector(connectorConfig, { issuer: config.issuer, store, logger, fetch: globalThis.fetch }, { ldapDirectory: ldap }));
+  }
+  const configured: RoleMapping[] = [];
+  for (const [i, mapping] of config.role_mappings.entries()) {
+    const project = await resolveProjectRef(projects, mapping.project);
+    if (project) configured.push({ id: `cfg_${i}`, source: mapping.source, group: mapping.group, project_id: project.id, role: mapping.role });
+    else logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
+  }
+  const groupRoles = new GroupRoles({ store, memberships, projects, users, audit, logger, ldap, configured });
+  if (config.ldap) groupRoles.startLdapSync(config.ldap.sync_interval_seconds);
+  const signIn: SignInDeps = {
+    users,
+    identities,
+    memberships,
+    projects,
+    audit,
+    logger,
+    rules: config.provisioning.rules,
+    applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connectors.get(identity.connector_id)?.type ?? 'oidc'),
+  };
   const keys = new KeyService(store, projects, {
     defaultTtlDays: config.api_keys.default_ttl_days,
     maxTtlDays: config.api_keys.max_ttl_days,
@@ -90,6 +121,10 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     projects,
     memberships,
     identities,
+    connectors,
+    signIn,
+    ldap,
+    groupRoles,
     keys,
     webhooks,
     audit,
@@ -102,6 +137,8 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       await expiryWatcher.stop();
       await webhooks.stop();
       await keys.close();
+      await groupRoles.stop();
+      await ldap?.close();
       await rawStore.close();
     },
   };

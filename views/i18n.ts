@@ -34,6 +34,18 @@ const en = {
   'logout.no': 'Stay signed in',
   'logout.done': 'You are signed out.',
   'lang.switch': 'Language',
+  'login.or': 'or',
+  'login.continue_with': 'Continue with {name}',
+  'federation.error.generic': 'Sign-in with {name} did not succeed. Try again, or use another way to sign in.',
+  'federation.error.denied': 'Sign-in with {name} was cancelled or refused.',
+  'federation.error.state': 'This sign-in link has expired or was already used. Start again.',
+  'federation.error.mfa': '{name} did not confirm multi-factor authentication (MFA), which is required. Sign in again with MFA.',
+  'federation.error.no_access': 'You signed in as {email}, but this account has no access to LogTrace. Ask your administrator.',
+  'federation.error.email_unverified': '{name} did not confirm your email address, so no account can be created or linked.',
+  'federation.error.account_exists': 'An account with {email} already exists. Sign in the way you did before.',
+  'federation.error.disabled': 'This account is disabled. Ask your administrator.',
+  'federation.error.tenant': 'Your organisation ({name}) is not allowed to sign in here.',
+  'federation.error.unavailable': '{name} is unreachable right now. Try again shortly.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -70,6 +82,18 @@ const ru: Record<MessageKey, string> = {
   'logout.no': 'Остаться',
   'logout.done': 'Вы вышли из системы.',
   'lang.switch': 'Язык',
+  'login.or': 'или',
+  'login.continue_with': 'Войти через {name}',
+  'federation.error.generic': 'Не удалось войти через {name}. Попробуйте ещё раз или выберите другой способ входа.',
+  'federation.error.denied': 'Вход через {name} отменён или отклонён.',
+  'federation.error.state': 'Ссылка для входа устарела или уже использована. Начните заново.',
+  'federation.error.mfa': '{name} не подтвердил многофакторную аутентификацию (MFA), а она обязательна. Войдите снова с MFA.',
+  'federation.error.no_access': 'Вы вошли как {email}, но у этой учётной записи нет доступа к LogTrace. Обратитесь к администратору.',
+  'federation.error.email_unverified': '{name} не подтвердил ваш адрес электронной почты, поэтому учётную запись нельзя создать или привязать.',
+  'federation.error.account_exists': 'Учётная запись {email} уже существует. Войдите тем способом, что и раньше.',
+  'federation.error.disabled': 'Учётная запись отключена. Обратитесь к администратору.',
+  'federation.error.tenant': 'Вашей организации ({name}) вход сюда не разрешён.',
+  'federation.error.unavailable': '{name} сейчас недоступен. Повторите попытку чуть позже.',
 };
 
 const CATALOG: Record<Lang, Record<MessageKey, string>> = { en, ru };

@@ -7,6 +7,7 @@ import { keyRoutes } from './keys.ts';
 import { auditRoutes } from './audit.ts';
 import { webhookRoutes } from './webhooks.ts';
 import { userRoutes } from './users.ts';
+import { roleMappingRoutes } from './role-mappings.ts';
 import type { Principal } from './koa-auth.ts';
 
 export { AppError } from './problem.ts';
@@ -36,6 +37,7 @@ export function adminApi(services: Services): Middleware {
   auditRoutes(router, services);
   webhookRoutes(router, services);
   userRoutes(router, services);
+  roleMappingRoutes(router, services);
   const problems = problemMiddleware(services.logger, auditFailure);
   const routes = router.routes();
   const methods = router.allowedMethods({ throw: true });

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { parseConnectorConfig, type ConnectorConfig } from '../connectors/index.ts';
+import { ldapConfigSchema } from '../directory/ldap.ts';
+import { ROLES } from '../directory/roles.ts';
 
 /**
  * The configuration file's schema. One zod schema, parsed once at start-up: every error is reported
@@ -134,12 +137,62 @@ export const configSchema = z.strictObject({
     .prefault({}),
   clients: z.array(clientSchema).default([]),
   users: z.array(userSchema).default([]),
+  /** Upstream identity providers (src/connectors): each entry validated by its type's schema. */
+  connectors: z
+    .array(z.unknown())
+    .default([])
+    .transform((list, ctx) => {
+      const out: ConnectorConfig[] = [];
+      list.forEach((raw, i) => {
+        const parsed = parseConnectorConfig(raw);
+        if (parsed.ok) out.push(parsed.config);
+        else for (const issue of parsed.issues) ctx.addIssue({ code: 'custom', path: [i, ...issue.path], message: issue.message });
+      });
+      return out;
+    }),
+  /** Just-in-time accounts: who may get one on first federated sign-in (default deny). */
+  provisioning: z
+    .strictObject({
+      rules: z
+        .array(
+          z.strictObject({
+            email_domain: z.string().toLowerCase().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'not a domain name'),
+            connectors: z.array(z.string()).optional(),
+            /** A project id, or the name of exactly one project. */
+            project: z.string().min(1).optional(),
+            role: z.enum(ROLES).optional(),
+          }).refine((r) => !r.role || r.project, { message: 'a role needs a project', path: ['project'] }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  /** Directory and IdP groups → project roles (also managed at /v1/role-mappings). */
+  role_mappings: z
+    .array(z.strictObject({ source: z.string().min(1), group: z.string().min(1), project: z.string().min(1), role: z.enum(ROLES) }))
+    .default([]),
+  /** LDAP / Active Directory: group sync and the `ldap` password connector. */
+  ldap: ldapConfigSchema.optional(),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.clients.forEach((client, i) => {
     if (seen.has(client.client_id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id ${client.client_id}` });
     seen.add(client.client_id);
   });
+  const connectorIds = new Set<string>();
+  config.connectors.forEach((connector, i) => {
+    if (connectorIds.has(connector.id)) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'id'], message: `duplicate connector id ${connector.id}` });
+    connectorIds.add(connector.id);
+  });
+  config.provisioning.rules.forEach((rule, i) => {
+    for (const id of rule.connectors ?? []) {
+      if (!connectorIds.has(id)) ctx.addIssue({ code: 'custom', path: ['provisioning', 'rules', i, 'connectors'], message: `no connector with id ${id}` });
+    }
+  });
+  config.role_mappings.forEach((mapping, i) => {
+    if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) ctx.addIssue({ code: 'custom', path: ['role_mappings', i, 'source'], message: `source must be "ldap" or a connector id, not ${mapping.source}` });
+    if (mapping.source === 'ldap' && !config.ldap) ctx.addIssue({ code: 'custom', path: ['role_mappings', i, 'source'], message: 'source ldap needs the ldap: block' });
+  });
+  if (config.clients.some((c) => c.client_id === 'logtrace-api-key')) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'client_id logtrace-api-key is reserved for the built-in API key exchange client' });
   const emails = new Set<string>();
   config.users.forEach((user, i) => {
     if (emails.has(user.email)) ctx.addIssue({ code: 'custom', path: ['users', i, 'email'], message: `duplicate user ${user.email}` });

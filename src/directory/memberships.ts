@@ -1,5 +1,6 @@
 import type { Store } from '../store/index.ts';
 import { ROLES, ROLE_SCOPES, type Role } from './roles.ts';
+import { strongest } from './role-mapping.ts';
 
 /**
  * Who holds which role on which project, and why. A person may hold roles on one project from several
@@ -35,12 +36,6 @@ const projectKey = (projectId: string) => `membership:project:{${projectId}}`;
 
 function rank(role: Role): number {
   return ROLES.length - ROLES.indexOf(role);
-}
-
-export function strongest(a: Role | null, b: Role | null): Role | null {
-  if (!a) return b;
-  if (!b) return a;
-  return rank(a) >= rank(b) ? a : b;
 }
 
 /** Effective role per project: the strongest over every cause. */

@@ -8,8 +8,11 @@ import { burnPasswordCheck, verifyPassword } from '../directory/index.ts';
 import { isFirstParty, PASSWORD_ACR } from '../oidc/index.ts';
 import { FailureLimiter } from '../http/rate-limit.ts';
 import { readForm } from '../http/form.ts';
-import { loginPage, consentPage } from '../../views/pages.ts';
+import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
+import type { MessageKey } from '../../views/i18n.ts';
+import { ConnectorError, type Connector, type Identity, type PasswordConnector } from '../connectors/index.ts';
 import { pageContext } from './page.ts';
+import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES } from './federation.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -19,7 +22,14 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * a cross-site form post fail.
  */
 export function interactionRoutes(router: Router, services: Services): void {
-  const { config, users, audit, metrics, store, logger } = services;
+  const { config, users, audit, metrics, store, logger, connectors } = services;
+  const listed = [...connectors.values()].filter((c) => c.kind !== 'password');
+  const passwordConnectors = [...connectors.values()].filter((c): c is PasswordConnector => c.kind === 'password');
+  /** Home-realm discovery: the redirect or SAML connector serving an email's domain. */
+  const connectorForEmail = (email: string): Connector | undefined => {
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    return listed.find((c) => c.email_domains.includes(domain));
+  };
   const limiter = new FailureLimiter(store, {
     name: 'login',
     max: config.login.max_failed_attempts,
@@ -39,9 +49,33 @@ export function interactionRoutes(router: Router, services: Services): void {
       action: `/interaction/${details.uid}/login`,
       abortUrl: `/interaction/${details.uid}/abort`,
       clientName,
+      connectors: listed.map((c) => ({ id: c.id, name: c.name, type: c.type, href: `/interaction/${details.uid}/federation/${c.id}` })),
       ...extra,
     });
   }
+
+  /** The sign-in page again with a message (or a plain error page when there is no sign-in to return to). */
+  const showError = async (ctx: Context, key: MessageKey, status: number, email?: string | null) => {
+    const page = pageContext(ctx);
+    const connector = typeof ctx.params.id === 'string' ? connectors.get(ctx.params.id) : undefined;
+    const message = page.t(key, { name: connector?.name ?? 'the identity provider', email: email ?? '' });
+    ctx.status = status;
+    try {
+      const details = await provider().interactionDetails(ctx.req, ctx.res);
+      const client = await clientOf(details);
+      renderLogin(ctx, details, client.clientName ?? client.clientId, { error: message, ...(email ? { email } : {}) });
+      ctx.status = status;
+    } catch {
+      ctx.type = 'html';
+      ctx.body = errorPage(page, { error: 'sign_in_failed', description: message });
+    }
+  };
+
+  async function finishLogin(ctx: Context, accountId: string, identity: Pick<Identity, 'amr' | 'acr'>) {
+    await finish(ctx, { login: { accountId, amr: identity.amr.length ? identity.amr : ['fed'], ...(identity.acr ? { acr: identity.acr } : {}), remember: true } }, false);
+  }
+
+  federationRoutes(router, services, (ctx, accountId, identity) => finishLogin(ctx, accountId, identity), showError);
 
   async function finish(ctx: Context, result: InteractionResults, merge = true) {
     const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
@@ -107,6 +141,13 @@ export function interactionRoutes(router: Router, services: Services): void {
     const { t } = pageContext(ctx);
     ctx.set('Cache-Control', 'no-store');
 
+    // Home-realm discovery: an email of a federated domain and no password goes to its identity provider.
+    const home = email && !password ? connectorForEmail(email) : undefined;
+    if (home) {
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${details.uid}/federation/${home.id}?login_hint=${encodeURIComponent(email)}`);
+      return;
+    }
     if (!email || !password) {
       ctx.status = 400;
       renderLogin(ctx, details, clientName, { email, error: t('login.error.missing') });
@@ -128,6 +169,34 @@ export function interactionRoutes(router: Router, services: Services): void {
 
       const user = await users.findByEmail(email);
       const ok = user?.password_hash && !user.disabled ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
+      // Local accounts first, then directories (LDAP), as Keycloak does with federated users.
+      if (!ok && !user?.password_hash) {
+        for (const connector of passwordConnectors) {
+          let identity: Identity;
+          try {
+            identity = await connector.login({ username: email, password });
+          } catch (err) {
+            if (err instanceof ConnectorError && err.code === 'invalid_credentials') continue;
+            if (err instanceof ConnectorError && err.code === 'upstream_error') {
+              logger.warn({ connector: connector.id, err: err.message }, 'directory unavailable during sign-in');
+              await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, method: connector.type, connector: connector.id, reason: 'directory_unavailable' } });
+              ctx.status = 503;
+              renderLogin(ctx, details, clientName, { email, error: t('federation.error.unavailable', { name: connector.name }) });
+              return;
+            }
+            throw err;
+          }
+          const decision = await decideSignIn(services, ctx, connector, identity, client.clientId);
+          if (!decision.ok) {
+            ctx.status = 403;
+            renderLogin(ctx, details, clientName, { email, error: t(SIGN_IN_MESSAGES[decision.reason], { name: connector.name, email }) });
+            return;
+          }
+          await limiter.reset(subject);
+          await finishLogin(ctx, decision.user.id, identity);
+          return;
+        }
+      }
       if (!user || !ok) {
         await limiter.recordFailure(subject);
         metrics.logins.inc({ method: 'password', outcome: 'failure' });

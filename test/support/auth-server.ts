@@ -66,8 +66,8 @@ export interface AuthServer {
  * Runs the real server (`node src/main.ts`, as `npm start` does) in a child process on a free port with a
  * generated config file. `start()` after `stop()` restarts it with the same config and data.
  */
-export async function startAuthServer(options: { config?: (port: number, dataDir: string) => RawConfig; env?: Record<string, string> } = {}): Promise<AuthServer> {
-  const port = await freePort();
+export async function startAuthServer(options: { config?: (port: number, dataDir: string) => RawConfig; env?: Record<string, string>; port?: number } = {}): Promise<AuthServer> {
+  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(path.join(tmpdir(), 'lt-auth-'));
   const dataDir = path.join(dir, 'data');
   const config = options.config ? options.config(port, dataDir) : testConfig(port, { store: { driver: 'embedded', path: dataDir } });

@@ -1,0 +1,67 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import type { Services } from '../container.ts';
+import { ROLES } from '../directory/index.ts';
+import { AppError, parseBody, readJson } from './problem.ts';
+import { authMiddleware, requireScope } from './koa-auth.ts';
+import { auditAction, principalOf } from './context.ts';
+import { visibleProjectIds } from './projects.ts';
+
+const mappingInput = z.strictObject({
+  source: z.string().min(1).max(100),
+  group: z.string().trim().min(1).max(1000),
+  project_id: z.string().min(1),
+  role: z.enum(ROLES),
+});
+const previewInput = z.strictObject({ add: z.array(mappingInput).max(100).optional(), remove: z.array(z.string()).max(100).optional() });
+
+export function roleMappingRoutes(router: Router, services: Services): void {
+  const auth = authMiddleware(services);
+  const { groupRoles } = services;
+
+  function checkSource(source: string, field: string): void {
+    if (source !== 'ldap' && !services.connectors.has(source)) throw new AppError('invalid_request', `source must be "ldap" or a connector id (${[...services.connectors.keys()].join(', ') || 'none configured'})`, { field });
+  }
+
+  router.get('/v1/role-mappings', auth, async (ctx) => {
+    const visible = await visibleProjectIds(services, principalOf(ctx), 'admin:projects');
+    ctx.body = { role_mappings: (await groupRoles.list()).filter((m) => visible.has(m.project_id)) };
+  });
+
+  router.post('/v1/role-mappings', auth, async (ctx) => {
+    const input = parseBody(mappingInput, await readJson(ctx));
+    checkSource(input.source, 'source');
+    await requireScope(principalOf(ctx), input.project_id, 'admin:projects', services);
+    const mapping = await groupRoles.create(input);
+    await auditAction(ctx, services, { action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: input.project_id, outcome: 'success', detail: { source: input.source, group: input.group, role: input.role } });
+    ctx.status = 201;
+    ctx.body = mapping;
+  });
+
+  router.delete('/v1/role-mappings/:id', auth, async (ctx) => {
+    const mapping = await groupRoles.get(ctx.params.id!);
+    if (!mapping) throw new AppError('not_found', `role mapping ${ctx.params.id} does not exist`, { field: 'id' });
+    await requireScope(principalOf(ctx), mapping.project_id, 'admin:projects', services);
+    if (mapping.origin === 'config') throw new AppError('conflict', 'this mapping comes from the configuration file; change it there');
+    await groupRoles.delete(mapping.id);
+    await auditAction(ctx, services, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
+    ctx.status = 204;
+  });
+
+  /** What a change of mappings would do, applying nothing: who gains or loses which role where. */
+  router.post('/v1/role-mappings/preview', auth, async (ctx) => {
+    const input = parseBody(previewInput, await readJson(ctx));
+    const principal = principalOf(ctx);
+    for (const [i, m] of (input.add ?? []).entries()) {
+      checkSource(m.source, `add.${i}.source`);
+      await requireScope(principal, m.project_id, 'admin:projects', services, `add.${i}.project_id`);
+    }
+    for (const [i, id] of (input.remove ?? []).entries()) {
+      const mapping = await groupRoles.get(id);
+      if (!mapping) throw new AppError('not_found', `role mapping ${id} does not exist`, { field: `remove.${i}` });
+      await requireScope(principal, mapping.project_id, 'admin:projects', services, `remove.${i}`);
+    }
+    const visible = await visibleProjectIds(services, principal, 'admin:projects');
+    ctx.body = { changes: (await groupRoles.preview(input)).filter((c) => visible.has(c.project_id)) };
+  });
+}

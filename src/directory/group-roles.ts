@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import type { Identity } from '../connectors/types.ts';
+import type { MembershipRepository, MembershipChange, MembershipGrant } from './memberships.ts';
+import type { ProjectRepository } from './projects.ts';
+import type { UserRepository } from './users.ts';
+import type { LdapDirectory } from './ldap.ts';
+import { LdapUnavailableError } from './ldap.ts';
+import { rolesFromGroups, strongest, type RoleMapping } from './role-mapping.ts';
+import type { Role } from './roles.ts';
+
+/**
+ * Directory and IdP groups → project roles. Mappings come from the configuration (read-only here) and
+ * from /v1/role-mappings (stored). Groups are applied at every sign-in (the identity's groups) and, for
+ * LDAP, by a periodic sync that one node at a time runs. Each user's last known groups per source are
+ * kept so a mapping change can be previewed before it is made.
+ *
+ * Layout: rolemap:{id} (stored mapping), rolemap:all:{index} (ids), groups:user:{userId} → { source: groups[] },
+ *         groups:users:{index} (users with known groups), ldap:sync:{lock}.
+ */
+export type RoleMappingView = RoleMapping & { origin: 'config' | 'api'; created_at: string | null } & { [key: string]: unknown };
+
+const mappingKey = (id: string) => `rolemap:{${id}}`;
+const ALL_MAPPINGS = 'rolemap:all:{index}';
+const groupsKey = (userId: string) => `groups:user:{${userId}}`;
+const USERS_WITH_GROUPS = 'groups:users:{index}';
+
+export interface GroupRolesDeps {
+  store: Store;
+  memberships: MembershipRepository;
+  projects: ProjectRepository;
+  users: UserRepository;
+  audit: AuditLog;
+  logger: Logger;
+  ldap?: LdapDirectory | undefined;
+  /** Config mappings with `project` already resolved to an id. */
+  configured: RoleMapping[];
+}
+
+export class GroupRoles {
+  private readonly deps: GroupRolesDeps;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(deps: GroupRolesDeps) {
+    this.deps = deps;
+  }
+
+  async list(): Promise<RoleMappingView[]> {
+    const ids = await this.deps.store.smembers(ALL_MAPPINGS);
+    const stored = (await Promise.all(ids.map((id) => this.deps.store.get<RoleMappingView>(mappingKey(id))))).filter((m): m is RoleMappingView => !!m);
+    return [
+      ...this.deps.configured.map((m) => ({ ...m, origin: 'config' as const, created_at: null })),
+      ...stored.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at))),
+    ];
+  }
+
+  async get(id: string): Promise<RoleMappingView | undefined> {
+    return (await this.list()).find((m) => m.id === id);
+  }
+
+  async create(input: Omit<RoleMapping, 'id'>): Promise<RoleMappingView> {
+    const mapping: RoleMappingView = { id: `rm_${randomBytes(9).toString('base64url')}`, ...input, origin: 'api', created_at: new Date().toISOString() };
+    await this.deps.store.batch([
+      { op: 'put', key: mappingKey(mapping.id), value: { ...mapping } },
+      { op: 'sadd', key: ALL_MAPPINGS, members: [mapping.id] },
+    ]);
+    return mapping;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const existing = await this.deps.store.get(mappingKey(id));
+    if (!existing) return false;
+    await this.deps.store.batch([
+      { op: 'delete', key: mappingKey(id) },
+      { op: 'srem', key: ALL_MAPPINGS, members: [id] },
+    ]);
+    return true;
+  }
+
+  /** The cause a source's grants are recorded under. */
+  private static causeOf(source: string): 'ldap_sync' | 'idp_groups' {
+    return source === 'ldap' ? 'ldap_sync' : 'idp_groups';
+  }
+
+  /** Applies one source's groups to a user's roles; returns the effective changes. */
+  async apply(userId: string, source: string, groups: string[]): Promise<MembershipChange[]> {
+    await this.deps.store.batch([
+      { op: 'put', key: groupsKey(userId), value: { ...((await this.deps.store.get<Record<string, string[]>>(groupsKey(userId))) ?? {}), [source]: groups } },
+      { op: 'sadd', key: USERS_WITH_GROUPS, members: [userId] },
+    ]);
+    const mappings = (await this.list()).filter((m) => m.source === source);
+    const grants = rolesFromGroups(mappings, [{ source, groups }]);
+    return this.deps.memberships.syncAutomatic(userId, GroupRoles.causeOf(source), source, grants);
+  }
+
+  /** For a federated sign-in: LDAP connectors' groups are the directory's (`ldap`), others the connector's. */
+  applyIdentity(userId: string, identity: Identity, connectorType: string): Promise<MembershipChange[]> {
+    return this.apply(userId, connectorType === 'ldap' ? 'ldap' : identity.connector_id, identity.groups);
+  }
+
+  /**
+   * What adding and removing mappings would change, without applying anything: for every user with known
+   * groups, the effective role per project before and after (other causes, e.g. manual grants, included).
+   */
+  async preview(change: { add?: Array<Omit<RoleMapping, 'id'>>; remove?: string[] }): Promise<Array<{ user_id: string; email: string | null; project_id: string; from: Role | null; to: Role | null }>> {
+    const current = await this.list();
+    const removed = new Set(change.remove ?? []);
+    const next: RoleMapping[] = [...current.filter((m) => !removed.has(m.id)), ...(change.add ?? []).map((m, i) => ({ ...m, id: `preview_${i}` }))];
+    const out: Array<{ user_id: string; email: string | null; project_id: string; from: Role | null; to: Role | null }> = [];
+    for (const userId of await this.deps.store.smembers(USERS_WITH_GROUPS)) {
+      const known = (await this.deps.store.get<Record<string, string[]>>(groupsKey(userId))) ?? {};
+      const sources = Object.entries(known).map(([source, groups]) => ({ source, groups }));
+      const others = (await this.deps.memberships.grantsOf(userId)).filter((g) => g.cause === 'manual' || g.cause === 'provisioning');
+      const before = effective(others, rolesFromGroups(current, sources));
+      const after = effective(others, rolesFromGroups(next, sources));
+      const user = await this.deps.users.findById(userId);
+      for (const project of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+        const from = before.get(project) ?? null;
+        const to = after.get(project) ?? null;
+        if (from !== to) out.push({ user_id: userId, email: user?.email ?? null, project_id: project, from, to });
+      }
+    }
+    return out;
+  }
+
+  /** One LDAP sync pass (one node at a time); an unreachable directory changes nothing. */
+  async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[] } | { skipped: 'locked' | 'no_ldap' | 'unavailable' }> {
+    const { ldap, store, users, audit, logger } = this.deps;
+    if (!ldap) return { skipped: 'no_ldap' };
+    if (!(await store.putIfAbsent('ldap:sync:{lock}', { pid: process.pid, at: new Date().toISOString() }, Math.max(1, lockSeconds)))) return { skipped: 'locked' };
+    let people;
+    try {
+      people = await ldap.listUsers();
+    } catch (error) {
+      if (error instanceof LdapUnavailableError) {
+        logger.warn({ err: error.message }, 'ldap sync: directory unreachable; roles left as they were');
+        return { skipped: 'unavailable' };
+      }
+      throw error;
+    } finally {
+      await store.delete('ldap:sync:{lock}');
+    }
+    const changes: MembershipChange[] = [];
+    let synced = 0;
+    for (const person of people) {
+      if (!person.email) continue;
+      const user = await users.findByEmail(person.email);
+      if (!user) continue;
+      synced++;
+      const made = await this.apply(user.id, 'ldap', person.groups);
+      for (const change of made) {
+        await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: change.project_id, ip: null, outcome: 'success', detail: { cause: 'ldap_sync', source: 'ldap', from: change.from, to: change.to } });
+      }
+      changes.push(...made);
+    }
+    return { synced, changes };
+  }
+
+  startLdapSync(intervalSeconds: number): void {
+    if (!this.deps.ldap) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.syncLdap(Math.max(1, intervalSeconds - 1))
+        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'ldap sync failed'))
+        .finally(() => (this.running = undefined));
+    }, intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+function effective(others: MembershipGrant[], mapped: Array<{ project_id: string; role: Role }>): Map<string, Role> {
+  const out = new Map<string, Role>();
+  for (const g of [...others, ...mapped]) out.set(g.project_id, strongest(out.get(g.project_id) ?? null, g.role)!);
+  return out;
+}
