@@ -4,7 +4,9 @@ import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
 import { GroupRoles, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
 import { LdapDirectory } from './directory/ldap.ts';
-import { createConnector, type Connector } from './connectors/index.ts';
+import type { Connector } from './connectors/index.ts';
+import { ConnectionSet } from './connectors/connections.ts';
+import { SecretBox } from './webhooks/index.ts';
 import { ExpiryWatcher, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
@@ -22,8 +24,9 @@ export interface Services {
   projects: ProjectRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;
-  /** Enabled connectors by id, in configuration order. */
+  /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
+  connections: ConnectionSet;
   /** What a federated or directory sign-in needs to decide on an identity. */
   signIn: SignInDeps;
   ldap: LdapDirectory | undefined;
@@ -49,10 +52,18 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const memberships = new MembershipRepository(store);
   const identities = new IdentityRepository(store);
   const ldap = config.ldap ? new LdapDirectory(config.ldap, { logger }) : undefined;
-  const connectors = new Map<string, Connector>();
-  for (const connectorConfig of config.connectors.filter((c) => c.enabled)) {
-    connectors.set(connectorConfig.id, await createConnector(connectorConfig, { issuer: config.issuer, store, logger, fetch: globalThis.fetch }, { ldapDirectory: ldap }));
-  }
+  const secretKey = secretKeyFromEnv().encryptionKey;
+  const connections = new ConnectionSet({
+    store,
+    logger,
+    connectorDeps: { issuer: config.issuer, store, logger, fetch: globalThis.fetch },
+    ldapDirectory: ldap,
+    secrets: secretKey ? new SecretBox(store, secretKey) : undefined,
+    configured: config.connectors,
+  });
+  await connections.reload();
+  connections.watch(config.connections_reload_ms);
+  const connectors: Map<string, Connector> = connections.connectors;
   const configured: RoleMapping[] = [];
   for (const [i, mapping] of config.role_mappings.entries()) {
     const project = await resolveProjectRef(projects, mapping.project);
@@ -122,6 +133,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     memberships,
     identities,
     connectors,
+    connections,
     signIn,
     ldap,
     groupRoles,
@@ -134,6 +146,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     async close() {
       providers.stop();
       storeHealth.stop();
+      connections.stop();
       await expiryWatcher.stop();
       await webhooks.stop();
       await keys.close();

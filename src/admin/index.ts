@@ -8,6 +8,7 @@ import { auditRoutes } from './audit.ts';
 import { webhookRoutes } from './webhooks.ts';
 import { userRoutes } from './users.ts';
 import { roleMappingRoutes } from './role-mappings.ts';
+import { connectionRoutes } from './connections.ts';
 import type { Principal } from './koa-auth.ts';
 
 export { AppError } from './problem.ts';
@@ -38,6 +39,7 @@ export function adminApi(services: Services): Middleware {
   webhookRoutes(router, services);
   userRoutes(router, services);
   roleMappingRoutes(router, services);
+  connectionRoutes(router, services);
   const problems = problemMiddleware(services.logger, auditFailure);
   const routes = router.routes();
   const methods = router.allowedMethods({ throw: true });

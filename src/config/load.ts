@@ -93,6 +93,13 @@ export function devWarnings(config: Config): string[] {
       warnings.push(`client ${client.client_id} uses a development client_secret: replace it`);
     }
   }
+  const connectorIds = new Set(config.connectors.map((c) => c.id));
+  config.provisioning.rules.forEach((rule, i) => {
+    for (const id of rule.connectors ?? []) if (!connectorIds.has(id)) warnings.push(`provisioning.rules.${i}.connectors: no configured connector ${id} (fine if it is a connection created through /v1/connections)`);
+  });
+  config.role_mappings.forEach((mapping, i) => {
+    if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) warnings.push(`role_mappings.${i}.source: no configured connector ${mapping.source} (fine if it is a connection created through /v1/connections)`);
+  });
   for (const user of config.users) {
     if (user.email.endsWith('@example.com')) warnings.push(`static user ${user.email} is a development account: remove it in production`);
   }

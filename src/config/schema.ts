@@ -150,6 +150,8 @@ export const configSchema = z.strictObject({
       });
       return out;
     }),
+  /** How often each node checks for connections changed through /v1/connections (milliseconds). */
+  connections_reload_ms: z.number().int().min(100).max(600_000).default(2000),
   /** Just-in-time accounts: who may get one on first federated sign-in (default deny). */
   provisioning: z
     .strictObject({
@@ -183,13 +185,9 @@ export const configSchema = z.strictObject({
     if (connectorIds.has(connector.id)) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'id'], message: `duplicate connector id ${connector.id}` });
     connectorIds.add(connector.id);
   });
-  config.provisioning.rules.forEach((rule, i) => {
-    for (const id of rule.connectors ?? []) {
-      if (!connectorIds.has(id)) ctx.addIssue({ code: 'custom', path: ['provisioning', 'rules', i, 'connectors'], message: `no connector with id ${id}` });
-    }
-  });
+  // Rules and mappings may name connections created later through /v1/connections: unknown connector
+  // ids are warned about at start-up (devWarnings), not refused.
   config.role_mappings.forEach((mapping, i) => {
-    if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) ctx.addIssue({ code: 'custom', path: ['role_mappings', i, 'source'], message: `source must be "ldap" or a connector id, not ${mapping.source}` });
     if (mapping.source === 'ldap' && !config.ldap) ctx.addIssue({ code: 'custom', path: ['role_mappings', i, 'source'], message: 'source ldap needs the ldap: block' });
   });
   if (config.clients.some((c) => c.client_id === 'logtrace-api-key')) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'client_id logtrace-api-key is reserved for the built-in API key exchange client' });

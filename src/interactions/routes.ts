@@ -23,12 +23,13 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  */
 export function interactionRoutes(router: Router, services: Services): void {
   const { config, users, audit, metrics, store, logger, connectors } = services;
-  const listed = [...connectors.values()].filter((c) => c.kind !== 'password');
-  const passwordConnectors = [...connectors.values()].filter((c): c is PasswordConnector => c.kind === 'password');
+  // The connector set changes at run time (/v1/connections): read it per request.
+  const listed = () => [...connectors.values()].filter((c) => c.kind !== 'password');
+  const passwordConnectors = () => [...connectors.values()].filter((c): c is PasswordConnector => c.kind === 'password');
   /** Home-realm discovery: the redirect or SAML connector serving an email's domain. */
   const connectorForEmail = (email: string): Connector | undefined => {
     const domain = email.slice(email.lastIndexOf('@') + 1);
-    return listed.find((c) => c.email_domains.includes(domain));
+    return listed().find((c) => c.email_domains.includes(domain));
   };
   const limiter = new FailureLimiter(store, {
     name: 'login',
@@ -49,7 +50,7 @@ export function interactionRoutes(router: Router, services: Services): void {
       action: `/interaction/${details.uid}/login`,
       abortUrl: `/interaction/${details.uid}/abort`,
       clientName,
-      connectors: listed.map((c) => ({ id: c.id, name: c.name, type: c.type, href: `/interaction/${details.uid}/federation/${c.id}` })),
+      connectors: listed().map((c) => ({ id: c.id, name: c.name, type: c.type, href: `/interaction/${details.uid}/federation/${c.id}` })),
       ...extra,
     });
   }
@@ -171,7 +172,7 @@ export function interactionRoutes(router: Router, services: Services): void {
       const ok = user?.password_hash && !user.disabled ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
       // Local accounts first, then directories (LDAP), as Keycloak does with federated users.
       if (!ok && !user?.password_hash) {
-        for (const connector of passwordConnectors) {
+        for (const connector of passwordConnectors()) {
           let identity: Identity;
           try {
             identity = await connector.login({ username: email, password });

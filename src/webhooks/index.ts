@@ -16,3 +16,4 @@ export type {
 } from './service.ts';
 export { generateSecret, sign } from './signature.ts';
 export { isBlockedAddress } from './addresses.ts';
+export { SecretBox, type SealedSecret } from './secrets.ts';

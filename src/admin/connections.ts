@@ -1,0 +1,133 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Services } from '../container.ts';
+import { ConnectionInputError } from '../connectors/connections.ts';
+import { AppError, readJson } from './problem.ts';
+import { authMiddleware, scopesOn } from './koa-auth.ts';
+import { auditAction, principalOf } from './context.ts';
+
+/** Connections change how everyone signs in: they need admin:projects on an organisation (a root project). */
+async function requireOrgAdmin(ctx: Context, services: Services): Promise<string> {
+  for (const root of await services.projects.roots()) {
+    if ((await scopesOn(principalOf(ctx), root.id, services)).includes('admin:projects')) return root.id;
+  }
+  throw new AppError('forbidden', 'managing connections needs admin:projects on the organisation (root project)');
+}
+
+function connectionError(err: unknown): never {
+  if (err instanceof ConnectionInputError) {
+    const code = err.code === 'invalid' ? 'invalid_request' : err.code === 'no_secret_key' ? 'conflict' : err.code;
+    throw new AppError(code, err.message, { field: err.field });
+  }
+  throw err;
+}
+
+type Check = { check: string; ok: boolean; detail: string };
+
+async function fetchJson(services: Services, url: string): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; detail: string }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(8000), redirect: 'manual' });
+    if (!response.ok) return { ok: false, detail: `${url} answered HTTP ${response.status}` };
+    return { ok: true, body: (await response.json()) as Record<string, unknown> };
+  } catch (err) {
+    services.logger.debug({ url, err: String(err) }, 'connection test fetch failed');
+    return { ok: false, detail: `${url} is unreachable (${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message})` };
+  }
+}
+
+/** Discovery and keys of an OpenID provider: reachable, issuer as expected, signing keys published. */
+async function discoveryChecks(services: Services, discoveryUrl: string, expectIssuer: (issuer: string) => string | null): Promise<Check[]> {
+  const checks: Check[] = [];
+  const discovery = await fetchJson(services, discoveryUrl);
+  if (!discovery.ok) return [{ check: 'discovery', ok: false, detail: discovery.detail }];
+  checks.push({ check: 'discovery', ok: true, detail: `fetched ${discoveryUrl}` });
+  const issuer = String(discovery.body.issuer ?? '');
+  const mismatch = expectIssuer(issuer);
+  checks.push({ check: 'issuer', ok: !mismatch, detail: mismatch ?? `issuer ${issuer}` });
+  const jwksUri = typeof discovery.body.jwks_uri === 'string' ? discovery.body.jwks_uri : '';
+  if (!jwksUri) return [...checks, { check: 'signing_keys', ok: false, detail: 'discovery has no jwks_uri' }];
+  const jwks = await fetchJson(services, jwksUri);
+  const keys = jwks.ok && Array.isArray(jwks.body.keys) ? jwks.body.keys.length : 0;
+  checks.push({ check: 'signing_keys', ok: keys > 0, detail: jwks.ok ? `${keys} signing key(s) at ${jwksUri}` : jwks.detail });
+  return checks;
+}
+
+export function connectionRoutes(router: Router, services: Services): void {
+  const auth = authMiddleware(services);
+  const { connections } = services;
+
+  router.get('/v1/connections', auth, async (ctx) => {
+    await requireOrgAdmin(ctx, services);
+    ctx.body = { connections: await connections.list() };
+  });
+
+  router.get('/v1/connections/:id', auth, async (ctx) => {
+    await requireOrgAdmin(ctx, services);
+    const connection = await connections.get(ctx.params.id!);
+    if (!connection) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
+    ctx.body = connection;
+  });
+
+  router.post('/v1/connections', auth, async (ctx) => {
+    const root = await requireOrgAdmin(ctx, services);
+    const body = await readJson(ctx);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'send a JSON object with the connector fields');
+    const saved = await connections.save(body as Record<string, unknown>, 'create').catch(connectionError);
+    await auditAction(ctx, services, { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { type: saved.type } });
+    ctx.status = 201;
+    ctx.body = saved;
+  });
+
+  router.patch('/v1/connections/:id', auth, async (ctx) => {
+    const root = await requireOrgAdmin(ctx, services);
+    const body = await readJson(ctx);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'send a JSON object with the fields to change');
+    const current = await connections.storedConfig(ctx.params.id!);
+    if (!current) {
+      if (await connections.get(ctx.params.id!)) throw new AppError('conflict', `connector ${ctx.params.id} comes from the configuration file; change it there`);
+      throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
+    }
+    const changes = body as Record<string, unknown>;
+    if ('id' in changes && changes.id !== ctx.params.id) throw new AppError('invalid_request', 'the id of a connection cannot change', { field: 'id' });
+    if ('type' in changes && changes.type !== current.type) throw new AppError('invalid_request', 'the type of a connection cannot change; create a new one', { field: 'type' });
+    const saved = await connections.save({ ...current, ...changes, id: ctx.params.id }, 'update').catch(connectionError);
+    await auditAction(ctx, services, { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { fields: Object.keys(changes) } });
+    ctx.body = saved;
+  });
+
+  router.delete('/v1/connections/:id', auth, async (ctx) => {
+    const root = await requireOrgAdmin(ctx, services);
+    const deleted = await connections.delete(ctx.params.id!).catch(connectionError);
+    if (!deleted) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
+    await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: ctx.params.id! }, project_id: root, outcome: 'success' });
+    ctx.status = 204;
+  });
+
+  /** Fetches discovery or metadata and says, in plain words, what is wrong. Changes nothing. */
+  router.post('/v1/connections/:id/test', auth, async (ctx) => {
+    const root = await requireOrgAdmin(ctx, services);
+    const connection = await connections.get(ctx.params.id!);
+    if (!connection) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
+    const checks: Check[] = [];
+    if (connection.type === 'oidc') {
+      const issuer = String(connection.issuer).replace(/\/$/, '');
+      checks.push(...(await discoveryChecks(services, `${issuer}/.well-known/openid-configuration`, (found) => (found === connection.issuer ? null : `issuer mismatch: discovery says ${found || '(none)'}, configured ${String(connection.issuer)}`))));
+    } else if (connection.type === 'entra') {
+      const authority = String(connection.authority ?? 'https://login.microsoftonline.com').replace(/\/$/, '');
+      const tenant = String(connection.tenant);
+      checks.push(...(await discoveryChecks(services, `${authority}/${tenant}/v2.0/.well-known/openid-configuration`, (found) => {
+        const expected = /^[0-9a-f-]{36}$/i.test(tenant) ? `${authority}/${tenant}/v2.0` : `${authority}/{tenantid}/v2.0`;
+        return found === expected ? null : `issuer mismatch: discovery says ${found || '(none)'}, expected ${expected}`;
+      })));
+    }
+    const connector = services.connectors.get(connection.id);
+    if (connection.type === 'saml') {
+      checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: 'the IdP metadata could not be loaded or has no signing certificate (see the server log)' });
+    } else {
+      checks.push(connector ? { check: 'configuration', ok: true, detail: 'the connector is running' } : { check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' });
+    }
+    const ok = checks.every((c) => c.ok);
+    await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
+    ctx.body = { ok, checks };
+  });
+}

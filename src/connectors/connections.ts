@@ -1,0 +1,219 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.ts';
+import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
+import { parseConnectorConfig, createConnector, type ConnectorConfig } from './index.ts';
+import type { Connector, ConnectorDeps } from './types.ts';
+import type { LdapDirectory } from '../directory/ldap.ts';
+
+/**
+ * Connections: connectors managed at run time through /v1/connections (the SSO wizard), next to the
+ * read-only ones from the configuration file. Stored per id with their secrets sealed (AES-256-GCM with
+ * LOGTRACE_SECRET_KEY); a version counter tells every node to rebuild its connector set, so a change takes
+ * effect everywhere within the reload interval, without a restart.
+ *
+ * Layout: connection:{id} → { config (secrets removed), secrets: { field: SealedSecret } },
+ *         connection:all:{index} → ids, connection:version:{all} → counter.
+ */
+export const SECRET_FIELDS = ['client_secret', 'sp_private_key'] as const;
+const recordKey = (id: string) => `connection:{${id}}`;
+const ALL = 'connection:all:{index}';
+const VERSION = 'connection:version:{all}';
+
+interface StoredConnection {
+  [key: string]: unknown;
+  config: Record<string, unknown>;
+  secrets: Record<string, SealedSecret>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ConnectionView {
+  [key: string]: unknown;
+  id: string;
+  type: string;
+  origin: 'config' | 'api';
+  /** Write-only secrets: which are set, never their values. */
+  secrets_set: string[];
+}
+
+export class ConnectionInputError extends Error {
+  override readonly name = 'ConnectionInputError';
+  readonly field: string | undefined;
+  readonly code: 'invalid' | 'conflict' | 'not_found' | 'no_secret_key';
+  constructor(code: ConnectionInputError['code'], message: string, field?: string) {
+    super(message);
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export interface ConnectionSetDeps {
+  store: Store;
+  logger: Logger;
+  connectorDeps: ConnectorDeps;
+  ldapDirectory?: LdapDirectory | undefined;
+  /** LOGTRACE_SECRET_KEY's box; without it no connection with a secret can be stored. */
+  secrets: SecretBox | undefined;
+  /** Connectors from the configuration file (read-only here). */
+  configured: ConnectorConfig[];
+}
+
+function view(config: ConnectorConfig | Record<string, unknown>, origin: 'config' | 'api', secretsSet: string[]): ConnectionView {
+  const out: Record<string, unknown> = { ...config };
+  for (const field of SECRET_FIELDS) delete out[field];
+  delete out.ldap;
+  return { ...out, id: String(config.id), type: String(config.type), origin, secrets_set: secretsSet } as ConnectionView;
+}
+
+/** The live connector set: configuration connectors plus stored connections, rebuilt when the version moves. */
+export class ConnectionSet {
+  readonly connectors = new Map<string, Connector>();
+  private version = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly deps: ConnectionSetDeps;
+
+  constructor(deps: ConnectionSetDeps) {
+    this.deps = deps;
+  }
+
+  private async storedConfigs(): Promise<Array<{ config: ConnectorConfig; record: StoredConnection }>> {
+    const { store, secrets, logger } = this.deps;
+    const ids = await store.smembers(ALL);
+    const out: Array<{ config: ConnectorConfig; record: StoredConnection }> = [];
+    for (const id of ids.sort()) {
+      const record = await store.get<StoredConnection>(recordKey(id));
+      if (!record) continue;
+      const raw: Record<string, unknown> = { ...record.config };
+      try {
+        for (const [field, sealed] of Object.entries(record.secrets)) {
+          if (!secrets) throw new Error('LOGTRACE_SECRET_KEY is not set');
+          raw[field] = await secrets.open(sealed, `connection:${id}:${field}`);
+        }
+      } catch (err) {
+        logger.error({ connection: id, err: (err as Error).message }, 'connection secret cannot be opened; connection disabled');
+        continue;
+      }
+      const parsed = parseConnectorConfig(raw);
+      if (!parsed.ok) {
+        logger.error({ connection: id, issues: parsed.issues }, 'stored connection is invalid; disabled');
+        continue;
+      }
+      out.push({ config: parsed.config, record });
+    }
+    return out;
+  }
+
+  /** Rebuilds the set (configuration first, then stored connections in id order). */
+  async reload(): Promise<void> {
+    const { store, connectorDeps, ldapDirectory, logger } = this.deps;
+    const version = (await store.counters([VERSION]))[0] ?? 0;
+    const next = new Map<string, Connector>();
+    for (const config of this.deps.configured.filter((c) => c.enabled)) next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
+    for (const { config } of await this.storedConfigs()) {
+      if (!config.enabled || next.has(config.id)) continue;
+      try {
+        next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
+      } catch (err) {
+        logger.error({ connection: config.id, err: (err as Error).message }, 'connection could not be started; disabled');
+      }
+    }
+    this.connectors.clear();
+    for (const [id, connector] of next) this.connectors.set(id, connector);
+    this.version = version;
+  }
+
+  watch(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.deps.store
+        .counters([VERSION])
+        .then(async ([version]) => {
+          if ((version ?? 0) !== this.version) await this.reload();
+        })
+        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'could not check connections for changes'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async list(): Promise<ConnectionView[]> {
+    const configured = this.deps.configured.map((c) => view(c, 'config', SECRET_FIELDS.filter((f) => c[f] !== undefined)));
+    const stored = (await this.deps.store.smembers(ALL)).sort();
+    const views: ConnectionView[] = [...configured];
+    for (const id of stored) {
+      const record = await this.deps.store.get<StoredConnection>(recordKey(id));
+      if (record) views.push({ ...view(record.config, 'api', Object.keys(record.secrets)), created_at: record.created_at, updated_at: record.updated_at });
+    }
+    return views;
+  }
+
+  async get(id: string): Promise<ConnectionView | undefined> {
+    return (await this.list()).find((c) => c.id === id);
+  }
+
+  /** Validates like the configuration file does; returns the parsed config or throws ConnectionInputError. */
+  private validate(raw: Record<string, unknown>): ConnectorConfig {
+    if (raw.type === 'ldap') throw new ConnectionInputError('invalid', 'LDAP is configured in the configuration file (ldap: block), not through connections', 'type');
+    const parsed = parseConnectorConfig(raw);
+    if (!parsed.ok) {
+      const issue = parsed.issues[0]!;
+      throw new ConnectionInputError('invalid', `${issue.path.join('.') || '(root)'}: ${issue.message}`, issue.path.join('.') || undefined);
+    }
+    return parsed.config;
+  }
+
+  /** Builds the connector once to catch what only creation finds (unreachable metadata, missing tenants…). */
+  async probe(raw: Record<string, unknown>): Promise<Connector> {
+    return createConnector(this.validate(raw), this.deps.connectorDeps, { ldapDirectory: this.deps.ldapDirectory });
+  }
+
+  async save(raw: Record<string, unknown>, mode: 'create' | 'update'): Promise<ConnectionView> {
+    const id = String(raw.id ?? '');
+    if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; change it there`, 'id');
+    const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
+    if (mode === 'create' && existing) throw new ConnectionInputError('conflict', `a connection with id ${id} exists`, 'id');
+    if (mode === 'update' && !existing) throw new ConnectionInputError('not_found', `no connection ${id}`, 'id');
+    // Secrets are write-only: an update without one keeps the stored one.
+    const full: Record<string, unknown> = { ...raw };
+    const secrets: Record<string, SealedSecret> = { ...(existing?.secrets ?? {}) };
+    for (const field of SECRET_FIELDS) {
+      if (typeof raw[field] === 'string' && raw[field]) {
+        if (!this.deps.secrets) throw new ConnectionInputError('no_secret_key', 'set LOGTRACE_SECRET_KEY (32 bytes, base64 or hex) to store connection secrets', field);
+        secrets[field] = await this.deps.secrets.seal(raw[field] as string, `connection:${id}:${field}`);
+      } else if (existing?.secrets[field] && this.deps.secrets) {
+        full[field] = await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`);
+      }
+    }
+    this.validate(full);
+    const config: Record<string, unknown> = { ...raw };
+    for (const field of SECRET_FIELDS) delete config[field];
+    const now = new Date().toISOString();
+    const record: StoredConnection = { config, secrets, created_at: existing?.created_at ?? now, updated_at: now };
+    await this.deps.store.batch([
+      { op: 'put', key: recordKey(id), value: record },
+      { op: 'sadd', key: ALL, members: [id] },
+    ]);
+    await this.deps.store.incr(VERSION);
+    await this.reload();
+    return { ...view(config, 'api', Object.keys(secrets)), created_at: record.created_at, updated_at: record.updated_at };
+  }
+
+  /** The stored form of a connection (secrets removed), for merging a PATCH. */
+  async storedConfig(id: string): Promise<Record<string, unknown> | undefined> {
+    return (await this.deps.store.get<StoredConnection>(recordKey(id)))?.config;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; remove it there`, 'id');
+    if (!(await this.deps.store.get(recordKey(id)))) return false;
+    await this.deps.store.batch([
+      { op: 'delete', key: recordKey(id) },
+      { op: 'srem', key: ALL, members: [id] },
+    ]);
+    await this.deps.store.incr(VERSION);
+    await this.reload();
+    return true;
+  }
+}
