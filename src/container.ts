@@ -2,9 +2,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { GroupRoles, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { GroupRoles, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
 import { LdapDirectory } from './directory/ldap.ts';
-import type { Connector } from './connectors/index.ts';
+import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
 import { ConnectionSet } from './connectors/connections.ts';
 import { SecretBox } from './webhooks/index.ts';
 import { ExpiryWatcher, KeyService } from './keys/index.ts';
@@ -27,6 +27,7 @@ export interface Services {
   /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
   connections: ConnectionSet;
+  upstreamSessions: UpstreamSessions;
   /** What a federated or directory sign-in needs to decide on an identity. */
   signIn: SignInDeps;
   ldap: LdapDirectory | undefined;
@@ -64,6 +65,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   await connections.reload();
   connections.watch(config.connections_reload_ms);
   const connectors: Map<string, Connector> = connections.connectors;
+  const upstreamSessions = new UpstreamSessions(store, new SecretBox(store, secretKey));
   const configured: RoleMapping[] = [];
   for (const [i, mapping] of config.role_mappings.entries()) {
     const project = await resolveProjectRef(projects, mapping.project);
@@ -118,7 +120,28 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     rolesOf: (accountId: string) => memberships.rolesOf(accountId),
     scopesOf: (roles: Record<string, string>) => scopesForRoles(Object.values(roles).filter(isRole) as Role[]),
   };
-  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access, ...oidcViews });
+  async function checkUpstream(userId: string): Promise<'ok' | 'gone' | 'unavailable'> {
+    const session = await upstreamSessions.load(userId).catch(() => undefined);
+    if (!session) return 'ok';
+    const connector = connectors.get(session.identity.connector_id);
+    if (!connector || !connections.configs.get(connector.id)?.check_upstream_on_refresh || !canRefresh(connector)) return 'ok';
+    try {
+      const identity = await connector.refresh({ identity: session.identity, refreshToken: session.refresh_token });
+      const rotated = identity.upstream?.refresh_token ?? session.refresh_token;
+      await upstreamSessions.save(userId, identity, rotated, config.tokens.refresh_token_ttl);
+      await groupRoles.applyIdentity(userId, identity, connector.type);
+      return 'ok';
+    } catch (error) {
+      if (error instanceof ConnectorError && (error.code === 'access_denied' || error.code === 'invalid_token')) {
+        await upstreamSessions.forget(userId);
+        await audit.record({ actor: { type: 'system', id: connector.id }, action: 'session.upstream_revoked', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'failure', detail: { connector: connector.id, reason: error.code } });
+        return 'gone';
+      }
+      logger.warn({ connector: connector.id, err: String(error) }, 'upstream refresh check failed');
+      return 'unavailable';
+    }
+  }
+  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access, checkUpstream, ...oidcViews });
   const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
   providers.watch(store, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
@@ -134,6 +157,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     identities,
     connectors,
     connections,
+    upstreamSessions,
     signIn,
     ldap,
     groupRoles,

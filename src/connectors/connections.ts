@@ -68,6 +68,8 @@ function view(config: ConnectorConfig | Record<string, unknown>, origin: 'config
 /** The live connector set: configuration connectors plus stored connections, rebuilt when the version moves. */
 export class ConnectionSet {
   readonly connectors = new Map<string, Connector>();
+  /** The validated configuration behind each running connector (options the connector itself ignores). */
+  readonly configs = new Map<string, ConnectorConfig>();
   private version = -1;
   private timer: NodeJS.Timeout | undefined;
   private readonly deps: ConnectionSetDeps;
@@ -108,17 +110,24 @@ export class ConnectionSet {
     const { store, connectorDeps, ldapDirectory, logger } = this.deps;
     const version = (await store.counters([VERSION]))[0] ?? 0;
     const next = new Map<string, Connector>();
-    for (const config of this.deps.configured.filter((c) => c.enabled)) next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
+    const configs = new Map<string, ConnectorConfig>();
+    for (const config of this.deps.configured.filter((c) => c.enabled)) {
+      next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
+      configs.set(config.id, config);
+    }
     for (const { config } of await this.storedConfigs()) {
       if (!config.enabled || next.has(config.id)) continue;
       try {
         next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
+        configs.set(config.id, config);
       } catch (err) {
         logger.error({ connection: config.id, err: (err as Error).message }, 'connection could not be started; disabled');
       }
     }
     this.connectors.clear();
     for (const [id, connector] of next) this.connectors.set(id, connector);
+    this.configs.clear();
+    for (const [id, config] of configs) this.configs.set(id, config);
     this.version = version;
   }
 

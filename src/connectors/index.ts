@@ -41,9 +41,11 @@ export const commonConnectorSchema = z.object({
   require_mfa: z.boolean().default(false),
   trust_email: z.boolean().optional(),
   enabled: z.boolean().default(true),
+  /** At each of our refreshes, ask the upstream (with its refresh token) whether the account still exists. */
+  check_upstream_on_refresh: z.boolean().default(false),
 });
 
-export type ConnectorConfig = ConnectorCommon & { enabled: boolean } & Record<string, unknown>;
+export type ConnectorConfig = ConnectorCommon & { enabled: boolean; check_upstream_on_refresh: boolean } & Record<string, unknown>;
 
 /**
  * Validates one connector entry: common keys, then the type's own keys, then the cross-checks
@@ -59,6 +61,9 @@ export function parseConnectorConfig(raw: unknown): { ok: true; config: Connecto
   const own = Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter(([k]) => !commonKeys.has(k)));
   const specific = (factory.configSchema as z.ZodType).safeParse(own);
   if (!specific.success) return { ok: false, issues: specific.error.issues.map((i) => ({ path: i.path, message: i.message })) };
+  if (common.data.check_upstream_on_refresh && !['oidc'].includes(factory.type)) {
+    return { ok: false, issues: [{ path: ['check_upstream_on_refresh'], message: `${DISPLAY_NAMES[factory.type] ?? factory.type} connectors cannot refresh upstream sessions` }] };
+  }
   if (common.data.require_mfa && !factory.canProveMfa) {
     return { ok: false, issues: [{ path: ['require_mfa'], message: `${DISPLAY_NAMES[factory.type] ?? factory.type} cannot prove MFA, so require_mfa cannot be enforced` }] };
   }

@@ -7,3 +7,4 @@ export { IdentityRepository, type IdentityLink } from './identities.ts';
 export { signInWithIdentity, resolveProjectRef, type ProvisioningRule, type SignInResult, type SignInDeps } from './provisioning.ts';
 export { rolesFromGroups, diffRoles, strongest, roleAtLeast, type RoleMapping, type Grant, type RoleChange } from './role-mapping.ts';
 export { GroupRoles, type RoleMappingView } from './group-roles.ts';
+export { UpstreamSessions } from './upstream-sessions.ts';

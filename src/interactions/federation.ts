@@ -58,6 +58,10 @@ export async function decideSignIn(services: Services, ctx: Context, connector: 
   const result = await signInWithIdentity(services.signIn, identity, connector);
   const base = { ip: ctx.ip, user_agent: ctx.get('user-agent') || null, target: { type: 'client', id: clientId } };
   if (result.ok) {
+    const refreshToken = identity.upstream?.refresh_token;
+    if (refreshToken && services.connections.configs.get(connector.id)?.check_upstream_on_refresh) {
+      await services.upstreamSessions.save(result.user.id, identity, refreshToken, services.config.tokens.refresh_token_ttl);
+    }
     services.metrics.logins.inc({ method: connector.type, outcome: 'success' });
     await services.audit.record({ ...base, actor: { type: 'user', id: result.user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: connector.type, connector: connector.id, created: result.created, linked: result.linked, amr: identity.amr } });
   } else {

@@ -17,7 +17,8 @@ const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken',
 /** oidc-provider renders `expose`d errors as-is: a store outage is a 503 `temporarily_unavailable`, never success. */
 export class StoreDownError extends errors.OIDCProviderError {
   constructor(cause: unknown) {
-    super(503, 'temporarily_unavailable', { detail: 'the authorization server cannot reach its store; try again shortly', cause });
+    super(503, 'temporarily_unavailable', { cause });
+    this.error_description = 'the authorization server cannot reach its store; try again shortly';
     this.expose = true;
   }
 }

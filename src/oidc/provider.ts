@@ -23,6 +23,11 @@ export interface ProviderDeps {
     rolesOf(accountId: string): Promise<Record<string, string>>;
     scopesOf(roles: Record<string, string>): Set<string>;
   };
+  /**
+   * At our refresh_token grant: ask the upstream identity provider whether the account still exists
+   * (connectors with check_upstream_on_refresh). 'gone' refuses the refresh; 'unavailable' answers 503.
+   */
+  checkUpstream?(accountId: string): Promise<'ok' | 'gone' | 'unavailable'>;
   /** API key checks for the RFC 8693 exchange; without it the exchange grant is not offered. */
   apiKeys?: Pick<ExchangeDeps, 'verifyApiKey' | 'onExchange'>;
 }
@@ -183,9 +188,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    async findAccount(_ctx, sub) {
+    async findAccount(ctx, sub) {
       const user = await users.findById(sub);
       if (!user || user.disabled) return undefined;
+      if (deps.checkUpstream && ctx?.oidc?.route === 'token' && (ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type === 'refresh_token') {
+        const upstream = await deps.checkUpstream(user.id);
+        if (upstream === 'gone') return undefined;
+        if (upstream === 'unavailable') {
+          const error = new errors.OIDCProviderError(503, 'temporarily_unavailable');
+          error.error_description = 'the upstream identity provider could not confirm the account; try again shortly';
+          error.expose = true;
+          throw error;
+        }
+      }
       return {
         accountId: user.id,
         async claims() {

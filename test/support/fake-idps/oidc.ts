@@ -43,6 +43,8 @@ export interface FakeOidc {
   tamperNextIdToken(change: (claims: JWTPayload) => JWTPayload): void;
   /** Revokes a refresh token at the revocation endpoint (RFC 7009) as our client. */
   revoke(token: string): Promise<void>;
+  /** Deletes the account upstream (an employee who left): its refresh tokens stop working. */
+  forget(accountId: string): void;
   /** How many requests reached `path` (e.g. '/me' for userinfo). */
   hits(path: string): number;
   close(): Promise<void>;
@@ -156,6 +158,9 @@ export async function startFakeOidc(options: FakeOidcOptions): Promise<FakeOidc>
     url,
     clientId,
     clientSecret,
+    forget(accountId) {
+      accounts.delete(accountId);
+    },
     nextSignIn(signIn) {
       next = signIn;
     },
