@@ -226,12 +226,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // revokes it); `refresh_token_reuse_interval` is handled in the adapter.
     rotateRefreshToken: true,
     // Claims of an API-key exchange (src/oidc/token-exchange.ts): which key, which project.
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
       const key = exchangedKeyOf(token);
       if (key) return { project_id: key.project_id, api_key_id: key.key_id, environment: key.environment };
       const accountId = 'accountId' in token ? token.accountId : undefined;
-      if (typeof accountId === 'string' && deps.access) return { project_roles: await deps.access.rolesOf(accountId) };
-      return undefined;
+      if (typeof accountId !== 'string') return undefined;
+      // How the person authenticated (RFC 8176 amr, acr), so the log API can require MFA too.
+      const source = ctx?.oidc?.entities.AuthorizationCode ?? ctx?.oidc?.entities.RefreshToken;
+      return {
+        ...(deps.access ? { project_roles: await deps.access.rolesOf(accountId) } : {}),
+        ...(source?.amr ? { amr: source.amr } : {}),
+        ...(source?.acr ? { acr: source.acr } : {}),
+      };
     },
     formats: {
       customizers: {

@@ -145,6 +145,9 @@ describe('SAML 2.0 sign-in in Chromium against a real signing IdP', () => {
     await withMfa.page.waitForURL((u) => u.href.startsWith(REDIRECT_URI));
     const tokens = await client.authorizationCodeGrant(config, new URL(withMfa.page.url()), { pkceCodeVerifier: withMfa.verifier });
     expect(tokens.claims()).toMatchObject({ amr: ['mfa'], acr: MFA });
+    // Our access tokens say it too, so the log API can require MFA.
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
+    expect(payload).toMatchObject({ amr: ['mfa'], acr: MFA });
     await withMfa.page.context().close();
   });
 });
