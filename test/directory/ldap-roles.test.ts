@@ -8,18 +8,11 @@ import { codeFlowTokens, discover } from '../support/http-login.ts';
 import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
 import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
 import { launchBrowser, ARTIFACTS } from '../support/browser.ts';
+import { eventually } from '../support/wait.ts';
 
 type Json = Record<string, unknown>;
 const ALL = 'openid email profile offline_access read:logs write:alerts admin:projects';
 
-async function eventually(check: () => Promise<boolean>, seconds: number): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`not true within ${seconds} s`);
-}
 
 describe('LDAP: password sign-in, groups → project roles, periodic sync', () => {
   let slapd: SlapdServer;

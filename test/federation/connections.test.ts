@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -12,17 +10,10 @@ import { discover } from '../support/http-login.ts';
 import { freePort } from '../support/ports.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { startFakeOidc, type FakeOidc } from '../support/fake-idps/oidc.ts';
+import { eventually, startCallbackServer } from '../support/wait.ts';
 
 type Json = Record<string, unknown>;
 
-async function eventually(check: () => Promise<boolean>, seconds: number): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not true within ${seconds} s`);
-}
 
 /** The connector buttons a fresh sign-in page shows on a node. */
 async function connectorsOnSignInPage(server: AuthServer): Promise<string[]> {
@@ -41,16 +32,15 @@ describe('connections API (the SSO wizard backend) across two nodes', () => {
   let upstream: FakeOidc;
   let boot: Bootstrapped;
   let admin: ReturnType<typeof api>;
-  let rp: http.Server;
+  let rp: Awaited<ReturnType<typeof startCallbackServer>>;
   let rpUri: string;
   let browser: Browser;
   const secret = `upstream-secret-${randomBytes(8).toString('hex')}`;
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    rp = http.createServer((_req, res) => res.writeHead(200).end('ok'));
-    await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
-    rpUri = `http://127.0.0.1:${(rp.address() as AddressInfo).port}/callback`;
+    rp = await startCallbackServer();
+    rpUri = rp.uri;
     const [portA, portB] = [await freePort(), await freePort()];
     upstream = await startFakeOidc({ redirectUris: [`http://127.0.0.1:${portA}/federation/kc/callback`, `http://127.0.0.1:${portB}/federation/kc/callback`], clientSecret: secret });
     const env = { LOGTRACE_SECRET_KEY: randomBytes(32).toString('base64') };
@@ -75,7 +65,7 @@ describe('connections API (the SSO wizard backend) across two nodes', () => {
     await Promise.all([a?.cleanup(), b?.cleanup()]);
     await upstream?.close();
     await redis?.stop();
-    await new Promise<void>((r) => rp?.close(() => r()));
+    await rp?.close();
   });
 
   it('creates a connection on one node; it appears on the other node without a restart, secret write-only and encrypted', async () => {

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
@@ -9,22 +7,17 @@ import { startAuthServer, testConfig, type AuthServer } from '../support/auth-se
 import { discover } from '../support/http-login.ts';
 import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser, ARTIFACTS } from '../support/browser.ts';
+import { startCallbackServer } from '../support/wait.ts';
 import { defaultSamlUser, startSamlIdp, type TestSamlIdp } from '../support/saml-idp.ts';
 
 type Json = Record<string, unknown>;
 const SCOPE = 'openid email profile read:logs write:alerts admin:projects';
 const MFA = 'https://refeds.org/profile/mfa';
 
-/** A relying party's real callback endpoint (the browser must land somewhere that answers). */
-async function callbackServer(): Promise<{ uri: string; close(): Promise<void> }> {
-  const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('signed in'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { uri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 describe('SAML 2.0 sign-in in Chromium against a real signing IdP', () => {
   let REDIRECT_URI: string;
-  let rp: Awaited<ReturnType<typeof callbackServer>>;
+  let rp: Awaited<ReturnType<typeof startCallbackServer>>;
   let idp: TestSamlIdp;
   let server: AuthServer;
   let boot: Bootstrapped;
@@ -33,7 +26,7 @@ describe('SAML 2.0 sign-in in Chromium against a real signing IdP', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    rp = await callbackServer();
+    rp = await startCallbackServer();
     REDIRECT_URI = rp.uri;
     idp = await startSamlIdp();
     server = await startAuthServer({

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
@@ -8,6 +6,7 @@ import { api, bootstrap } from '../support/admin.ts';
 import { discover } from '../support/http-login.ts';
 import { freePort } from '../support/ports.ts';
 import { launchBrowser } from '../support/browser.ts';
+import { startCallbackServer } from '../support/wait.ts';
 import { startFakeOidc, type FakeOidc } from '../support/fake-idps/oidc.ts';
 
 type Json = Record<string, unknown>;
@@ -15,14 +14,13 @@ type Json = Record<string, unknown>;
 describe('upstream sessions: check_upstream_on_refresh', () => {
   let server: AuthServer;
   let upstream: FakeOidc;
-  let rp: http.Server;
+  let rp: Awaited<ReturnType<typeof startCallbackServer>>;
   let rpUri: string;
   let browser: Browser;
 
   beforeAll(async () => {
-    rp = http.createServer((_req, res) => res.writeHead(200).end('ok'));
-    await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
-    rpUri = `http://127.0.0.1:${(rp.address() as AddressInfo).port}/callback`;
+    rp = await startCallbackServer();
+    rpUri = rp.uri;
     const port = await freePort();
     upstream = await startFakeOidc({ redirectUris: [`http://127.0.0.1:${port}/federation/corp/callback`] });
     server = await startAuthServer({
@@ -44,7 +42,7 @@ describe('upstream sessions: check_upstream_on_refresh', () => {
     await server?.stop();
     await server?.cleanup();
     await upstream?.close();
-    await new Promise<void>((r) => rp?.close(() => r()));
+    await rp?.close();
   });
 
   it('re-checks the account upstream at every refresh, and ends the session once it is gone upstream', async () => {

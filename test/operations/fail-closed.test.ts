@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthServer, testConfig, CC_SECRET, type AuthServer } from '../support/auth-server.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
+import { eventually } from '../support/wait.ts';
 
 async function token(server: AuthServer): Promise<Response> {
   return fetch(`${server.url}/token`, {
@@ -11,14 +12,6 @@ async function token(server: AuthServer): Promise<Response> {
   });
 }
 
-async function eventually(check: () => Promise<boolean>, seconds: number): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`not true within ${seconds} s`);
-}
 
 describe('fail closed when Redis is down', () => {
   let redis: RedisServer;

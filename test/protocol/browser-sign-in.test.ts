@@ -1,6 +1,4 @@
-import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -8,16 +6,8 @@ import type { Browser } from 'playwright-core';
 import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
 import { discover } from '../support/http-login.ts';
 import { launchBrowser, ARTIFACTS } from '../support/browser.ts';
+import { startCallbackServer } from '../support/wait.ts';
 
-/** A relying party's callback endpoint: records the URL the browser lands on. */
-async function startCallbackServer(): Promise<{ uri: string; close(): Promise<void> }> {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>callback</title><p>signed in</p>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { uri: `http://127.0.0.1:${port}/callback`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 describe('sign-in page in a real browser (Chromium)', () => {
   let server: AuthServer;
