@@ -23,6 +23,11 @@ export interface LoadOptions {
   connections: number;
   duration: number;
   warmup: number;
+  /**
+   * When set, a response whose body does not contain this text is a failure (a "mismatch"), whatever
+   * its status: e.g. `"valid":true` for key verification, where a 200 may still say `valid: false`.
+   */
+  expectBodyIncludes?: string;
 }
 
 /** One measured run. Latencies in milliseconds. */
@@ -38,6 +43,12 @@ export interface LoadResult {
   /** Socket errors (refused, reset…) as counted by autocannon. */
   errors: number;
   timeouts: number;
+  /** Responses (of any status) whose body lacked `expectBodyIncludes`. */
+  mismatches: number;
+  /** Failed requests of the unmeasured warm-up (non-2xx, socket errors, timeouts, mismatches): they fail the run too. */
+  warmupFailures: number;
+  /** The first failing body seen (warm-up or measured), cut to 300 characters, to say what went wrong. */
+  failureSample?: string;
   statusCodes: Record<string, number>;
   seconds: number;
   /** CPU the load generator itself used during the measured run. */

@@ -20,6 +20,19 @@ interface Collected {
   statusCodes: Record<string, number>;
 }
 
+/** The first failing body of the whole process (warm-up included), for the harness's error message. */
+let failureSample: string | undefined;
+
+/** autocannon's verifyBody: false (counted in `mismatches`) when the body lacks `expected`. */
+function bodyCheck(expected: string): (body: string | Buffer | undefined) => boolean {
+  return (body) => {
+    const text = typeof body === 'string' ? body : (body?.toString('utf8') ?? '');
+    if (text.includes(expected)) return true;
+    failureSample ??= text.slice(0, 300);
+    return false;
+  };
+}
+
 function once(opts: LoadOptions, duration: number): Promise<Collected> {
   let latencies = new Float64Array(1 << 16);
   let count = 0;
@@ -34,6 +47,7 @@ function once(opts: LoadOptions, duration: number): Promise<Collected> {
         connections: opts.connections,
         duration,
         timeout: 10,
+        ...(opts.expectBodyIncludes !== undefined ? { verifyBody: bodyCheck(opts.expectBodyIncludes) } : {}),
       },
       (err: unknown, result: autocannon.Result) => {
         if (err) {
@@ -61,7 +75,12 @@ async function main(): Promise<void> {
   const raw = process.argv[2];
   if (!raw) throw new Error('usage: node bench/load.ts <options json>');
   const opts = JSON.parse(raw) as LoadOptions;
-  if (opts.warmup > 0) await once(opts, opts.warmup);
+  let warmupFailures = 0;
+  if (opts.warmup > 0) {
+    const warm = await once(opts, opts.warmup);
+    const warmOk = Object.entries(warm.statusCodes).reduce((n, [code, c]) => (code.startsWith('2') ? n + c : n), 0);
+    warmupFailures = warm.latencies.length - warmOk + warm.result.errors + warm.result.timeouts + warm.result.mismatches;
+  }
   // Tells the harness to take its "before" samples (server CPU) now.
   process.stdout.write(MEASURING + '\n');
   const cpuBefore = process.cpuUsage();
@@ -80,6 +99,9 @@ async function main(): Promise<void> {
     non2xx: responses - ok,
     errors: result.errors,
     timeouts: result.timeouts,
+    mismatches: result.mismatches,
+    warmupFailures,
+    ...(failureSample !== undefined ? { failureSample } : {}),
     statusCodes,
     seconds: result.duration,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,

@@ -7,14 +7,17 @@
  * ratios ours/baseline: absolute numbers are noise on shared machines, ratios are what we report.
  * Writes bench/results/latest.json.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { Redis } from 'ioredis';
+import type { OpenStoreConfig } from '../src/store/index.ts';
 import {
   BENCH_DIR,
+  ROOT_DIR,
   fmt,
   freePort,
   median,
@@ -34,13 +37,19 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Options
 
-interface Flags {
-  quick: boolean;
-  only: string[];
+/** How long each target is loaded: the flags' values, or a scenario's own unless given on the command line. */
+interface Timing {
   rounds: number;
   duration: number;
   warmup: number;
+}
+
+interface Flags extends Timing {
+  quick: boolean;
+  only: string[];
   connections: number;
+  /** Timing flags given on the command line: they override the scenarios' own timing. */
+  explicit: Set<keyof Timing>;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only=name[,name…]] [--rounds=N] [--duration=S] [--warmup=S] [--connections=N] [--list]`;
@@ -48,13 +57,13 @@ const USAGE = `usage: npm run bench -- [--quick] [--only=name[,name…]] [--roun
 function parseFlags(argv: string[]): Flags & { list: boolean } {
   // Several short rounds rather than two long ones: the median of 4 shrugs off a round disturbed by
   // another job on the machine, and short slots keep each pair of measurements close in time.
-  const flags = { quick: false, only: [] as string[], rounds: 4, duration: 5, warmup: 2, connections: 16, list: false };
+  const explicit = new Set<keyof Timing>();
+  const flags = { quick: false, only: [] as string[], rounds: 4, duration: 5, warmup: 2, connections: 16, list: false, explicit };
   const numeric = (name: string, value: string): number => {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} expects a positive number, got ${value}\n${USAGE}`);
     return n;
   };
-  const explicit = new Set<string>();
   for (const arg of argv) {
     const [key = '', value = ''] = arg.replace(/^--/, '').split(/=(.*)/s);
     switch (key) {
@@ -106,12 +115,19 @@ function parseFlags(argv: string[]): Flags & { list: boolean } {
 interface Running {
   child: Child;
   /** The request the load generator repeats (connections, duration and warm-up are added). */
-  request: Pick<LoadOptions, 'url' | 'method' | 'headers' | 'body'>;
+  request?: Pick<LoadOptions, 'url' | 'method' | 'headers' | 'body' | 'expectBodyIncludes'>;
+  /**
+   * Instead of the HTTP load generator (in-process scenarios): run `warmup` then, after calling
+   * `onMeasureStart`, the measured `duration`, and return the result in the load generator's terms.
+   */
+  run?(options: LoadOptions, onMeasureStart: () => void): Promise<LoadResult>;
   /** One request by hand before loading: throws unless the answer is what the scenario expects. */
   check(): Promise<void>;
   /** After the child is stopped: temp dirs, Redis keys… */
   cleanup(): Promise<void>;
 }
+
+type HttpRequest = NonNullable<Running['request']>;
 
 interface TargetSpec {
   /** Short label in the table: "bare", "ours"… */
@@ -125,6 +141,13 @@ interface Scenario {
   title: string;
   /** Run when no --only is given. */
   byDefault: boolean;
+  /** `inprocess`: no HTTP, operations per second of a function call (req/s is ops/s; no latencies). */
+  kind?: 'http' | 'inprocess';
+  /** This scenario's own rounds/duration/warm-up (normal run, and --quick); command-line flags win. */
+  timing?: Partial<Timing>;
+  quickTiming?: Partial<Timing>;
+  /** A ratio to report against (not enforced): subject/baseline throughput at least `rps`. */
+  target?: { rps: number };
   /** A reason to skip (e.g. Redis not answering), checked before anything starts. */
   skip?(): Promise<string | undefined>;
   baseline: TargetSpec;
@@ -144,7 +167,7 @@ const AUDIENCE = 'https://api.logtrace.local';
 const RESOURCE_SCOPES = ['read:logs', 'write:alerts', 'admin:projects'];
 const REDIS = { host: '127.0.0.1', port: 6379 };
 
-function clientCredentialsRequest(baseUrl: string): Running['request'] {
+function clientCredentialsRequest(baseUrl: string): HttpRequest {
   return {
     url: `${baseUrl}/token`,
     method: 'POST',
@@ -162,7 +185,7 @@ function decodeJwtPart(part: string | undefined): Record<string, unknown> {
 }
 
 /** One token request: 200, an ES256 JWT access token for the log API with scope read:logs. */
-async function checkClientCredentials(name: string, request: Running['request']): Promise<void> {
+async function checkClientCredentials(name: string, request: HttpRequest): Promise<void> {
   const res = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body ?? null });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${name}: token request answered ${res.status}: ${text.slice(0, 300)}`);
@@ -218,59 +241,85 @@ interface OursOptions {
   config?: Record<string, unknown>;
 }
 
+/** Our server's temp directory, port and config file, before it starts. */
+interface OursSetup {
+  baseUrl: string;
+  dir: string;
+  configPath: string;
+  /** The `store` section of its config (embedded: an lmdb directory in `dir`; Redis: a random prefix). */
+  store: OpenStoreConfig;
+  /** Removes the temp directory and the Redis keys under the prefix: call once the server has stopped. */
+  cleanup(): Promise<void>;
+}
+
+/** Environment that would override the config file's store (src/config/load.ts): blanked for our children. */
+const NO_STORE_OVERRIDES = { DATA_DIR: '', REDIS_URL: '' };
+
+async function prepareOurs(options: OursOptions): Promise<OursSetup> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'logtrace-bench-'));
+  const prefix = `bench${randomBytes(6).toString('hex')}:`;
+  const store: OpenStoreConfig =
+    options.store === 'embedded'
+      ? { driver: 'embedded', path: path.join(dir, 'data') }
+      : { driver: 'redis', url: `redis://${REDIS.host}:${REDIS.port}`, prefix };
+  const config = {
+    issuer: baseUrl,
+    port,
+    host: '127.0.0.1',
+    log_level: 'warn',
+    store,
+    resource: { audience: AUDIENCE, scopes: RESOURCE_SCOPES },
+    clients: [CLIENT],
+    ...options.config,
+  };
+  const configPath = path.join(dir, 'config.yaml');
+  await writeFile(configPath, toYaml(config));
+  const cleanup = async () => {
+    await rm(dir, { recursive: true, force: true });
+    if (options.store === 'redis') await deleteRedisPrefix(prefix);
+  };
+  return { baseUrl, dir, configPath, store, cleanup };
+}
+
+const envNoteOf = (options: OursOptions) => (options.env ? ' ' + Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(' ') : '');
+
+/** Starts `node src/main.ts` on a prepared config; does not clean up on failure (the caller owns `setup`). */
+async function launchOurs(options: OursOptions, setup: OursSetup): Promise<Child> {
+  const child = await startChild({
+    name: `our server (${options.store}${envNoteOf(options)})`,
+    cmd: process.execPath,
+    args: ['src/main.ts'],
+    env: { ...NO_STORE_OVERRIDES, LOGTRACE_CONFIG: setup.configPath, NODE_ENV: 'production', ...options.env },
+    readyUrl: `${setup.baseUrl}/healthz`,
+  });
+  // With workers, /healthz answers as soon as the first one listens: give the others time to join.
+  const workers = Number(options.env?.WORKERS ?? 1);
+  if (workers > 1) {
+    const deadline = Date.now() + 15_000;
+    while (child.processes().length < workers + 1 && Date.now() < deadline) await sleep(100);
+    await sleep(1000);
+  }
+  return child;
+}
+
 /** Our server started as in production: `node src/main.ts` with LOGTRACE_CONFIG pointing at a temp YAML. */
 function ours(options: OursOptions): TargetSpec {
-  const envNote = options.env ? ' ' + Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(' ') : '';
   return {
     label: 'ours',
-    describe: `src/main.ts, ${options.store} store${envNote}`,
+    describe: `src/main.ts, ${options.store} store${envNoteOf(options)}`,
     async start() {
-      const port = await freePort();
-      const baseUrl = `http://127.0.0.1:${port}`;
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'logtrace-bench-'));
-      const prefix = `bench${randomBytes(6).toString('hex')}:`;
-      const store =
-        options.store === 'embedded'
-          ? { driver: 'embedded', path: path.join(dir, 'data') }
-          : { driver: 'redis', url: `redis://${REDIS.host}:${REDIS.port}`, prefix };
-      const config = {
-        issuer: baseUrl,
-        port,
-        host: '127.0.0.1',
-        log_level: 'warn',
-        store,
-        resource: { audience: AUDIENCE, scopes: RESOURCE_SCOPES },
-        clients: [CLIENT],
-        ...options.config,
-      };
-      const configPath = path.join(dir, 'config.yaml');
-      await writeFile(configPath, toYaml(config));
-      const cleanup = async () => {
-        await rm(dir, { recursive: true, force: true });
-        if (options.store === 'redis') await deleteRedisPrefix(prefix);
-      };
+      const setup = await prepareOurs(options);
       let child: Child;
       try {
-        child = await startChild({
-          name: `our server (${options.store}${envNote})`,
-          cmd: process.execPath,
-          args: ['src/main.ts'],
-          env: { LOGTRACE_CONFIG: configPath, NODE_ENV: 'production', ...options.env },
-          readyUrl: `${baseUrl}/healthz`,
-        });
+        child = await launchOurs(options, setup);
       } catch (err) {
-        await cleanup();
+        await setup.cleanup();
         throw err;
       }
-      // With workers, /healthz answers as soon as the first one listens: give the others time to join.
-      const workers = Number(options.env?.WORKERS ?? 1);
-      if (workers > 1) {
-        const deadline = Date.now() + 15_000;
-        while (child.processes().length < workers + 1 && Date.now() < deadline) await sleep(100);
-        await sleep(1000);
-      }
-      const request = clientCredentialsRequest(baseUrl);
-      return { child, request, check: () => checkClientCredentials('ours', request), cleanup };
+      const request = clientCredentialsRequest(setup.baseUrl);
+      return { child, request, check: () => checkClientCredentials('ours', request), cleanup: setup.cleanup };
     },
   };
 }
@@ -294,6 +343,250 @@ async function deleteRedisPrefix(prefix: string): Promise<void> {
 
 const redisSkip = async () =>
   (await redisAnswers(REDIS.host, REDIS.port)) ? undefined : `Redis does not answer on ${REDIS.host}:${REDIS.port}`;
+
+// ---------------------------------------------------------------------------------------------
+// API-key verification: POST /v1/keys/verify, ours vs a minimal Koa handler; and in process
+
+const VERIFY_SCOPE = 'read:logs';
+
+/** Our server's prepared config with a valid key on its store, shared by the two targets of a verify scenario. */
+interface VerifyFixture extends OursSetup {
+  key: string;
+  keyId: string;
+}
+
+/**
+ * Runs the bootstrap CLI (`npm run cli -- bootstrap`, i.e. `node src/cli/main.ts bootstrap`) against our
+ * server's config: a root project and a key holding every scope (read:logs among them) on its store.
+ */
+async function bootstrapKey(setup: OursSetup): Promise<{ key: string; id: string }> {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['src/cli/main.ts', 'bootstrap', '--project', 'bench', '--json'],
+      { cwd: ROOT_DIR, env: { ...process.env, ...NO_STORE_OVERRIDES, LOGTRACE_CONFIG: setup.configPath }, timeout: 60_000 },
+      (err, out, errOut) => (err ? reject(new Error(`bootstrap CLI failed: ${err.message}\n${errOut}`)) : resolve(out)),
+    );
+  });
+  const line = stdout.trim().split('\n').pop() ?? '';
+  const parsed = JSON.parse(line) as { key?: { id?: string; key?: string; scopes?: string[] } | null };
+  if (!parsed.key?.key || !parsed.key.id) throw new Error(`bootstrap CLI printed no key: ${stdout.slice(0, 300)}`);
+  if (!parsed.key.scopes?.includes(VERIFY_SCOPE)) throw new Error(`the bootstrap key lacks ${VERIFY_SCOPE}: ${line}`);
+  return { key: parsed.key.key, id: parsed.key.id };
+}
+
+async function createVerifyFixture(options: OursOptions): Promise<VerifyFixture> {
+  const setup = await prepareOurs(options);
+  try {
+    const { key, id } = await bootstrapKey(setup);
+    return { ...setup, key, keyId: id };
+  } catch (err) {
+    await setup.cleanup();
+    throw err;
+  }
+}
+
+function verifyRequest(baseUrl: string, key: string): HttpRequest {
+  return {
+    url: `${baseUrl}/v1/keys/verify`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ key, scope: VERIFY_SCOPE }),
+    // A 200 may still say `"valid":false`: the load generator counts such a body as a failure.
+    expectBodyIncludes: '"valid":true',
+  };
+}
+
+/** One verification: 200 and `valid: true`; for ours also the key's id and the scope. */
+async function checkVerify(name: string, request: HttpRequest, keyId?: string): Promise<void> {
+  const res = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body ?? null });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${name}: verify answered ${res.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as { valid?: unknown; key_id?: unknown; scopes?: unknown };
+  const problems = [
+    body.valid !== true && `valid ${JSON.stringify(body.valid)}`,
+    keyId !== undefined && body.key_id !== keyId && `key_id ${JSON.stringify(body.key_id)}`,
+    keyId !== undefined && !(Array.isArray(body.scopes) && body.scopes.includes(VERIFY_SCOPE)) && `scopes ${JSON.stringify(body.scopes)}`,
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`${name}: unexpected verify answer (${problems.join(', ')}): ${text.slice(0, 300)}`);
+}
+
+/**
+ * The two targets of a verify scenario, sharing one fixture: our server's config, store and key. The
+ * first target to start creates it (temp dir, bootstrap CLI); it is removed when both have stopped.
+ * The minimal handler opens the same store as our server (the same lmdb directory, or the same Redis
+ * URL and prefix), so both read the record the CLI wrote.
+ */
+function verifyTargets(store: OursOptions['store']): { baseline: TargetSpec; subject: TargetSpec } {
+  const options: OursOptions = { store };
+  let fixture: Promise<VerifyFixture> | undefined;
+  let users = 0;
+  const acquire = (): Promise<VerifyFixture> => {
+    users++;
+    fixture ??= createVerifyFixture(options);
+    return fixture;
+  };
+  const release = async (): Promise<void> => {
+    if (--users > 0) return;
+    const done = fixture;
+    fixture = undefined;
+    const f = await done?.catch(() => undefined);
+    await f?.cleanup();
+  };
+  /** Runs `start` on the shared fixture; gives the fixture back if it fails. */
+  const withFixture = async (start: (f: VerifyFixture) => Promise<Running>): Promise<Running> => {
+    try {
+      return await start(await acquire());
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  };
+  const baseline: TargetSpec = {
+    label: 'minimal',
+    describe: `minimal Koa handler (bench/minimal-verify.ts): JSON body, one store.get, {valid:true}; same ${store} store as ours`,
+    start: () =>
+      withFixture(async (f) => {
+        const port = await freePort();
+        const child = await startChild({
+          name: `minimal verify (${store})`,
+          cmd: process.execPath,
+          args: [path.join(BENCH_DIR, 'minimal-verify.ts')],
+          env: { PORT: String(port), STORE_JSON: JSON.stringify(f.store), NODE_ENV: 'production' },
+          readyUrl: `http://127.0.0.1:${port}/healthz`,
+        });
+        const request = verifyRequest(`http://127.0.0.1:${port}`, f.key);
+        return { child, request, check: () => checkVerify('minimal', request), cleanup: release };
+      }),
+  };
+  const subject: TargetSpec = {
+    label: 'ours',
+    describe: `src/main.ts, ${store} store, POST /v1/keys/verify with the bootstrap key (scope ${VERIFY_SCOPE})`,
+    start: () =>
+      withFixture(async (f) => {
+        const child = await launchOurs(options, f);
+        const request = verifyRequest(f.baseUrl, f.key);
+        return { child, request, check: () => checkVerify('ours', request, f.keyId), cleanup: release };
+      }),
+  };
+  return { baseline, subject };
+}
+
+/**
+ * In process (bench/inprocess-verify.ts, a child of its own): `keys.verify()` or the bare `store.get`
+ * it makes, `concurrency` at a time, on a store of its own (temp lmdb directory or random Redis prefix).
+ */
+function inProcess(mode: 'verify' | 'get', store: OursOptions['store'], concurrency: number): TargetSpec {
+  return {
+    label: mode === 'verify' ? 'verify' : 'store.get',
+    describe:
+      (mode === 'verify' ? `keys.verify(key, { scope: '${VERIFY_SCOPE}' })` : 'store.get(apikey:hash:{sha256}) alone') +
+      `, ${store} store, ${concurrency === 1 ? 'one at a time' : `batches of ${concurrency} in Promise.all`}`,
+    async start() {
+      const port = await freePort();
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'logtrace-bench-inproc-'));
+      const prefix = `bench${randomBytes(6).toString('hex')}:`;
+      const storeConfig: OpenStoreConfig =
+        store === 'embedded' ? { driver: 'embedded', path: path.join(dir, 'data') } : { driver: 'redis', url: `redis://${REDIS.host}:${REDIS.port}`, prefix };
+      const cleanup = async () => {
+        await rm(dir, { recursive: true, force: true });
+        if (store === 'redis') await deleteRedisPrefix(prefix);
+      };
+      const baseUrl = `http://127.0.0.1:${port}`;
+      let child: Child;
+      try {
+        child = await startChild({
+          name: `in-process ${mode} (${store}, concurrency ${concurrency})`,
+          cmd: process.execPath,
+          args: [path.join(BENCH_DIR, 'inprocess-verify.ts')],
+          env: { PORT: String(port), MODE: mode, CONCURRENCY: String(concurrency), STORE_JSON: JSON.stringify(storeConfig), NODE_ENV: 'production' },
+          readyUrl: `${baseUrl}/ready`,
+        });
+      } catch (err) {
+        await cleanup();
+        throw err;
+      }
+      const runFor = async (seconds: number): Promise<InProcessRun> => {
+        const res = await fetch(`${baseUrl}/run?seconds=${seconds}`, { method: 'POST', signal: AbortSignal.timeout(seconds * 1000 + 30_000) });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`in-process ${mode}: run answered ${res.status}: ${text.slice(0, 300)}`);
+        return JSON.parse(text) as InProcessRun;
+      };
+      return {
+        child,
+        async run(opts, onMeasureStart) {
+          const warm = opts.warmup > 0 ? await runFor(opts.warmup) : undefined;
+          onMeasureStart();
+          const r = await runFor(opts.duration);
+          const failureSample = r.failureSample ?? warm?.failureSample;
+          return {
+            rps: r.ops / r.seconds,
+            p50: Number.NaN,
+            p90: Number.NaN,
+            p99: Number.NaN,
+            max: Number.NaN,
+            responses: r.ops,
+            ok: r.ops - r.invalid - r.thrown,
+            non2xx: r.invalid,
+            errors: r.thrown,
+            timeouts: 0,
+            mismatches: 0,
+            warmupFailures: (warm?.invalid ?? 0) + (warm?.thrown ?? 0),
+            ...(failureSample !== undefined ? { failureSample } : {}),
+            statusCodes: { ok: r.ops - r.invalid - r.thrown, ...(r.invalid ? { invalid: r.invalid } : {}), ...(r.thrown ? { thrown: r.thrown } : {}) },
+            seconds: r.seconds,
+            // No load generator: the harness only waits for the answer.
+            cpuSeconds: 0,
+          };
+        },
+        async check() {
+          const r = await runFor(0.05);
+          if (r.ops === 0 || r.invalid || r.thrown) throw new Error(`in-process ${mode}: ${r.ops} ops, ${r.invalid} invalid, ${r.thrown} thrown: ${r.failureSample ?? ''}`);
+        },
+        cleanup,
+      };
+    },
+  };
+}
+
+/** What bench/inprocess-verify.ts answers to POST /run. */
+interface InProcessRun {
+  ops: number;
+  invalid: number;
+  thrown: number;
+  seconds: number;
+  failureSample?: string;
+}
+
+const VERIFY_HTTP_TIMING: Partial<Timing> = { rounds: 4, duration: 3, warmup: 1 };
+const INPROCESS_TIMING: Partial<Timing> = { rounds: 3, duration: 1, warmup: 0.5 };
+const INPROCESS_QUICK_TIMING: Partial<Timing> = { rounds: 2, duration: 0.5, warmup: 0.25 };
+
+function verifyScenario(store: OursOptions['store']): Scenario {
+  return {
+    name: `verify-${store}`,
+    title: `POST /v1/keys/verify, valid key — ours (${store === 'embedded' ? 'embedded lmdb' : 'Redis'}) vs a minimal Koa handler doing one store read on the same store`,
+    byDefault: true,
+    ...(store === 'redis' ? { skip: redisSkip } : {}),
+    timing: VERIFY_HTTP_TIMING,
+    target: { rps: 0.8 },
+    ...verifyTargets(store),
+  };
+}
+
+function inProcessScenario(store: OursOptions['store'], concurrency: number): Scenario {
+  return {
+    name: `verify-inprocess-${store}${concurrency === 1 ? '' : `-c${concurrency}`}`,
+    title: `keys.verify() in process, no HTTP — vs the bare store.get it makes (${store}, ${concurrency === 1 ? 'one at a time' : `${concurrency} at a time`})`,
+    byDefault: true,
+    kind: 'inprocess',
+    ...(store === 'redis' ? { skip: redisSkip } : {}),
+    timing: INPROCESS_TIMING,
+    quickTiming: INPROCESS_QUICK_TIMING,
+    baseline: inProcess('get', store, concurrency),
+    subject: inProcess('verify', store, concurrency),
+  };
+}
 
 const cores = os.availableParallelism();
 /** CPU used by other processes during a run above which the run is flagged as disturbed. */
@@ -332,6 +625,12 @@ const SCENARIOS: Scenario[] = [
       return notes;
     },
   },
+  verifyScenario('embedded'),
+  verifyScenario('redis'),
+  inProcessScenario('embedded', 1),
+  inProcessScenario('embedded', 16),
+  inProcessScenario('redis', 1),
+  inProcessScenario('redis', 16),
   {
     name: 'cc-bare-vs-bare',
     title: 'calibration (A/A): bare oidc-provider vs another bare oidc-provider — the noise floor of the ratios',
@@ -373,8 +672,10 @@ interface TargetSummary {
   serverCores: number;
   hostBusy: number;
   otherCores: number;
-  /** non-2xx + socket errors + timeouts, all rounds. */
+  /** non-2xx + socket errors + timeouts + body mismatches, all rounds, warm-ups included. */
   errors: number;
+  /** The first failing answer seen, if any. */
+  failureSample?: string;
   statusCodes: Record<string, number>;
   logLines: number;
   processes: number;
@@ -385,6 +686,12 @@ interface ScenarioReport {
   title: string;
   status: 'ok' | 'skipped' | 'failed';
   reason?: string;
+  /** `inprocess`: req/s are operations/s of a function call, no latencies. */
+  kind: 'http' | 'inprocess';
+  /** Rounds, seconds per measured run and warm-up this scenario ran with (its own, or the flags'). */
+  timing: Timing & { connections: number };
+  /** The ratio reported against, and whether the medians met it (not enforced: the run still passes). */
+  target?: { rps: number; met: boolean };
   baseline?: TargetSummary;
   subject?: TargetSummary;
   /** subject / baseline, medians of rounds. */
@@ -394,9 +701,15 @@ interface ScenarioReport {
   notes: string[];
 }
 
+/** Every failed request of a round: non-2xx, socket errors, timeouts, wrong bodies, and those of its warm-up. */
+function roundErrors(r: LoadResult): number {
+  return r.non2xx + r.errors + r.timeouts + r.mismatches + r.warmupFailures;
+}
+
 function summarize(spec: TargetSpec, rounds: Round[]): TargetSummary {
   const statusCodes: Record<string, number> = {};
   for (const r of rounds) for (const [code, n] of Object.entries(r.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  const failureSample = rounds.find((r) => r.failureSample !== undefined)?.failureSample;
   return {
     label: spec.label,
     describe: spec.describe,
@@ -408,7 +721,8 @@ function summarize(spec: TargetSpec, rounds: Round[]): TargetSummary {
     serverCores: median(rounds.map((r) => r.serverCores)),
     hostBusy: median(rounds.map((r) => r.hostBusy)),
     otherCores: median(rounds.map((r) => r.otherCores)),
-    errors: rounds.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0),
+    errors: rounds.reduce((n, r) => n + roundErrors(r), 0),
+    ...(failureSample !== undefined ? { failureSample } : {}),
     statusCodes,
     logLines: rounds.reduce((n, r) => n + r.logLines, 0),
     processes: Math.max(0, ...rounds.map((r) => r.processes)),
@@ -425,14 +739,18 @@ async function measure(running: Running, flags: Flags, round: number): Promise<R
   let hostBefore = hostCpu();
   const linesBefore = child.outputLines();
   let processes = child.processes().length;
-  const result = await runLoad(
-    {
-      ...running.request,
-      connections: flags.connections,
-      duration: flags.duration,
-      // The first round warms the JIT; later ones only re-open the connections and let them settle.
-      warmup: laterWarmup(flags, round),
-    },
+  const options: LoadOptions = {
+    url: '',
+    method: 'GET',
+    ...running.request,
+    connections: flags.connections,
+    duration: flags.duration,
+    // The first round warms the JIT; later ones only re-open the connections and let them settle.
+    warmup: laterWarmup(flags, round),
+  };
+  if (!running.run && !running.request) throw new Error(`${child.name}: neither a request nor a run()`);
+  const result = await (running.run ? running.run.bind(running) : runLoad)(
+    options,
     () => {
       cpuBefore = child.cpuSeconds();
       hostBefore = hostCpu();
@@ -457,20 +775,44 @@ async function measure(running: Running, flags: Flags, round: number): Promise<R
   };
 }
 
-function roundLine(label: string, r: Round): string {
-  const errors = r.non2xx + r.errors + r.timeouts;
+function roundLine(label: string, r: Round, kind: Scenario['kind']): string {
+  const errors = roundErrors(r);
+  const rates =
+    kind === 'inprocess'
+      ? `${fmt(r.rps).padStart(9)} ops/s  ${fmt(1e6 / r.rps, 2).padStart(6)} µs/op  cpu ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/op  `
+      : `${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  p99 ${fmt(r.p99, 2).padStart(7)} ms  cpu ${fmt(r.cpuUsPerReq).padStart(5)} µs/req  `;
   return (
-    `  round ${r.round} ${label.padEnd(7)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2).padStart(6)} ms  ` +
-    `p99 ${fmt(r.p99, 2).padStart(7)} ms  cpu ${fmt(r.cpuUsPerReq).padStart(5)} µs/req  ` +
+    `  round ${r.round} ${label.padEnd(9)} ${rates}` +
     `cores: server ${fmt(r.serverCores, 2)} load ${fmt(r.loadgenCores, 2)} other ${fmt(r.otherCores, 2)}  rss ${fmt(r.rssMiB)} MiB` +
-    (errors ? `  !!! ${errors} ERRORS ${JSON.stringify(r.statusCodes)} sock=${r.errors} timeouts=${r.timeouts}` : '') +
+    (errors
+      ? `  !!! ${errors} ERRORS ${JSON.stringify(r.statusCodes)} sock=${r.errors} timeouts=${r.timeouts} wrong-body=${r.mismatches} warm-up=${r.warmupFailures}` +
+        (r.failureSample !== undefined ? ` first: ${r.failureSample.slice(0, 160)}` : '')
+      : '') +
     (r.logLines ? `  (${r.logLines} log lines)` : '')
   );
 }
 
+/** The flags with this scenario's own timing, where the command line did not set it. */
+function timingFor(scenario: Scenario, flags: Flags): Flags {
+  const own = flags.quick ? scenario.quickTiming : scenario.timing;
+  const pick = (k: keyof Timing) => (flags.explicit.has(k) ? flags[k] : (own?.[k] ?? flags[k]));
+  return { ...flags, rounds: pick('rounds'), duration: pick('duration'), warmup: pick('warmup') };
+}
+
 async function runScenario(scenario: Scenario, flags: Flags): Promise<ScenarioReport> {
-  const report: ScenarioReport = { name: scenario.name, title: scenario.title, status: 'ok', notes: [] };
+  const report: ScenarioReport = {
+    name: scenario.name,
+    title: scenario.title,
+    status: 'ok',
+    kind: scenario.kind ?? 'http',
+    timing: { rounds: flags.rounds, duration: flags.duration, warmup: flags.warmup, connections: flags.connections },
+    notes: [],
+  };
   console.log(`\n=== ${scenario.name}: ${scenario.title}`);
+  console.log(
+    `  ${flags.rounds} round(s) × ${flags.duration} s per target, warm-up ${flags.warmup} s then ${laterWarmup(flags, 2)} s` +
+      (report.kind === 'http' ? `, ${flags.connections} connections` : ''),
+  );
   const reason = await scenario.skip?.();
   if (reason) {
     console.log(`  skipped: ${reason}`);
@@ -493,7 +835,7 @@ async function runScenario(scenario: Scenario, flags: Flags): Promise<ScenarioRe
         if (!r) throw new Error('target not started');
         const measured = await measure(r, flags, round);
         rounds[i]?.push(measured);
-        console.log(roundLine(spec.label, measured));
+        console.log(roundLine(spec.label, measured, scenario.kind));
       }
     }
     // Still answering correctly after the load?
@@ -526,6 +868,14 @@ async function runScenario(scenario: Scenario, flags: Flags): Promise<ScenarioRe
       p50: pairs.map(([b, o]) => o.p50 / b.p50),
       cpuUsPerReq: pairs.map(([b, o]) => o.cpuUsPerReq / b.cpuUsPerReq),
     };
+    if (scenario.target) {
+      const met = report.ratios.rps >= scenario.target.rps;
+      report.target = { rps: scenario.target.rps, met };
+      report.notes.push(
+        `target ${subject.label}/${baseline.label} ≥ ${scenario.target.rps.toFixed(2)}× throughput (reported, not enforced): ` +
+          `${met ? 'met' : 'NOT MET'} at ${ratio(report.ratios.rps)} (per-round ${spread(report.roundRatios.rps)})`,
+      );
+    }
     report.notes.push(...(scenario.notes?.(subject, baseline) ?? []));
     const busyRounds = [...baseRounds, ...subjectRounds].filter((r) => r.otherCores >= OTHER_CORES_WARN).length;
     if (busyRounds) {
@@ -535,7 +885,12 @@ async function runScenario(scenario: Scenario, flags: Flags): Promise<ScenarioRe
       );
     }
     for (const t of [baseline, subject]) {
-      if (t.errors) report.notes.push(`!!! ${t.label}: ${t.errors} failed requests (status codes ${JSON.stringify(t.statusCodes)})`);
+      if (t.errors) {
+        report.notes.push(
+          `!!! ${t.label}: ${t.errors} failed requests (status codes ${JSON.stringify(t.statusCodes)})` +
+            (t.failureSample !== undefined ? `; first failing answer: ${t.failureSample}` : ''),
+        );
+      }
       if (t.logLines) report.notes.push(`${t.label} wrote ${t.logLines} log lines under load at log_level warn`);
     }
   }
@@ -556,20 +911,39 @@ function spread(values: number[] | undefined): string {
 
 function printReport(reports: ScenarioReport[], flags: Flags): void {
   console.log(
-    `\n=== results: median of ${flags.rounds} round(s), ${flags.connections} connections, ${flags.duration} s each` +
+    `\n=== results: median of rounds ("rounds" column: rounds × seconds each), ${flags.connections} connections for HTTP` +
       ` (${cores} cores; absolute numbers are noise, compare ratios)\n`,
   );
-  const rows: string[][] = [['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'cpu µs/req', 'srv cores', 'other cores', 'errors', 'procs', 'log lines']];
+  const header = ['scenario', 'target', 'rounds', 'req/s', 'p50 ms', 'p99 ms', 'cpu µs/req', 'srv cores', 'other cores', 'errors', 'procs', 'log lines'];
+  const rows: string[][] = [header];
   for (const r of reports) {
+    const rounds = `${r.timing.rounds}×${r.timing.duration}s`;
     if (!r.baseline || !r.subject) {
-      rows.push([r.name, r.status === 'skipped' ? 'skipped' : 'FAILED (see notes)', '', '', '', '', '', '', '', '', '']);
+      rows.push([r.name, r.status === 'skipped' ? 'skipped' : 'FAILED (see notes)', rounds, ...header.slice(3).map(() => '')]);
       continue;
     }
+    const inProcess = r.kind === 'inprocess';
     for (const t of [r.baseline, r.subject]) {
-      rows.push([r.name, t.label, fmt(t.rps), fmt(t.p50, 2), fmt(t.p99, 2), fmt(t.cpuUsPerReq), fmt(t.serverCores, 2), fmt(t.otherCores, 2), String(t.errors), String(t.processes), String(t.logLines)]);
+      rows.push([
+        r.name,
+        t.label,
+        rounds,
+        fmt(t.rps),
+        fmt(t.p50, 2),
+        fmt(t.p99, 2),
+        fmt(t.cpuUsPerReq, inProcess ? 2 : 0),
+        fmt(t.serverCores, 2),
+        fmt(t.otherCores, 2),
+        String(t.errors),
+        String(t.processes),
+        String(t.logLines),
+      ]);
     }
   }
   printTable(rows);
+  if (reports.some((r) => r.kind === 'inprocess' && r.subject)) {
+    console.log('(verify-inprocess-* rows: req/s is function calls per second, no HTTP, no latencies; cpu µs/req is CPU per call)');
+  }
 
   const measured = reports.filter((r) => r.ratios);
   if (measured.length) {
@@ -577,7 +951,7 @@ function printReport(reports: ScenarioReport[], flags: Flags): void {
       '\nratios subject/baseline of the medians (throughput: higher is better; latency and CPU per request: lower is better);' +
         '\n"range" = lowest–highest of the per-round ratios (each round pairs two adjacent runs): a wide range means a noisy machine\n',
     );
-    const ratioRows = [['scenario', 'ratio', 'req/s', 'range', 'p50', 'range', 'p99', 'cpu/req', 'range']];
+    const ratioRows = [['scenario', 'ratio', 'req/s', 'range', 'p50', 'range', 'p99', 'cpu/req', 'range', 'target']];
     for (const r of measured) {
       ratioRows.push([
         r.name,
@@ -589,6 +963,7 @@ function printReport(reports: ScenarioReport[], flags: Flags): void {
         ratio(r.ratios?.p99),
         ratio(r.ratios?.cpuUsPerReq),
         spread(r.roundRatios?.cpuUsPerReq),
+        r.target ? `req/s ≥ ${r.target.rps.toFixed(2)}× ${r.target.met ? 'met' : 'NOT MET'}` : '',
       ]);
     }
     printTable(ratioRows);
@@ -612,22 +987,27 @@ function printReport(reports: ScenarioReport[], flags: Flags): void {
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   if (flags.list) {
-    for (const s of SCENARIOS) console.log(`${s.name.padEnd(18)} ${s.byDefault ? '       ' : '(--only)'} ${s.title}`);
+    for (const s of SCENARIOS) console.log(`${s.name.padEnd(30)} ${s.byDefault ? '       ' : '(--only)'} ${s.title}`);
     return;
   }
   const chosen = flags.only.length ? SCENARIOS.filter((s) => flags.only.some((o) => s.name === o || s.name.includes(o))) : SCENARIOS.filter((s) => s.byDefault);
   if (!chosen.length) throw new Error(`--only=${flags.only.join(',')} matches no scenario; --list shows them`);
-  const perTarget = flags.warmup + (flags.rounds - 1) * laterWarmup(flags, 2) + flags.rounds * flags.duration + flags.rounds * 0.4;
-  const estimate = chosen.length * (2 * perTarget + 5);
+  const estimate = chosen.reduce((sum, scenario) => {
+    const t = timingFor(scenario, flags);
+    // Per round: the load generator's start-up (HTTP) or a control request (in process).
+    const overhead = scenario.kind === 'inprocess' ? 0.05 : 0.4;
+    const perTarget = t.warmup + (t.rounds - 1) * laterWarmup(t, 2) + t.rounds * (t.duration + overhead);
+    return sum + 2 * perTarget + 5;
+  }, 0);
   console.log(
-    `bench: ${chosen.map((s) => s.name).join(', ')} — ${flags.rounds} round(s) × ${flags.duration} s per target ` +
-      `(warm-up ${flags.warmup} s, then ${laterWarmup(flags, 2)} s), alternating, ` +
+    `bench: ${chosen.map((s) => s.name).join(', ')} — alternating rounds, default ${flags.rounds} round(s) × ${flags.duration} s per target ` +
+      `(warm-up ${flags.warmup} s, then ${laterWarmup(flags, 2)} s; some scenarios have their own), ` +
       `${flags.connections} connections, ~${Math.round(estimate)} s in all; node ${process.version}, ${cores} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   const startedAt = new Date();
   const reports: ScenarioReport[] = [];
   try {
-    for (const scenario of chosen) reports.push(await runScenario(scenario, flags));
+    for (const scenario of chosen) reports.push(await runScenario(scenario, timingFor(scenario, flags)));
   } finally {
     await stopAll();
   }

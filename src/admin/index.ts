@@ -9,9 +9,24 @@ import { webhookRoutes } from './webhooks.ts';
 import { userRoutes } from './users.ts';
 import { roleMappingRoutes } from './role-mappings.ts';
 import { connectionRoutes } from './connections.ts';
+import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
 
 export { AppError } from './problem.ts';
+
+/**
+ * POST /v1/keys/verify on its own, mounted ahead of the general middleware (access log, routers, gates):
+ * the log API calls it at its full request rate. Errors are the same problem+json.
+ */
+export function verifyApi(services: Services): Middleware {
+  const problems = problemMiddleware(services.logger);
+  const verify = verifyHandler(services);
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || ctx.path !== '/v1/keys/verify') return next();
+    ctx.set('Cache-Control', 'no-store');
+    await problems(ctx, () => verify(ctx));
+  };
+}
 
 /**
  * The /v1 REST API as one middleware: problem+json errors (404 and 405 included), every failed call

@@ -6,7 +6,6 @@ import { KeyInputError, KEY_SCOPES, type ApiKeyView } from '../keys/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware, requireScope } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
-import { LocalFailureLimiter } from './local-limiter.ts';
 
 const createKey = z.strictObject({
   project_id: z.string().min(1),
@@ -18,12 +17,6 @@ const createKey = z.strictObject({
   auto_rotate: z.boolean().optional(),
 });
 const rotateKey = z.strictObject({ id: z.string().min(1), grace_seconds: z.number().int().optional() });
-const verifyKey = z.strictObject({
-  key: z.string().optional(),
-  ip: z.string().optional(),
-  scope: z.string().optional(),
-  project_id: z.string().optional(),
-});
 
 function keyError(err: unknown): never {
   if (err instanceof KeyInputError) {
@@ -42,29 +35,6 @@ async function keyFor(ctx: Context, services: Services, id: string, scope: strin
 export function keyRoutes(router: Router, services: Services): void {
   const auth = authMiddleware(services);
   const { keys, webhooks } = services;
-  // Guessing protection: failed verifications per end-client address (the `ip` the log API passes, else
-  // the caller's), in this process. Valid verifications never count, so a log API relaying many clients
-  // is not throttled by one client's bad keys.
-  const guesses = new LocalFailureLimiter({ max: services.config.api_keys.verify_failures_per_minute, windowMs: 60_000 });
-
-  /** The log API's call: no credential but the key itself. */
-  router.post('/v1/keys/verify', async (ctx) => {
-    const caller = ctx.ip;
-    const hasBody = !!ctx.request.type || (ctx.request.length ?? 0) > 0;
-    const input = parseBody(verifyKey, hasBody ? await readJson(ctx) : {});
-    const subject = input.ip ?? caller;
-    const blocked = guesses.blockedFor(subject);
-    if (blocked) throw new AppError('rate_limited', 'too many failed verifications for this address', { headers: { 'Retry-After': String(blocked) } });
-    const key = input.key ?? ctx.get('x-logs-api-key');
-    if (!key) throw new AppError('invalid_request', 'send the key as "key" in the body or in the X-Logs-Api-Key header', { field: 'key' });
-    const result = await keys.verify(key, { ip: input.ip ?? caller, scope: input.scope ?? null, project_id: input.project_id ?? null });
-    if (!result.valid) {
-      guesses.recordFailure(subject);
-      ctx.body = { valid: false, code: result.code };
-      return;
-    }
-    ctx.body = { valid: true, key_id: result.key_id, project_id: result.project_id, scopes: result.scopes, environment: result.environment, expires_at: result.expires_at };
-  });
 
   router.post('/v1/keys', auth, async (ctx) => {
     const input = parseBody(createKey, await readJson(ctx));

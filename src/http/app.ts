@@ -10,7 +10,7 @@ import { firstPartyOfflineAccess } from '../oidc/index.ts';
 import { interactionRoutes, pageContext } from '../interactions/index.ts';
 import { errorPage } from '../../views/pages.ts';
 import { storeGate } from './koa-store-gate.ts';
-import { adminApi } from '../admin/index.ts';
+import { adminApi, verifyApi } from '../admin/index.ts';
 
 const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
 
@@ -120,15 +120,25 @@ export function createApp(services: Services): Koa {
   const pages = new Router();
   interactionRoutes(pages, services);
 
+  // Each router runs only for its own paths: the token endpoint and the key verification are hot paths,
+  // and every router costs a pass over its routes.
+  // (@koa/router's middleware types want its own context; Koa's is what it receives at run time.)
+  const only = <C>(matches: (path: string) => boolean, middleware: (ctx: C, next: () => Promise<unknown>) => unknown): Middleware => (ctx, next) => (matches(ctx.path) ? (middleware(ctx as C, next) as Promise<void>) : next());
+  const OPS = new Set(['/healthz', '/readyz', '/metrics']);
+  const isOps = (p: string) => OPS.has(p) || p.startsWith('/static/');
+  const isPage = (p: string) => p.startsWith('/interaction/') || p.startsWith('/federation/') || p === '/dashboard' || p.startsWith('/dashboard/');
+
   app.use(requestId);
+  // Counted by logtrace_api_key_verifications_total rather than the access log (the log API's hot path).
+  app.use(verifyApi(services));
   app.use(accessLog(services));
   app.use(errorHandler(services));
-  app.use(router.routes());
+  app.use(only(isOps, router.routes()));
+  app.use(only(isOps, router.allowedMethods()));
   app.use(storeGate(services.storeHealth, ['/token', '/auth', '/interaction', '/me']));
-  app.use(router.allowedMethods());
   app.use(adminApi(services));
   app.use(securityHeaders(config.issuer.startsWith('https:')));
-  app.use(pages.routes());
+  app.use(only(isPage, pages.routes()));
   app.use(firstPartyOfflineAccess(config));
   // oidc-provider answers everything else (/auth, /token, /jwks, discovery…), as its own Koa app.
   app.use(async (ctx) => {

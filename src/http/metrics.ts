@@ -23,6 +23,12 @@ export class Metrics {
     labelNames: ['grant_type', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly verifications = new Counter({
+    name: 'logtrace_api_key_verifications_total',
+    help: 'API key verifications by outcome (valid or the refusal code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly logins = new Counter({
     name: 'logtrace_logins_total',
     help: 'Sign-in attempts by method and outcome',

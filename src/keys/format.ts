@@ -30,16 +30,22 @@ const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
+/** CRC-32 (IEEE) of an ASCII string (keys are ASCII; other characters are reduced to their low byte). */
 export function crc32(text: string): number {
   let crc = 0xffffffff;
-  for (const byte of Buffer.from(text, 'utf8')) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < text.length; i++) crc = CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
+/** A CRC-32 (< 2^32 < 62^6) in 6 base62 digits; plain number arithmetic (verify's hot path). */
 function checksum(prefixAndBody: string): string {
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(prefixAndBody));
-  return base62(crc, CHECKSUM_LENGTH);
+  let n = crc32(prefixAndBody);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = ALPHABET[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
 }
 
 export function generateKey(environment: KeyEnvironment): string {

@@ -129,7 +129,9 @@ export function statusOf(record: ApiKeyRecord, now = Date.now()): KeyStatus {
  */
 class UsageBuffer {
   private counts = new Map<string, number>();
-  private lastUsed = new Map<string, { at: string; ip: string | null }>();
+  private lastUsed = new Map<string, { at: number; ip: string | null }>();
+  /** The UTC day of "now", recomputed at most once a second (no Date formatting per verification). */
+  private day = { value: '', until: 0 };
   private timer: NodeJS.Timeout | undefined;
   private readonly store: Store;
   private readonly logger: Logger;
@@ -140,10 +142,11 @@ class UsageBuffer {
   }
 
   record(keyId: string, outcome: VerifyOutcome, ip: string | null): void {
-    const day = new Date().toISOString().slice(0, 10);
-    const key = usageKey(keyId, day, outcome);
+    const now = Date.now();
+    if (now >= this.day.until) this.day = { value: new Date(now).toISOString().slice(0, 10), until: now - (now % 1000) + 1000 };
+    const key = usageKey(keyId, this.day.value, outcome);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    if (outcome === 'valid') this.lastUsed.set(keyId, { at: new Date().toISOString(), ip });
+    if (outcome === 'valid') this.lastUsed.set(keyId, { at: now, ip });
   }
 
   start(intervalMs: number): void {
@@ -159,7 +162,7 @@ class UsageBuffer {
     try {
       await Promise.all([
         ...[...counts].map(([key, n]) => this.store.incr(key, n, USAGE_TTL)),
-        ...[...lastUsed].map(([id, value]) => this.store.put(lastUsedKey(id), value)),
+        ...[...lastUsed].map(([id, value]) => this.store.put(lastUsedKey(id), { at: new Date(value.at).toISOString(), ip: value.ip })),
       ]);
     } catch (err) {
       // Put the counts back so the next flush retries them.
