@@ -98,15 +98,23 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
 /** Reads a JSON object body (≤ 64 KiB). */
 export async function readJson(ctx: Parameters<Middleware>[0], limitBytes = 64 * 1024): Promise<unknown> {
   if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) throw new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
+  const declared = ctx.request.length;
+  if (declared !== undefined && declared > limitBytes) throw new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`);
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    ctx.req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        ctx.req.pause();
+        reject(new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`));
+      } else chunks.push(chunk);
+    });
+    ctx.req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    ctx.req.once('error', reject);
+  });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') as unknown;
+    return JSON.parse(text || 'null') as unknown;
   } catch {
     throw new AppError('invalid_request', 'the body is not valid JSON');
   }

@@ -111,8 +111,8 @@ export function createApp(services: Services): Koa {
   });
   router.get('/static/:file', async (ctx) => {
     const file = ctx.params.file ?? '';
-    if (!/^[\w.-]+\.css$/.test(file)) ctx.throw(404);
-    ctx.type = 'text/css';
+    if (!/^[\w.-]+\.(css|js)$/.test(file)) ctx.throw(404);
+    ctx.type = file.endsWith('.js') ? 'text/javascript' : 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = await readFile(path.join(STATIC_DIR, file)).catch(() => ctx.throw(404));
   });

@@ -50,23 +50,32 @@ export class Metrics {
 
 const TIMED: ReadonlySet<string> = new Set(['get', 'put', 'putIfAbsent', 'consume', 'delete', 'ttl', 'sadd', 'srem', 'smembers', 'incr', 'counters', 'batch', 'append', 'range', 'ping']);
 
-/** Wraps a store so each operation's latency and failures are recorded. */
+/**
+ * Wraps a store so each operation's latency and failures are recorded. The wrappers and their labelled
+ * histogram children are made once per operation: this sits on every hot path (one store read per verify).
+ */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
+  const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  for (const operation of TIMED) {
+    const method = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[operation];
+    if (typeof method !== 'function') continue;
+    const ok = metrics.storeDuration.labels({ driver: store.driver, operation, outcome: 'ok' });
+    const failed = metrics.storeDuration.labels({ driver: store.driver, operation, outcome: 'error' });
+    wrappers.set(operation, async (...args: unknown[]) => {
+      const started = performance.now();
+      try {
+        const result = await method.apply(store, args);
+        ok.observe((performance.now() - started) / 1000);
+        return result;
+      } catch (err) {
+        failed.observe((performance.now() - started) / 1000);
+        throw err;
+      }
+    });
+  }
   return new Proxy(store, {
     get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof property !== 'string' || !TIMED.has(property) || typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        const end = metrics.storeDuration.startTimer({ driver: target.driver, operation: property });
-        try {
-          const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          end({ outcome: 'ok' });
-          return result;
-        } catch (err) {
-          end({ outcome: 'error' });
-          throw err;
-        }
-      };
+      return (typeof property === 'string' && wrappers.get(property)) || Reflect.get(target, property, receiver);
     },
   });
 }

@@ -69,6 +69,24 @@ function accountOf(ctx: KoaContextWithOIDC): string | undefined {
   return entities.AuthorizationCode?.accountId ?? entities.RefreshToken?.accountId ?? entities.Account?.accountId ?? ctx.oidc.session?.accountId;
 }
 
+/** The admin dashboard (src/dashboard): a first-party public client of this server, always present. */
+export const DASHBOARD_CLIENT_ID = 'logtrace-dashboard';
+
+export function dashboardClient(issuer: string, resourceScopes: readonly string[]): ClientMetadata {
+  // Only scopes this server offers (a client asking for an unknown scope is invalid metadata).
+  const scopes = ['read:logs', 'write:alerts', 'admin:projects'].filter((s) => resourceScopes.includes(s));
+  return {
+    client_id: DASHBOARD_CLIENT_ID,
+    client_name: 'LogTrace Dashboard',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [`${issuer}/dashboard/callback`],
+    post_logout_redirect_uris: [`${issuer}/dashboard/signed-out`],
+    scope: ['openid', 'email', 'profile', ...scopes].join(' '),
+  };
+}
+
 export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
   return client?.first_party !== false;
 }
@@ -79,17 +97,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const resourceScopes = new Set(config.resource.scopes);
   const signingAlg: SigningAlg = config.signing_keys.algorithm;
 
-  const builtInClients: ClientMetadata[] = deps.apiKeys
-    ? [{
-        client_id: API_KEY_CLIENT_ID,
-        client_name: 'API key exchange',
-        token_endpoint_auth_method: 'none',
-        grant_types: [TOKEN_EXCHANGE],
-        response_types: [],
-        redirect_uris: [],
-        scope: config.resource.scopes.join(' '),
-      }]
-    : [];
+  const builtInClients: ClientMetadata[] = [dashboardClient(config.issuer, config.resource.scopes)];
+  if (deps.apiKeys) {
+    builtInClients.push({
+      client_id: API_KEY_CLIENT_ID,
+      client_name: 'API key exchange',
+      token_endpoint_auth_method: 'none',
+      grant_types: [TOKEN_EXCHANGE],
+      response_types: [],
+      redirect_uris: [],
+      scope: config.resource.scopes.join(' '),
+    });
+  }
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(store, { refreshTokenReuseInterval: config.tokens.refresh_token_reuse_interval }),
