@@ -10,6 +10,7 @@ import { firstPartyOfflineAccess } from '../oidc/index.ts';
 import { interactionRoutes, pageContext } from '../interactions/index.ts';
 import { errorPage } from '../../views/pages.ts';
 import { storeGate } from './koa-store-gate.ts';
+import { dashboardRoutes } from '../dashboard/index.ts';
 import { adminApi, verifyApi } from '../admin/index.ts';
 
 const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
@@ -119,6 +120,7 @@ export function createApp(services: Services): Koa {
 
   const pages = new Router();
   interactionRoutes(pages, services);
+  dashboardRoutes(pages, services);
 
   // Each router runs only for its own paths: the token endpoint and the key verification are hot paths,
   // and every router costs a pass over its routes.

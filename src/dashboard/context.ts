@@ -1,0 +1,171 @@
+import type { Context, Middleware } from 'koa';
+import type { Services } from '../container.ts';
+import type { Principal } from '../admin/koa-auth.ts';
+import { scopesOn } from '../admin/koa-auth.ts';
+import { visibleProjectIds } from '../admin/projects.ts';
+import type { Project } from '../directory/index.ts';
+import { pageContext } from '../interactions/index.ts';
+import { readForm } from '../http/form.ts';
+import { dashTranslator } from '../../views/dashboard/i18n.ts';
+import { chooseProjectPage, messagePage, type Chrome, type DashPage } from '../../views/dashboard/pages.ts';
+import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession } from './session.ts';
+
+/** What a signed-in dashboard request knows: the session, the person as a /v1 principal, what they administer. */
+export interface DashState {
+  sessionId: string;
+  session: DashboardSession;
+  principal: Principal;
+  /** Projects the person holds admin:projects on (directly or through an ancestor). */
+  adminProjects: Set<string>;
+  chrome: Chrome;
+}
+
+export function dashPage(ctx: Context): DashPage {
+  const { lang } = pageContext(ctx);
+  return { lang, t: dashTranslator(lang), here: ctx.originalUrl.startsWith('/dashboard') ? ctx.originalUrl : '/dashboard' };
+}
+
+export function render(ctx: Context, body: string, status = 200): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = body;
+}
+
+/**
+ * Dashboard pages run our own script (/static/dashboard.js, never inline) and post forms to themselves.
+ * `Referrer-Policy: same-origin` instead of `no-referrer`: with no-referrer a browser sends `Origin: null`
+ * on form posts, and the Origin check below needs the real origin. Nothing is cached: pages show keys.
+ */
+export const dashboardHeaders: Middleware = async (ctx, next) => {
+  ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+  ctx.set('Referrer-Policy', 'same-origin');
+  ctx.set('Cache-Control', 'no-store');
+  await next();
+};
+
+export class DashboardContext {
+  readonly services: Services;
+  readonly sessions: DashboardSessions;
+  readonly secure: boolean;
+  readonly origin: string;
+
+  constructor(services: Services) {
+    this.services = services;
+    this.sessions = new DashboardSessions(services.store);
+    this.secure = services.config.issuer.startsWith('https:');
+    this.origin = new URL(services.config.issuer).origin;
+  }
+
+  /** The person as the /v1 API would see a token of theirs: current roles (not the ones at sign-in), the token's scopes. */
+  async principalOf(session: DashboardSession): Promise<Principal> {
+    return {
+      kind: 'token',
+      actor: { type: 'user', id: session.user_id },
+      scopes: session.scopes,
+      project_roles: await this.services.memberships.rolesOf(session.user_id),
+    };
+  }
+
+  /**
+   * Loads the session or answers for the request: no session → to sign-in; a disabled account → signed
+   * out; no project to administer → the "no access" page. Returns undefined when it has answered.
+   */
+  async signedIn(ctx: Context): Promise<DashState | undefined> {
+    const sessionId = ctx.cookies.get(SESSION_COOKIE);
+    const session = await this.sessions.load(sessionId);
+    if (!session || !sessionId) {
+      if (ctx.method === 'GET') {
+        ctx.redirect(`/dashboard/login?return_to=${encodeURIComponent(ctx.originalUrl)}`);
+      } else {
+        const page = dashPage(ctx);
+        render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: '/dashboard/login', label: page.t('dash.sign_in') }] }), 403);
+      }
+      return undefined;
+    }
+    const user = await this.services.users.findById(session.user_id);
+    if (!user || user.disabled) {
+      await this.sessions.destroy(sessionId);
+      ctx.redirect('/dashboard/signed-out');
+      return undefined;
+    }
+    const principal = await this.principalOf(session);
+    // The /v1 helpers (auditAction) read the principal from here.
+    ctx.state.principal = principal;
+    const adminProjects = await visibleProjectIds(this.services, principal, 'admin:projects');
+    const chrome: Chrome = { user: { email: session.email, name: session.name }, csrf: session.csrf };
+    if (adminProjects.size === 0) {
+      const page = dashPage(ctx);
+      render(ctx, messagePage(page, chrome, {
+        title: page.t('dash.no_access.title'),
+        body: page.t('dash.no_access.body', { email: session.email }),
+        links: [{ href: '/dashboard/login?prompt=login', label: page.t('dash.no_access.other') }],
+      }), 403);
+      return undefined;
+    }
+    return { sessionId, session, principal, adminProjects, chrome };
+  }
+
+  /**
+   * A form post of a signed-in person: same origin (Origin, else Referer) and the session's CSRF token.
+   * Returns the form, or undefined after answering 403.
+   */
+  async checkedForm(ctx: Context, state: Pick<DashState, 'session' | 'chrome'>): Promise<URLSearchParams | undefined> {
+    const refuse = () => {
+      const page = dashPage(ctx);
+      render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: '/dashboard', label: page.t('dash.error.back') }] }), 403);
+      return undefined;
+    };
+    if (!this.sameOrigin(ctx)) return refuse();
+    const form = await readForm(ctx);
+    const token = form.get('_csrf') ?? '';
+    if (!token || !safeEqual(token, state.session.csrf)) return refuse();
+    return form;
+  }
+
+  sameOrigin(ctx: Context): boolean {
+    const origin = ctx.get('origin');
+    if (origin) return origin === this.origin;
+    const referer = ctx.get('referer');
+    if (!referer) return false;
+    try {
+      return new URL(referer).origin === this.origin;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The project named by `?project=`, when the person administers it; otherwise answers (choose page
+   * without a parameter, 404 unknown, 403 not theirs) and returns undefined.
+   */
+  async project(ctx: Context, state: DashState, target: string): Promise<Project | undefined> {
+    const page = dashPage(ctx);
+    const id = typeof ctx.query.project === 'string' ? ctx.query.project : '';
+    if (!id) {
+      const projects = (await Promise.all([...state.adminProjects].map((p) => this.services.projects.get(p)))).filter((p): p is Project => !!p);
+      projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
+      render(ctx, chooseProjectPage(page, { ...state.chrome }, { target, projects: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })) }));
+      return undefined;
+    }
+    const project = await this.services.projects.get(id);
+    if (!project) {
+      render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: target, label: page.t('dash.error.back') }] }), 404);
+      return undefined;
+    }
+    if (!(await this.administers(state, project.id))) {
+      render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.forbidden'), alert: true, links: [{ href: target, label: page.t('dash.error.back') }] }), 403);
+      return undefined;
+    }
+    return project;
+  }
+
+  /** The same rule as the /v1 API's requireScope(…, 'admin:projects'). */
+  async administers(state: Pick<DashState, 'principal'>, projectId: string): Promise<boolean> {
+    return (await scopesOn(state.principal, projectId, this.services)).includes('admin:projects');
+  }
+
+  notFound(ctx: Context, state: DashState, back: string): void {
+    const page = dashPage(ctx);
+    render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: back, label: page.t('dash.error.back') }] }), 404);
+  }
+}

@@ -1,0 +1,120 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import type { Store } from '../store/index.ts';
+
+/**
+ * The dashboard is a backend-for-frontend: tokens from our own token endpoint stay in the store, keyed by
+ * a random id in an HttpOnly cookie; page scripts never see them.
+ *
+ *   dashboard:session:{id}   the session (idle TTL, renewed on use; absolute lifetime in `absolute_until`)
+ *   dashboard:login:{state}  a sign-in in progress: PKCE verifier, nonce, where to return (10 minutes)
+ */
+export const SESSION_COOKIE = 'lt_dash';
+export const LOGIN_COOKIE = 'lt_dash_login';
+export const SESSION_IDLE_SECONDS = 8 * 3600;
+export const SESSION_ABSOLUTE_SECONDS = 24 * 3600;
+const LOGIN_TTL_SECONDS = 600;
+
+export interface DashboardSessionFields {
+  user_id: string;
+  email: string;
+  name: string | null;
+  id_token: string;
+  access_token: string;
+  /** Scopes granted by the token endpoint: an upper bound on what the dashboard may do. */
+  scopes: string[];
+}
+
+export interface DashboardSession extends DashboardSessionFields {
+  [key: string]: unknown;
+  /** Per-session CSRF token, carried by every form as `_csrf`. */
+  csrf: string;
+  created_at: string;
+  absolute_until: string;
+}
+
+export interface PendingLogin {
+  [key: string]: unknown;
+  verifier: string;
+  nonce: string;
+  return_to: string;
+}
+
+const sessionKey = (id: string) => `dashboard:session:{${id}}`;
+const loginKey = (state: string) => `dashboard:login:{${state}}`;
+const ID_PATTERN = /^[\w-]{43}$/;
+
+export function randomId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class DashboardSessions {
+  private readonly store: Store;
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  async create(fields: DashboardSessionFields): Promise<{ id: string; session: DashboardSession }> {
+    const id = randomId();
+    const now = Date.now();
+    const session: DashboardSession = { ...fields, csrf: randomId(), created_at: new Date(now).toISOString(), absolute_until: new Date(now + SESSION_ABSOLUTE_SECONDS * 1000).toISOString() };
+    await this.store.put(sessionKey(id), session, SESSION_IDLE_SECONDS);
+    return { id, session };
+  }
+
+  /** The session, its idle lifetime renewed; undefined when unknown, expired or past its absolute lifetime. */
+  async load(id: string | undefined): Promise<DashboardSession | undefined> {
+    if (!id || !ID_PATTERN.test(id)) return undefined;
+    const session = await this.store.get<DashboardSession>(sessionKey(id));
+    if (!session) return undefined;
+    if (Date.parse(session.absolute_until) <= Date.now()) {
+      await this.store.delete(sessionKey(id));
+      return undefined;
+    }
+    await this.store.batch([{ op: 'expire', key: sessionKey(id), ttlSeconds: SESSION_IDLE_SECONDS }]);
+    return session;
+  }
+
+  async destroy(id: string | undefined): Promise<void> {
+    if (id && ID_PATTERN.test(id)) await this.store.delete(sessionKey(id));
+  }
+
+  async startLogin(login: PendingLogin): Promise<string> {
+    const state = randomId();
+    await this.store.put(loginKey(state), login, LOGIN_TTL_SECONDS);
+    return state;
+  }
+
+  /** One use only: the record is deleted as it is read. */
+  async takeLogin(state: string | undefined): Promise<PendingLogin | undefined> {
+    if (!state || !ID_PATTERN.test(state)) return undefined;
+    const login = await this.store.get<PendingLogin>(loginKey(state));
+    await this.store.delete(loginKey(state));
+    return login;
+  }
+}
+
+/**
+ * Cookies written by hand: Koa refuses `secure` cookies when it cannot see TLS (behind a proxy without
+ * trust_proxy), yet an https issuer means the browser talks https.
+ */
+export function setCookie(ctx: Context, name: string, value: string, options: { secure: boolean; path?: string; maxAge?: number; httpOnly?: boolean }): void {
+  const parts = [`${name}=${value}`, `Path=${options.path ?? '/dashboard'}`, 'SameSite=Lax'];
+  if (options.httpOnly !== false) parts.push('HttpOnly');
+  if (options.secure) parts.push('Secure');
+  if (options.maxAge !== undefined) {
+    parts.push(`Max-Age=${options.maxAge}`);
+    if (options.maxAge === 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  }
+  ctx.append('Set-Cookie', parts.join('; '));
+}
+
+export function clearCookie(ctx: Context, name: string, secure: boolean, path = '/dashboard'): void {
+  setCookie(ctx, name, '', { secure, path, maxAge: 0 });
+}
