@@ -9,6 +9,7 @@ import type { UserRepository } from './users.ts';
 import type { LdapDirectory } from './ldap.ts';
 import { LdapUnavailableError } from './ldap.ts';
 import { rolesFromGroups, strongest, type RoleMapping } from './role-mapping.ts';
+import { PeriodicJob } from '../periodic.ts';
 import type { Role } from './roles.ts';
 
 /**
@@ -41,8 +42,7 @@ export interface GroupRolesDeps {
 
 export class GroupRoles {
   private readonly deps: GroupRolesDeps;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private sync: PeriodicJob | undefined;
 
   constructor(deps: GroupRolesDeps) {
     this.deps = deps;
@@ -161,17 +161,12 @@ export class GroupRoles {
 
   startLdapSync(intervalSeconds: number): void {
     if (!this.deps.ldap) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.syncLdap(Math.max(1, intervalSeconds - 1))
-        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'ldap sync failed'))
-        .finally(() => (this.running = undefined));
-    }, intervalSeconds * 1000);
-    this.timer.unref();
+    this.sync = new PeriodicJob('ldap sync', this.deps.logger, () => this.syncLdap(Math.max(1, intervalSeconds - 1)));
+    this.sync.start(intervalSeconds);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.sync?.stop();
   }
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { KeyService } from './service.ts';
+import { PeriodicJob } from '../periodic.ts';
 
 /** What the watcher needs of the webhooks module: an event that is sent at most once per dedupe key. */
 export interface OnceEmitter {
@@ -14,8 +15,7 @@ export interface OnceEmitter {
  * nodes: one pass at a time holds a lock, and every event is sent through a dedupe key (emitOnce).
  */
 export class ExpiryWatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private job: PeriodicJob | undefined;
   private readonly deps: { store: Store; keys: KeyService; webhooks: OnceEmitter; audit: AuditLog; logger: Logger; noticeDays: number };
 
   constructor(deps: ExpiryWatcher['deps']) {
@@ -23,17 +23,12 @@ export class ExpiryWatcher {
   }
 
   start(intervalSeconds: number): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.runOnce(intervalSeconds)
-        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'API key expiry watch failed; will retry'))
-        .finally(() => (this.running = undefined));
-    }, intervalSeconds * 1000);
-    this.timer.unref();
+    this.job = new PeriodicJob('API key expiry watch', this.deps.logger, () => this.runOnce(intervalSeconds));
+    this.job.start(intervalSeconds);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.job?.stop();
   }
 
   /** One pass; returns early when another node holds the pass. */
