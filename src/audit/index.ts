@@ -42,8 +42,16 @@ export class AuditLog {
     this.store = store;
   }
 
+  /** Appends an event; every documented field is present (null when unknown), whoever records it. */
   async record(event: AuditInput): Promise<string> {
-    return this.store.append<AuditEvent>(AUDIT_LOG, { ...event, timestamp: event.timestamp ?? new Date().toISOString() });
+    return this.store.append<AuditEvent>(AUDIT_LOG, {
+      ...event,
+      target: event.target ?? null,
+      project_id: event.project_id ?? null,
+      ip: event.ip ?? null,
+      user_agent: event.user_agent ?? null,
+      timestamp: event.timestamp ?? new Date().toISOString(),
+    });
   }
 
   async list(options: { after?: string; limit?: number } = {}): Promise<Array<AuditEvent & { id: string }>> {
