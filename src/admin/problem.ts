@@ -96,8 +96,8 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
 }
 
 /** Reads a JSON object body (≤ 64 KiB). */
-export async function readJson(ctx: Parameters<Middleware>[0], limitBytes = 64 * 1024): Promise<unknown> {
-  if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+export async function readJson(ctx: Parameters<Middleware>[0], limitBytes = 64 * 1024, checkType = true): Promise<unknown> {
+  if (checkType && !ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
   const declared = ctx.request.length;
   if (declared !== undefined && declared > limitBytes) throw new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`);
   const text = await new Promise<string>((resolve, reject) => {

@@ -12,7 +12,7 @@ const patchUser = z.strictObject({ disabled: z.boolean().optional(), name: z.str
 const putMember = z.strictObject({ role: z.enum(ROLES) });
 
 /** Whether the principal holds `owner` on the project or above it (only owners may grant or remove owner). */
-async function isOwner(principal: Principal, projectId: string, services: Services): Promise<boolean> {
+export async function isOwner(principal: Principal, projectId: string, services: Services): Promise<boolean> {
   if (principal.kind !== 'token') return false;
   const path = (await services.projects.pathOf(projectId)) ?? [];
   return Object.entries(principal.project_roles).some(([project, role]) => role === 'owner' && path.includes(project));

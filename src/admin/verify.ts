@@ -33,8 +33,11 @@ export function verifyHandler(services: Services): (ctx: Context) => Promise<voi
     child.inc();
   };
   return async (ctx) => {
-    const hasBody = !!ctx.request.type || (ctx.request.length ?? 0) > 0;
-    const input = parseVerifyBody(hasBody ? await readJson(ctx, 8 * 1024) : undefined);
+    // Raw header checks rather than Koa's parsed getters: this runs at the log API's full request rate.
+    const headers = ctx.req.headers;
+    const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
+    if (hasBody && !/^application\/json\s*(;|$)/i.test(headers['content-type'] ?? '')) throw new AppError('unsupported_media_type', 'send the body as application/json');
+    const input = parseVerifyBody(hasBody ? await readJson(ctx, 8 * 1024, false) : undefined);
     const subject = input.ip ?? ctx.ip;
     const blocked = guesses.blockedFor(subject);
     if (blocked) throw new AppError('rate_limited', 'too many failed verifications for this address', { headers: { 'Retry-After': String(blocked) } });

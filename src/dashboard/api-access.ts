@@ -8,6 +8,8 @@ import {
   API_ACCESS_PATH,
   REVOKE_PATH,
   ROTATE_PATH,
+  USAGE_PATH,
+  usagePage,
   apiAccessPage,
   revokePage,
   type ApiAccessView,
@@ -177,6 +179,17 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     if (!found) return;
     const { key, project } = found;
     render(ctx, revokePage(dashPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project, key: row(key) }));
+  });
+
+  /** Verifications per day by outcome (the data of GET /v1/keys/{id}/usage) as a chart and a table. */
+  router.get(USAGE_PATH, dashboardHeaders, async (ctx) => {
+    const state = await dash.signedIn(ctx);
+    if (!state) return;
+    const found = await keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : '');
+    if (!found) return;
+    const { key, project } = found;
+    const usage = await keys.usageOf(key.id, 30);
+    render(ctx, usagePage(dashPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project: { id: project.id, name: project.name }, key: row(key), days: usage.days, last_used_at: usage.last_used_at }));
   });
 
   router.post(REVOKE_PATH, dashboardHeaders, async (ctx) => {

@@ -4,6 +4,7 @@ import { DashboardContext } from './context.ts';
 import { signInRoutes } from './sign-in.ts';
 import { apiAccessRoutes } from './api-access.ts';
 import { securityLogRoutes } from './security-log.ts';
+import { memberRoutes } from './members.ts';
 
 /**
  * The admin dashboard (/dashboard): server-rendered pages, a server-side client of the same domain
@@ -15,4 +16,5 @@ export function dashboardRoutes(router: Router, services: Services): void {
   signInRoutes(router, dash);
   apiAccessRoutes(router, dash);
   securityLogRoutes(router, dash);
+  memberRoutes(router, dash);
 }

@@ -17,9 +17,10 @@ const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 
 /** A request id from a trusted proxy's `X-Request-Id`, or a fresh one; echoed in the response. */
 const requestId: Middleware = async (ctx, next) => {
-  const incoming = ctx.get('x-request-id');
-  ctx.state.requestId = /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-  ctx.set('X-Request-Id', ctx.state.requestId as string);
+  if (!ctx.state.requestId) {
+    ctx.state.requestId = randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId as string);
+  }
   await next();
 };
 
@@ -130,9 +131,18 @@ export function createApp(services: Services): Koa {
   const isOps = (p: string) => OPS.has(p) || p.startsWith('/static/');
   const isPage = (p: string) => p.startsWith('/interaction/') || p.startsWith('/federation/') || p === '/dashboard' || p.startsWith('/dashboard/');
 
-  app.use(requestId);
-  // Counted by logtrace_api_key_verifications_total rather than the access log (the log API's hot path).
+  // The log API's hot path comes first: counted by logtrace_api_key_verifications_total rather than the
+  // access log, and it echoes an incoming X-Request-Id instead of minting one.
+  app.use(async (ctx, next) => {
+    const incoming = ctx.get('x-request-id');
+    if (incoming && /^[\w.-]{1,128}$/.test(incoming)) {
+      ctx.state.requestId = incoming;
+      ctx.set('X-Request-Id', incoming);
+    }
+    await next();
+  });
   app.use(verifyApi(services));
+  app.use(requestId);
   app.use(accessLog(services));
   app.use(errorHandler(services));
   app.use(only(isOps, router.routes()));

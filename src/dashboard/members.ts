@@ -1,0 +1,195 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { auditAction } from '../admin/context.ts';
+import { visibleProjectIds } from '../admin/projects.ts';
+import { isOwner } from '../admin/users.ts';
+import { isRole, type Project, type Role } from '../directory/index.ts';
+import {
+  INVITE_PATH,
+  MAPPING_ADD_PATH,
+  MAPPING_DELETE_PATH,
+  MEMBER_REMOVE_PATH,
+  MEMBER_ROLE_PATH,
+  MEMBERS_PATH,
+  mappingConfirmPage,
+  membersPage,
+  type MappingForm,
+  type MembersView,
+  type PreviewChange,
+} from '../../views/dashboard/pages.ts';
+import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+
+/**
+ * Members and roles: the project's members with the causes of their roles, manual roles (set, remove,
+ * invite an existing account by email) and group → role mappings with a preview before any change.
+ * The same rules and audit events as /v1/projects/{id}/members (src/admin/users.ts) and
+ * /v1/role-mappings (src/admin/role-mappings.ts).
+ */
+export function memberRoutes(router: Router, dash: DashboardContext): void {
+  const { services } = dash;
+  const { users, memberships, groupRoles } = services;
+  const sources = () => [...(services.ldap ? ['ldap'] : []), ...services.connectors.keys()];
+  const validSource = (source: string) => source === 'ldap' || services.connectors.has(source);
+
+  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice'>> = {}, status = 200) {
+    const members = [];
+    for (const m of await memberships.membersOf(project.id)) {
+      const user = await users.findById(m.user_id);
+      members.push({
+        user_id: m.user_id,
+        email: user?.email ?? m.user_id,
+        name: user?.name ?? null,
+        role: m.role,
+        causes: m.grants.map((g) => ({ role: g.role, cause: g.cause, source: g.source ?? null })),
+        manual: m.grants.find((g) => g.cause === 'manual')?.role ?? null,
+      });
+    }
+    members.sort((a, b) => a.email.localeCompare(b.email));
+    const mappings = (await groupRoles.list()).filter((m) => m.project_id === project.id).map((m) => ({ id: m.id, source: m.source, group: m.group, role: m.role, origin: m.origin }));
+    const available = sources();
+    render(ctx, membersPage(dashPage(ctx), { ...state.chrome, project: { id: project.id, name: project.name }, section: 'members' }, {
+      project: { id: project.id, name: project.name },
+      members,
+      canOwner: await isOwner(state.principal, project.id, services),
+      mappings,
+      sources: available,
+      invite: extra.invite ?? { email: '', role: 'member' },
+      mappingForm: extra.mappingForm ?? { source: available[0] ?? '', group: '', role: 'viewer' },
+      errors: extra.errors ?? {},
+      notice: extra.notice,
+    }), status);
+  }
+
+  /** A posting person on a project they administer, with the form; undefined once answered. */
+  async function posted(ctx: Context): Promise<{ state: DashState; form: URLSearchParams; project: Project } | undefined> {
+    const state = await dash.signedIn(ctx);
+    if (!state) return undefined;
+    const form = await dash.checkedForm(ctx, state);
+    if (!form) return undefined;
+    const project = await dash.project(ctx, state, MEMBERS_PATH);
+    if (!project) return undefined;
+    return { state, form, project };
+  }
+
+  /** As PUT/DELETE /v1/projects/{id}/members/{user_id}: only an owner grants, changes or removes owner. */
+  async function setManual(ctx: Context, state: DashState, project: Project, userId: string, role: Role | null): Promise<{ error?: string; notice?: string; status: number }> {
+    const { t } = dashPage(ctx);
+    const user = await users.findById(userId);
+    if (!user) return { error: t('dash.members.err_user'), status: 404 };
+    const current = (await memberships.grantsOf(user.id)).find((g) => g.project_id === project.id && g.cause === 'manual');
+    if (role === null && !current) return { error: t('dash.members.no_manual', { email: user.email }), status: 404 };
+    if ((role === 'owner' || current?.role === 'owner') && !(await isOwner(state.principal, project.id, services))) return { error: t('dash.members.err_owner'), status: 403 };
+    const change = await memberships.setManual(user.id, project.id, role);
+    await auditAction(ctx, services, { action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, outcome: 'success', detail: { cause: 'manual', from: role === null ? current!.role : (change?.from ?? current?.role ?? null), to: role === null ? (change?.to ?? null) : role } });
+    return { notice: role ? t('dash.members.saved', { email: user.email, role: t(`dash.role.${role}`) }) : t('dash.members.removed', { email: user.email }), status: 200 };
+  }
+
+  router.get(MEMBERS_PATH, dashboardHeaders, async (ctx) => {
+    const state = await dash.signedIn(ctx);
+    if (!state) return;
+    const project = await dash.project(ctx, state, MEMBERS_PATH);
+    if (!project) return;
+    await renderMembers(ctx, state, project);
+  });
+
+  router.post(MEMBER_ROLE_PATH, dashboardHeaders, async (ctx) => {
+    const p = await posted(ctx);
+    if (!p) return;
+    const role = p.form.get('role') ?? '';
+    if (!isRole(role)) return renderMembers(ctx, p.state, p.project, { errors: { member: dashPage(ctx).t('dash.members.err_role') } }, 400);
+    const result = await setManual(ctx, p.state, p.project, p.form.get('user_id') ?? '', role);
+    await renderMembers(ctx, p.state, p.project, result.error ? { errors: { member: result.error } } : { notice: result.notice }, result.status);
+  });
+
+  router.post(MEMBER_REMOVE_PATH, dashboardHeaders, async (ctx) => {
+    const p = await posted(ctx);
+    if (!p) return;
+    const result = await setManual(ctx, p.state, p.project, p.form.get('user_id') ?? '', null);
+    await renderMembers(ctx, p.state, p.project, result.error ? { errors: { member: result.error } } : { notice: result.notice }, result.status);
+  });
+
+  /** Invite = a manual role for an existing account found by email (no account is created here). */
+  router.post(INVITE_PATH, dashboardHeaders, async (ctx) => {
+    const p = await posted(ctx);
+    if (!p) return;
+    const { t } = dashPage(ctx);
+    const invite = { email: (p.form.get('email') ?? '').trim(), role: p.form.get('role') ?? '' };
+    const errors: Record<string, string> = {};
+    if (!invite.email || invite.email.length > 320) errors.email = t('dash.invite.err_email');
+    if (!isRole(invite.role)) errors.invite_role = t('dash.members.err_role');
+    const user = errors.email ? undefined : await users.findByEmail(invite.email);
+    if (!errors.email && !user) errors.email = t('dash.invite.unknown', { email: invite.email });
+    if (Object.keys(errors).length || !user) return renderMembers(ctx, p.state, p.project, { invite, errors }, 400);
+    const result = await setManual(ctx, p.state, p.project, user.id, invite.role as Role);
+    if (result.error) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: result.error } }, result.status);
+    await renderMembers(ctx, p.state, p.project, { notice: result.notice });
+  });
+
+  async function previewOf(state: DashState, change: Parameters<typeof groupRoles.preview>[0]): Promise<PreviewChange[]> {
+    const visible = await visibleProjectIds(services, state.principal, 'admin:projects');
+    const out: PreviewChange[] = [];
+    for (const c of (await groupRoles.preview(change)).filter((c) => visible.has(c.project_id))) {
+      const project = await services.projects.get(c.project_id);
+      out.push({ email: c.email, user_id: c.user_id, project: project?.name ?? c.project_id, from: c.from, to: c.to });
+    }
+    return out;
+  }
+
+  /** Add a mapping: the first post shows the preview; the confirmation (confirm=yes) saves it. */
+  router.post(MAPPING_ADD_PATH, dashboardHeaders, async (ctx) => {
+    const p = await posted(ctx);
+    if (!p) return;
+    const { state, form, project } = p;
+    const page = dashPage(ctx);
+    const { t } = page;
+    const values: MappingForm = { source: form.get('source') ?? '', group: (form.get('group') ?? '').trim(), role: form.get('role') ?? '' };
+    const errors: Record<string, string> = {};
+    if (!validSource(values.source)) errors.source = t('dash.mappings.err_source');
+    if (!values.group || values.group.length > 1000) errors.group = t('dash.mappings.err_group');
+    if (!isRole(values.role)) errors.role = t('dash.members.err_role');
+    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, 400);
+    const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
+    if (form.get('confirm') !== 'yes') {
+      render(ctx, mappingConfirmPage(page, { ...state.chrome, project, section: 'members' }, { project, mode: 'add', mapping: values, changes: await previewOf(state, { add: [input] }) }));
+      return;
+    }
+    const mapping = await groupRoles.create(input);
+    await auditAction(ctx, services, { action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: project.id, outcome: 'success', detail: { source: input.source, group: input.group, role: input.role } });
+    await renderMembers(ctx, state, project, { notice: t('dash.mappings.added', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
+  });
+
+  async function mappingOf(ctx: Context, state: DashState, project: Project, id: string) {
+    const mapping = id ? await groupRoles.get(id) : undefined;
+    if (!mapping || mapping.project_id !== project.id) {
+      dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
+      return undefined;
+    }
+    if (mapping.origin === 'config') {
+      await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.mappings.err_config') } }, 409);
+      return undefined;
+    }
+    return mapping;
+  }
+
+  router.get(MAPPING_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const state = await dash.signedIn(ctx);
+    if (!state) return;
+    const project = await dash.project(ctx, state, MEMBERS_PATH);
+    if (!project) return;
+    const mapping = await mappingOf(ctx, state, project, typeof ctx.query.id === 'string' ? ctx.query.id : '');
+    if (!mapping) return;
+    render(ctx, mappingConfirmPage(dashPage(ctx), { ...state.chrome, project, section: 'members' }, { project, mode: 'delete', mapping, changes: await previewOf(state, { remove: [mapping.id] }) }));
+  });
+
+  router.post(MAPPING_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const p = await posted(ctx);
+    if (!p) return;
+    const { state, form, project } = p;
+    const mapping = await mappingOf(ctx, state, project, form.get('id') ?? '');
+    if (!mapping) return;
+    await groupRoles.delete(mapping.id);
+    await auditAction(ctx, services, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
+    const { t } = dashPage(ctx);
+    await renderMembers(ctx, state, project, { notice: t('dash.mappings.deleted', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
+  });
+}
