@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
-import { ConnectionInputError } from '../connectors/connections.ts';
+import { ConnectionInputError, type ConnectionView } from '../connectors/connections.ts';
 import { AppError, readJson } from './problem.ts';
 import { authMiddleware, scopesOn } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
@@ -22,7 +22,7 @@ function connectionError(err: unknown): never {
   throw err;
 }
 
-type Check = { check: string; ok: boolean; detail: string };
+export type Check = { check: string; ok: boolean; detail: string };
 
 async function fetchJson(services: Services, url: string): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; detail: string }> {
   try {
@@ -49,6 +49,32 @@ async function discoveryChecks(services: Services, discoveryUrl: string, expectI
   const jwks = await fetchJson(services, jwksUri);
   const keys = jwks.ok && Array.isArray(jwks.body.keys) ? jwks.body.keys.length : 0;
   checks.push({ check: 'signing_keys', ok: keys > 0, detail: jwks.ok ? `${keys} signing key(s) at ${jwksUri}` : jwks.detail });
+  return checks;
+}
+
+/**
+ * What POST /v1/connections/{id}/test checks (also the dashboard's "Test connection"): discovery or metadata
+ * reachable, issuer as expected, signing keys published, the connector running. Changes nothing.
+ */
+export async function testConnection(services: Services, connection: ConnectionView): Promise<Check[]> {
+  const checks: Check[] = [];
+  if (connection.type === 'oidc') {
+    const issuer = String(connection.issuer).replace(/\/$/, '');
+    checks.push(...(await discoveryChecks(services, `${issuer}/.well-known/openid-configuration`, (found) => (found === connection.issuer ? null : `issuer mismatch: discovery says ${found || '(none)'}, configured ${String(connection.issuer)}`))));
+  } else if (connection.type === 'entra') {
+    const authority = String(connection.authority ?? 'https://login.microsoftonline.com').replace(/\/$/, '');
+    const tenant = String(connection.tenant);
+    checks.push(...(await discoveryChecks(services, `${authority}/${tenant}/v2.0/.well-known/openid-configuration`, (found) => {
+      const expected = /^[0-9a-f-]{36}$/i.test(tenant) ? `${authority}/${tenant}/v2.0` : `${authority}/{tenantid}/v2.0`;
+      return found === expected ? null : `issuer mismatch: discovery says ${found || '(none)'}, expected ${expected}`;
+    })));
+  }
+  const connector = services.connectors.get(connection.id);
+  if (connection.type === 'saml') {
+    checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: 'the IdP metadata could not be loaded or has no signing certificate (see the server log)' });
+  } else {
+    checks.push(connector ? { check: 'configuration', ok: true, detail: 'the connector is running' } : { check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' });
+  }
   return checks;
 }
 
@@ -108,24 +134,7 @@ export function connectionRoutes(router: Router, services: Services): void {
     const root = await requireOrgAdmin(ctx, services);
     const connection = await connections.get(ctx.params.id!);
     if (!connection) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
-    const checks: Check[] = [];
-    if (connection.type === 'oidc') {
-      const issuer = String(connection.issuer).replace(/\/$/, '');
-      checks.push(...(await discoveryChecks(services, `${issuer}/.well-known/openid-configuration`, (found) => (found === connection.issuer ? null : `issuer mismatch: discovery says ${found || '(none)'}, configured ${String(connection.issuer)}`))));
-    } else if (connection.type === 'entra') {
-      const authority = String(connection.authority ?? 'https://login.microsoftonline.com').replace(/\/$/, '');
-      const tenant = String(connection.tenant);
-      checks.push(...(await discoveryChecks(services, `${authority}/${tenant}/v2.0/.well-known/openid-configuration`, (found) => {
-        const expected = /^[0-9a-f-]{36}$/i.test(tenant) ? `${authority}/${tenant}/v2.0` : `${authority}/{tenantid}/v2.0`;
-        return found === expected ? null : `issuer mismatch: discovery says ${found || '(none)'}, expected ${expected}`;
-      })));
-    }
-    const connector = services.connectors.get(connection.id);
-    if (connection.type === 'saml') {
-      checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: 'the IdP metadata could not be loaded or has no signing certificate (see the server log)' });
-    } else {
-      checks.push(connector ? { check: 'configuration', ok: true, detail: 'the connector is running' } : { check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' });
-    }
+    const checks = await testConnection(services, connection);
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
     ctx.body = { ok, checks };

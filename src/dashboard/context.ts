@@ -92,7 +92,8 @@ export class DashboardContext {
     // The /v1 helpers (auditAction) read the principal from here.
     ctx.state.principal = principal;
     const adminProjects = await visibleProjectIds(this.services, principal, 'admin:projects');
-    const chrome: Chrome = { user: { email: session.email, name: session.name }, csrf: session.csrf };
+    const orgAdmin = (await this.services.projects.roots()).some((root) => adminProjects.has(root.id));
+    const chrome: Chrome = { user: { email: session.email, name: session.name }, csrf: session.csrf, orgAdmin };
     if (adminProjects.size === 0) {
       const page = dashPage(ctx);
       render(ctx, messagePage(page, chrome, {

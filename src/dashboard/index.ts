@@ -5,6 +5,8 @@ import { signInRoutes } from './sign-in.ts';
 import { apiAccessRoutes } from './api-access.ts';
 import { securityLogRoutes } from './security-log.ts';
 import { memberRoutes } from './members.ts';
+import { webhookRoutes } from './webhooks.ts';
+import { ssoRoutes } from './sso.ts';
 
 /**
  * The admin dashboard (/dashboard): server-rendered pages, a server-side client of the same domain
@@ -17,4 +19,6 @@ export function dashboardRoutes(router: Router, services: Services): void {
   apiAccessRoutes(router, dash);
   securityLogRoutes(router, dash);
   memberRoutes(router, dash);
+  webhookRoutes(router, dash);
+  ssoRoutes(router, dash);
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { toCsv, toJsonLines } from '../../src/dashboard/security-log.ts';
 import { sortKeys } from '../../src/dashboard/api-access.ts';
 import { safeReturnTo } from '../../src/dashboard/sign-in.ts';
-import type { KeyRow } from '../../views/dashboard/pages.ts';
+import { axisMax, USAGE_OUTCOMES, type KeyRow } from '../../views/dashboard/pages.ts';
+import { VERIFY_OUTCOMES } from '../../src/keys/index.ts';
 
 const event = (over: Record<string, unknown> = {}) => ({
   id: '1-0', timestamp: '2026-01-02T03:04:05.000Z', action: 'key.created', outcome: 'success' as const,
@@ -39,5 +40,10 @@ describe('dashboard helpers', () => {
     for (const bad of ['//evil.example/dashboard', 'https://evil.example', '/dashboardx', '/\\evil.example', '/dashboard/\r\nx', undefined, ['/dashboard']]) {
       expect(safeReturnTo(bad)).toBe('/dashboard');
     }
+  });
+
+  it('usage chart: a round axis maximum, and every verification outcome has a colour and a name', () => {
+    expect([0, 1, 3, 4, 7, 10, 11, 180, 2001].map(axisMax)).toEqual([1, 1, 5, 5, 10, 10, 20, 200, 5000]);
+    expect([...USAGE_OUTCOMES]).toEqual([...VERIFY_OUTCOMES]);
   });
 });

@@ -17,13 +17,32 @@ export interface Chrome {
   user?: { email: string; name: string | null } | undefined;
   csrf?: string | undefined;
   project?: { id: string; name: string } | undefined;
-  section?: 'api-access' | 'log' | undefined;
+  section?: 'api-access' | 'log' | 'members' | 'webhooks' | 'sso' | undefined;
+  /** Administers an organisation (a root project): may manage single sign-on. */
+  orgAdmin?: boolean | undefined;
 }
 
 export const API_ACCESS_PATH = '/dashboard/settings/security/api-access';
 export const LOG_PATH = '/dashboard/settings/security/log';
 export const REVOKE_PATH = `${API_ACCESS_PATH}/revoke`;
 export const ROTATE_PATH = `${API_ACCESS_PATH}/rotate`;
+export const USAGE_PATH = `${API_ACCESS_PATH}/usage`;
+export const MEMBERS_PATH = '/dashboard/settings/members';
+export const WEBHOOKS_PATH = '/dashboard/settings/webhooks';
+export const SSO_PATH = '/dashboard/settings/security/sso';
+export const SSO_NEW_PATH = `${SSO_PATH}/new`;
+export const SSO_EDIT_PATH = `${SSO_PATH}/edit`;
+export const SSO_TEST_PATH = `${SSO_PATH}/test`;
+export const WEBHOOK_DELETE_PATH = `${WEBHOOKS_PATH}/delete`;
+export const DELIVERIES_PATH = `${WEBHOOKS_PATH}/deliveries`;
+export const REDELIVER_PATH = `${WEBHOOKS_PATH}/redeliver`;
+export const MEMBER_ROLE_PATH = `${MEMBERS_PATH}/role`;
+export const MEMBER_REMOVE_PATH = `${MEMBERS_PATH}/remove`;
+export const INVITE_PATH = `${MEMBERS_PATH}/invite`;
+export const MAPPING_ADD_PATH = `${MEMBERS_PATH}/mappings/add`;
+export const MAPPING_DELETE_PATH = `${MEMBERS_PATH}/mappings/delete`;
+
+const SECTION_PATHS: Record<NonNullable<Chrome['section']>, string> = { 'api-access': API_ACCESS_PATH, log: LOG_PATH, members: MEMBERS_PATH, webhooks: WEBHOOKS_PATH, sso: SSO_PATH };
 
 const LANGUAGE_NAMES: Record<Lang, string> = { en: 'English', ru: 'Русский' };
 
@@ -76,10 +95,13 @@ function layout(page: DashPage, chrome: Chrome, title: string, body: SafeHtml): 
 <div class="shell ${chrome.section ? 'with-nav' : ''}">
 ${chrome.section ? html`<nav class="sidenav" aria-label="${t('dash.nav')}">
   ${project ? html`<p class="project-name">${t('dash.project.current', { name: project.name })}</p>
-  <p class="project-switch"><a href="${url(chrome.section === 'log' ? LOG_PATH : API_ACCESS_PATH, {})}">${t('dash.project.switch')}</a></p>` : ''}
+  <p class="project-switch"><a href="${url(SECTION_PATHS[chrome.section], {})}">${t('dash.project.switch')}</a></p>` : ''}
   <ul>
     ${navItem('api-access', url(API_ACCESS_PATH, { project: project?.id }), t('dash.nav.api_access'))}
     ${navItem('log', url(LOG_PATH, { project: project?.id }), t('dash.nav.security_log'))}
+    ${navItem('members', url(MEMBERS_PATH, { project: project?.id }), t('dash.nav.members'))}
+    ${navItem('webhooks', url(WEBHOOKS_PATH, { project: project?.id }), t('dash.nav.webhooks'))}
+    ${chrome.orgAdmin ? navItem('sso', SSO_PATH, t('dash.nav.sso')) : ''}
   </ul>
 </nav>` : ''}
 <main id="main" tabindex="-1">
@@ -195,6 +217,7 @@ ${view.keys.map((k) => html`<tr data-key-id="${k.id}">
   <td>${formatTime(page, k.last_used_at)}</td>
   <td>${statusBadge(page, k.status)}</td>
   <td class="actions-cell">
+    <p class="row-link"><a href="${url(USAGE_PATH, { project, key: k.id })}">${t('dash.usage.link')}<span class="visually-hidden"> ${k.name}</span></a></p>
     ${k.status === 'active' ? html`<form method="post" action="${url(ROTATE_PATH, { project })}" class="row-form">
       ${csrfField(chrome)}<input type="hidden" name="id" value="${k.id}">
       <label for="grace-${k.id}" class="visually-hidden">${t('dash.rotate.grace_for', { name: k.name })}</label>
@@ -337,6 +360,83 @@ export function revokePage(page: DashPage, chrome: Chrome, view: { project: { id
 </section>`);
 }
 
+/* Usage chart --------------------------------------------------------------------------------------- */
+
+export const USAGE_OUTCOMES = ['valid', 'not_found', 'expired', 'revoked', 'rotated', 'ip_not_allowed', 'insufficient_scope', 'wrong_project'] as const;
+export type UsageOutcome = (typeof USAGE_OUTCOMES)[number];
+
+export interface UsageView {
+  project: { id: string; name: string };
+  key: KeyRow;
+  days: Array<{ date: string; counts: Record<UsageOutcome, number>; total: number }>;
+  last_used_at: string | null;
+}
+
+/** "Nice" axis maximum: 1, 2, 5 × 10ⁿ at or above the largest day. */
+export function axisMax(value: number): number {
+  if (value <= 0) return 1;
+  const base = 10 ** Math.floor(Math.log10(value));
+  for (const m of [1, 2, 5, 10]) if (m * base >= value) return m * base;
+  return 10 * base;
+}
+
+/** A server-side stacked bar chart (one bar per day), no script; the table below holds the same numbers. */
+export function usageChart(page: DashPage, view: UsageView): SafeHtml {
+  const { t } = page;
+  const W = 720, H = 260, left = 44, right = 8, top = 12, bottom = 36;
+  const plotW = W - left - right, plotH = H - top - bottom;
+  const max = axisMax(Math.max(0, ...view.days.map((d) => d.total)));
+  const slot = plotW / Math.max(1, view.days.length);
+  const barW = Math.max(2, slot * 0.7);
+  const y = (v: number) => top + plotH - (v / max) * plotH;
+  const total = view.days.reduce((a, d) => a + d.total, 0);
+  const label = t('dash.usage.chart_label', { name: view.key.name, days: view.days.length, total });
+  const ticks = [0, max / 2, max];
+  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+  return html`<figure class="chart">
+<svg role="img" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMidYMid meet" class="usage-chart" aria-label="${label}">
+<title>${label}</title>
+${ticks.map((v) => html`<g class="tick"><line x1="${left}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"></line><text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text></g>`)}
+${view.days.map((d, i) => {
+  const x = left + i * slot + (slot - barW) / 2;
+  let acc = 0;
+  return html`<g class="bar" data-date="${d.date}">${USAGE_OUTCOMES.filter((o) => d.counts[o] > 0).map((o) => {
+    const y0 = y(acc), y1 = y(acc + d.counts[o]);
+    acc += d.counts[o];
+    return html`<rect class="o-${o}" x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${barW.toFixed(1)}" height="${Math.max(0.5, y0 - y1).toFixed(1)}"><title>${d.date}: ${t(`dash.verify.${o}`)} ${d.counts[o]}</title></rect>`;
+  })}${i % 5 === 0 || i === view.days.length - 1 ? html`<text class="day" x="${(x + barW / 2).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle">${d.date.slice(5)}</text>` : ''}</g>`;
+})}
+</svg>
+<figcaption>
+<ul class="legend" aria-label="${t('dash.usage.legend')}">${USAGE_OUTCOMES.map((o) => html`<li><span class="swatch o-${o}" aria-hidden="true"></span>${t(`dash.verify.${o}`)}</li>`)}</ul>
+</figcaption>
+</figure>`;
+}
+
+export function usagePage(page: DashPage, chrome: Chrome, view: UsageView): string {
+  const { t } = page;
+  const title = t('dash.usage.title', { name: view.key.name });
+  const total = view.days.reduce((a, d) => a + d.total, 0);
+  const shown = USAGE_OUTCOMES.filter((o) => view.days.some((d) => d.counts[o] > 0));
+  return layout(page, chrome, title, html`
+<h1>${title}</h1>
+<p class="lead">${t('dash.usage.intro', { days: view.days.length })}</p>
+<p>${t('dash.usage.last_used')} ${formatTime(page, view.last_used_at)} · <code>${view.key.prefix}…</code> ${statusBadge(page, view.key.status)}</p>
+${total === 0 ? html`<p class="empty">${t('dash.usage.none', { days: view.days.length })}</p>` : html`<section class="panel">
+${usageChart(page, view)}
+</section>
+<div class="table-wrap" role="region" aria-labelledby="usage-caption" tabindex="0">
+<table class="data usage">
+<caption id="usage-caption">${t('dash.usage.caption', { name: view.key.name })}</caption>
+<thead><tr><th scope="col">${t('dash.usage.date')}</th>${shown.map((o) => html`<th scope="col">${t(`dash.verify.${o}`)}</th>`)}<th scope="col">${t('dash.usage.total')}</th></tr></thead>
+<tbody>
+${view.days.filter((d) => d.total > 0).map((d) => html`<tr><th scope="row"><time datetime="${d.date}">${d.date}</time></th>${shown.map((o) => html`<td>${d.counts[o]}</td>`)}<td>${d.total}</td></tr>`)}
+</tbody>
+</table>
+</div>`}
+<p><a href="${url(API_ACCESS_PATH, { project: view.project.id })}">${t('dash.usage.back')}</a></p>`);
+}
+
 /* Security log --------------------------------------------------------------------------------------- */
 
 export interface LogEventRow {
@@ -449,4 +549,545 @@ ${view.events.map((e) => html`<tr data-event-id="${e.id}">
   ${view.paged ? html`<a href="${url(LOG_PATH, filterParams)}">${t('dash.log.first')}</a>` : ''}
   ${view.next ? html`<a href="${url(LOG_PATH, { ...filterParams, after: view.next })}" rel="next">${t('dash.log.next')}</a>` : ''}
 </nav>`);
+}
+
+/* Members and roles ------------------------------------------------------------------------------------ */
+
+export const DASH_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export type DashRole = (typeof DASH_ROLES)[number];
+
+export interface MemberRow {
+  user_id: string;
+  email: string;
+  name: string | null;
+  role: DashRole;
+  causes: Array<{ role: DashRole; cause: 'manual' | 'ldap_sync' | 'idp_groups' | 'provisioning'; source: string | null }>;
+  manual: DashRole | null;
+}
+
+export interface MappingRow {
+  id: string;
+  source: string;
+  group: string;
+  role: DashRole;
+  origin: 'config' | 'api';
+}
+
+export interface MappingForm {
+  source: string;
+  group: string;
+  role: string;
+}
+
+export interface MembersView {
+  project: { id: string; name: string };
+  members: MemberRow[];
+  /** Whether the person may grant, change or remove the owner role here. */
+  canOwner: boolean;
+  mappings: MappingRow[];
+  sources: string[];
+  invite: { email: string; role: string };
+  mappingForm: MappingForm;
+  errors: Record<string, string>;
+  notice?: string | undefined;
+}
+
+function roleName(page: DashPage, role: string | null): string {
+  return role ? page.t(`dash.role.${role}` as DashKey) : page.t('dash.mappings.none');
+}
+
+function roleOptions(page: DashPage, roles: readonly string[], selected: string | null): SafeHtml {
+  return html`${roles.map((r) => html`<option value="${r}" ${r === selected ? 'selected' : ''}>${roleName(page, r)}</option>`)}`;
+}
+
+function causeText(page: DashPage, c: MemberRow['causes'][number]): string {
+  return page.t(`dash.cause.${c.cause}`, { source: c.source ?? '' });
+}
+
+export function membersPage(page: DashPage, chrome: Chrome, view: MembersView): string {
+  const { t } = page;
+  const project = view.project.id;
+  const offered = view.canOwner ? DASH_ROLES : DASH_ROLES.filter((r) => r !== 'owner');
+  const errors = view.errors;
+  return layout(page, chrome, t('dash.members.title'), html`
+<h1>${t('dash.members.title')}</h1>
+<p class="lead">${t('dash.members.intro', { project: view.project.name })}</p>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${errors.member ? html`<div class="alert" role="alert">${errors.member}</div>` : ''}
+${view.members.length ? html`<div class="table-wrap" role="region" aria-labelledby="members-caption" tabindex="0">
+<table class="data members">
+<caption id="members-caption">${t('dash.members.caption', { project: view.project.name })}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.members.person')}</th>
+  <th scope="col">${t('dash.members.role')}</th>
+  <th scope="col">${t('dash.members.causes')}</th>
+  <th scope="col">${t('dash.members.manual_role')}</th>
+</tr></thead>
+<tbody>
+${view.members.map((m) => {
+  const locked = !view.canOwner && m.manual === 'owner';
+  return html`<tr data-user-id="${m.user_id}">
+  <th scope="row">${m.email}${m.name ? html`<br><span class="muted">${m.name}</span>` : ''}</th>
+  <td><span class="badge role-${m.role}">${roleName(page, m.role)}</span></td>
+  <td><ul class="causes">${m.causes.map((c) => html`<li>${causeText(page, c)}: ${roleName(page, c.role)}</li>`)}</ul></td>
+  <td class="actions-cell">${locked ? html`<p class="muted">${t('dash.members.owner_only')}</p>` : html`<form method="post" action="${url(MEMBER_ROLE_PATH, { project })}" class="row-form">
+      ${csrfField(chrome)}<input type="hidden" name="user_id" value="${m.user_id}">
+      <label for="role-${m.user_id}" class="visually-hidden">${t('dash.members.role_for', { email: m.email })}</label>
+      <select id="role-${m.user_id}" name="role">${m.manual ? '' : html`<option value="" selected>—</option>`}${roleOptions(page, offered, m.manual)}</select>
+      <button type="submit" class="secondary small">${t('dash.members.save')}<span class="visually-hidden"> ${m.email}</span></button>
+    </form>
+    ${m.manual ? html`<form method="post" action="${url(MEMBER_REMOVE_PATH, { project })}" class="row-form">
+      ${csrfField(chrome)}<input type="hidden" name="user_id" value="${m.user_id}">
+      <button type="submit" class="danger small">${t('dash.members.remove')}<span class="visually-hidden"> ${m.email}</span></button>
+    </form>` : ''}`}</td>
+</tr>`;
+})}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.members.empty')}</p>`}
+
+<section class="panel" aria-labelledby="invite-title">
+<h2 id="invite-title">${t('dash.invite.title')}</h2>
+<p class="hint">${t('dash.invite.intro')}</p>
+<form method="post" action="${url(INVITE_PATH, { project })}" class="stack" novalidate>
+  ${csrfField(chrome)}
+  <div class="field-row">
+    <div class="field">
+      <label for="invite-email">${t('dash.invite.email')}</label>
+      <input id="invite-email" name="email" type="email" autocomplete="off" value="${view.invite.email}" ${describedBy(errors, 'email')}>
+      ${fieldError(errors, 'email')}
+    </div>
+    <div class="field">
+      <label for="invite-role">${t('dash.invite.role')}</label>
+      <select id="invite-role" name="role" ${describedBy(errors, 'invite_role')}>${roleOptions(page, offered, view.invite.role || 'member')}</select>
+      ${fieldError(errors, 'invite_role')}
+    </div>
+  </div>
+  <div><button type="submit">${t('dash.invite.submit')}</button></div>
+</form>
+</section>
+
+<section class="panel" aria-labelledby="mappings-title">
+<h2 id="mappings-title">${t('dash.mappings.title')}</h2>
+<p class="hint">${t('dash.mappings.intro')}</p>
+${view.mappings.length ? html`<div class="table-wrap" role="region" aria-labelledby="mappings-caption" tabindex="0">
+<table class="data mappings">
+<caption id="mappings-caption">${t('dash.mappings.caption', { project: view.project.name })}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.mappings.group')}</th>
+  <th scope="col">${t('dash.mappings.source')}</th>
+  <th scope="col">${t('dash.members.role')}</th>
+  <th scope="col">${t('dash.mappings.origin')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${view.mappings.map((m) => html`<tr data-mapping-id="${m.id}">
+  <th scope="row"><code>${m.group}</code></th>
+  <td><code>${m.source}</code></td>
+  <td>${roleName(page, m.role)}</td>
+  <td>${t(`dash.mappings.origin.${m.origin}`)}</td>
+  <td>${m.origin === 'api' ? html`<form method="get" action="${MAPPING_DELETE_PATH}" class="row-form">
+      <input type="hidden" name="project" value="${project}"><input type="hidden" name="id" value="${m.id}">
+      <button type="submit" class="danger small">${t('dash.mappings.delete')}<span class="visually-hidden"> ${m.group}</span></button>
+    </form>` : ''}</td>
+</tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.mappings.empty')}</p>`}
+<h3 id="mapping-add-title">${t('dash.mappings.add')}</h3>
+${view.sources.length ? html`<form method="post" action="${url(MAPPING_ADD_PATH, { project })}" class="stack" novalidate aria-labelledby="mapping-add-title">
+  ${csrfField(chrome)}
+  <div class="field-row">
+    <div class="field">
+      <label for="mapping-source">${t('dash.mappings.source')}</label>
+      <select id="mapping-source" name="source" ${describedBy(errors, 'source')}>${view.sources.map((src) => html`<option value="${src}" ${view.mappingForm.source === src ? 'selected' : ''}>${src}</option>`)}</select>
+      ${fieldError(errors, 'source')}
+    </div>
+    <div class="field">
+      <label for="mapping-group">${t('dash.mappings.group')}</label>
+      <input id="mapping-group" name="group" type="text" maxlength="1000" value="${view.mappingForm.group}" ${describedBy(errors, 'group', 'mapping-group-hint')}>
+      <p class="hint" id="mapping-group-hint">${t('dash.mappings.group_hint')}</p>
+      ${fieldError(errors, 'group')}
+    </div>
+    <div class="field">
+      <label for="mapping-role">${t('dash.members.role')}</label>
+      <select id="mapping-role" name="role" ${describedBy(errors, 'role')}>${roleOptions(page, DASH_ROLES, view.mappingForm.role || 'viewer')}</select>
+      ${fieldError(errors, 'role')}
+    </div>
+  </div>
+  <div><button type="submit" class="secondary">${t('dash.mappings.preview')}</button></div>
+</form>` : html`<p class="empty">${t('dash.mappings.no_sources')}</p>`}
+</section>`);
+}
+
+export interface PreviewChange {
+  email: string | null;
+  user_id: string;
+  project: string;
+  from: string | null;
+  to: string | null;
+}
+
+/** Confirmation of adding (`form` set) or deleting (`mapping` set) a role mapping, with the preview. */
+export function mappingConfirmPage(page: DashPage, chrome: Chrome, view: { project: { id: string; name: string }; mode: 'add' | 'delete'; mapping: { id?: string; source: string; group: string; role: string }; changes: PreviewChange[]; error?: string | undefined }): string {
+  const { t } = page;
+  const project = view.project.id;
+  const title = t(view.mode === 'add' ? 'dash.mappings.confirm_add_title' : 'dash.mappings.confirm_delete_title');
+  const m = view.mapping;
+  return layout(page, chrome, title, html`
+<h1>${title}</h1>
+${view.error ? html`<div class="alert" role="alert">${view.error}</div>` : ''}
+<section class="panel ${view.mode === 'delete' ? 'danger-zone' : ''}">
+<dl class="facts">
+  <dt>${t('dash.mappings.source')}</dt><dd><code>${m.source}</code></dd>
+  <dt>${t('dash.mappings.group')}</dt><dd><code>${m.group}</code></dd>
+  <dt>${t('dash.members.role')}</dt><dd>${roleName(page, m.role)}</dd>
+</dl>
+<h2>${t('dash.mappings.changes')}</h2>
+${view.changes.length ? html`<div class="table-wrap" role="region" aria-labelledby="preview-caption" tabindex="0">
+<table class="data preview">
+<caption id="preview-caption" class="visually-hidden">${t('dash.mappings.changes')}</caption>
+<thead><tr><th scope="col">${t('dash.members.person')}</th><th scope="col">${t('dash.project')}</th><th scope="col">${t('dash.mappings.from')}</th><th scope="col">${t('dash.mappings.to')}</th></tr></thead>
+<tbody>
+${view.changes.map((c) => html`<tr><th scope="row">${c.email ?? c.user_id}</th><td>${c.project}</td><td>${roleName(page, c.from)}</td><td><strong>${roleName(page, c.to)}</strong></td></tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.mappings.no_changes')}</p>`}
+<form method="post" action="${url(view.mode === 'add' ? MAPPING_ADD_PATH : MAPPING_DELETE_PATH, { project })}" class="stack confirm-form">
+  ${csrfField(chrome)}
+  <input type="hidden" name="confirm" value="yes">
+  ${view.mode === 'add' ? html`<input type="hidden" name="source" value="${m.source}"><input type="hidden" name="group" value="${m.group}"><input type="hidden" name="role" value="${m.role}">` : html`<input type="hidden" name="id" value="${m.id ?? ''}">`}
+  <div class="button-row">
+    <button type="submit" class="${view.mode === 'delete' ? 'danger' : ''}">${t(view.mode === 'add' ? 'dash.mappings.confirm' : 'dash.mappings.confirm_delete')}</button>
+    <a class="button secondary" href="${url(MEMBERS_PATH, { project })}">${t('dash.mappings.cancel')}</a>
+  </div>
+</form>
+</section>`);
+}
+
+/* Webhooks --------------------------------------------------------------------------------------------- */
+
+export interface WebhookRow {
+  id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  created_at: string;
+}
+
+export interface WebhookForm {
+  url: string;
+  events: string[];
+  description: string;
+}
+
+export interface WebhooksView {
+  project: { id: string; name: string };
+  webhooks: WebhookRow[];
+  eventTypes: readonly string[];
+  form: WebhookForm;
+  errors: Record<string, string>;
+  created?: { url: string; secret: string } | undefined;
+  notice?: string | undefined;
+}
+
+const WEBHOOK_ANCHORS: Record<string, string> = { url: 'wh-url', events: 'wh-events', description: 'wh-description' };
+
+export function webhooksPage(page: DashPage, chrome: Chrome, view: WebhooksView): string {
+  const { t } = page;
+  const project = view.project.id;
+  const { form, errors } = view;
+  const errorCount = Object.keys(errors).length;
+  return layout(page, chrome, t('dash.wh.title'), html`
+<h1>${t('dash.wh.title')}</h1>
+<p class="lead">${t('dash.wh.intro', { project: view.project.name })}</p>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.created ? html`<section class="panel created" aria-labelledby="created-title">
+<h2 id="created-title">${t('dash.wh.secret_title')}</h2>
+<p class="warning" id="created-warning"><strong>${t('dash.wh.secret_warning')}</strong></p>
+<label for="new-secret">${t('dash.wh.secret_label')} — ${view.created.url}</label>
+<div class="copy-row">
+  <input id="new-secret" type="text" readonly value="${view.created.secret}" aria-describedby="created-warning" spellcheck="false" autocomplete="off" class="mono">
+  <button type="button" class="secondary" data-copy="new-secret" data-copied="${t('dash.created.copied')}" data-copy-failed="${t('dash.created.copy_failed')}" hidden>${t('dash.created.copy')}</button>
+</div>
+<p class="status" role="status" data-copy-status="new-secret"></p>
+<p><a href="${url(WEBHOOKS_PATH, { project })}">${t('dash.wh.done')}</a></p>
+</section>` : ''}
+${view.webhooks.length ? html`<div class="table-wrap" role="region" aria-labelledby="wh-caption" tabindex="0">
+<table class="data webhooks">
+<caption id="wh-caption">${t('dash.wh.caption', { project: view.project.name })}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.wh.url')}</th>
+  <th scope="col">${t('dash.wh.events')}</th>
+  <th scope="col">${t('dash.wh.created')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${view.webhooks.map((w) => html`<tr data-webhook-id="${w.id}">
+  <th scope="row"><code class="wrap">${w.url}</code>${w.description ? html`<br><span class="muted">${w.description}</span>` : ''}</th>
+  <td><ul class="scopes">${w.events.map((e) => html`<li><code>${e}</code></li>`)}</ul></td>
+  <td>${formatTime(page, w.created_at)}</td>
+  <td class="actions-cell">
+    <p class="row-link"><a href="${url(DELIVERIES_PATH, { project, id: w.id })}">${t('dash.wh.deliveries')}<span class="visually-hidden"> ${w.url}</span></a></p>
+    <form method="get" action="${WEBHOOK_DELETE_PATH}" class="row-form">
+      <input type="hidden" name="project" value="${project}"><input type="hidden" name="id" value="${w.id}">
+      <button type="submit" class="danger small">${t('dash.wh.delete')}<span class="visually-hidden"> ${w.url}</span></button>
+    </form>
+  </td>
+</tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.wh.empty')}</p>`}
+<section class="panel" aria-labelledby="wh-create-title">
+<h2 id="wh-create-title">${t('dash.wh.create')}</h2>
+${errorCount ? html`<div class="alert" role="alert">${t('dash.wh.errors')}
+  <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#${WEBHOOK_ANCHORS[field] ?? 'wh-url'}">${message}</a></li>`)}</ul></div>` : ''}
+<form method="post" action="${url(WEBHOOKS_PATH, { project })}" class="stack" novalidate>
+  ${csrfField(chrome)}
+  <div class="field">
+    <label for="wh-url">${t('dash.wh.url')}</label>
+    <p class="hint" id="wh-url-hint">${t('dash.wh.url_hint')}</p>
+    <input id="wh-url" name="url" type="text" inputmode="url" maxlength="2000" spellcheck="false" value="${form.url}" ${describedBy(errors, 'url', 'wh-url-hint')}>
+    ${fieldError(errors, 'url')}
+  </div>
+  <fieldset class="field" id="wh-events" ${errors.events ? html`aria-describedby="events-error"` : ''}>
+    <legend>${t('dash.wh.events')}</legend>
+    ${view.eventTypes.map((e) => html`<div class="check"><input type="checkbox" id="event-${e.replace('.', '-')}" name="events" value="${e}" ${form.events.includes(e) ? 'checked' : ''}><label for="event-${e.replace('.', '-')}">${e}</label></div>`)}
+    ${fieldError(errors, 'events')}
+  </fieldset>
+  <div class="field">
+    <label for="wh-description">${t('dash.wh.description')}</label>
+    <input id="wh-description" name="description" type="text" maxlength="500" value="${form.description}" ${describedBy(errors, 'description')}>
+    ${fieldError(errors, 'description')}
+  </div>
+  <div><button type="submit">${t('dash.wh.submit')}</button></div>
+</form>
+</section>`);
+}
+
+export function webhookDeletePage(page: DashPage, chrome: Chrome, view: { project: { id: string; name: string }; webhook: WebhookRow }): string {
+  const { t } = page;
+  const title = t('dash.wh.delete_title', { url: view.webhook.url });
+  return layout(page, chrome, title, html`
+<h1 class="wrap">${title}</h1>
+<section class="panel danger-zone">
+<p>${t('dash.wh.delete_body')}</p>
+<dl class="facts">
+  <dt>${t('dash.wh.url')}</dt><dd><code class="wrap">${view.webhook.url}</code></dd>
+  <dt>${t('dash.wh.events')}</dt><dd>${view.webhook.events.join(', ')}</dd>
+</dl>
+<form method="post" action="${url(WEBHOOK_DELETE_PATH, { project: view.project.id })}" class="stack">
+  ${csrfField(chrome)}
+  <input type="hidden" name="id" value="${view.webhook.id}">
+  <div class="button-row">
+    <button type="submit" class="danger">${t('dash.wh.delete_submit')}</button>
+    <a class="button secondary" href="${url(WEBHOOKS_PATH, { project: view.project.id })}">${t('dash.revoke.cancel')}</a>
+  </div>
+</form>
+</section>`);
+}
+
+export interface DeliveryRow {
+  id: string;
+  event_type: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: Array<{ at: string; status_code: number | null; error: string | null; duration_ms: number }>;
+  next_attempt_at: string | null;
+  created_at: string;
+}
+
+export function deliveriesPage(page: DashPage, chrome: Chrome, view: { project: { id: string; name: string }; webhook: WebhookRow; deliveries: DeliveryRow[]; notice?: string | undefined; error?: string | undefined }): string {
+  const { t } = page;
+  const project = view.project.id;
+  const title = t('dash.wh.del_title', { url: view.webhook.url });
+  return layout(page, chrome, title, html`
+<h1 class="wrap">${title}</h1>
+<p class="lead">${t('dash.wh.del_intro')}</p>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.error ? html`<div class="alert" role="alert">${view.error}</div>` : ''}
+${view.deliveries.length ? html`<div class="table-wrap" role="region" aria-labelledby="del-caption" tabindex="0">
+<table class="data deliveries">
+<caption id="del-caption">${t('dash.wh.del_caption', { url: view.webhook.url })}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.col.time')}</th>
+  <th scope="col">${t('dash.wh.del_event')}</th>
+  <th scope="col">${t('dash.wh.del_status')}</th>
+  <th scope="col">${t('dash.wh.del_attempts')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${view.deliveries.map((d) => html`<tr data-delivery-id="${d.id}">
+  <td>${formatTime(page, d.created_at)}</td>
+  <th scope="row"><code>${d.event_type}</code><br><code class="muted">${d.id}</code></th>
+  <td><span class="badge delivery-${d.status}">${t(`dash.wh.status.${d.status}`)}</span>${d.status === 'pending' && d.next_attempt_at ? html`<br><span class="muted">${t('dash.wh.del_next')}: ${formatTime(page, d.next_attempt_at)}</span>` : ''}</td>
+  <td><ol class="attempts">${d.attempts.map((a) => html`<li>${formatTime(page, a.at)} — ${a.status_code !== null ? html`<strong>HTTP ${a.status_code}</strong>` : html`<strong>${t('dash.wh.del_no_response')}</strong>`}${a.error ? html` <span class="muted">(${a.error})</span>` : ''} · ${a.duration_ms} ms</li>`)}</ol></td>
+  <td>${d.status !== 'pending' ? html`<form method="post" action="${url(REDELIVER_PATH, { project })}" class="row-form">
+      ${csrfField(chrome)}<input type="hidden" name="id" value="${view.webhook.id}"><input type="hidden" name="delivery" value="${d.id}">
+      <button type="submit" class="secondary small">${t('dash.wh.redeliver')}<span class="visually-hidden"> ${d.id}</span></button>
+    </form>` : ''}</td>
+</tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.wh.del_empty')}</p>`}
+<p><a href="${url(WEBHOOKS_PATH, { project })}">${t('dash.wh.back')}</a></p>`);
+}
+
+/* Single sign-on --------------------------------------------------------------------------------------- */
+
+export const PROVIDER_TYPES = ['yandex', 'vk', 'entra', 'oidc', 'saml'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+export const PROVIDER_NAMES: Record<ProviderType, string> = { yandex: 'Yandex ID', vk: 'VK ID', entra: 'Microsoft Entra ID', oidc: 'OpenID Connect (OIDC)', saml: 'SAML 2.0' };
+/** Providers that cannot tell whether a second factor was used. */
+export const NO_MFA: readonly ProviderType[] = ['yandex', 'vk'];
+
+export interface ConnectionRow {
+  id: string;
+  name: string;
+  type: string;
+  email_domains: string[];
+  origin: 'config' | 'api';
+}
+
+export function ssoPage(page: DashPage, chrome: Chrome, view: { connections: ConnectionRow[]; notice?: string | undefined }): string {
+  const { t } = page;
+  return layout(page, chrome, t('dash.sso.title'), html`
+<h1>${t('dash.sso.title')}</h1>
+<p class="lead">${t('dash.sso.intro')}</p>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.connections.length ? html`<div class="table-wrap" role="region" aria-labelledby="sso-caption" tabindex="0">
+<table class="data connections">
+<caption id="sso-caption">${t('dash.sso.caption')}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.col.name')}</th>
+  <th scope="col">${t('dash.sso.col.id')}</th>
+  <th scope="col">${t('dash.sso.col.type')}</th>
+  <th scope="col">${t('dash.sso.col.domains')}</th>
+  <th scope="col">${t('dash.sso.col.origin')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
+  <th scope="row">${c.name}</th>
+  <td><code>${c.id}</code></td>
+  <td>${PROVIDER_NAMES[c.type as ProviderType] ?? c.type}</td>
+  <td>${c.email_domains.join(', ') || '—'}</td>
+  <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
+  <td>${c.origin === 'api' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
+</tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.sso.empty')}</p>`}
+<section class="panel" aria-labelledby="sso-add-title">
+<h2 id="sso-add-title">${t('dash.sso.add')}</h2>
+<p>${t('dash.sso.choose')}:</p>
+<ul class="provider-choice">${PROVIDER_TYPES.map((type) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type })}">${PROVIDER_NAMES[type]}</a></li>`)}</ul>
+<p class="hint">${t('dash.sso.ldap_note')}</p>
+</section>`);
+}
+
+export interface SsoFormValues {
+  id: string;
+  name: string;
+  client_id: string;
+  issuer: string;
+  tenant: string;
+  idp_metadata_url: string;
+  email_domains: string;
+  require_mfa: boolean;
+  trust_email: boolean;
+}
+
+export interface SsoFormView {
+  type: ProviderType;
+  mode: 'create' | 'edit';
+  issuer: string;
+  form: SsoFormValues;
+  secretSet: boolean;
+  errors: Record<string, string>;
+  notice?: string | undefined;
+  test?: { ok: boolean; checks: Array<{ check: string; ok: boolean; detail: string }> } | undefined;
+}
+
+const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust' };
+
+function copyField(page: DashPage, id: string, label: string, value: string): SafeHtml {
+  const { t } = page;
+  return html`<div class="field">
+  <label for="${id}">${label}</label>
+  <div class="copy-row">
+    <input id="${id}" type="text" readonly value="${value}" spellcheck="false" class="mono">
+    <button type="button" class="secondary" data-copy="${id}" data-copied="${t('dash.created.copied')}" data-copy-failed="${t('dash.created.copy_failed')}" hidden>${t('dash.sso.copy')}<span class="visually-hidden"> ${label}</span></button>
+  </div>
+  <p class="status" role="status" data-copy-status="${id}"></p>
+</div>`;
+}
+
+export function ssoFormPage(page: DashPage, chrome: Chrome, view: SsoFormView): string {
+  const { t } = page;
+  const { form, errors, type } = view;
+  const title = view.mode === 'create' ? t('dash.sso.new_title', { type: PROVIDER_NAMES[type] }) : t('dash.sso.edit_title', { id: form.id });
+  const action = view.mode === 'create' ? url(SSO_NEW_PATH, { type }) : url(SSO_EDIT_PATH, { id: form.id });
+  const text = (field: keyof SsoFormValues, id: string, label: string, hint?: string, extra: SafeHtml = html``) => html`<div class="field">
+    <label for="${id}">${label}</label>
+    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
+    <input id="${id}" name="${field}" type="text" spellcheck="false" value="${String(form[field])}" ${extra} ${describedBy(errors, field, hint ? `${id}-hint` : undefined)}>
+    ${fieldError(errors, field)}
+  </div>`;
+  const noMfa = NO_MFA.includes(type);
+  const hasClient = type !== 'saml';
+  const base = `${view.issuer}/federation/${form.id || '{id}'}`;
+  const errorCount = Object.keys(errors).length;
+  return layout(page, chrome, title, html`
+<h1>${title}</h1>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" aria-labelledby="test-title">
+<h2 id="test-title">${t('dash.sso.test_title')}</h2>
+<p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
+<ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> <strong>${isDashKeyLocal(`dash.sso.check.${c.check}`) ? t(`dash.sso.check.${c.check}` as DashKey) : c.check}</strong>: ${c.detail}</li>`)}</ul>
+</section>` : ''}
+<section class="panel" aria-labelledby="sso-urls-title">
+<h2 id="sso-urls-title">${t('dash.sso.urls')}</h2>
+${type === 'saml' ? html`${copyField(page, 'sso-acs', t('dash.sso.acs'), `${base}/acs`)}${copyField(page, 'sso-sp-metadata', t('dash.sso.sp_metadata'), `${base}/metadata`)}` : copyField(page, 'sso-redirect', t('dash.sso.redirect_uri'), `${base}/callback`)}
+</section>
+<section class="panel" aria-labelledby="sso-form-title">
+<h2 id="sso-form-title">${PROVIDER_NAMES[type]}</h2>
+${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
+  <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#${SSO_ANCHORS[field] ?? 'sso-name'}">${message}</a></li>`)}</ul></div>` : ''}
+<form method="post" action="${action}" class="stack" novalidate>
+  ${csrfField(chrome)}
+  ${view.mode === 'create' ? text('id', 'sso-id', t('dash.sso.field.id'), t('dash.sso.field.id_hint'), html`maxlength="63" autocomplete="off"`) : html`<input type="hidden" name="id" value="${form.id}">`}
+  ${text('name', 'sso-name', t('dash.sso.field.name'), undefined, html`maxlength="100"`)}
+  ${hasClient ? html`${text('client_id', 'sso-client-id', t('dash.sso.field.client_id'), undefined, html`autocomplete="off"`)}
+  <div class="field">
+    <label for="sso-client-secret">${t('dash.sso.field.client_secret')}</label>
+    <p class="hint" id="sso-client-secret-hint">${t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
+    <input id="sso-client-secret" name="client_secret" type="password" autocomplete="new-password" value="" ${describedBy(errors, 'client_secret', 'sso-client-secret-hint')}>
+    ${fieldError(errors, 'client_secret')}
+  </div>` : ''}
+  ${type === 'oidc' ? text('issuer', 'sso-issuer', t('dash.sso.field.issuer'), t('dash.sso.field.issuer_hint', { issuer: form.issuer || 'https://idp.example.com' }), html`inputmode="url"`) : ''}
+  ${type === 'entra' ? text('tenant', 'sso-tenant', t('dash.sso.field.tenant'), t('dash.sso.field.tenant_hint')) : ''}
+  ${type === 'saml' ? text('idp_metadata_url', 'sso-metadata-url', t('dash.sso.field.metadata_url'), undefined, html`inputmode="url"`) : ''}
+  ${text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint'))}
+  <div class="field check">
+    <input type="checkbox" id="sso-mfa" name="require_mfa" value="on" ${form.require_mfa && !noMfa ? 'checked' : ''} ${noMfa ? html`disabled aria-describedby="sso-mfa-hint"` : describedBy(errors, 'require_mfa')}>
+    <label for="sso-mfa">${t('dash.sso.field.require_mfa')}</label>
+    ${noMfa ? html`<p class="hint" id="sso-mfa-hint">${t('dash.sso.field.mfa_unavailable', { type: PROVIDER_NAMES[type] })}</p>` : ''}
+    ${fieldError(errors, 'require_mfa')}
+  </div>
+  <div class="field check">
+    <input type="checkbox" id="sso-trust" name="trust_email" value="on" ${form.trust_email ? 'checked' : ''}>
+    <label for="sso-trust">${t('dash.sso.field.trust_email')}</label>
+  </div>
+  <div class="button-row"><button type="submit">${t('dash.sso.save')}</button></div>
+</form>
+${view.mode === 'edit' ? html`<form method="post" action="${url(SSO_TEST_PATH, { id: form.id })}" class="confirm-form">
+  ${csrfField(chrome)}<input type="hidden" name="id" value="${form.id}">
+  <button type="submit" class="secondary">${t('dash.sso.test')}</button>
+</form>` : ''}
+</section>
+<p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
+}
+
+function isDashKeyLocal(key: string): boolean {
+  return /^dash\.sso\.check\.(discovery|issuer|signing_keys|metadata|configuration)$/.test(key);
 }

@@ -1,0 +1,143 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { auditAction } from '../admin/context.ts';
+import { EVENT_TYPES, WebhookInputError, type WebhookView } from '../webhooks/index.ts';
+import type { Project } from '../directory/index.ts';
+import {
+  DELIVERIES_PATH,
+  REDELIVER_PATH,
+  WEBHOOK_DELETE_PATH,
+  WEBHOOKS_PATH,
+  deliveriesPage,
+  webhookDeletePage,
+  webhooksPage,
+  type WebhookForm,
+  type WebhookRow,
+  type WebhooksView,
+} from '../../views/dashboard/pages.ts';
+import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+
+function row(w: WebhookView): WebhookRow {
+  return { id: w.id, url: w.url, events: w.events, description: w.description, created_at: w.created_at };
+}
+
+/**
+ * Webhooks: the project's endpoints, create (the signing secret shown once), delete, delivery history
+ * and redelivery. The same service calls, rules and audit events as /v1/webhooks (src/admin/webhooks.ts).
+ */
+export function webhookRoutes(router: Router, dash: DashboardContext): void {
+  const { services } = dash;
+  const { webhooks } = services;
+  const chromeOf = (state: DashState, project: Project) => ({ ...state.chrome, project: { id: project.id, name: project.name }, section: 'webhooks' as const });
+
+  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<WebhooksView, 'form' | 'errors' | 'created' | 'notice'>> = {}, status = 200) {
+    render(ctx, webhooksPage(dashPage(ctx), chromeOf(state, project), {
+      project: { id: project.id, name: project.name },
+      webhooks: (await webhooks.list(project.id)).map(row),
+      eventTypes: EVENT_TYPES,
+      form: extra.form ?? { url: '', events: [...EVENT_TYPES], description: '' },
+      errors: extra.errors ?? {},
+      created: extra.created,
+      notice: extra.notice,
+    }), status);
+  }
+
+  /** The webhook named by id on the project the person administers (as webhookFor in /v1), else 404 answered. */
+  async function webhookOf(ctx: Context, state: DashState, project: Project, id: string): Promise<WebhookView | undefined> {
+    const webhook = id ? await webhooks.get(id) : undefined;
+    if (!webhook || webhook.project_id !== project.id || !(await dash.administers(state, webhook.project_id))) {
+      dash.notFound(ctx, state, `${WEBHOOKS_PATH}?project=${encodeURIComponent(project.id)}`);
+      return undefined;
+    }
+    return webhook;
+  }
+
+  async function opened(ctx: Context, post: boolean): Promise<{ state: DashState; project: Project; form?: URLSearchParams } | undefined> {
+    const state = await dash.signedIn(ctx);
+    if (!state) return undefined;
+    let form: URLSearchParams | undefined;
+    if (post) {
+      form = await dash.checkedForm(ctx, state);
+      if (!form) return undefined;
+    }
+    const project = await dash.project(ctx, state, WEBHOOKS_PATH);
+    if (!project) return undefined;
+    return { state, project, form };
+  }
+
+  router.get(WEBHOOKS_PATH, dashboardHeaders, async (ctx) => {
+    const o = await opened(ctx, false);
+    if (o) await renderList(ctx, o.state, o.project);
+  });
+
+  router.post(WEBHOOKS_PATH, dashboardHeaders, async (ctx) => {
+    const o = await opened(ctx, true);
+    if (!o) return;
+    const { state, project, form } = o;
+    const { t } = dashPage(ctx);
+    const values: WebhookForm = { url: (form!.get('url') ?? '').trim(), events: form!.getAll('events'), description: (form!.get('description') ?? '').trim() };
+    const errors: Record<string, string> = {};
+    if (!values.url || values.url.length > 2000) errors.url = t('dash.wh.err_url_empty');
+    if (!values.events.length) errors.events = t('dash.wh.err_events');
+    if (values.description.length > 500) errors.description = t('dash.wh.err_description');
+    let created: Awaited<ReturnType<typeof webhooks.create>> | undefined;
+    if (!Object.keys(errors).length) {
+      try {
+        created = await webhooks.create({ project_id: project.id, url: values.url, events: values.events, description: values.description || undefined, created_by: state.principal.actor });
+      } catch (err) {
+        if (!(err instanceof WebhookInputError)) throw err;
+        errors[err.field] = err.field === 'url' ? t('dash.wh.err_url', { reason: err.message }) : err.field === 'events' ? t('dash.wh.err_events') : err.message;
+      }
+    }
+    if (!created) return renderList(ctx, state, project, { form: values, errors }, 400);
+    await auditAction(ctx, services, { action: 'webhook.created', target: { type: 'webhook', id: created.webhook.id }, project_id: project.id, outcome: 'success', detail: { url: created.webhook.url, events: created.webhook.events } });
+    await renderList(ctx, state, project, { created: { url: created.webhook.url, secret: created.secret } });
+  });
+
+  router.get(WEBHOOK_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const o = await opened(ctx, false);
+    if (!o) return;
+    const webhook = await webhookOf(ctx, o.state, o.project, typeof ctx.query.id === 'string' ? ctx.query.id : '');
+    if (webhook) render(ctx, webhookDeletePage(dashPage(ctx), chromeOf(o.state, o.project), { project: o.project, webhook: row(webhook) }));
+  });
+
+  router.post(WEBHOOK_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const o = await opened(ctx, true);
+    if (!o) return;
+    const webhook = await webhookOf(ctx, o.state, o.project, o.form!.get('id') ?? '');
+    if (!webhook) return;
+    await webhooks.delete(webhook.id);
+    await auditAction(ctx, services, { action: 'webhook.deleted', target: { type: 'webhook', id: webhook.id }, project_id: webhook.project_id, outcome: 'success' });
+    await renderList(ctx, o.state, o.project, { notice: dashPage(ctx).t('dash.wh.deleted', { url: webhook.url }) });
+  });
+
+  async function renderDeliveries(ctx: Context, state: DashState, project: Project, webhook: WebhookView, extra: { notice?: string; error?: string } = {}, status = 200) {
+    const deliveries = await webhooks.deliveries(webhook.id, { limit: 100 });
+    render(ctx, deliveriesPage(dashPage(ctx), chromeOf(state, project), { project, webhook: row(webhook), deliveries, ...extra }), status);
+  }
+
+  router.get(DELIVERIES_PATH, dashboardHeaders, async (ctx) => {
+    const o = await opened(ctx, false);
+    if (!o) return;
+    const webhook = await webhookOf(ctx, o.state, o.project, typeof ctx.query.id === 'string' ? ctx.query.id : '');
+    if (!webhook) return;
+    const redelivered = typeof ctx.query.redelivered === 'string' && /^[\w-]{1,100}$/.test(ctx.query.redelivered) ? ctx.query.redelivered : undefined;
+    await renderDeliveries(ctx, o.state, o.project, webhook, redelivered ? { notice: dashPage(ctx).t('dash.wh.redelivered', { id: redelivered }) } : {});
+  });
+
+  router.post(REDELIVER_PATH, dashboardHeaders, async (ctx) => {
+    const o = await opened(ctx, true);
+    if (!o) return;
+    const webhook = await webhookOf(ctx, o.state, o.project, o.form!.get('id') ?? '');
+    if (!webhook) return;
+    const delivery = o.form!.get('delivery') ?? '';
+    const { t } = dashPage(ctx);
+    if (!delivery || !(await webhooks.redeliver(delivery, { webhookId: webhook.id }))) {
+      return renderDeliveries(ctx, o.state, o.project, webhook, { error: t('dash.wh.redeliver_failed', { id: delivery }) }, 404);
+    }
+    await auditAction(ctx, services, { action: 'webhook.redelivered', target: { type: 'webhook', id: webhook.id }, project_id: webhook.project_id, outcome: 'success', detail: { delivery } });
+    // Post/redirect/get: reloading the history must not redeliver again.
+    ctx.status = 303;
+    ctx.redirect(`${DELIVERIES_PATH}?project=${encodeURIComponent(o.project.id)}&id=${encodeURIComponent(webhook.id)}&redelivered=${encodeURIComponent(delivery)}`);
+  });
+}
