@@ -72,8 +72,11 @@ export async function testConnection(services: Services, connection: ConnectionV
   const connector = services.connectors.get(connection.id);
   if (connection.type === 'saml') {
     checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: 'the IdP metadata could not be loaded or has no signing certificate (see the server log)' });
-  } else {
-    checks.push(connector ? { check: 'configuration', ok: true, detail: 'the connector is running' } : { check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' });
+  } else if (!connector) {
+    checks.push({ check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' });
+  } else if (checks.length === 0) {
+    // Yandex ID and VK ID publish no discovery: the configuration is all that can be checked here.
+    checks.push({ check: 'configuration', ok: true, detail: 'the connector is running; its endpoints are first used at sign-in' });
   }
   return checks;
 }
