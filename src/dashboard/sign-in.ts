@@ -95,6 +95,10 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
     const previous = ctx.cookies.get(SESSION_COOKIE);
     if (previous) await dash.sessions.destroy(previous);
     setCookie(ctx, SESSION_COOKIE, id, { secure: dash.secure, maxAge: SESSION_ABSOLUTE_SECONDS });
+    // The language is remembered per person: whatever browser they sign in from.
+    if (user.preferred_language && (LANGUAGES as readonly string[]).includes(user.preferred_language)) {
+      setCookie(ctx, 'lt_lang', user.preferred_language, { secure: dash.secure, path: '/', maxAge: 365 * 86_400 });
+    }
     ctx.status = 303;
     ctx.redirect(login.return_to);
   });
@@ -122,10 +126,14 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
     render(ctx, messagePage(page, {}, { title: page.t('dash.signed_out.title'), body: page.t('dash.signed_out.body'), links: [{ href: '/dashboard/login', label: page.t('dash.sign_in') }] }));
   });
 
-  /** The language switch: remembered in `lt_lang` (also read by the sign-in pages). */
+  /** The language switch: remembered in `lt_lang` (also read by the sign-in pages) and, when signed in, on the account. */
   router.get('/dashboard/lang', dashboardHeaders, async (ctx) => {
     const lang = typeof ctx.query.set === 'string' && (LANGUAGES as readonly string[]).includes(ctx.query.set) ? ctx.query.set : undefined;
-    if (lang) setCookie(ctx, 'lt_lang', lang, { secure: dash.secure, path: '/', maxAge: 365 * 86_400 });
+    if (lang) {
+      setCookie(ctx, 'lt_lang', lang, { secure: dash.secure, path: '/', maxAge: 365 * 86_400 });
+      const session = await dash.sessions.load(ctx.cookies.get(SESSION_COOKIE));
+      if (session) await users.update(session.user_id, { preferred_language: lang });
+    }
     ctx.redirect(safeReturnTo(ctx.query.return_to));
   });
 }

@@ -16,6 +16,8 @@ export interface User {
   created_at: string;
   updated_at: string;
   last_login_at?: string | undefined;
+  /** The language chosen in the dashboard (`en`, `ru`), applied at each sign-in. */
+  preferred_language?: string | undefined;
 }
 
 const userKey = (id: string) => `user:{${id}}`;
@@ -87,7 +89,7 @@ export class UserRepository {
     return { user, created: true };
   }
 
-  async update(id: string, changes: Partial<Pick<User, 'name' | 'disabled' | 'password_hash' | 'email_verified'>>): Promise<User | undefined> {
+  async update(id: string, changes: Partial<Pick<User, 'name' | 'disabled' | 'password_hash' | 'email_verified' | 'preferred_language'>>): Promise<User | undefined> {
     const user = await this.findById(id);
     if (!user) return undefined;
     const next: User = { ...user, ...changes, updated_at: new Date().toISOString() };

@@ -233,6 +233,17 @@ describe('admin dashboard in Chromium', () => {
     await page.getByRole('link', { name: 'Русский' }).click();
     await page.getByRole('heading', { level: 1, name: 'Доступ к API' }).waitFor();
     await context.close();
+
+    // Remembered per person, not only per browser: an English browser signing in as this owner gets Russian.
+    const other = await newContext('en');
+    const again = await other.newPage();
+    await signIn(again, 'owner@example.com');
+    expect((await other.cookies()).find((c) => c.name === 'lt_lang')?.value).toBe('ru');
+    expect(await again.evaluate(() => document.documentElement.lang)).toBe('ru');
+    // Back to English for the other tests (the switch is a link: /dashboard/lang?set=en).
+    await again.goto(`${server.url}/dashboard/lang?set=en&return_to=/dashboard`);
+    expect(await again.evaluate(() => document.documentElement.lang)).toBe('en');
+    await other.close();
   });
 
   it('refuses a viewer with a clear "no access" page', async () => {
