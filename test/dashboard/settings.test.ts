@@ -120,6 +120,8 @@ describe('dashboard settings pages in Chromium', () => {
     await page.goto(`${server.url}${API_ACCESS}/usage?project=${boot.project.id}&key=${idle.id}`);
     await page.getByText('За последние 30 дней ключ ни разу не проверялся.').waitFor();
     expect((await page.goto(`${server.url}${API_ACCESS}/usage?project=${boot.project.id}&key=key_nope`))?.status()).toBe(404);
+    // The language is remembered on the account: back to English for the other tests.
+    await page.goto(`${server.url}/dashboard/lang?set=en&return_to=/dashboard`);
     await context.close();
   });
 
@@ -378,6 +380,7 @@ describe('dashboard settings pages in Chromium', () => {
     await expectAccessible(page, 'sso saml ru');
     await shot(page, 'sso-saml-ru');
     expect((await page.goto(`${server.url}${SSO}/edit?id=yandex`))?.status()).toBe(409);
+    await page.goto(`${server.url}/dashboard/lang?set=en&return_to=/dashboard`); // remembered on the account
     await context.close();
   });
 
