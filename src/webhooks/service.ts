@@ -356,7 +356,16 @@ export class WebhookService {
    * one of `options.webhookId`'s deliveries (pass it when the caller was authorised for that webhook).
    */
   async redeliver(deliveryId: string, options: { webhookId?: string } = {}): Promise<boolean> {
-    const claim = await this.claim(deliveryId);
+    // Pending (queued or being attempted): nothing to redeliver.
+    const current = await this.store.get<DeliveryRecord>(deliveryKey(deliveryId));
+    if (!current || current.status === 'pending') return false;
+    // A worker that just recorded the last attempt may still hold its claim for a moment: wait briefly
+    // (up to ~1 s) rather than refuse.
+    let claim = await this.claim(deliveryId);
+    for (let i = 0; !claim && i < 20; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      claim = await this.claim(deliveryId);
+    }
     if (!claim) return false;
     try {
       const record = await this.store.get<DeliveryRecord>(deliveryKey(deliveryId));
