@@ -5,7 +5,8 @@ import type { Services } from '../container.ts';
 import { KeyInputError, KEY_SCOPES, type ApiKeyView } from '../keys/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware, requireScope } from './koa-auth.ts';
-import { auditAction, principalOf } from './context.ts';
+import { principalOf } from './context.ts';
+import { keyCreated, keyRevoked, keyRotated } from './key-events.ts';
 
 const createKey = z.strictObject({
   project_id: z.string().min(1),
@@ -34,7 +35,7 @@ async function keyFor(ctx: Context, services: Services, id: string, scope: strin
 
 export function keyRoutes(router: Router, services: Services): void {
   const auth = authMiddleware(services);
-  const { keys, webhooks } = services;
+  const { keys } = services;
 
   router.post('/v1/keys', auth, async (ctx) => {
     const input = parseBody(createKey, await readJson(ctx));
@@ -44,8 +45,7 @@ export function keyRoutes(router: Router, services: Services): void {
     const missing = input.scopes.filter((s) => !held.includes(s));
     if (missing.length) throw new AppError('forbidden', `a key cannot hold scopes its creator lacks: ${missing.join(', ')}`, { field: 'scopes' });
     const created = await keys.create(input, principalOf(ctx).actor).catch(keyError);
-    await auditAction(ctx, services, { action: 'key.created', target: { type: 'api_key', id: created.view.id }, project_id: input.project_id, outcome: 'success', detail: { name: created.view.name, scopes: created.view.scopes, environment: created.view.environment, expires_at: created.view.expires_at } });
-    await webhooks.emit({ type: 'key.created', project_id: input.project_id, data: { key: created.view } });
+    await keyCreated(ctx, services, input.project_id, created.view);
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...created.view, key: created.key };
@@ -62,8 +62,7 @@ export function keyRoutes(router: Router, services: Services): void {
     const input = parseBody(rotateKey, await readJson(ctx));
     const old = await keyFor(ctx, services, input.id, 'admin:projects');
     const rotated = await keys.rotate(old.id, input.grace_seconds ?? services.config.api_keys.rotation_grace_seconds, principalOf(ctx).actor).catch(keyError);
-    await auditAction(ctx, services, { action: 'key.rotated', target: { type: 'api_key', id: old.id }, project_id: old.project_id, outcome: 'success', detail: { new_key_id: rotated.view.id, grace_until: rotated.old.grace_until } });
-    await webhooks.emit({ type: 'key.rotated', project_id: old.project_id, data: { key: rotated.view, previous: rotated.old } });
+    await keyRotated(ctx, services, rotated);
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...rotated.view, key: rotated.key, previous: rotated.old };
@@ -88,10 +87,7 @@ export function keyRoutes(router: Router, services: Services): void {
     const key = self ? await keys.get(id) : await keyFor(ctx, services, id, 'admin:projects');
     if (!key) throw new AppError('not_found', `API key ${id} does not exist`, { field: 'id' });
     const revoked = await keys.revoke(key.id, principalOf(ctx).actor).catch(keyError);
-    if (key.status !== 'revoked') {
-      await auditAction(ctx, services, { action: 'key.revoked', target: { type: 'api_key', id: key.id }, project_id: key.project_id, outcome: 'success' });
-      await webhooks.emit({ type: 'key.revoked', project_id: key.project_id, data: { key: revoked } });
-    }
+    await keyRevoked(ctx, services, key, revoked);
     ctx.body = revoked;
   });
 

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditAction } from '../admin/context.ts';
+import { keyCreated, keyRevoked, keyRotated } from '../admin/key-events.ts';
 import { scopesOn } from '../admin/koa-auth.ts';
 import { KEY_SCOPES, KeyInputError, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
 import type { Project } from '../directory/index.ts';
@@ -55,7 +55,7 @@ function fieldMessage(t: DashTranslate, err: KeyInputError, lines: string[], max
  */
 export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { keys, webhooks, config } = services;
+  const { keys, config } = services;
   const maxTtlDays = config.api_keys.max_ttl_days;
   const defaults = (): KeyFormValues => ({ name: '', scopes: ['read:logs'], environment: 'live', ttl_days: String(config.api_keys.default_ttl_days), ip_allowlist: '', auto_rotate: false });
 
@@ -145,8 +145,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       }
     }
     if (!created) return renderKeys(ctx, state, project, { form: values, errors }, 400);
-    await auditAction(ctx, services, { action: 'key.created', target: { type: 'api_key', id: created.view.id }, project_id: project.id, outcome: 'success', detail: { name: created.view.name, scopes: created.view.scopes, environment: created.view.environment, expires_at: created.view.expires_at } });
-    await webhooks.emit({ type: 'key.created', project_id: project.id, data: { key: created.view } });
+    await keyCreated(ctx, services, project.id, created.view);
     await renderKeys(ctx, state, project, { created: { key: created.key, name: created.view.name } });
   });
 
@@ -167,8 +166,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       const { t } = dashPage(ctx);
       return renderKeys(ctx, state, project, { notice: err.field === 'id' ? t('dash.err.id') : err.message }, err.code === 'conflict' ? 409 : 400);
     }
-    await auditAction(ctx, services, { action: 'key.rotated', target: { type: 'api_key', id: old.id }, project_id: old.project_id, outcome: 'success', detail: { new_key_id: rotated.view.id, grace_until: rotated.old.grace_until } });
-    await webhooks.emit({ type: 'key.rotated', project_id: old.project_id, data: { key: rotated.view, previous: rotated.old } });
+    await keyRotated(ctx, services, rotated);
     await renderKeys(ctx, state, project, { created: { key: rotated.key, name: rotated.view.name, rotated: { grace_until: rotated.old.grace_until } } });
   });
 
@@ -206,10 +204,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       return;
     }
     const revoked = await keys.revoke(key.id, state.principal.actor);
-    if (key.status !== 'revoked') {
-      await auditAction(ctx, services, { action: 'key.revoked', target: { type: 'api_key', id: key.id }, project_id: key.project_id, outcome: 'success' });
-      await webhooks.emit({ type: 'key.revoked', project_id: key.project_id, data: { key: revoked } });
-    }
+    await keyRevoked(ctx, services, key, revoked);
     ctx.status = 303;
     ctx.redirect(`${API_ACCESS_PATH}?project=${encodeURIComponent(project.id)}&revoked=${encodeURIComponent(key.id)}`);
   });
