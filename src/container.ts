@@ -2,8 +2,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { GroupRoles, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { GroupRoles, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
 import { LdapDirectory } from './directory/ldap.ts';
+import { InvitationRepository } from './directory/invitations.ts';
 import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
 import { ConnectionSet } from './connectors/connections.ts';
 import { SecretBox } from './webhooks/index.ts';
@@ -24,6 +25,7 @@ export interface Services {
   projects: ProjectRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;
+  invitations: InvitationRepository;
   /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
   connections: ConnectionSet;
@@ -32,6 +34,7 @@ export interface Services {
   signIn: SignInDeps;
   ldap: LdapDirectory | undefined;
   groupRoles: GroupRoles;
+  provisioningRules: ProvisioningRules;
   keys: KeyService;
   webhooks: WebhookService;
   audit: AuditLog;
@@ -52,6 +55,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const projects = new ProjectRepository(store);
   const memberships = new MembershipRepository(store);
   const identities = new IdentityRepository(store);
+  const invitations = new InvitationRepository(store);
   const ldap = config.ldap ? new LdapDirectory(config.ldap, { logger }) : undefined;
   const secretKey = secretKeyFromEnv().encryptionKey;
   const connections = new ConnectionSet({
@@ -72,8 +76,10 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     if (project) configured.push({ id: `cfg_${i}`, source: mapping.source, group: mapping.group, project_id: project.id, role: mapping.role });
     else logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
   }
-  const groupRoles = new GroupRoles({ store, memberships, projects, users, audit, logger, ldap, configured });
-  if (config.ldap) groupRoles.startLdapSync(config.ldap.sync_interval_seconds);
+  const groupRoles = new GroupRoles({ store, memberships, projects, users, audit, logger, directories: () => connections.directories(), configured });
+  // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
+  groupRoles.startLdapSync();
+  const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
   const signIn: SignInDeps = {
     users,
     identities,
@@ -81,8 +87,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     projects,
     audit,
     logger,
-    rules: config.provisioning.rules,
+    rules: () => provisioningRules.active(),
     applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connectors.get(identity.connector_id)?.type ?? 'oidc'),
+    invitations,
   };
   const keys = new KeyService(store, projects, {
     defaultTtlDays: config.api_keys.default_ttl_days,
@@ -155,12 +162,14 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     projects,
     memberships,
     identities,
+    invitations,
     connectors,
     connections,
     upstreamSessions,
     signIn,
     ldap,
     groupRoles,
+    provisioningRules,
     keys,
     webhooks,
     audit,

@@ -109,3 +109,62 @@ export function loggedOutPage(page: PageContext): string {
   const { t } = page;
   return layout(page, t('logout.title'), html`<h1>${t('logout.title')}</h1><p>${t('logout.done')}</p>`);
 }
+
+/* Invitations (public pages: the link is the credential) ----------------------------------------------- */
+
+export interface InvitationView {
+  action: string;
+  project: string;
+  role: string;
+  email: string;
+  name?: string | undefined;
+  minLength: number;
+  /** Field errors by field (`name`, `password`, `confirm`). */
+  errors?: Record<string, string> | undefined;
+  /** Names of the single sign-on connectors the person could use instead of a password. */
+  sso?: string[] | undefined;
+}
+
+function inviteFieldError(errors: Record<string, string>, field: string): SafeHtml {
+  const message = errors[field];
+  return message ? html`<p class="field-error" id="${field}-error">${message}</p>` : html``;
+}
+
+function inviteDescribedBy(errors: Record<string, string>, field: string, hint?: string): SafeHtml {
+  const ids = [hint, errors[field] ? `${field}-error` : undefined].filter(Boolean).join(' ');
+  return html`${ids ? html`aria-describedby="${ids}"` : ''} ${errors[field] ? html`aria-invalid="true"` : ''}`;
+}
+
+export function invitationPage(page: PageContext, view: InvitationView): string {
+  const { t } = page;
+  const errors = view.errors ?? {};
+  const role = t(`role.${view.role}` as MessageKey);
+  const title = t('invite.title', { project: view.project, role });
+  return layout(page, title, html`
+<h1>${title}</h1>
+<p class="subtitle">${t('invite.for', { email: view.email })}</p>
+${Object.keys(errors).length ? html`<div class="alert" role="alert">${t('invite.error.summary')}</div>` : ''}
+<form method="post" action="${view.action}" novalidate>
+  <label for="email">${t('invite.email')}</label>
+  <input id="email" type="email" autocomplete="username" value="${view.email}" readonly>
+  <label for="name">${t('invite.name')}</label>
+  <input id="name" name="name" type="text" autocomplete="name" maxlength="200" required value="${view.name ?? ''}" ${Object.keys(errors).length ? '' : html`autofocus`} ${inviteDescribedBy(errors, 'name')}>
+  ${inviteFieldError(errors, 'name')}
+  <label for="password">${t('invite.password')}</label>
+  <p class="hint" id="password-hint">${t('invite.password_hint', { min: view.minLength })}</p>
+  <input id="password" name="password" type="password" autocomplete="new-password" required ${inviteDescribedBy(errors, 'password', 'password-hint')}>
+  ${inviteFieldError(errors, 'password')}
+  <label for="confirm">${t('invite.confirm')}</label>
+  <input id="confirm" name="confirm" type="password" autocomplete="new-password" required ${inviteDescribedBy(errors, 'confirm')}>
+  ${inviteFieldError(errors, 'confirm')}
+  <button type="submit">${t('invite.submit')}</button>
+</form>
+${view.sso?.length ? html`<p class="footer" data-sso>${t('invite.sso', { names: view.sso.join(', '), email: view.email })}</p>` : ''}`);
+}
+
+/** A link that leads nowhere (any more), or an invitation that cannot be taken up: a message, no form. */
+export function invitationMessagePage(page: PageContext, view: { title: string; body: string; alert?: boolean }): string {
+  return layout(page, view.title, html`
+<h1>${view.title}</h1>
+${view.alert ? html`<div class="alert" role="alert">${view.body}</div>` : html`<p role="status">${view.body}</p>`}`);
+}

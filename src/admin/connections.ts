@@ -1,18 +1,13 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
-import { ConnectionInputError, type ConnectionView } from '../connectors/connections.ts';
+import { ConnectionInputError, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { ldapDirectoryOf } from '../connectors/index.ts';
 import { AppError, readJson } from './problem.ts';
-import { authMiddleware, scopesOn } from './koa-auth.ts';
+import { authMiddleware, requireOrgAdmin } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
 
-/** Connections change how everyone signs in: they need admin:projects on an organisation (a root project). */
-async function requireOrgAdmin(ctx: Context, services: Services): Promise<string> {
-  for (const root of await services.projects.roots()) {
-    if ((await scopesOn(principalOf(ctx), root.id, services)).includes('admin:projects')) return root.id;
-  }
-  throw new AppError('forbidden', 'managing connections needs admin:projects on the organisation (root project)');
-}
+const requireConnectionsAdmin = (ctx: Context, services: Services) => requireOrgAdmin(principalOf(ctx), services, 'managing connections');
 
 function connectionError(err: unknown): never {
   if (err instanceof ConnectionInputError) {
@@ -54,7 +49,8 @@ async function discoveryChecks(services: Services, discoveryUrl: string, expectI
 
 /**
  * What POST /v1/connections/{id}/test checks (also the dashboard's "Test connection"): discovery or metadata
- * reachable, issuer as expected, signing keys published, the connector running. Changes nothing.
+ * reachable, issuer as expected, signing keys published, the connector running; for LDAP, the server
+ * reached, the service account bound, people and their groups found. Changes nothing.
  */
 export async function testConnection(services: Services, connection: ConnectionView): Promise<Check[]> {
   const checks: Check[] = [];
@@ -70,6 +66,11 @@ export async function testConnection(services: Services, connection: ConnectionV
     })));
   }
   const connector = services.connectors.get(connection.id);
+  if (connection.type === 'ldap') {
+    const directory = ldapDirectoryOf(connector);
+    if (!directory) return [{ check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' }];
+    return directory.check();
+  }
   if (connection.type === 'saml') {
     checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: 'the IdP metadata could not be loaded or has no signing certificate (see the server log)' });
   } else if (!connector) {
@@ -86,19 +87,19 @@ export function connectionRoutes(router: Router, services: Services): void {
   const { connections } = services;
 
   router.get('/v1/connections', auth, async (ctx) => {
-    await requireOrgAdmin(ctx, services);
+    await requireConnectionsAdmin(ctx, services);
     ctx.body = { connections: await connections.list() };
   });
 
   router.get('/v1/connections/:id', auth, async (ctx) => {
-    await requireOrgAdmin(ctx, services);
+    await requireConnectionsAdmin(ctx, services);
     const connection = await connections.get(ctx.params.id!);
     if (!connection) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
     ctx.body = connection;
   });
 
   router.post('/v1/connections', auth, async (ctx) => {
-    const root = await requireOrgAdmin(ctx, services);
+    const root = await requireConnectionsAdmin(ctx, services);
     const body = await readJson(ctx);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'send a JSON object with the connector fields');
     const saved = await connections.save(body as Record<string, unknown>, 'create').catch(connectionError);
@@ -108,7 +109,7 @@ export function connectionRoutes(router: Router, services: Services): void {
   });
 
   router.patch('/v1/connections/:id', auth, async (ctx) => {
-    const root = await requireOrgAdmin(ctx, services);
+    const root = await requireConnectionsAdmin(ctx, services);
     const body = await readJson(ctx);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'send a JSON object with the fields to change');
     const current = await connections.storedConfig(ctx.params.id!);
@@ -119,13 +120,13 @@ export function connectionRoutes(router: Router, services: Services): void {
     const changes = body as Record<string, unknown>;
     if ('id' in changes && changes.id !== ctx.params.id) throw new AppError('invalid_request', 'the id of a connection cannot change', { field: 'id' });
     if ('type' in changes && changes.type !== current.type) throw new AppError('invalid_request', 'the type of a connection cannot change; create a new one', { field: 'type' });
-    const saved = await connections.save({ ...current, ...changes, id: ctx.params.id }, 'update').catch(connectionError);
+    const saved = await connections.save({ ...mergePatch(current, changes), id: ctx.params.id }, 'update').catch(connectionError);
     await auditAction(ctx, services, { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { fields: Object.keys(changes) } });
     ctx.body = saved;
   });
 
   router.delete('/v1/connections/:id', auth, async (ctx) => {
-    const root = await requireOrgAdmin(ctx, services);
+    const root = await requireConnectionsAdmin(ctx, services);
     const deleted = await connections.delete(ctx.params.id!).catch(connectionError);
     if (!deleted) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: ctx.params.id! }, project_id: root, outcome: 'success' });
@@ -134,7 +135,7 @@ export function connectionRoutes(router: Router, services: Services): void {
 
   /** Fetches discovery or metadata and says, in plain words, what is wrong. Changes nothing. */
   router.post('/v1/connections/:id/test', auth, async (ctx) => {
-    const root = await requireOrgAdmin(ctx, services);
+    const root = await requireConnectionsAdmin(ctx, services);
     const connection = await connections.get(ctx.params.id!);
     if (!connection) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
     const checks = await testConnection(services, connection);

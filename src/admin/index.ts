@@ -7,8 +7,10 @@ import { keyRoutes } from './keys.ts';
 import { auditRoutes } from './audit.ts';
 import { webhookRoutes } from './webhooks.ts';
 import { userRoutes } from './users.ts';
+import { invitationRoutes } from './invitations.ts';
 import { roleMappingRoutes } from './role-mappings.ts';
 import { connectionRoutes } from './connections.ts';
+import { provisioningRuleRoutes } from './provisioning-rules.ts';
 import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
 
@@ -53,8 +55,10 @@ export function adminApi(services: Services): Middleware {
   auditRoutes(router, services);
   webhookRoutes(router, services);
   userRoutes(router, services);
+  invitationRoutes(router, services);
   roleMappingRoutes(router, services);
   connectionRoutes(router, services);
+  provisioningRuleRoutes(router, services);
   const problems = problemMiddleware(services.logger, auditFailure);
   const routes = router.routes();
   const methods = router.allowedMethods({ throw: true });

@@ -81,6 +81,17 @@ export async function requireScope(principal: Principal, projectId: string, scop
   return scopes;
 }
 
+/**
+ * Organisation-wide settings (connections, provisioning rules) change how everyone signs in: they need
+ * admin:projects on an organisation (a root project). Returns that root's id; otherwise 403.
+ */
+export async function requireOrgAdmin(principal: Principal, services: Services, what: string): Promise<string> {
+  for (const root of await services.projects.roots()) {
+    if ((await scopesOn(principal, root.id, services)).includes('admin:projects')) return root.id;
+  }
+  throw new AppError('forbidden', `${what} needs admin:projects on the organisation (root project)`);
+}
+
 export function authMiddleware(services: Services): Middleware {
   return async (ctx, next) => {
     ctx.state.principal = await authenticate(ctx, services);

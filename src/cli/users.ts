@@ -1,4 +1,4 @@
-import { hashPassword, isRole, resolveProjectRef, MembershipRepository, UserRepository } from '../directory/index.ts';
+import { hashPassword, isRole, passwordProblem, resolveProjectRef, MembershipRepository, UserRepository, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
 import { CliError, type Options } from './keys.ts';
 import type { CliServices } from './services.ts';
 
@@ -25,7 +25,8 @@ export async function usersCommand(services: CliServices, sub: string | undefine
   let passwordHash: string | undefined;
   if (options['password-stdin']) {
     const password = await readStdin();
-    if (password.length < 8) throw new CliError('the password must be at least 8 characters');
+    const problem = passwordProblem(password);
+    if (problem) throw new CliError(problem === 'too_short' ? `the password must be at least ${PASSWORD_MIN_LENGTH} characters` : `the password must be at most ${PASSWORD_MAX_LENGTH} characters`);
     passwordHash = await hashPassword(password);
   }
   const users = new UserRepository(services.store);

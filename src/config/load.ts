@@ -98,6 +98,8 @@ export function devWarnings(config: Config): string[] {
     for (const id of rule.connectors ?? []) if (!connectorIds.has(id)) warnings.push(`provisioning.rules.${i}.connectors: no configured connector ${id} (fine if it is a connection created through /v1/connections)`);
   });
   config.role_mappings.forEach((mapping, i) => {
+    const directory = config.ldap || config.connectors.some((c) => c.type === 'ldap');
+    if (mapping.source === 'ldap' && !directory) warnings.push(`role_mappings.${i}.source: ldap, but no ldap: block or LDAP connector is configured (fine if an LDAP connection is created through /v1/connections)`);
     if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) warnings.push(`role_mappings.${i}.source: no configured connector ${mapping.source} (fine if it is a connection created through /v1/connections)`);
   });
   for (const user of config.users) {

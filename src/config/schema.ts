@@ -187,9 +187,6 @@ export const configSchema = z.strictObject({
   });
   // Rules and mappings may name connections created later through /v1/connections: unknown connector
   // ids are warned about at start-up (devWarnings), not refused.
-  config.role_mappings.forEach((mapping, i) => {
-    if (mapping.source === 'ldap' && !config.ldap) ctx.addIssue({ code: 'custom', path: ['role_mappings', i, 'source'], message: 'source ldap needs the ldap: block' });
-  });
   if (config.clients.some((c) => c.client_id === 'logtrace-api-key')) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'client_id logtrace-api-key is reserved for the built-in API key exchange client' });
   const emails = new Set<string>();
   config.users.forEach((user, i) => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
-import { parseConnectorConfig, createConnector, type ConnectorConfig } from './index.ts';
+import { parseConnectorConfig, createConnector, ldapDirectoryOf, type ConnectorConfig } from './index.ts';
 import type { Connector, ConnectorDeps } from './types.ts';
 import type { LdapDirectory } from '../directory/ldap.ts';
 
@@ -14,7 +14,67 @@ import type { LdapDirectory } from '../directory/ldap.ts';
  * Layout: connection:{id} → { config (secrets removed), secrets: { field: SealedSecret } },
  *         connection:all:{index} → ids, connection:version:{all} → counter.
  */
-export const SECRET_FIELDS = ['client_secret', 'sp_private_key'] as const;
+/** Write-only fields, as dotted paths (`ldap.bind_password` is the bind_password inside the ldap block). */
+export const SECRET_FIELDS = ['client_secret', 'sp_private_key', 'ldap.bind_password'] as const;
+/**
+ * Settings that name files on the server: fine in the configuration file, which the operator writes, but
+ * through the API they would let an admin have the server read any file (a bind_password_file is sent to
+ * the LDAP server the admin chose). Refused for connections.
+ */
+const SERVER_FILE_FIELDS = ['ldap.bind_password_file', 'ldap.ca_file'] as const;
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function getPath(obj: Json, path: string): unknown {
+  let at: unknown = obj;
+  for (const part of path.split('.')) at = isObject(at) ? at[part] : undefined;
+  return at;
+}
+
+/**
+ * The object holding a dotted path's last member, and that member's name. Parents on the way are copied
+ * (copy on write), so nested objects shared with the caller's input are never mutated.
+ */
+function ownParent(obj: Json, path: string): [Json, string] | undefined {
+  const parts = path.split('.');
+  let at = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (!isObject(at[part])) return undefined;
+    at[part] = { ...(at[part] as Json) };
+    at = at[part] as Json;
+  }
+  return [at, parts.at(-1)!];
+}
+
+function setPath(obj: Json, path: string, value: unknown): void {
+  const found = ownParent(obj, path);
+  if (found) found[0][found[1]] = value;
+}
+
+function deletePath(obj: Json, path: string): void {
+  const found = ownParent(obj, path);
+  if (found) delete found[0][found[1]];
+}
+
+/** A copy with the secrets removed. */
+export function withoutSecrets(config: Json): Json {
+  const out: Json = { ...config };
+  for (const field of SECRET_FIELDS) deletePath(out, field);
+  return out;
+}
+
+/** RFC 7396 JSON Merge Patch: objects merge, `null` removes a member, anything else replaces. */
+export function mergePatch(target: Json, patch: Json): Json {
+  const out: Json = { ...target };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else if (isObject(value)) out[key] = mergePatch(isObject(out[key]) ? (out[key] as Json) : {}, value);
+    else out[key] = value;
+  }
+  return out;
+}
+
 const recordKey = (id: string) => `connection:{${id}}`;
 const ALL = 'connection:all:{index}';
 const VERSION = 'connection:version:{all}';
@@ -59,9 +119,7 @@ export interface ConnectionSetDeps {
 }
 
 function view(config: ConnectorConfig | Record<string, unknown>, origin: 'config' | 'api', secretsSet: string[]): ConnectionView {
-  const out: Record<string, unknown> = { ...config };
-  for (const field of SECRET_FIELDS) delete out[field];
-  delete out.ldap;
+  const out = withoutSecrets(config);
   return { ...out, id: String(config.id), type: String(config.type), origin, secrets_set: secretsSet } as ConnectionView;
 }
 
@@ -89,7 +147,7 @@ export class ConnectionSet {
       try {
         for (const [field, sealed] of Object.entries(record.secrets)) {
           if (!secrets) throw new Error('LOGTRACE_SECRET_KEY is not set');
-          raw[field] = await secrets.open(sealed, `connection:${id}:${field}`);
+          setPath(raw, field, await secrets.open(sealed, `connection:${id}:${field}`));
         }
       } catch (err) {
         logger.error({ connection: id, err: (err as Error).message }, 'connection secret cannot be opened; connection disabled');
@@ -147,8 +205,19 @@ export class ConnectionSet {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Every directory in use: the shared `ldap:` block's and those of running LDAP connectors. */
+  directories(): LdapDirectory[] {
+    const out = new Set<LdapDirectory>();
+    if (this.deps.ldapDirectory) out.add(this.deps.ldapDirectory);
+    for (const connector of this.connectors.values()) {
+      const directory = ldapDirectoryOf(connector);
+      if (directory) out.add(directory);
+    }
+    return [...out];
+  }
+
   async list(): Promise<ConnectionView[]> {
-    const configured = this.deps.configured.map((c) => view(c, 'config', SECRET_FIELDS.filter((f) => c[f] !== undefined)));
+    const configured = this.deps.configured.map((c) => view(c, 'config', SECRET_FIELDS.filter((f) => getPath(c, f) !== undefined)));
     const stored = (await this.deps.store.smembers(ALL)).sort();
     const views: ConnectionView[] = [...configured];
     for (const id of stored) {
@@ -164,7 +233,12 @@ export class ConnectionSet {
 
   /** Validates like the configuration file does; returns the parsed config or throws ConnectionInputError. */
   private validate(raw: Record<string, unknown>): ConnectorConfig {
-    if (raw.type === 'ldap') throw new ConnectionInputError('invalid', 'LDAP is configured in the configuration file (ldap: block), not through connections', 'type');
+    for (const field of SERVER_FILE_FIELDS) {
+      if (getPath(raw, field) !== undefined) throw new ConnectionInputError('invalid', `${field}: names a file on the server, which only the configuration file may do; send the value itself`, field);
+    }
+    if (raw.type === 'ldap' && raw.ldap === undefined && !this.deps.ldapDirectory) {
+      throw new ConnectionInputError('invalid', 'ldap: the directory settings (url, bind_dn, bind_password, user_search, group_search) are required: this server has no ldap: block to share', 'ldap');
+    }
     const parsed = parseConnectorConfig(raw);
     if (!parsed.ok) {
       const issue = parsed.issues[0]!;
@@ -188,16 +262,20 @@ export class ConnectionSet {
     const full: Record<string, unknown> = { ...raw };
     const secrets: Record<string, SealedSecret> = { ...(existing?.secrets ?? {}) };
     for (const field of SECRET_FIELDS) {
-      if (typeof raw[field] === 'string' && raw[field]) {
+      const given = getPath(raw, field);
+      if (typeof given === 'string' && given) {
         if (!this.deps.secrets) throw new ConnectionInputError('no_secret_key', 'set LOGTRACE_SECRET_KEY (32 bytes, base64 or hex) to store connection secrets', field);
-        secrets[field] = await this.deps.secrets.seal(raw[field] as string, `connection:${id}:${field}`);
+        secrets[field] = await this.deps.secrets.seal(given, `connection:${id}:${field}`);
       } else if (existing?.secrets[field] && this.deps.secrets) {
-        full[field] = await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`);
+        setPath(full, field, await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`));
       }
     }
+    // A secret whose place is gone (the ldap block removed) is not kept.
+    for (const field of Object.keys(secrets)) {
+      if (field.includes('.') && !isObject(getPath(raw, field.slice(0, field.lastIndexOf('.'))))) delete secrets[field];
+    }
     this.validate(full);
-    const config: Record<string, unknown> = { ...raw };
-    for (const field of SECRET_FIELDS) delete config[field];
+    const config = withoutSecrets(raw);
     const now = new Date().toISOString();
     const record: StoredConnection = { config, secrets, created_at: existing?.created_at ?? now, updated_at: now };
     await this.deps.store.batch([

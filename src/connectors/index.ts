@@ -5,11 +5,11 @@ import { entraConnector } from './entra.ts';
 import { yandexConnector } from './yandex.ts';
 import { vkConnector } from './vk.ts';
 import { samlConnector } from './saml.ts';
-import { ldapConnector, createLdapConnector } from './ldap.ts';
+import { ldapConnector, createLdapConnector, ldapDirectoryOf } from './ldap.ts';
 import type { LdapDirectory } from '../directory/ldap.ts';
 
 export * from './types.ts';
-export { createLdapConnector };
+export { createLdapConnector, ldapDirectoryOf };
 
 /** The typed registry: connector `type` → its schema and factory. It knows no connector internals. */
 export const CONNECTOR_FACTORIES: ReadonlyArray<ConnectorFactory> = [

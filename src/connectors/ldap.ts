@@ -13,6 +13,13 @@ const configSchema = z.object({
   ldap: ldapConfigSchema.optional(),
 });
 
+/** The directory behind each LDAP connector (for the group sync and the connection test). */
+const directories = new WeakMap<object, LdapDirectory>();
+
+export function ldapDirectoryOf(connector: object | undefined): LdapDirectory | undefined {
+  return connector ? directories.get(connector) : undefined;
+}
+
 /** A connector over an existing directory (the one the group sync uses, built once by the container). */
 export function createLdapConnector(config: ConnectorCommon, directory: LdapDirectory, deps: Pick<ConnectorDeps, 'logger'>): PasswordConnector {
   // Only the common keys: `config` may carry more (an `ldap` block with a bind password) that must not
@@ -26,7 +33,7 @@ export function createLdapConnector(config: ConnectorCommon, directory: LdapDire
     trust_email: config.trust_email,
   };
   const logger = deps.logger.child({ connector: common.id });
-  return {
+  const connector: PasswordConnector = {
     ...common,
     kind: 'password',
     async login({ username, password }): Promise<Identity> {
@@ -55,6 +62,8 @@ export function createLdapConnector(config: ConnectorCommon, directory: LdapDire
       }
     },
   };
+  directories.set(connector, directory);
+  return connector;
 }
 
 export const ldapConnector: ConnectorFactory<typeof configSchema> = {

@@ -3,8 +3,10 @@ import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
 import { visibleProjectIds } from '../admin/projects.ts';
 import { isOwner } from '../admin/users.ts';
-import { isRole, type Project, type Role } from '../directory/index.ts';
+import { isEmailAddress, isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
+import { invitationUrl } from '../interactions/index.ts';
 import {
+  INVITATION_REVOKE_PATH,
   INVITE_PATH,
   MAPPING_ADD_PATH,
   MAPPING_DELETE_PATH,
@@ -13,6 +15,7 @@ import {
   MEMBERS_PATH,
   mappingConfirmPage,
   membersPage,
+  type InvitationRow,
   type MappingForm,
   type MembersView,
   type PreviewChange,
@@ -21,17 +24,26 @@ import { dashboardHeaders, dashPage, render, type DashboardContext, type DashSta
 
 /**
  * Members and roles: the project's members with the causes of their roles, manual roles (set, remove,
- * invite an existing account by email) and group → role mappings with a preview before any change.
- * The same rules and audit events as /v1/projects/{id}/members (src/admin/users.ts) and
+ * give an existing account a role by email, or invite an email with no account yet: a one-time link)
+ * and group → role mappings with a preview before any change. The same rules and audit events as
+ * /v1/projects/{id}/members and …/invitations (src/admin/users.ts, src/admin/invitations.ts) and
  * /v1/role-mappings (src/admin/role-mappings.ts).
  */
 export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { users, memberships, groupRoles } = services;
-  const sources = () => [...(services.ldap ? ['ldap'] : []), ...services.connectors.keys()];
+  const sources = () => [...(services.connections.directories().length ? ['ldap'] : []), ...services.connectors.keys()];
   const validSource = (source: string) => source === 'ldap' || services.connectors.has(source);
 
-  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice'>> = {}, status = 200) {
+  /** Who made an invitation, for people: an account's email, or the API key's id. */
+  async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashPage>['t']): Promise<string> {
+    const { type, id } = invitation.invited_by;
+    if (type === 'user' && id) return (await users.findById(id))?.email ?? id;
+    if (type === 'api_key' && id) return t('dash.invite.by_key', { id });
+    return id ?? type;
+  }
+
+  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created'>> = {}, status = 200) {
     const members = [];
     for (const m of await memberships.membersOf(project.id)) {
       const user = await users.findById(m.user_id);
@@ -46,12 +58,18 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     }
     members.sort((a, b) => a.email.localeCompare(b.email));
     const mappings = (await groupRoles.list()).filter((m) => m.project_id === project.id).map((m) => ({ id: m.id, source: m.source, group: m.group, role: m.role, origin: m.origin }));
+    const invitations: InvitationRow[] = [];
+    for (const i of await services.invitations.listPending(project.id)) {
+      invitations.push({ id: i.id, email: i.email, role: i.role, invited_by: await inviterOf(i, dashPage(ctx).t), created_at: i.created_at, expires_at: i.expires_at });
+    }
     const available = sources();
     render(ctx, membersPage(dashPage(ctx), { ...state.chrome, project: { id: project.id, name: project.name }, section: 'members' }, {
       project: { id: project.id, name: project.name },
       members,
       canOwner: await isOwner(state.principal, project.id, services),
       mappings,
+      invitations,
+      created: extra.created,
       sources: available,
       invite: extra.invite ?? { email: '', role: 'member' },
       mappingForm: extra.mappingForm ?? { source: available[0] ?? '', group: '', role: 'viewer' },
@@ -108,7 +126,10 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     await renderMembers(ctx, p.state, p.project, result.error ? { errors: { member: result.error } } : { notice: result.notice }, result.status);
   });
 
-  /** Invite = a manual role for an existing account found by email (no account is created here). */
+  /**
+   * Invite: an existing account found by email gets a manual role (as PUT …/members); an email with no
+   * account gets an invitation (as POST …/invitations), its link shown once.
+   */
   router.post(INVITE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
@@ -117,12 +138,37 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const errors: Record<string, string> = {};
     if (!invite.email || invite.email.length > 320) errors.email = t('dash.invite.err_email');
     if (!isRole(invite.role)) errors.invite_role = t('dash.members.err_role');
-    const user = errors.email ? undefined : await users.findByEmail(invite.email);
-    if (!errors.email && !user) errors.email = t('dash.invite.unknown', { email: invite.email });
-    if (Object.keys(errors).length || !user) return renderMembers(ctx, p.state, p.project, { invite, errors }, 400);
-    const result = await setManual(ctx, p.state, p.project, user.id, invite.role as Role);
-    if (result.error) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: result.error } }, result.status);
-    await renderMembers(ctx, p.state, p.project, { notice: result.notice });
+    if (Object.keys(errors).length) return renderMembers(ctx, p.state, p.project, { invite, errors }, 400);
+    const role = invite.role as Role;
+    const user = await users.findByEmail(invite.email);
+    if (user) {
+      const result = await setManual(ctx, p.state, p.project, user.id, role);
+      if (result.error) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: result.error } }, result.status);
+      return renderMembers(ctx, p.state, p.project, { notice: result.notice });
+    }
+    const email = invite.email.toLowerCase();
+    if (!isEmailAddress(email)) return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_email') } }, 400);
+    if (role === 'owner' && !(await isOwner(p.state.principal, p.project.id, services))) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: t('dash.members.err_owner') } }, 403);
+    const { invitation, token, replaced } = await services.invitations.create({ email, project_id: p.project.id, role, invited_by: p.state.principal.actor });
+    await auditAction(ctx, services, { action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: p.project.id, outcome: 'success', detail: { email, role, expires_at: invitation.expires_at, replaced } });
+    await renderMembers(ctx, p.state, p.project, {
+      notice: t('dash.invite.unknown', { email }),
+      created: { url: invitationUrl(services.config.issuer, token), email, role, expires_at: invitation.expires_at },
+    });
+  });
+
+  /** As DELETE /v1/projects/{id}/invitations/{id}: the link stops working at once. */
+  router.post(INVITATION_REVOKE_PATH, dashboardHeaders, async (ctx) => {
+    const p = await posted(ctx);
+    if (!p) return;
+    const { t } = dashPage(ctx);
+    const invitation = await services.invitations.get(p.form.get('id') ?? '');
+    if (!invitation || invitation.project_id !== p.project.id) return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
+    if (invitation.role === 'owner' && !(await isOwner(p.state.principal, p.project.id, services))) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.members.err_owner') } }, 403);
+    const result = await services.invitations.revoke(invitation.id, p.state.principal.actor);
+    if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.invite.err_gone') } }, result.code === 'not_found' ? 404 : 409);
+    await auditAction(ctx, services, { action: 'invitation.revoked', target: { type: 'invitation', id: invitation.id }, project_id: p.project.id, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
+    await renderMembers(ctx, p.state, p.project, { notice: t('dash.invite.revoked', { email: invitation.email }) });
   });
 
   async function previewOf(state: DashState, change: Parameters<typeof groupRoles.preview>[0]): Promise<PreviewChange[]> {

@@ -8,8 +8,10 @@ import { dashboardHeaders, dashPage, render, type DashboardContext } from './con
 export const LOG_ACTIONS = [
   'key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired', 'key.exchanged',
   'project.created', 'member.role_changed', 'role_mapping.created', 'role_mapping.deleted',
+  'invitation.created', 'invitation.revoked', 'invitation.accepted', 'user.created',
   'webhook.created', 'webhook.deleted', 'webhook.redelivered',
   'connection.created', 'connection.updated', 'connection.deleted', 'connection.tested',
+  'provisioning_rule.created', 'provisioning_rule.deleted',
   'login.succeeded', 'login.failed', 'consent.granted', 'consent.denied', 'admin.request_failed',
 ];
 const PAGE_SIZE = 50;

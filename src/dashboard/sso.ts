@@ -2,28 +2,65 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
 import { testConnection } from '../admin/connections.ts';
-import { ConnectionInputError, type ConnectionView } from '../connectors/connections.ts';
-import {
-  NO_MFA,
-  PROVIDER_TYPES,
-  SSO_EDIT_PATH,
-  SSO_NEW_PATH,
-  SSO_PATH,
-  SSO_TEST_PATH,
-  messagePage,
-  ssoFormPage,
-  ssoPage,
-  type ProviderType,
-  type SsoFormValues,
-  type SsoFormView,
-} from '../../views/dashboard/pages.ts';
+import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, ruleAuditDetail } from '../admin/provisioning-rules.ts';
+import { AppError } from '../admin/problem.ts';
+import { isOwner } from '../admin/users.ts';
+import { ConnectionInputError, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import type { Project } from '../directory/index.ts';
+import { SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, messagePage } from '../../views/dashboard/pages.ts';
+import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView } from '../../views/dashboard/sso.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer', 'tenant', 'idp_metadata_url', 'email_domains', 'require_mfa', 'trust_email']);
 
+/** Where the connections validator's key paths (`ldap.user_search.base_dn`) appear in the LDAP form. */
+const LDAP_PATHS: Record<string, string> = {
+  'ldap': 'ldap_url',
+  'ldap.url': 'ldap_url',
+  'ldap.start_tls': 'ldap_start_tls',
+  'ldap.bind_dn': 'ldap_bind_dn',
+  'ldap.bind_password': 'ldap_bind_password',
+  'ldap.user_search': 'ldap_user_base_dn',
+  'ldap.user_search.base_dn': 'ldap_user_base_dn',
+  'ldap.user_search.filter': 'ldap_user_filter',
+  'ldap.user_search.id_attr': 'ldap_id_attr',
+  'ldap.user_search.email_attr': 'ldap_email_attr',
+  'ldap.user_search.name_attr': 'ldap_name_attr',
+  'ldap.group_search': 'ldap_group_base_dn',
+  'ldap.group_search.base_dn': 'ldap_group_base_dn',
+  'ldap.group_search.filter': 'ldap_group_filter',
+  'ldap.group_search.name_attr': 'ldap_group_name_attr',
+  'ldap.sync_interval_seconds': 'ldap_sync_interval_seconds',
+};
+
 function isProviderType(value: unknown): value is ProviderType {
   return typeof value === 'string' && (PROVIDER_TYPES as readonly string[]).includes(value);
+}
+
+function ldapValuesOf(raw: unknown): LdapFormValues {
+  const o = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+  const ldap = o(raw);
+  const users = o(ldap.user_search);
+  const groups = o(ldap.group_search);
+  const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : fallback);
+  const d = LDAP_DEFAULTS;
+  return {
+    url: str(ldap.url, d.url),
+    start_tls: ldap.start_tls === true,
+    bind_dn: str(ldap.bind_dn, d.bind_dn),
+    user_base_dn: str(users.base_dn, d.user_base_dn),
+    user_filter: str(users.filter, d.user_filter),
+    id_attr: str(users.id_attr, d.id_attr),
+    email_attr: str(users.email_attr, d.email_attr),
+    name_attr: str(users.name_attr, d.name_attr),
+    group_base_dn: str(groups.base_dn, d.group_base_dn),
+    group_filter: str(groups.filter, d.group_filter),
+    group_name_attr: str(groups.name_attr, d.group_name_attr),
+    nested: groups.nested === true,
+    active_directory: ldap.active_directory === true,
+    sync_interval_seconds: str(ldap.sync_interval_seconds, d.sync_interval_seconds),
+  };
 }
 
 function valuesOf(c: ConnectionView): SsoFormValues {
@@ -38,27 +75,75 @@ function valuesOf(c: ConnectionView): SsoFormValues {
     email_domains: Array.isArray(c.email_domains) ? c.email_domains.join(', ') : '',
     require_mfa: c.require_mfa === true,
     trust_email: c.trust_email === true,
+    ldap: ldapValuesOf(c.ldap),
   };
 }
 
+const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, ldap: LDAP_DEFAULTS };
+
+/**
+ * The ldap block a form post describes, as a merge patch over the stored one: a cleared optional field is
+ * `null` (back to its default), so settings the form does not show (timeouts, page size) are kept.
+ */
+function ldapPatch(v: LdapFormValues, password: string): Record<string, unknown> {
+  const orDefault = (value: string) => value || null;
+  return {
+    url: v.url,
+    start_tls: v.start_tls,
+    bind_dn: v.bind_dn,
+    ...(password ? { bind_password: password } : {}),
+    active_directory: v.active_directory,
+    sync_interval_seconds: Number(v.sync_interval_seconds),
+    user_search: { base_dn: v.user_base_dn, filter: orDefault(v.user_filter), id_attr: orDefault(v.id_attr), email_attr: orDefault(v.email_attr), name_attr: orDefault(v.name_attr) },
+    group_search: { base_dn: v.group_base_dn, filter: orDefault(v.group_filter), name_attr: orDefault(v.group_name_attr), nested: v.nested },
+  };
+}
+
+/** What the LDAP form lacks, in the reader's language, all at once (the validator stops at the first). */
+function ldapFormErrors(t: DashTranslate, v: LdapFormValues, passwordGiven: boolean, passwordSet: boolean): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const [field, value, label] of [['ldap_url', v.url, 'dash.ldap.url'], ['ldap_bind_dn', v.bind_dn, 'dash.ldap.bind_dn'], ['ldap_user_base_dn', v.user_base_dn, 'dash.ldap.base_dn'], ['ldap_group_base_dn', v.group_base_dn, 'dash.ldap.group_base_dn']] as const) {
+    if (!value) errors[field] = t('dash.ldap.err_required', { field: t(label) });
+  }
+  if (!passwordGiven && !passwordSet) errors.ldap_bind_password = t('dash.ldap.err_password');
+  if (!/^[1-9]\d{0,6}$/.test(v.sync_interval_seconds)) errors.ldap_sync_interval_seconds = t('dash.ldap.err_interval');
+  return errors;
+}
+
 /** ConnectionSet's error next to its field, in the reader's language where we know the case. */
-function fieldError(t: DashTranslate, err: ConnectionInputError): [string, string] {
-  if (err.code === 'no_secret_key') return ['client_secret', t('dash.sso.err_secret_key')];
+function fieldError(t: DashTranslate, err: ConnectionInputError, type: ProviderType): [string, string] {
+  if (err.code === 'no_secret_key') return [type === 'ldap' ? 'ldap_bind_password' : 'client_secret', t('dash.sso.err_secret_key')];
   if (err.code === 'conflict' && err.field === 'id') return ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
-  const field = (err.field ?? '').split('.')[0]!;
-  if (field === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
   const message = err.message.replace(/^[\w.]+: /, '');
+  const path = err.field ?? '';
+  if (path.startsWith('ldap')) {
+    const field = LDAP_PATHS[path] ?? LDAP_PATHS[path.split('.').slice(0, 3).join('.')] ?? LDAP_PATHS[path.split('.').slice(0, 2).join('.')] ?? 'ldap_url';
+    return [field, field === 'ldap_bind_password' ? t('dash.ldap.err_password') : message];
+  }
+  const field = path.split('.')[0]!;
+  if (field === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
   return [FORM_FIELDS.has(field) ? field : 'name', FORM_FIELDS.has(field) ? message : err.message];
 }
 
+/** A provisioning rule error (the /v1 rules' AppError) next to its field of the rule form. */
+function ruleError(t: DashTranslate, err: AppError): [string, string] {
+  const field = err.field ?? '';
+  if (field === 'email_domain') return ['email_domain', err.code === 'conflict' ? t('dash.rules.err_conflict') : t('dash.rules.err_domain')];
+  if (field.startsWith('connectors')) return ['connector', t('dash.rules.err_connector')];
+  if (field === 'role' && err.code === 'forbidden') return ['role', t('dash.rules.err_owner')];
+  if (field === 'role') return ['role', t('dash.members.err_role')];
+  return ['project', t('dash.rules.err_project')];
+}
+
 /**
- * Single sign-on: the connections (configuration ones read-only) and a wizard per provider type, with the
- * URIs to give the provider and "Test connection". The same service calls, rule (admin:projects on the
- * organisation root), audit events and checks as /v1/connections (src/admin/connections.ts).
+ * Single sign-on: the connections (configuration ones read-only), a wizard per provider type with the
+ * URIs to give the provider and "Test connection", and the provisioning rules. The same service calls,
+ * rights (admin:projects on the organisation root), audit events and checks as /v1/connections
+ * (src/admin/connections.ts) and /v1/provisioning-rules (src/admin/provisioning-rules.ts).
  */
 export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { connections, config } = services;
+  const { connections, config, provisioningRules } = services;
 
   /** The person and the organisation root they administer; otherwise answers 403. */
   async function orgAdmin(ctx: Context): Promise<{ state: DashState; root: string } | undefined> {
@@ -75,6 +160,34 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const chrome = (state: DashState) => ({ ...state.chrome, section: 'sso' as const });
   const renderForm = (ctx: Context, state: DashState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
+  /** Rules as people read them: connection and project names instead of ids. */
+  async function ruleRows(filter: (connectors: string[]) => boolean = () => true): Promise<RuleRow[]> {
+    const names = new Map((await connections.list()).map((c) => [c.id, typeof c.name === 'string' ? c.name : c.id]));
+    const rows: RuleRow[] = [];
+    for (const rule of (await provisioningRules.list()).filter((r) => filter(r.connectors))) {
+      const project = rule.project ? await services.projects.get(rule.project) : undefined;
+      rows.push({ id: rule.id, email_domain: rule.email_domain, connections: rule.connectors.map((id) => names.get(id) ?? id), project: project?.name ?? rule.project, role: rule.role, origin: rule.origin });
+    }
+    return rows;
+  }
+
+  async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
+    const list = await connections.list();
+    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin }));
+    const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
+    projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
+    render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
+      connections: rows,
+      rules: await ruleRows(),
+      connectorChoices: rows.map((c) => ({ id: c.id, name: c.name })),
+      projectChoices: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })),
+      canOwner: await isOwner(o.state.principal, o.root, services),
+      ruleForm: extra.ruleForm ?? { email_domain: '', connector: '', project: '', role: 'viewer' },
+      errors: extra.errors ?? {},
+      notice: extra.notice,
+    }), status);
+  }
+
   /** A connection managed here (stored, not from the configuration file); otherwise answers. */
   async function stored(ctx: Context, state: DashState, id: string): Promise<ConnectionView | undefined> {
     const connection = id ? await connections.get(id) : undefined;
@@ -90,11 +203,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return connection;
   }
 
+  const secretOf = (connection: ConnectionView) => connection.secrets_set.includes(connection.type === 'ldap' ? 'ldap.bind_password' : 'client_secret');
+  const rulesFor = (id: string) => ruleRows((connectors) => connectors.length === 0 || connectors.includes(id));
+
   router.get(SSO_PATH, dashboardHeaders, async (ctx) => {
     const o = await orgAdmin(ctx);
     if (!o) return;
-    const rows = (await connections.list()).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin }));
-    render(ctx, ssoPage(dashPage(ctx), chrome(o.state), { connections: rows }));
+    await renderSso(ctx, o);
   });
 
   router.get(SSO_NEW_PATH, dashboardHeaders, async (ctx) => {
@@ -102,7 +217,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const type = ctx.query.type;
     if (!isProviderType(type)) return ctx.redirect(SSO_PATH);
-    renderForm(ctx, o.state, { type, mode: 'create', form: { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false }, secretSet: false, errors: {} });
+    renderForm(ctx, o.state, { type, mode: 'create', form: EMPTY_FORM, secretSet: false, errors: {} });
   });
 
   router.get(SSO_EDIT_PATH, dashboardHeaders, async (ctx) => {
@@ -111,7 +226,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
     const { t } = dashPage(ctx);
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: connection.secrets_set.includes('client_secret'), errors: {}, notice: ctx.query.saved === '1' ? t('dash.sso.saved', { id: connection.id }) : undefined });
+    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), notice: ctx.query.saved === '1' ? t('dash.sso.saved', { id: connection.id }) : undefined });
   });
 
   async function save(ctx: Context, mode: 'create' | 'edit'): Promise<void> {
@@ -131,9 +246,26 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       if (!connection) return;
       type = connection.type as ProviderType;
       current = (await connections.storedConfig(connection.id)) ?? {};
-      secretSet = connection.secrets_set.includes('client_secret');
+      secretSet = secretOf(connection);
     }
     const get = (name: string) => (form.get(name) ?? '').trim();
+    const on = (name: string) => form.get(name) === 'on';
+    const ldap: LdapFormValues = {
+      url: get('ldap_url'),
+      start_tls: on('ldap_start_tls'),
+      bind_dn: get('ldap_bind_dn'),
+      user_base_dn: get('ldap_user_base_dn'),
+      user_filter: get('ldap_user_filter'),
+      id_attr: get('ldap_id_attr'),
+      email_attr: get('ldap_email_attr'),
+      name_attr: get('ldap_name_attr'),
+      group_base_dn: get('ldap_group_base_dn'),
+      group_filter: get('ldap_group_filter'),
+      group_name_attr: get('ldap_group_name_attr'),
+      nested: on('ldap_nested'),
+      active_directory: on('ldap_active_directory'),
+      sync_interval_seconds: get('ldap_sync_interval_seconds'),
+    };
     const values: SsoFormValues = {
       id: get('id'),
       name: get('name'),
@@ -142,31 +274,39 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       tenant: get('tenant'),
       idp_metadata_url: get('idp_metadata_url'),
       email_domains: get('email_domains'),
-      require_mfa: form.get('require_mfa') === 'on' && !NO_MFA.includes(type),
-      trust_email: form.get('trust_email') === 'on',
+      require_mfa: on('require_mfa') && !NO_MFA.includes(type),
+      trust_email: on('trust_email'),
+      ldap,
     };
     const changes: Record<string, unknown> = {
       id: values.id,
       type,
       email_domains: values.email_domains.split(',').map((d) => d.trim()).filter(Boolean),
       require_mfa: values.require_mfa,
-      trust_email: values.trust_email,
+      // Unticked = not set, never `false`: for LDAP an explicit false would mark the directory's own
+      // addresses unverified, and nobody could get an account through it.
+      trust_email: values.trust_email ? true : null,
+      name: values.name || null,
     };
-    if (values.name) changes.name = values.name;
-    if (type !== 'saml') changes.client_id = values.client_id;
+    const secret = form.get(type === 'ldap' ? 'ldap_bind_password' : 'client_secret') ?? '';
+    if (type !== 'saml' && type !== 'ldap') {
+      changes.client_id = values.client_id;
+      if (secret) changes.client_secret = secret;
+    }
     if (type === 'oidc') changes.issuer = values.issuer;
     if (type === 'entra') changes.tenant = values.tenant;
     if (type === 'saml') changes.idp_metadata_url = values.idp_metadata_url;
-    const secret = form.get('client_secret') ?? '';
-    if (type !== 'saml' && secret) changes.client_secret = secret;
-    const raw: Record<string, unknown> = { ...current, ...changes };
-    if (!values.name) delete raw.name;
+    if (type === 'ldap') {
+      const errors = ldapFormErrors(t, ldap, secret !== '', secretSet);
+      if (Object.keys(errors).length) return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors }, 400);
+      changes.ldap = ldapPatch(ldap, secret);
+    }
     let saved: ConnectionView;
     try {
-      saved = await connections.save(raw, mode === 'create' ? 'create' : 'update');
+      saved = await connections.save(mergePatch(current, changes), mode === 'create' ? 'create' : 'update');
     } catch (err) {
       if (!(err instanceof ConnectionInputError)) throw err;
-      const [field, message] = fieldError(t, err);
+      const [field, message] = fieldError(t, err, type);
       return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors: { [field]: message } }, err.code === 'no_secret_key' || err.code === 'conflict' ? 409 : 400);
     }
     await auditAction(ctx, services, mode === 'create'
@@ -190,6 +330,56 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const checks = await testConnection(services, connection);
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: connection.secrets_set.includes('client_secret'), errors: {}, test: { ok, checks } });
+    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), test: { ok, checks } });
+  });
+
+  /** As POST /v1/provisioning-rules (the same checks through addProvisioningRule). */
+  router.post(SSO_RULE_ADD_PATH, dashboardHeaders, async (ctx) => {
+    const o = await orgAdmin(ctx);
+    if (!o) return;
+    const form = await dash.checkedForm(ctx, o.state);
+    if (!form) return;
+    const { t } = dashPage(ctx);
+    const ruleForm: RuleForm = { email_domain: (form.get('email_domain') ?? '').trim().replace(/^@/, ''), connector: form.get('connector') ?? '', project: form.get('project') ?? '', role: form.get('role') ?? '' };
+    const parsed = provisioningRuleInput.safeParse({
+      email_domain: ruleForm.email_domain,
+      ...(ruleForm.connector ? { connectors: [ruleForm.connector] } : {}),
+      ...(ruleForm.project ? { project_id: ruleForm.project, role: ruleForm.role } : {}),
+    });
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const issue of parsed.error.issues) {
+        const [field, message] = ruleError(t, new AppError('invalid_request', issue.message, { field: issue.path.join('.') }));
+        errors[field] ??= message;
+      }
+      return renderSso(ctx, o, { ruleForm, errors }, 400);
+    }
+    try {
+      const { rule, auditProject } = await addProvisioningRule(services, o.state.principal, parsed.data);
+      await auditAction(ctx, services, { action: 'provisioning_rule.created', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
+      await renderSso(ctx, o, { notice: t('dash.rules.added', { domain: rule.email_domain }) });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const [field, message] = ruleError(t, err);
+      await renderSso(ctx, o, { ruleForm, errors: { [field]: message } }, err.status);
+    }
+  });
+
+  /** As DELETE /v1/provisioning-rules/{id}. Accounts a rule created are kept. */
+  router.post(SSO_RULE_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const o = await orgAdmin(ctx);
+    if (!o) return;
+    const form = await dash.checkedForm(ctx, o.state);
+    if (!form) return;
+    const { t } = dashPage(ctx);
+    try {
+      const { rule, auditProject } = await removeProvisioningRule(services, o.state.principal, form.get('id') ?? '');
+      await auditAction(ctx, services, { action: 'provisioning_rule.deleted', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
+      await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const message = err.code === 'not_found' ? t('dash.error.not_found') : err.code === 'conflict' ? t('dash.rules.err_config') : t('dash.rules.err_owner');
+      await renderSso(ctx, o, { errors: { email_domain: message } }, err.status);
+    }
   });
 }

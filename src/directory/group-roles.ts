@@ -6,7 +6,7 @@ import type { Identity } from '../connectors/types.ts';
 import type { MembershipRepository, MembershipChange, MembershipGrant } from './memberships.ts';
 import type { ProjectRepository } from './projects.ts';
 import type { UserRepository } from './users.ts';
-import type { LdapDirectory } from './ldap.ts';
+import type { LdapDirectory, LdapUserWithGroups } from './ldap.ts';
 import { LdapUnavailableError } from './ldap.ts';
 import { rolesFromGroups, strongest, type RoleMapping } from './role-mapping.ts';
 import { PeriodicJob } from '../periodic.ts';
@@ -35,7 +35,11 @@ export interface GroupRolesDeps {
   users: UserRepository;
   audit: AuditLog;
   logger: Logger;
-  ldap?: LdapDirectory | undefined;
+  /**
+   * Every LDAP directory in use (the shared `ldap:` block's and those of LDAP connections with their own
+   * settings), asked afresh at each sync so connections added at run time are included.
+   */
+  directories: () => LdapDirectory[];
   /** Config mappings with `project` already resolved to an id. */
   configured: RoleMapping[];
 }
@@ -126,17 +130,29 @@ export class GroupRoles {
     return out;
   }
 
-  /** One LDAP sync pass (one node at a time); an unreachable directory changes nothing. */
+  /**
+   * One LDAP sync pass over every directory (one node at a time). A person's groups are the union of
+   * their groups in each directory that knows their email (all under the source `ldap`). If any directory
+   * is unreachable the pass changes nothing: that directory might hold groups we would otherwise strip.
+   */
   async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[] } | { skipped: 'locked' | 'no_ldap' | 'unavailable' }> {
-    const { ldap, store, users, audit, logger } = this.deps;
-    if (!ldap) return { skipped: 'no_ldap' };
+    const { store, users, audit, logger } = this.deps;
+    const directories = this.deps.directories();
+    if (directories.length === 0) return { skipped: 'no_ldap' };
     if (!(await store.putIfAbsent('ldap:sync:{lock}', { pid: process.pid, at: new Date().toISOString() }, Math.max(1, lockSeconds)))) return { skipped: 'locked' };
-    let people;
+    const people = new Map<string, LdapUserWithGroups>();
     try {
-      people = await ldap.listUsers();
+      for (const directory of directories) {
+        for (const person of await directory.listUsers()) {
+          if (!person.email) continue;
+          const key = person.email.toLowerCase();
+          const seen = people.get(key);
+          people.set(key, seen ? { ...seen, groups: [...new Set([...seen.groups, ...person.groups])].sort() } : person);
+        }
+      }
     } catch (error) {
       if (error instanceof LdapUnavailableError) {
-        logger.warn({ err: error.message }, 'ldap sync: directory unreachable; roles left as they were');
+        logger.warn({ err: error.message }, 'ldap sync: a directory is unreachable; roles left as they were');
         return { skipped: 'unavailable' };
       }
       throw error;
@@ -145,8 +161,7 @@ export class GroupRoles {
     }
     const changes: MembershipChange[] = [];
     let synced = 0;
-    for (const person of people) {
-      if (!person.email) continue;
+    for (const person of people.values()) {
       const user = await users.findByEmail(person.email);
       if (!user) continue;
       synced++;
@@ -159,10 +174,22 @@ export class GroupRoles {
     return { synced, changes };
   }
 
-  startLdapSync(intervalSeconds: number): void {
-    if (!this.deps.ldap) return;
-    this.sync = new PeriodicJob('ldap sync', this.deps.logger, () => this.syncLdap(Math.max(1, intervalSeconds - 1)));
-    this.sync.start(intervalSeconds);
+  /**
+   * Starts the periodic sync. It looks every second and runs a pass when the shortest
+   * `sync_interval_seconds` of the directories in use has gone by, so a directory added at run time is
+   * synced on its own schedule without a restart; with no directory in use a look costs nothing.
+   */
+  startLdapSync(): void {
+    let lastPass = Date.now();
+    this.sync = new PeriodicJob('ldap sync', this.deps.logger, async () => {
+      const intervals = this.deps.directories().map((d) => d.config.sync_interval_seconds);
+      if (intervals.length === 0) return;
+      const interval = Math.min(...intervals);
+      if (Date.now() - lastPass < interval * 1000) return;
+      lastPass = Date.now();
+      await this.syncLdap(Math.max(1, interval - 1));
+    });
+    this.sync.start(1);
   }
 
   async stop(): Promise<void> {

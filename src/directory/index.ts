@@ -1,5 +1,5 @@
 export { UserRepository, type User } from './users.ts';
-export { hashPassword, verifyPassword, burnPasswordCheck, isSupportedHash } from './passwords.ts';
+export { hashPassword, verifyPassword, burnPasswordCheck, isSupportedHash, passwordProblem, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './passwords.ts';
 export { ProjectRepository, ProjectError, type Project } from './projects.ts';
 export { ROLES, ROLE_SCOPES, isRole, type Role } from './roles.ts';
 export { MembershipRepository, effectiveRoles, scopesForRoles, type MembershipGrant, type MembershipCause, type MembershipChange } from './memberships.ts';
@@ -8,3 +8,5 @@ export { signInWithIdentity, resolveProjectRef, type ProvisioningRule, type Sign
 export { rolesFromGroups, diffRoles, strongest, roleAtLeast, type RoleMapping, type Grant, type RoleChange } from './role-mapping.ts';
 export { GroupRoles, type RoleMappingView } from './group-roles.ts';
 export { UpstreamSessions } from './upstream-sessions.ts';
+export { ProvisioningRules, ProvisioningRuleConflict, type ProvisioningRuleView, type ProvisioningRuleInput } from './provisioning-rules.ts';
+export { InvitationRepository, isEmailAddress, DEFAULT_INVITATION_DAYS, MAX_INVITATION_DAYS, type Invitation, type InvitationActor, type InvitationStatus, type InvitationFailure, type InvitationResult } from './invitations.ts';

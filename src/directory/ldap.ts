@@ -7,7 +7,9 @@ import {
   FilterParser,
   InappropriateAuthError,
   InvalidCredentialsError,
+  NoSuchObjectError,
   ResultCodeError,
+  SizeLimitExceededError,
   UnavailableError,
   Filter,
   type Entry,
@@ -90,6 +92,13 @@ export interface LdapUser {
   id: string;
   email: string;
   name: string | null;
+}
+
+/** One line of a directory check, as the connection test shows it. */
+export interface LdapCheck {
+  check: 'connect' | 'service_bind' | 'user_search' | 'group_search';
+  ok: boolean;
+  detail: string;
 }
 
 export interface LdapUserWithGroups extends LdapUser {
@@ -228,6 +237,72 @@ export class LdapDirectory {
       }
       return users.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     });
+  }
+
+  /**
+   * What "Test connection" shows for a directory, in plain words, changing nothing: the server is reached,
+   * the service account binds, the user search finds people (and their entries carry the id and email
+   * attributes), and the group search finds the groups of one of them.
+   */
+  async check(): Promise<LdapCheck[]> {
+    const { url, bind_dn, user_search, group_search, start_tls } = this.config;
+    const checks: LdapCheck[] = [];
+    const client = this.newClient();
+    try {
+      try {
+        await this.connect(client);
+        await client.bind(bind_dn, this.#bindPassword);
+      } catch (error) {
+        if (error instanceof InvalidCredentialsError || error instanceof InappropriateAuthError) {
+          checks.push({ check: 'connect', ok: true, detail: `reached ${url}` });
+          checks.push({ check: 'service_bind', ok: false, detail: `the directory refused the service account ${bind_dn}: check the bind DN and its password` });
+        } else {
+          checks.push({ check: 'connect', ok: false, detail: `${url} is unreachable${start_tls ? ' or refused StartTLS' : ''} (${error instanceof Error ? error.message : String(error)})` });
+        }
+        return checks;
+      }
+      checks.push({ check: 'connect', ok: true, detail: `reached ${url}${start_tls ? ' (StartTLS)' : ''}` });
+      checks.push({ check: 'service_bind', ok: true, detail: `signed in as ${bind_dn}` });
+      const filter = user_search.filter.replaceAll('{email}', '*');
+      let sample: LdapUser | undefined;
+      try {
+        let entries: Entry[];
+        let more = false;
+        try {
+          entries = (await client.search(user_search.base_dn, { scope: 'sub', filter, attributes: this.userAttributes(), sizeLimit: 20 })).searchEntries;
+        } catch (error) {
+          if (!(error instanceof SizeLimitExceededError)) throw error;
+          // ldapts drops the entries it had when the limit is hit; one more look for a sample.
+          entries = (await client.search(user_search.base_dn, { scope: 'sub', filter, attributes: this.userAttributes(), sizeLimit: 1 }).catch(() => ({ searchEntries: [] as Entry[] }))).searchEntries;
+          more = true;
+        }
+        const people = entries.map((e) => this.toUser(e)).filter((u): u is LdapUser => !!u);
+        sample = people[0];
+        if (entries.length === 0 && !more) {
+          checks.push({ check: 'user_search', ok: false, detail: `nobody under ${user_search.base_dn} matches ${filter}: check the base DN and the filter` });
+        } else if (!sample) {
+          checks.push({ check: 'user_search', ok: false, detail: `entries under ${user_search.base_dn} lack ${user_search.id_attr} or ${user_search.email_attr}: check the ID and email attributes` });
+        } else {
+          checks.push({ check: 'user_search', ok: true, detail: `${more ? 'more than 20' : people.length} ${people.length === 1 && !more ? 'person' : 'people'} found, e.g. ${sample.email} (${user_search.id_attr}=${sample.id})` });
+        }
+      } catch (error) {
+        checks.push({ check: 'user_search', ok: false, detail: error instanceof NoSuchObjectError ? `the base DN ${user_search.base_dn} does not exist` : `the user search failed: ${error instanceof Error ? error.message : String(error)}` });
+      }
+      try {
+        if (sample) {
+          const groups = await this.resolveGroups(client, sample.dn, new Map());
+          checks.push({ check: 'group_search', ok: true, detail: groups.length ? `${sample.email} is in ${groups.length} group(s): ${groups.slice(0, 10).join(', ')}` : `${sample.email} is in no group under ${group_search.base_dn} (filter ${group_search.filter})` });
+        } else {
+          await client.search(group_search.base_dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['dn'] });
+          checks.push({ check: 'group_search', ok: true, detail: `${group_search.base_dn} exists` });
+        }
+      } catch (error) {
+        checks.push({ check: 'group_search', ok: false, detail: error instanceof NoSuchObjectError ? `the base DN ${group_search.base_dn} does not exist` : `the group search failed: ${error instanceof Error ? error.message : String(error)}` });
+      }
+      return checks;
+    } finally {
+      await client.unbind().catch(() => {});
+    }
   }
 
   /** Nothing is held open between operations; kept so callers can treat the directory as a resource. */

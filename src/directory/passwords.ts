@@ -9,6 +9,16 @@ export async function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, { type: argon2.argon2id });
 }
 
+/** The local password policy (`users add`, invitations): a length range, nothing cleverer (NIST SP 800-63B §5.1.1). */
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 1024;
+
+export function passwordProblem(password: string): 'too_short' | 'too_long' | undefined {
+  if (password.length < PASSWORD_MIN_LENGTH) return 'too_short';
+  if (password.length > PASSWORD_MAX_LENGTH) return 'too_long';
+  return undefined;
+}
+
 export function isSupportedHash(hash: string): boolean {
   return hash.startsWith('$argon2id$') || /^\$2[aby]\$/.test(hash);
 }

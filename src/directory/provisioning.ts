@@ -6,8 +6,9 @@ import type { IdentityRepository } from './identities.ts';
 import type { MembershipRepository, MembershipChange } from './memberships.ts';
 import type { ProjectRepository, Project } from './projects.ts';
 import type { Role } from './roles.ts';
+import type { Invitation, InvitationRepository } from './invitations.ts';
 
-/** `provisioning.rules` of the configuration. */
+/** A provisioning rule: `provisioning.rules` of the configuration, or one stored through /v1/provisioning-rules. */
 export interface ProvisioningRule {
   email_domain: string;
   connectors?: string[] | undefined;
@@ -26,9 +27,12 @@ export interface SignInDeps {
   projects: ProjectRepository;
   audit: AuditLog;
   logger: Logger;
-  rules: ProvisioningRule[];
+  /** Provisioning rules in the order they are tried (configuration, then /v1/provisioning-rules). */
+  rules: () => Promise<ProvisioningRule[]>;
   /** Applies IdP group → role mappings for this identity (the directory's role mapping); may be absent. */
   applyGroups?: (userId: string, identity: Identity) => Promise<MembershipChange[]>;
+  /** Pending invitations let a verified email in without a provisioning rule; may be absent. */
+  invitations?: InvitationRepository | undefined;
 }
 
 function domainOf(email: string): string {
@@ -52,7 +56,9 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
  * 2. a verified email of an existing account → linked only when the connector is marked `trust_email`;
  * 3. a verified email matching a provisioning rule (domain, connector) → a new account, with the rule's
  *    project role when it names one;
- * 4. otherwise no access, and nothing is created.
+ * 4. a verified email with pending invitations → a new account even without a rule; each invitation's
+ *    role is granted (cause manual) and the invitation accepted;
+ * 5. otherwise no access, and nothing is created.
  */
 export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: { trust_email: boolean | undefined }): Promise<SignInResult> {
   const { users, identities, memberships } = deps;
@@ -61,6 +67,7 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
   let created = false;
   let newLink = false;
   const changes: MembershipChange[] = [];
+  const accepted: Invitation[] = [];
 
   if (linked) {
     user = await users.findById(linked.user_id);
@@ -73,19 +80,28 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
       if (connector.trust_email !== true) return { ok: false, reason: 'account_exists' };
       user = existing;
     } else {
-      const rule = deps.rules.find((r) => r.email_domain.toLowerCase() === domainOf(identity.email!) && (!r.connectors?.length || r.connectors.includes(identity.connector_id)));
-      if (!rule) return { ok: false, reason: 'no_access' };
+      const rule = (await deps.rules()).find((r) => r.email_domain.toLowerCase() === domainOf(identity.email!) && (!r.connectors?.length || r.connectors.includes(identity.connector_id)));
+      // Invitations count only for an email the upstream vouches for (the link went to that address).
+      const invited = identity.email_verified && deps.invitations ? await deps.invitations.pendingForEmail(identity.email) : [];
+      if (!rule && !invited.length) return { ok: false, reason: 'no_access' };
       if (!identity.email_verified) return { ok: false, reason: 'email_unverified' };
       let project: Project | undefined;
-      if (rule.project) {
+      if (rule?.project) {
         project = await resolveProjectRef(deps.projects, rule.project);
         if (!project) deps.logger.warn({ project: rule.project }, 'provisioning rule names a project that does not exist: account created without a role');
       }
       const made = await users.create({ email: identity.email, name: identity.name ?? undefined, email_verified: true, source: identity.connector_id });
       user = made.user;
       created = made.created;
-      if (project && rule.role) {
+      if (project && rule?.role) {
         changes.push(...(await memberships.syncAutomatic(user.id, 'provisioning', identity.connector_id, [{ project_id: project.id, role: rule.role }])));
+      }
+      for (const invitation of created ? invited : []) {
+        const result = await deps.invitations!.accept(invitation.id, user.id);
+        if (!result.ok) continue;
+        accepted.push(result.invitation);
+        const change = await memberships.setManual(user.id, invitation.project_id, invitation.role);
+        if (change) changes.push(change);
       }
     }
     newLink = true;
@@ -104,6 +120,17 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
       ip: null,
       outcome: 'success',
       detail: { cause: change.cause, source: change.source ?? null, from: change.from, to: change.to },
+    });
+  }
+  for (const invitation of accepted) {
+    await deps.audit.record({
+      actor: { type: 'user', id: user.id },
+      action: 'invitation.accepted',
+      target: { type: 'invitation', id: invitation.id },
+      project_id: invitation.project_id,
+      ip: null,
+      outcome: 'success',
+      detail: { email: invitation.email, role: invitation.role, via: identity.connector_id },
     });
   }
   return { ok: true, user, created, linked: newLink, changes };

@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import type { Services } from '../container.ts';
 import { StoreUnavailableError } from '../store/index.ts';
 import { firstPartyOfflineAccess } from '../oidc/index.ts';
-import { interactionRoutes, pageContext } from '../interactions/index.ts';
+import { interactionRoutes, invitationRoutes, pageContext } from '../interactions/index.ts';
 import { errorPage } from '../../views/pages.ts';
 import { storeGate } from './koa-store-gate.ts';
 import { dashboardRoutes } from '../dashboard/index.ts';
@@ -33,6 +33,11 @@ function routeLabel(p: string): string {
   return match ?? 'other';
 }
 
+/** An invitation link's path is its secret: the log keeps only that it was one. */
+function loggedPath(p: string): string {
+  return p.startsWith('/invitations/') ? '/invitations/…' : p;
+}
+
 /** JSON access log with the request id, and Prometheus request metrics. Paths only: query strings carry codes. */
 function accessLog(services: Services): Middleware {
   return async (ctx, next) => {
@@ -44,7 +49,7 @@ function accessLog(services: Services): Middleware {
       services.metrics.httpRequests.inc({ method: ctx.method, route, status: String(status) });
       services.metrics.httpDuration.observe({ method: ctx.method, route }, seconds);
       if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
-        services.logger.info({ req_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1e4) / 10, ip: ctx.ip }, 'request');
+        services.logger.info({ req_id: ctx.state.requestId, method: ctx.method, path: loggedPath(ctx.path), status, ms: Math.round(seconds * 1e4) / 10, ip: ctx.ip }, 'request');
       }
     };
     ctx.res.once('finish', done);
@@ -121,6 +126,7 @@ export function createApp(services: Services): Koa {
 
   const pages = new Router();
   interactionRoutes(pages, services);
+  invitationRoutes(pages, services);
   dashboardRoutes(pages, services);
 
   // Each router runs only for its own paths: the token endpoint and the key verification are hot paths,
@@ -129,7 +135,7 @@ export function createApp(services: Services): Koa {
   const only = <C>(matches: (path: string) => boolean, middleware: (ctx: C, next: () => Promise<unknown>) => unknown): Middleware => (ctx, next) => (matches(ctx.path) ? (middleware(ctx as C, next) as Promise<void>) : next());
   const OPS = new Set(['/healthz', '/readyz', '/metrics']);
   const isOps = (p: string) => OPS.has(p) || p.startsWith('/static/');
-  const isPage = (p: string) => p.startsWith('/interaction/') || p.startsWith('/federation/') || p === '/dashboard' || p.startsWith('/dashboard/');
+  const isPage = (p: string) => p.startsWith('/interaction/') || p.startsWith('/federation/') || p.startsWith('/invitations/') || p === '/dashboard' || p.startsWith('/dashboard/');
 
   // The log API's hot path comes first: counted by logtrace_api_key_verifications_total rather than the
   // access log, and it echoes an incoming X-Request-Id instead of minting one.

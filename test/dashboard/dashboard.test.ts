@@ -1,35 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAuthServer, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
 import { bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
-import { launchBrowser, ARTIFACTS } from '../support/browser.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { expectAccessible, shot } from '../support/pages.ts';
 
-const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const API_ACCESS = '/dashboard/settings/security/api-access';
 const LOG = '/dashboard/settings/security/log';
 const KEY = /^lt_live_[0-9A-Za-z]{38}$/;
-
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }
-
-/** axe-core in the page; only serious and critical violations fail. */
-async function expectAccessible(page: Page, name: string): Promise<void> {
-  await page.addScriptTag({ path: AXE_PATH }).catch(() => undefined);
-  // A strict CSP (script-src 'self') refuses the inline <script> addScriptTag makes: evaluate it instead.
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(await readFile(AXE_PATH, 'utf8'));
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe.run();
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target) }));
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad, `${name}: ${JSON.stringify(bad, null, 2)}`).toEqual([]);
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
-}
 
 describe('admin dashboard in Chromium', () => {
   let server: AuthServer;

@@ -33,12 +33,15 @@ export const SSO_PATH = '/dashboard/settings/security/sso';
 export const SSO_NEW_PATH = `${SSO_PATH}/new`;
 export const SSO_EDIT_PATH = `${SSO_PATH}/edit`;
 export const SSO_TEST_PATH = `${SSO_PATH}/test`;
+export const SSO_RULE_ADD_PATH = `${SSO_PATH}/rules/add`;
+export const SSO_RULE_DELETE_PATH = `${SSO_PATH}/rules/delete`;
 export const WEBHOOK_DELETE_PATH = `${WEBHOOKS_PATH}/delete`;
 export const DELIVERIES_PATH = `${WEBHOOKS_PATH}/deliveries`;
 export const REDELIVER_PATH = `${WEBHOOKS_PATH}/redeliver`;
 export const MEMBER_ROLE_PATH = `${MEMBERS_PATH}/role`;
 export const MEMBER_REMOVE_PATH = `${MEMBERS_PATH}/remove`;
 export const INVITE_PATH = `${MEMBERS_PATH}/invite`;
+export const INVITATION_REVOKE_PATH = `${MEMBERS_PATH}/invitations/revoke`;
 export const MAPPING_ADD_PATH = `${MEMBERS_PATH}/mappings/add`;
 export const MAPPING_DELETE_PATH = `${MEMBERS_PATH}/mappings/delete`;
 
@@ -46,7 +49,7 @@ const SECTION_PATHS: Record<NonNullable<Chrome['section']>, string> = { 'api-acc
 
 const LANGUAGE_NAMES: Record<Lang, string> = { en: 'English', ru: 'Русский' };
 
-function url(path: string, params: Record<string, string | undefined | null>): string {
+export function url(path: string, params: Record<string, string | undefined | null>): string {
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') query.set(k, v);
   const qs = query.toString();
@@ -61,11 +64,11 @@ export function formatTime(page: DashPage, iso: string | null | undefined, dateO
   return html`<time datetime="${iso}" title="${iso}">${text}</time>`;
 }
 
-function csrfField(chrome: Chrome): SafeHtml {
+export function csrfField(chrome: Chrome): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${chrome.csrf ?? ''}">`;
 }
 
-function layout(page: DashPage, chrome: Chrome, title: string, body: SafeHtml): string {
+export function layout(page: DashPage, chrome: Chrome, title: string, body: SafeHtml): string {
   const { t } = page;
   const project = chrome.project;
   const navItem = (section: Chrome['section'], href: string, label: string) =>
@@ -237,12 +240,12 @@ ${view.keys.map((k) => html`<tr data-key-id="${k.id}">
 </div>`;
 }
 
-function fieldError(errors: Record<string, string>, field: string): SafeHtml {
+export function fieldError(errors: Record<string, string>, field: string): SafeHtml {
   const message = errors[field];
   return message ? html`<p class="field-error" id="${field}-error"><span aria-hidden="true">⚠ </span>${message}</p>` : html``;
 }
 
-function describedBy(errors: Record<string, string>, field: string, hint?: string): SafeHtml {
+export function describedBy(errors: Record<string, string>, field: string, hint?: string): SafeHtml {
   const ids = [hint, errors[field] ? `${field}-error` : undefined].filter(Boolean).join(' ');
   return html`${ids ? html`aria-describedby="${ids}"` : ''} ${errors[field] ? html`aria-invalid="true"` : ''}`;
 }
@@ -579,9 +582,23 @@ export interface MappingForm {
   role: string;
 }
 
+export interface InvitationRow {
+  id: string;
+  email: string;
+  role: DashRole;
+  /** The inviter for people: an email, or the API key. */
+  invited_by: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface MembersView {
   project: { id: string; name: string };
   members: MemberRow[];
+  /** Pending invitations of the project. */
+  invitations: InvitationRow[];
+  /** An invitation made just now: its link, shown this once. */
+  created?: { url: string; email: string; role: string; expires_at: string } | undefined;
   /** Whether the person may grant, change or remove the owner role here. */
   canOwner: boolean;
   mappings: MappingRow[];
@@ -592,16 +609,62 @@ export interface MembersView {
   notice?: string | undefined;
 }
 
-function roleName(page: DashPage, role: string | null): string {
+export function roleName(page: DashPage, role: string | null): string {
   return role ? page.t(`dash.role.${role}` as DashKey) : page.t('dash.mappings.none');
 }
 
-function roleOptions(page: DashPage, roles: readonly string[], selected: string | null): SafeHtml {
+export function roleOptions(page: DashPage, roles: readonly string[], selected: string | null): SafeHtml {
   return html`${roles.map((r) => html`<option value="${r}" ${r === selected ? 'selected' : ''}>${roleName(page, r)}</option>`)}`;
 }
 
 function causeText(page: DashPage, c: MemberRow['causes'][number]): string {
   return page.t(`dash.cause.${c.cause}`, { source: c.source ?? '' });
+}
+
+function createdInvitation(page: DashPage, view: NonNullable<MembersView['created']>, project: string): SafeHtml {
+  const { t } = page;
+  const date = `${new Intl.DateTimeFormat(page.lang === 'ru' ? 'ru-RU' : 'en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(view.expires_at))} UTC`;
+  return html`<section class="panel created" aria-labelledby="invitation-title">
+<h2 id="invitation-title">${t('dash.invite.link_title', { email: view.email })}</h2>
+<p class="warning" id="invitation-warning"><strong>${t('dash.invite.link_warning', { email: view.email, date, role: roleName(page, view.role) })}</strong></p>
+<label for="invitation-link">${t('dash.invite.link_label')}</label>
+<div class="copy-row">
+  <input id="invitation-link" type="text" readonly value="${view.url}" aria-describedby="invitation-warning" spellcheck="false" autocomplete="off" class="mono">
+  <button type="button" class="secondary" data-copy="invitation-link" data-copied="${t('dash.created.copied')}" data-copy-failed="${t('dash.invite.copy_failed')}" hidden>${t('dash.created.copy')}</button>
+</div>
+<p class="status" role="status" data-copy-status="invitation-link"></p>
+<p><a href="${url(MEMBERS_PATH, { project })}">${t('dash.invite.link_done')}</a></p>
+</section>`;
+}
+
+function pendingInvitations(page: DashPage, chrome: Chrome, view: MembersView): SafeHtml {
+  const { t } = page;
+  const project = view.project.id;
+  return html`<h3 id="invitations-title">${t('dash.invite.pending_title')}</h3>
+${view.invitations.length ? html`<div class="table-wrap" role="region" aria-labelledby="invitations-caption" tabindex="0">
+<table class="data invitations">
+<caption id="invitations-caption">${t('dash.invite.pending_caption', { project: view.project.name })}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.invite.email')}</th>
+  <th scope="col">${t('dash.members.role')}</th>
+  <th scope="col">${t('dash.invite.invited_by')}</th>
+  <th scope="col">${t('dash.invite.expires')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${view.invitations.map((i) => html`<tr data-invitation-id="${i.id}">
+  <th scope="row">${i.email}</th>
+  <td>${roleName(page, i.role)}</td>
+  <td>${i.invited_by}</td>
+  <td>${formatTime(page, i.expires_at)}</td>
+  <td class="actions-cell">${i.role === 'owner' && !view.canOwner ? html`<p class="muted">${t('dash.invite.owner_only')}</p>` : html`<form method="post" action="${url(INVITATION_REVOKE_PATH, { project })}" class="row-form">
+      ${csrfField(chrome)}<input type="hidden" name="id" value="${i.id}">
+      <button type="submit" class="danger small">${t('dash.invite.revoke')}<span class="visually-hidden"> ${i.email}</span></button>
+    </form>`}</td>
+</tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.invite.pending_empty')}</p>`}`;
 }
 
 export function membersPage(page: DashPage, chrome: Chrome, view: MembersView): string {
@@ -614,6 +677,7 @@ export function membersPage(page: DashPage, chrome: Chrome, view: MembersView): 
 <p class="lead">${t('dash.members.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
 ${errors.member ? html`<div class="alert" role="alert">${errors.member}</div>` : ''}
+${view.created ? createdInvitation(page, view.created, project) : ''}
 ${view.members.length ? html`<div class="table-wrap" role="region" aria-labelledby="members-caption" tabindex="0">
 <table class="data members">
 <caption id="members-caption">${t('dash.members.caption', { project: view.project.name })}</caption>
@@ -665,6 +729,7 @@ ${view.members.map((m) => {
   </div>
   <div><button type="submit">${t('dash.invite.submit')}</button></div>
 </form>
+${pendingInvitations(page, chrome, view)}
 </section>
 
 <section class="panel" aria-labelledby="mappings-title">
@@ -930,164 +995,4 @@ ${view.deliveries.map((d) => html`<tr data-delivery-id="${d.id}">
 </table>
 </div>` : html`<p class="empty">${t('dash.wh.del_empty')}</p>`}
 <p><a href="${url(WEBHOOKS_PATH, { project })}">${t('dash.wh.back')}</a></p>`);
-}
-
-/* Single sign-on --------------------------------------------------------------------------------------- */
-
-export const PROVIDER_TYPES = ['yandex', 'vk', 'entra', 'oidc', 'saml'] as const;
-export type ProviderType = (typeof PROVIDER_TYPES)[number];
-export const PROVIDER_NAMES: Record<ProviderType, string> = { yandex: 'Yandex ID', vk: 'VK ID', entra: 'Microsoft Entra ID', oidc: 'OpenID Connect (OIDC)', saml: 'SAML 2.0' };
-/** Providers that cannot tell whether a second factor was used. */
-export const NO_MFA: readonly ProviderType[] = ['yandex', 'vk'];
-
-export interface ConnectionRow {
-  id: string;
-  name: string;
-  type: string;
-  email_domains: string[];
-  origin: 'config' | 'api';
-}
-
-export function ssoPage(page: DashPage, chrome: Chrome, view: { connections: ConnectionRow[]; notice?: string | undefined }): string {
-  const { t } = page;
-  return layout(page, chrome, t('dash.sso.title'), html`
-<h1>${t('dash.sso.title')}</h1>
-<p class="lead">${t('dash.sso.intro')}</p>
-${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
-${view.connections.length ? html`<div class="table-wrap" role="region" aria-labelledby="sso-caption" tabindex="0">
-<table class="data connections">
-<caption id="sso-caption">${t('dash.sso.caption')}</caption>
-<thead><tr>
-  <th scope="col">${t('dash.col.name')}</th>
-  <th scope="col">${t('dash.sso.col.id')}</th>
-  <th scope="col">${t('dash.sso.col.type')}</th>
-  <th scope="col">${t('dash.sso.col.domains')}</th>
-  <th scope="col">${t('dash.sso.col.origin')}</th>
-  <th scope="col">${t('dash.col.actions')}</th>
-</tr></thead>
-<tbody>
-${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
-  <th scope="row">${c.name}</th>
-  <td><code>${c.id}</code></td>
-  <td>${PROVIDER_NAMES[c.type as ProviderType] ?? c.type}</td>
-  <td>${c.email_domains.join(', ') || '—'}</td>
-  <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
-  <td>${c.origin === 'api' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
-</tr>`)}
-</tbody>
-</table>
-</div>` : html`<p class="empty">${t('dash.sso.empty')}</p>`}
-<section class="panel" aria-labelledby="sso-add-title">
-<h2 id="sso-add-title">${t('dash.sso.add')}</h2>
-<p>${t('dash.sso.choose')}:</p>
-<ul class="provider-choice">${PROVIDER_TYPES.map((type) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type })}">${PROVIDER_NAMES[type]}</a></li>`)}</ul>
-<p class="hint">${t('dash.sso.ldap_note')}</p>
-</section>`);
-}
-
-export interface SsoFormValues {
-  id: string;
-  name: string;
-  client_id: string;
-  issuer: string;
-  tenant: string;
-  idp_metadata_url: string;
-  email_domains: string;
-  require_mfa: boolean;
-  trust_email: boolean;
-}
-
-export interface SsoFormView {
-  type: ProviderType;
-  mode: 'create' | 'edit';
-  issuer: string;
-  form: SsoFormValues;
-  secretSet: boolean;
-  errors: Record<string, string>;
-  notice?: string | undefined;
-  test?: { ok: boolean; checks: Array<{ check: string; ok: boolean; detail: string }> } | undefined;
-}
-
-const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust' };
-
-function copyField(page: DashPage, id: string, label: string, value: string): SafeHtml {
-  const { t } = page;
-  return html`<div class="field">
-  <label for="${id}">${label}</label>
-  <div class="copy-row">
-    <input id="${id}" type="text" readonly value="${value}" spellcheck="false" class="mono">
-    <button type="button" class="secondary" data-copy="${id}" data-copied="${t('dash.created.copied')}" data-copy-failed="${t('dash.created.copy_failed')}" hidden>${t('dash.sso.copy')}<span class="visually-hidden"> ${label}</span></button>
-  </div>
-  <p class="status" role="status" data-copy-status="${id}"></p>
-</div>`;
-}
-
-export function ssoFormPage(page: DashPage, chrome: Chrome, view: SsoFormView): string {
-  const { t } = page;
-  const { form, errors, type } = view;
-  const title = view.mode === 'create' ? t('dash.sso.new_title', { type: PROVIDER_NAMES[type] }) : t('dash.sso.edit_title', { id: form.id });
-  const action = view.mode === 'create' ? url(SSO_NEW_PATH, { type }) : url(SSO_EDIT_PATH, { id: form.id });
-  const text = (field: keyof SsoFormValues, id: string, label: string, hint?: string, extra: SafeHtml = html``) => html`<div class="field">
-    <label for="${id}">${label}</label>
-    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
-    <input id="${id}" name="${field}" type="text" spellcheck="false" value="${String(form[field])}" ${extra} ${describedBy(errors, field, hint ? `${id}-hint` : undefined)}>
-    ${fieldError(errors, field)}
-  </div>`;
-  const noMfa = NO_MFA.includes(type);
-  const hasClient = type !== 'saml';
-  const base = `${view.issuer}/federation/${form.id || '{id}'}`;
-  const errorCount = Object.keys(errors).length;
-  return layout(page, chrome, title, html`
-<h1>${title}</h1>
-${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
-${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" aria-labelledby="test-title">
-<h2 id="test-title">${t('dash.sso.test_title')}</h2>
-<p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
-<ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> <strong>${isDashKeyLocal(`dash.sso.check.${c.check}`) ? t(`dash.sso.check.${c.check}` as DashKey) : c.check}</strong>: ${c.detail}</li>`)}</ul>
-</section>` : ''}
-<section class="panel" aria-labelledby="sso-urls-title">
-<h2 id="sso-urls-title">${t('dash.sso.urls')}</h2>
-${type === 'saml' ? html`${copyField(page, 'sso-acs', t('dash.sso.acs'), `${base}/acs`)}${copyField(page, 'sso-sp-metadata', t('dash.sso.sp_metadata'), `${base}/metadata`)}` : copyField(page, 'sso-redirect', t('dash.sso.redirect_uri'), `${base}/callback`)}
-</section>
-<section class="panel" aria-labelledby="sso-form-title">
-<h2 id="sso-form-title">${PROVIDER_NAMES[type]}</h2>
-${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
-  <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#${SSO_ANCHORS[field] ?? 'sso-name'}">${message}</a></li>`)}</ul></div>` : ''}
-<form method="post" action="${action}" class="stack" novalidate>
-  ${csrfField(chrome)}
-  ${view.mode === 'create' ? text('id', 'sso-id', t('dash.sso.field.id'), t('dash.sso.field.id_hint'), html`maxlength="63" autocomplete="off"`) : html`<input type="hidden" name="id" value="${form.id}">`}
-  ${text('name', 'sso-name', t('dash.sso.field.name'), undefined, html`maxlength="100"`)}
-  ${hasClient ? html`${text('client_id', 'sso-client-id', t('dash.sso.field.client_id'), undefined, html`autocomplete="off"`)}
-  <div class="field">
-    <label for="sso-client-secret">${t('dash.sso.field.client_secret')}</label>
-    <p class="hint" id="sso-client-secret-hint">${t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
-    <input id="sso-client-secret" name="client_secret" type="password" autocomplete="new-password" value="" ${describedBy(errors, 'client_secret', 'sso-client-secret-hint')}>
-    ${fieldError(errors, 'client_secret')}
-  </div>` : ''}
-  ${type === 'oidc' ? text('issuer', 'sso-issuer', t('dash.sso.field.issuer'), t('dash.sso.field.issuer_hint', { issuer: form.issuer || 'https://idp.example.com' }), html`inputmode="url"`) : ''}
-  ${type === 'entra' ? text('tenant', 'sso-tenant', t('dash.sso.field.tenant'), t('dash.sso.field.tenant_hint')) : ''}
-  ${type === 'saml' ? text('idp_metadata_url', 'sso-metadata-url', t('dash.sso.field.metadata_url'), undefined, html`inputmode="url"`) : ''}
-  ${text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint'))}
-  <div class="field check">
-    <input type="checkbox" id="sso-mfa" name="require_mfa" value="on" ${form.require_mfa && !noMfa ? 'checked' : ''} ${noMfa ? html`disabled aria-describedby="sso-mfa-hint"` : describedBy(errors, 'require_mfa')}>
-    <label for="sso-mfa">${t('dash.sso.field.require_mfa')}</label>
-    ${noMfa ? html`<p class="hint" id="sso-mfa-hint">${t('dash.sso.field.mfa_unavailable', { type: PROVIDER_NAMES[type] })}</p>` : ''}
-    ${fieldError(errors, 'require_mfa')}
-  </div>
-  <div class="field check">
-    <input type="checkbox" id="sso-trust" name="trust_email" value="on" ${form.trust_email ? 'checked' : ''}>
-    <label for="sso-trust">${t('dash.sso.field.trust_email')}</label>
-  </div>
-  <div class="button-row"><button type="submit">${t('dash.sso.save')}</button></div>
-</form>
-${view.mode === 'edit' ? html`<form method="post" action="${url(SSO_TEST_PATH, { id: form.id })}" class="confirm-form">
-  ${csrfField(chrome)}<input type="hidden" name="id" value="${form.id}">
-  <button type="submit" class="secondary">${t('dash.sso.test')}</button>
-</form>` : ''}
-</section>
-<p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
-}
-
-function isDashKeyLocal(key: string): boolean {
-  return /^dash\.sso\.check\.(discovery|issuer|signing_keys|metadata|configuration)$/.test(key);
 }

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { jwtVerify, createRemoteJWKSet } from 'jose';
+import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
+import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { codeFlowTokens, discover } from '../support/http-login.ts';
+import { expectAccessible, shot } from '../support/pages.ts';
+import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, type SlapdServer } from '../support/slapd.ts';
+
+const SSO = '/dashboard/settings/security/sso';
+const LOG = '/dashboard/settings/security/log';
+
+/** The SSO wizard's LDAP type and the provisioning rules, driven as a person would, against a real slapd. */
+describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium', () => {
+  let slapd: SlapdServer;
+  let server: AuthServer;
+  let browser: Browser;
+  let boot: Bootstrapped;
+
+  beforeAll(async () => {
+    slapd = await startSlapd();
+    server = await startAuthServer({
+      env: { LOGTRACE_SECRET_KEY: randomBytes(32).toString('base64') },
+      config: (port, dataDir) => testConfig(port, { store: { driver: 'embedded', path: dataDir } }),
+    });
+    boot = bootstrap(server, 'Acme');
+    const out = cli(server, ['users', 'add', '--email', 'owner@example.com', '--name', 'Olga Owner', '--project', boot.project.id, '--role', 'owner', '--password-stdin'], TEST_PASSWORD);
+    expect(out.status, out.stderr).toBe(0);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await server?.cleanup();
+    await slapd?.dispose();
+  });
+
+  async function signedIn(lang: 'en' | 'ru' = 'en'): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext(lang === 'ru' ? { locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' } } : { locale: 'en-US' });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/dashboard`);
+    await page.getByLabel(lang === 'en' ? 'Email' : 'Электронная почта').fill('owner@example.com');
+    await page.getByLabel(lang === 'en' ? 'Password' : 'Пароль').fill(TEST_PASSWORD);
+    await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : 'Войти' }).click();
+    await page.waitForURL((u) => u.pathname.startsWith('/dashboard') && !u.pathname.startsWith('/dashboard/callback'));
+    return { context, page };
+  }
+
+  it('sets up an LDAP connection: every missing field at once, a wrong password explained, then all checks pass', async () => {
+    const { context, page } = await signedIn();
+    await page.goto(`${server.url}${SSO}`);
+    await page.getByRole('link', { name: 'LDAP / Active Directory' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New connection: LDAP / Active Directory' }).waitFor();
+    // A password connector: nothing to paste into an IdP, and no MFA to demand.
+    expect(await page.getByLabel('Redirect URI').count()).toBe(0);
+    expect(await page.getByLabel('Require multi-factor authentication').isDisabled()).toBe(true);
+    expect(await page.getByLabel('User filter').inputValue()).toBe('(mail={email})');
+
+    await page.getByLabel('Connection ID').fill('acme-ldap');
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByRole('alert').getByText('The connection was not saved.').waitFor();
+    for (const label of ['Server URL', 'Service account DN', 'Search base DN', 'Group search base DN']) {
+      expect(await page.getByLabel(label, { exact: true }).getAttribute('aria-invalid'), label).toBe('true');
+    }
+    await page.getByText('Enter the service account password.').first().waitFor();
+    await expectAccessible(page, 'ldap form errors');
+    await shot(page, 'sso-ldap-errors-en');
+
+    await page.getByLabel('Name on the sign-in page').fill('ACME directory');
+    await page.getByLabel('Server URL').fill(slapd.url);
+    await page.getByLabel('Service account DN').fill(READER_DN);
+    await page.getByLabel('Service account password').fill('not-the-password');
+    await page.getByLabel('Search base DN', { exact: true }).fill(PEOPLE_DN);
+    await page.getByLabel('Group search base DN').fill(GROUPS_DN);
+    await page.getByLabel('Follow nested groups').check();
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection acme-ldap saved.').waitFor();
+    expect(await page.content()).not.toContain('not-the-password');
+    await page.getByText('A secret is set.').waitFor();
+
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByText('Something is wrong; see the failed checks below.').waitFor();
+    expect(await page.locator('ul.checks').textContent()).toContain(`the directory refused the service account ${READER_DN}: check the bind DN and its password`);
+    await expectAccessible(page, 'ldap test failed');
+    await shot(page, 'sso-ldap-test-failed-en');
+
+    // A new password replaces the stored one; everything else stays as saved.
+    await page.getByLabel('Service account password').fill(READER_PASSWORD);
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection acme-ldap saved.').waitFor();
+    expect(await page.getByLabel('Follow nested groups').isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByText('Everything checked is in order.').waitFor();
+    const checks = await page.locator('ul.checks li').allTextContents();
+    expect(checks).toHaveLength(4);
+    for (const c of checks) expect(c).toMatch(/^OK/);
+    expect(checks.join('\n')).toContain('5 people found');
+    await shot(page, 'sso-ldap-test-ok-en');
+    await page.getByText('No rule applies to this connection').waitFor();
+    await context.close();
+  });
+
+  it('provisioning rules: refused inputs in plain words, a rule lets people in with its role, deleting it stops new accounts', async () => {
+    const { context, page } = await signedIn();
+    await page.goto(`${server.url}${SSO}`);
+    await page.getByRole('heading', { level: 2, name: 'Provisioning rules' }).waitFor();
+    await page.getByText('No rules: nobody gets an account by signing in').waitFor();
+    const form = page.getByRole('form', { name: 'Add a rule' });
+    await form.getByLabel('Email domain').fill('not a domain');
+    await form.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByText('Enter a domain name, e.g. acme.ru.').first().waitFor();
+    expect(await form.getByLabel('Email domain').getAttribute('aria-invalid')).toBe('true');
+
+    await form.getByLabel('Email domain').fill('@acme.ru');
+    await form.getByLabel('Connection').selectOption('acme-ldap');
+    await form.getByLabel('Project for new accounts').selectOption(boot.project.id);
+    await form.getByLabel('Role').selectOption('viewer');
+    await form.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByText('Rule for @acme.ru added.').waitFor();
+    const row = page.getByRole('row', { name: /@acme\.ru/ });
+    expect(await row.textContent()).toContain('ACME directory');
+    expect(await row.textContent()).toContain('Viewer');
+
+    // The same domain and connection again could never apply: refused.
+    await form.getByLabel('Email domain').fill('acme.ru');
+    await form.getByLabel('Connection').selectOption('acme-ldap');
+    await form.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByText('A rule for this domain and connection exists already.').first().waitFor();
+    await expectAccessible(page, 'sso rules');
+    await shot(page, 'sso-rules-en');
+
+    // The rule works: bob's first directory sign-in creates his account with viewer on Acme.
+    const rp = await discover(server.url, 'dashboard');
+    const tokens = await codeFlowTokens(rp, { email: PEOPLE.bob.mail, password: PEOPLE.bob.password });
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
+    expect(payload.project_roles).toEqual({ [boot.project.id]: 'viewer' });
+
+    // The connection's page lists the rule that applies to it.
+    await page.goto(`${server.url}${SSO}/edit?id=acme-ldap`);
+    expect(await page.getByRole('row', { name: /@acme\.ru/ }).count()).toBe(1);
+
+    await page.goto(`${server.url}${SSO}`);
+    await page.getByRole('button', { name: 'Delete @acme.ru' }).click();
+    await page.getByText('Rule for @acme.ru deleted.').waitFor();
+    await expect(codeFlowTokens(rp, { email: PEOPLE.erin.mail, password: PEOPLE.erin.password })).rejects.toThrow();
+    const users = (await api(server.url, boot.key.key)<{ users: Array<{ email: string }> }>('GET', '/v1/users')).body.users.map((u) => u.email);
+    expect(users).toContain(PEOPLE.bob.mail);
+    expect(users).not.toContain(PEOPLE.erin.mail);
+
+    await page.goto(`${server.url}${LOG}?project=${boot.project.id}&action=provisioning_rule`);
+    const log = await page.textContent('table');
+    for (const action of ['provisioning_rule.created', 'provisioning_rule.deleted']) expect(log).toContain(action);
+    await context.close();
+  });
+
+  it('in Russian: the LDAP wizard and the rules', async () => {
+    const { context, page } = await signedIn('ru');
+    await page.goto(`${server.url}${SSO}/edit?id=acme-ldap`);
+    await page.getByRole('heading', { level: 1, name: 'Подключение acme-ldap' }).waitFor();
+    expect(await page.getByLabel('Адрес сервера').inputValue()).toBe(slapd.url);
+    expect(await page.getByLabel('Учитывать вложенные группы').isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Проверить подключение' }).click();
+    await page.locator('ul.checks').getByText('Служебная учётная запись').waitFor();
+    await expectAccessible(page, 'ldap ru');
+    await shot(page, 'sso-ldap-ru');
+    await page.goto(`${server.url}${SSO}`);
+    await page.getByRole('heading', { level: 2, name: 'Правила создания учётных записей' }).waitFor();
+    await expectAccessible(page, 'sso ru');
+    await shot(page, 'sso-rules-ru');
+    await page.goto(`${server.url}/dashboard/lang?set=en&return_to=/dashboard`);
+    await context.close();
+  });
+});

@@ -1,0 +1,375 @@
+/**
+ * Server-rendered single sign-on pages: the connections list, the provider wizard (with the URIs to give
+ * the provider and "Test connection") and the provisioning rules. Same escaping and layout as pages.ts.
+ */
+import { html, type SafeHtml } from '../html.ts';
+import type { DashKey } from './i18n.ts';
+import { DASH_ROLES, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
+
+/* Single sign-on --------------------------------------------------------------------------------------- */
+
+export const PROVIDER_TYPES = ['yandex', 'vk', 'entra', 'oidc', 'saml', 'ldap'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+export const PROVIDER_NAMES: Record<ProviderType, string> = { yandex: 'Yandex ID', vk: 'VK ID', entra: 'Microsoft Entra ID', oidc: 'OpenID Connect (OIDC)', saml: 'SAML 2.0', ldap: 'LDAP / Active Directory' };
+/** Providers that cannot tell whether a second factor was used (LDAP proves a password only). */
+export const NO_MFA: readonly ProviderType[] = ['yandex', 'vk', 'ldap'];
+
+export interface ConnectionRow {
+  id: string;
+  name: string;
+  type: string;
+  email_domains: string[];
+  origin: 'config' | 'api';
+}
+
+export interface RuleRow {
+  id: string;
+  email_domain: string;
+  /** Connection names (ids when unknown); empty = any connection. */
+  connections: string[];
+  project: string | null;
+  role: string | null;
+  origin: 'config' | 'api';
+}
+
+export interface RuleForm {
+  email_domain: string;
+  connector: string;
+  project: string;
+  role: string;
+}
+
+export interface SsoView {
+  connections: ConnectionRow[];
+  rules: RuleRow[];
+  /** What the rule form offers: connections and the projects the person administers (indented by depth). */
+  connectorChoices: Array<{ id: string; name: string }>;
+  projectChoices: Array<{ id: string; name: string; depth: number }>;
+  canOwner: boolean;
+  ruleForm: RuleForm;
+  errors: Record<string, string>;
+  notice?: string | undefined;
+}
+
+function rulesTable(page: DashPage, chrome: Chrome, rules: RuleRow[], caption: string): SafeHtml {
+  const { t } = page;
+  return html`<div class="table-wrap" role="region" aria-labelledby="rules-caption" tabindex="0">
+<table class="data rules">
+<caption id="rules-caption">${caption}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.rules.col.domain')}</th>
+  <th scope="col">${t('dash.rules.col.connections')}</th>
+  <th scope="col">${t('dash.rules.col.project')}</th>
+  <th scope="col">${t('dash.members.role')}</th>
+  <th scope="col">${t('dash.sso.col.origin')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${rules.map((r) => html`<tr data-rule-id="${r.id}">
+  <th scope="row"><code>@${r.email_domain}</code></th>
+  <td>${r.connections.length ? r.connections.join(', ') : t('dash.rules.any')}</td>
+  <td>${r.project ?? '—'}</td>
+  <td>${r.role ? roleName(page, r.role) : t('dash.rules.no_role')}</td>
+  <td><span class="badge ${r.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${r.origin}`)}</span></td>
+  <td>${r.origin === 'api' ? html`<form method="post" action="${SSO_RULE_DELETE_PATH}" class="row-form">
+      ${csrfField(chrome)}<input type="hidden" name="id" value="${r.id}">
+      <button type="submit" class="danger small">${t('dash.rules.delete')}<span class="visually-hidden"> @${r.email_domain}</span></button>
+    </form>` : ''}</td>
+</tr>`)}
+</tbody>
+</table>
+</div>`;
+}
+
+export function ssoPage(page: DashPage, chrome: Chrome, view: SsoView): string {
+  const { t } = page;
+  const { errors, ruleForm } = view;
+  const roles = view.canOwner ? DASH_ROLES : DASH_ROLES.filter((r) => r !== 'owner');
+  return layout(page, chrome, t('dash.sso.title'), html`
+<h1>${t('dash.sso.title')}</h1>
+<p class="lead">${t('dash.sso.intro')}</p>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.connections.length ? html`<div class="table-wrap" role="region" aria-labelledby="sso-caption" tabindex="0">
+<table class="data connections">
+<caption id="sso-caption">${t('dash.sso.caption')}</caption>
+<thead><tr>
+  <th scope="col">${t('dash.col.name')}</th>
+  <th scope="col">${t('dash.sso.col.id')}</th>
+  <th scope="col">${t('dash.sso.col.type')}</th>
+  <th scope="col">${t('dash.sso.col.domains')}</th>
+  <th scope="col">${t('dash.sso.col.origin')}</th>
+  <th scope="col">${t('dash.col.actions')}</th>
+</tr></thead>
+<tbody>
+${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
+  <th scope="row">${c.name}</th>
+  <td><code>${c.id}</code></td>
+  <td>${PROVIDER_NAMES[c.type as ProviderType] ?? c.type}</td>
+  <td>${c.email_domains.join(', ') || '—'}</td>
+  <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
+  <td>${c.origin === 'api' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
+</tr>`)}
+</tbody>
+</table>
+</div>` : html`<p class="empty">${t('dash.sso.empty')}</p>`}
+<section class="panel" aria-labelledby="sso-add-title">
+<h2 id="sso-add-title">${t('dash.sso.add')}</h2>
+<p>${t('dash.sso.choose')}:</p>
+<ul class="provider-choice">${PROVIDER_TYPES.map((type) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type })}">${PROVIDER_NAMES[type]}</a></li>`)}</ul>
+</section>
+<section class="panel" id="rules" aria-labelledby="rules-title">
+<h2 id="rules-title">${t('dash.rules.title')}</h2>
+<p class="hint">${t('dash.rules.intro')}</p>
+${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption')) : html`<p class="empty">${t('dash.rules.empty')}</p>`}
+<h3 id="rule-add-title">${t('dash.rules.add')}</h3>
+${Object.keys(errors).length ? html`<div class="alert" role="alert">${t('dash.rules.errors')}
+  <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#rule-${field.replace('_', '-')}">${message}</a></li>`)}</ul></div>` : ''}
+<form method="post" action="${SSO_RULE_ADD_PATH}" class="stack" novalidate aria-labelledby="rule-add-title">
+  ${csrfField(chrome)}
+  <div class="field-row">
+    <div class="field">
+      <label for="rule-email-domain">${t('dash.rules.domain')}</label>
+      <input id="rule-email-domain" name="email_domain" type="text" spellcheck="false" autocomplete="off" placeholder="acme.ru" value="${ruleForm.email_domain}" ${describedBy(errors, 'email_domain', 'rule-email-domain-hint')}>
+      <p class="hint" id="rule-email-domain-hint">${t('dash.rules.domain_hint')}</p>
+      ${fieldError(errors, 'email_domain')}
+    </div>
+    <div class="field">
+      <label for="rule-connector">${t('dash.rules.connection')}</label>
+      <select id="rule-connector" name="connector" ${describedBy(errors, 'connector')}>
+        <option value="" ${ruleForm.connector === '' ? 'selected' : ''}>${t('dash.rules.any')}</option>
+        ${view.connectorChoices.map((c) => html`<option value="${c.id}" ${ruleForm.connector === c.id ? 'selected' : ''}>${c.name} (${c.id})</option>`)}
+      </select>
+      ${fieldError(errors, 'connector')}
+    </div>
+  </div>
+  <div class="field-row">
+    <div class="field">
+      <label for="rule-project">${t('dash.rules.project')}</label>
+      <select id="rule-project" name="project" ${describedBy(errors, 'project', 'rule-project-hint')}>
+        <option value="" ${ruleForm.project === '' ? 'selected' : ''}>${t('dash.rules.no_project')}</option>
+        ${view.projectChoices.map((p) => html`<option value="${p.id}" ${ruleForm.project === p.id ? 'selected' : ''}>${'\u00a0\u00a0'.repeat(Math.min(p.depth, 5))}${p.name}</option>`)}
+      </select>
+      <p class="hint" id="rule-project-hint">${t('dash.rules.project_hint')}</p>
+      ${fieldError(errors, 'project')}
+    </div>
+    <div class="field">
+      <label for="rule-role">${t('dash.members.role')}</label>
+      <select id="rule-role" name="role" ${describedBy(errors, 'role')}>${roleOptions(page, roles, ruleForm.role || 'viewer')}</select>
+      ${fieldError(errors, 'role')}
+    </div>
+  </div>
+  <div><button type="submit">${t('dash.rules.submit')}</button></div>
+</form>
+</section>`);
+}
+
+export interface SsoFormValues {
+  id: string;
+  name: string;
+  client_id: string;
+  issuer: string;
+  tenant: string;
+  idp_metadata_url: string;
+  email_domains: string;
+  require_mfa: boolean;
+  trust_email: boolean;
+  /** LDAP / Active Directory (type ldap): the directory settings, flat as the form posts them. */
+  ldap: LdapFormValues;
+}
+
+export interface LdapFormValues {
+  url: string;
+  start_tls: boolean;
+  bind_dn: string;
+  user_base_dn: string;
+  user_filter: string;
+  id_attr: string;
+  email_attr: string;
+  name_attr: string;
+  group_base_dn: string;
+  group_filter: string;
+  group_name_attr: string;
+  nested: boolean;
+  active_directory: boolean;
+  sync_interval_seconds: string;
+}
+
+/** The defaults of the ldap block (src/directory/ldap.ts), shown in an empty form. */
+export const LDAP_DEFAULTS: LdapFormValues = {
+  url: '',
+  start_tls: false,
+  bind_dn: '',
+  user_base_dn: '',
+  user_filter: '(mail={email})',
+  id_attr: 'uid',
+  email_attr: 'mail',
+  name_attr: 'cn',
+  group_base_dn: '',
+  group_filter: '(member={dn})',
+  group_name_attr: 'cn',
+  nested: false,
+  active_directory: false,
+  sync_interval_seconds: '300',
+};
+
+export interface SsoFormView {
+  type: ProviderType;
+  mode: 'create' | 'edit';
+  issuer: string;
+  form: SsoFormValues;
+  secretSet: boolean;
+  errors: Record<string, string>;
+  notice?: string | undefined;
+  test?: { ok: boolean; checks: Array<{ check: string; ok: boolean; detail: string }> } | undefined;
+  /** Provisioning rules that apply to this connection (edit mode). */
+  rules?: RuleRow[] | undefined;
+}
+
+const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust' };
+/** Form field names of the LDAP settings (`ldap_url`…); their element ids are the same with dashes. */
+export const LDAP_FORM_FIELDS = ['url', 'start_tls', 'bind_dn', 'bind_password', 'user_base_dn', 'user_filter', 'id_attr', 'email_attr', 'name_attr', 'group_base_dn', 'group_filter', 'group_name_attr', 'nested', 'active_directory', 'sync_interval_seconds'] as const;
+const anchorOf = (field: string) => SSO_ANCHORS[field] ?? (field.startsWith('ldap_') ? field.replaceAll('_', '-') : 'sso-name');
+
+function ldapFields(page: DashPage, view: SsoFormView): SafeHtml {
+  const { t } = page;
+  const { errors } = view;
+  const v = view.form.ldap;
+  const text = (field: Exclude<keyof LdapFormValues, 'start_tls' | 'nested' | 'active_directory'>, label: string, hint?: string, extra: SafeHtml = html``) => {
+    const name = `ldap_${field}`;
+    const id = name.replaceAll('_', '-');
+    return html`<div class="field">
+    <label for="${id}">${label}</label>
+    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
+    <input id="${id}" name="${name}" type="text" spellcheck="false" autocomplete="off" value="${v[field]}" ${extra} ${describedBy(errors, name, hint ? `${id}-hint` : undefined)}>
+    ${fieldError(errors, name)}
+  </div>`;
+  };
+  const check = (field: 'start_tls' | 'nested' | 'active_directory', label: string, hint: string) => {
+    const id = `ldap-${field.replaceAll('_', '-')}`;
+    return html`<div class="field check">
+    <input type="checkbox" id="${id}" name="ldap_${field}" value="on" aria-describedby="${id}-hint" ${v[field] ? 'checked' : ''}>
+    <label for="${id}">${label}</label>
+    <p class="hint" id="${id}-hint">${hint}</p>
+    ${fieldError(errors, `ldap_${field}`)}
+  </div>`;
+  };
+  return html`<fieldset class="field">
+  <legend>${t('dash.ldap.server')}</legend>
+  ${text('url', t('dash.ldap.url'), t('dash.ldap.url_hint'), html`inputmode="url"`)}
+  ${check('start_tls', t('dash.ldap.start_tls'), t('dash.ldap.start_tls_hint'))}
+  ${text('bind_dn', t('dash.ldap.bind_dn'), t('dash.ldap.bind_dn_hint'))}
+  <div class="field">
+    <label for="ldap-bind-password">${t('dash.ldap.bind_password')}</label>
+    <p class="hint" id="ldap-bind-password-hint">${t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
+    <input id="ldap-bind-password" name="ldap_bind_password" type="password" autocomplete="new-password" value="" ${describedBy(errors, 'ldap_bind_password', 'ldap-bind-password-hint')}>
+    ${fieldError(errors, 'ldap_bind_password')}
+  </div>
+</fieldset>
+<fieldset class="field">
+  <legend>${t('dash.ldap.users')}</legend>
+  ${text('user_base_dn', t('dash.ldap.base_dn'), t('dash.ldap.user_base_hint'))}
+  ${text('user_filter', t('dash.ldap.user_filter'), t('dash.ldap.user_filter_hint'))}
+  <div class="field-row">
+    ${text('id_attr', t('dash.ldap.id_attr'))}
+    ${text('email_attr', t('dash.ldap.email_attr'))}
+    ${text('name_attr', t('dash.ldap.name_attr'))}
+  </div>
+</fieldset>
+<fieldset class="field">
+  <legend>${t('dash.ldap.groups')}</legend>
+  ${text('group_base_dn', t('dash.ldap.group_base_dn'), t('dash.ldap.group_base_hint'))}
+  ${text('group_filter', t('dash.ldap.group_filter'), t('dash.ldap.group_filter_hint'))}
+  ${text('group_name_attr', t('dash.ldap.group_name_attr'))}
+  ${check('nested', t('dash.ldap.nested'), t('dash.ldap.nested_hint'))}
+  ${check('active_directory', t('dash.ldap.active_directory'), t('dash.ldap.active_directory_hint'))}
+  ${text('sync_interval_seconds', t('dash.ldap.sync_interval'), t('dash.ldap.sync_interval_hint'), html`inputmode="numeric"`)}
+</fieldset>`;
+}
+
+function copyField(page: DashPage, id: string, label: string, value: string): SafeHtml {
+  const { t } = page;
+  return html`<div class="field">
+  <label for="${id}">${label}</label>
+  <div class="copy-row">
+    <input id="${id}" type="text" readonly value="${value}" spellcheck="false" class="mono">
+    <button type="button" class="secondary" data-copy="${id}" data-copied="${t('dash.created.copied')}" data-copy-failed="${t('dash.created.copy_failed')}" hidden>${t('dash.sso.copy')}<span class="visually-hidden"> ${label}</span></button>
+  </div>
+  <p class="status" role="status" data-copy-status="${id}"></p>
+</div>`;
+}
+
+export function ssoFormPage(page: DashPage, chrome: Chrome, view: SsoFormView): string {
+  const { t } = page;
+  const { form, errors, type } = view;
+  const title = view.mode === 'create' ? t('dash.sso.new_title', { type: PROVIDER_NAMES[type] }) : t('dash.sso.edit_title', { id: form.id });
+  const action = view.mode === 'create' ? url(SSO_NEW_PATH, { type }) : url(SSO_EDIT_PATH, { id: form.id });
+  const text = (field: keyof SsoFormValues, id: string, label: string, hint?: string, extra: SafeHtml = html``) => html`<div class="field">
+    <label for="${id}">${label}</label>
+    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
+    <input id="${id}" name="${field}" type="text" spellcheck="false" value="${String(form[field])}" ${extra} ${describedBy(errors, field, hint ? `${id}-hint` : undefined)}>
+    ${fieldError(errors, field)}
+  </div>`;
+  const noMfa = NO_MFA.includes(type);
+  const hasClient = type !== 'saml' && type !== 'ldap';
+  const base = `${view.issuer}/federation/${form.id || '{id}'}`;
+  const errorCount = Object.keys(errors).length;
+  return layout(page, chrome, title, html`
+<h1>${title}</h1>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" aria-labelledby="test-title">
+<h2 id="test-title">${t('dash.sso.test_title')}</h2>
+<p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
+<ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> <strong>${isDashKeyLocal(`dash.sso.check.${c.check}`) ? t(`dash.sso.check.${c.check}` as DashKey) : c.check}</strong>: ${c.detail}</li>`)}</ul>
+</section>` : ''}
+${type === 'ldap' ? html`<p class="hint">${t('dash.ldap.intro')}</p>` : html`<section class="panel" aria-labelledby="sso-urls-title">
+<h2 id="sso-urls-title">${t('dash.sso.urls')}</h2>
+${type === 'saml' ? html`${copyField(page, 'sso-acs', t('dash.sso.acs'), `${base}/acs`)}${copyField(page, 'sso-sp-metadata', t('dash.sso.sp_metadata'), `${base}/metadata`)}` : copyField(page, 'sso-redirect', t('dash.sso.redirect_uri'), `${base}/callback`)}
+</section>`}
+<section class="panel" aria-labelledby="sso-form-title">
+<h2 id="sso-form-title">${PROVIDER_NAMES[type]}</h2>
+${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
+  <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#${anchorOf(field)}">${message}</a></li>`)}</ul></div>` : ''}
+<form method="post" action="${action}" class="stack" novalidate>
+  ${csrfField(chrome)}
+  ${view.mode === 'create' ? text('id', 'sso-id', t('dash.sso.field.id'), t('dash.sso.field.id_hint'), html`maxlength="63" autocomplete="off"`) : html`<input type="hidden" name="id" value="${form.id}">`}
+  ${text('name', 'sso-name', t('dash.sso.field.name'), undefined, html`maxlength="100"`)}
+  ${hasClient ? html`${text('client_id', 'sso-client-id', t('dash.sso.field.client_id'), undefined, html`autocomplete="off"`)}
+  <div class="field">
+    <label for="sso-client-secret">${t('dash.sso.field.client_secret')}</label>
+    <p class="hint" id="sso-client-secret-hint">${t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
+    <input id="sso-client-secret" name="client_secret" type="password" autocomplete="new-password" value="" ${describedBy(errors, 'client_secret', 'sso-client-secret-hint')}>
+    ${fieldError(errors, 'client_secret')}
+  </div>` : ''}
+  ${type === 'oidc' ? text('issuer', 'sso-issuer', t('dash.sso.field.issuer'), t('dash.sso.field.issuer_hint', { issuer: form.issuer || 'https://idp.example.com' }), html`inputmode="url"`) : ''}
+  ${type === 'entra' ? text('tenant', 'sso-tenant', t('dash.sso.field.tenant'), t('dash.sso.field.tenant_hint')) : ''}
+  ${type === 'saml' ? text('idp_metadata_url', 'sso-metadata-url', t('dash.sso.field.metadata_url'), undefined, html`inputmode="url"`) : ''}
+  ${type === 'ldap' ? ldapFields(page, view) : ''}
+  ${type === 'ldap' ? '' : text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint'))}
+  <div class="field check">
+    <input type="checkbox" id="sso-mfa" name="require_mfa" value="on" ${form.require_mfa && !noMfa ? 'checked' : ''} ${noMfa ? html`disabled aria-describedby="sso-mfa-hint"` : describedBy(errors, 'require_mfa')}>
+    <label for="sso-mfa">${t('dash.sso.field.require_mfa')}</label>
+    ${noMfa ? html`<p class="hint" id="sso-mfa-hint">${t('dash.sso.field.mfa_unavailable', { type: PROVIDER_NAMES[type] })}</p>` : ''}
+    ${fieldError(errors, 'require_mfa')}
+  </div>
+  <div class="field check">
+    <input type="checkbox" id="sso-trust" name="trust_email" value="on" ${form.trust_email ? 'checked' : ''}>
+    <label for="sso-trust">${t('dash.sso.field.trust_email')}</label>
+  </div>
+  <div class="button-row"><button type="submit">${t('dash.sso.save')}</button></div>
+</form>
+${view.mode === 'edit' ? html`<form method="post" action="${url(SSO_TEST_PATH, { id: form.id })}" class="confirm-form">
+  ${csrfField(chrome)}<input type="hidden" name="id" value="${form.id}">
+  <button type="submit" class="secondary">${t('dash.sso.test')}</button>
+</form>` : ''}
+</section>
+${view.mode === 'edit' && view.rules ? html`<section class="panel" aria-labelledby="conn-rules-title">
+<h2 id="conn-rules-title">${t('dash.rules.for_connection')}</h2>
+${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption_connection', { id: form.id })) : html`<p class="empty">${t('dash.rules.none_for_connection')}</p>`}
+<p><a href="${SSO_PATH}#rules">${t('dash.rules.manage')}</a></p>
+</section>` : ''}
+<p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
+}
+
+function isDashKeyLocal(key: string): boolean {
+  return /^dash\.sso\.check\.(discovery|issuer|signing_keys|metadata|configuration|connect|service_bind|user_search|group_search)$/.test(key);
+}
