@@ -53,6 +53,7 @@ async function discoveryChecks(services: Services, discoveryUrl: string, expectI
  * reached, the service account bound, people and their groups found. Changes nothing.
  */
 export async function testConnection(services: Services, connection: ConnectionView): Promise<Check[]> {
+  if (connection.enabled === false) return [{ check: 'disabled', ok: false, detail: 'the connection is disabled: enable it to test it and to offer it at sign-in' }];
   const checks: Check[] = [];
   if (connection.type === 'oidc') {
     const issuer = String(connection.issuer).replace(/\/$/, '');

@@ -7,8 +7,8 @@ import { AppError } from '../admin/problem.ts';
 import { isOwner } from '../admin/users.ts';
 import { ConnectionInputError, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import type { Project } from '../directory/index.ts';
-import { SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, messagePage } from '../../views/dashboard/pages.ts';
-import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView } from '../../views/dashboard/sso.ts';
+import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, messagePage } from '../../views/dashboard/pages.ts';
+import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView } from '../../views/dashboard/sso.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
@@ -75,11 +75,12 @@ function valuesOf(c: ConnectionView): SsoFormValues {
     email_domains: Array.isArray(c.email_domains) ? c.email_domains.join(', ') : '',
     require_mfa: c.require_mfa === true,
     trust_email: c.trust_email === true,
+    enabled: c.enabled !== false,
     ldap: ldapValuesOf(c.ldap),
   };
 }
 
-const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, ldap: LDAP_DEFAULTS };
+const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, enabled: true, ldap: LDAP_DEFAULTS };
 
 /**
  * The ldap block a form post describes, as a merge patch over the stored one: a cleared optional field is
@@ -173,7 +174,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
     const list = await connections.list();
-    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin }));
+    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false }));
     const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
     render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
@@ -276,6 +277,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       email_domains: get('email_domains'),
       require_mfa: on('require_mfa') && !NO_MFA.includes(type),
       trust_email: on('trust_email'),
+      enabled: on('enabled'),
       ldap,
     };
     const changes: Record<string, unknown> = {
@@ -286,6 +288,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       // Unticked = not set, never `false`: for LDAP an explicit false would mark the directory's own
       // addresses unverified, and nobody could get an account through it.
       trust_email: values.trust_email ? true : null,
+      enabled: values.enabled,
       name: values.name || null,
     };
     const secret = form.get(type === 'ldap' ? 'ldap_bind_password' : 'client_secret') ?? '';
@@ -331,6 +334,28 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
     renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), test: { ok, checks } });
+  });
+
+  router.get(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const o = await orgAdmin(ctx);
+    if (!o) return;
+    const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
+    if (!connection) return;
+    const rules = await ruleRows((connectors) => connectors.includes(connection.id));
+    render(ctx, connectionDeletePage(dashPage(ctx), chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, type: connection.type }, rules }));
+  });
+
+  /** As DELETE /v1/connections/{id}: gone from every node within the reload interval; accounts stay. */
+  router.post(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {
+    const o = await orgAdmin(ctx);
+    if (!o) return;
+    const form = await dash.checkedForm(ctx, o.state);
+    if (!form) return;
+    const connection = await stored(ctx, o.state, form.get('id') ?? '');
+    if (!connection) return;
+    if (!(await connections.delete(connection.id))) return dash.notFound(ctx, o.state, SSO_PATH);
+    await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
+    await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
   });
 
   /** As POST /v1/provisioning-rules (the same checks through addProvisioningRule). */

@@ -172,4 +172,45 @@ describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium'
     await page.goto(`${server.url}/dashboard/lang?set=en&return_to=/dashboard`);
     await context.close();
   });
+
+  it('pauses a connection with Enabled, then deletes it after a confirmation', async () => {
+    const rp = await discover(server.url, 'dashboard');
+    const admin = api(server.url, boot.key.key);
+    expect((await admin('POST', '/v1/provisioning-rules', { email_domain: 'acme.ru', connectors: ['acme-ldap'] })).status).toBe(201);
+    // bob has an account from the earlier rule; a directory sign-in works while the connection is on.
+    await expect(codeFlowTokens(rp, { email: PEOPLE.bob.mail, password: PEOPLE.bob.password })).resolves.toBeTruthy();
+
+    const { context, page } = await signedIn();
+    await page.goto(`${server.url}${SSO}/edit?id=acme-ldap`);
+    await page.getByLabel('Enabled', { exact: true }).uncheck();
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection acme-ldap saved.').waitFor();
+    expect(await page.getByLabel('Enabled', { exact: true }).isChecked()).toBe(false);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    expect(await page.locator('ul.checks').textContent()).toContain('the connection is disabled');
+    await page.goto(`${server.url}${SSO}`);
+    expect(await page.getByRole('table', { name: 'Connections' }).getByRole('row', { name: /ACME directory/ }).textContent()).toContain('Disabled');
+    await expect(codeFlowTokens(rp, { email: PEOPLE.bob.mail, password: PEOPLE.bob.password })).rejects.toThrow(/401/);
+
+    await page.goto(`${server.url}${SSO}/edit?id=acme-ldap`);
+    await page.getByLabel('Enabled', { exact: true }).check();
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection acme-ldap saved.').waitFor();
+    await expect(codeFlowTokens(rp, { email: PEOPLE.bob.mail, password: PEOPLE.bob.password })).resolves.toBeTruthy();
+
+    await page.getByRole('button', { name: 'Delete connection' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Delete the connection “ACME directory”?' }).waitFor();
+    await page.getByText('1 provisioning rule(s) name this connection').waitFor();
+    await expectAccessible(page, 'sso delete');
+    await shot(page, 'sso-delete-en');
+    await page.getByRole('button', { name: 'Delete connection' }).click();
+    await page.getByText('The connection acme-ldap was deleted.').waitFor();
+    expect(await page.getByRole('table', { name: 'Connections' }).count()).toBe(0); // none left: the empty-list message instead
+    await page.getByText('No connections yet.').waitFor();
+    await expect(codeFlowTokens(rp, { email: PEOPLE.bob.mail, password: PEOPLE.bob.password })).rejects.toThrow(/401/);
+    expect((await admin('GET', '/v1/connections/acme-ldap')).status).toBe(404);
+    await page.goto(`${server.url}${LOG}?project=${boot.project.id}&action=connection.deleted`);
+    expect(await page.textContent('table')).toContain('connection.deleted');
+    await context.close();
+  });
 });

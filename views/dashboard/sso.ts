@@ -4,7 +4,7 @@
  */
 import { html, type SafeHtml } from '../html.ts';
 import type { DashKey } from './i18n.ts';
-import { DASH_ROLES, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
+import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
 
 /* Single sign-on --------------------------------------------------------------------------------------- */
 
@@ -20,6 +20,7 @@ export interface ConnectionRow {
   type: string;
   email_domains: string[];
   origin: 'config' | 'api';
+  enabled: boolean;
 }
 
 export interface RuleRow {
@@ -97,6 +98,7 @@ ${view.connections.length ? html`<div class="table-wrap" role="region" aria-labe
   <th scope="col">${t('dash.sso.col.id')}</th>
   <th scope="col">${t('dash.sso.col.type')}</th>
   <th scope="col">${t('dash.sso.col.domains')}</th>
+  <th scope="col">${t('dash.sso.col.status')}</th>
   <th scope="col">${t('dash.sso.col.origin')}</th>
   <th scope="col">${t('dash.col.actions')}</th>
 </tr></thead>
@@ -106,6 +108,7 @@ ${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
   <td><code>${c.id}</code></td>
   <td>${PROVIDER_NAMES[c.type as ProviderType] ?? c.type}</td>
   <td>${c.email_domains.join(', ') || '—'}</td>
+  <td><span class="badge ${c.enabled ? 'status-active' : 'status-expired'}">${t(c.enabled ? 'dash.sso.enabled_yes' : 'dash.sso.enabled_no')}</span></td>
   <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
   <td>${c.origin === 'api' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
 </tr>`)}
@@ -173,6 +176,7 @@ export interface SsoFormValues {
   email_domains: string;
   require_mfa: boolean;
   trust_email: boolean;
+  enabled: boolean;
   /** LDAP / Active Directory (type ldap): the directory settings, flat as the form posts them. */
   ldap: LdapFormValues;
 }
@@ -355,11 +359,20 @@ ${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
     <input type="checkbox" id="sso-trust" name="trust_email" value="on" ${form.trust_email ? 'checked' : ''}>
     <label for="sso-trust">${t('dash.sso.field.trust_email')}</label>
   </div>
+  <div class="field check">
+    <input type="checkbox" id="sso-enabled" name="enabled" value="on" aria-describedby="sso-enabled-hint" ${form.enabled ? 'checked' : ''}>
+    <label for="sso-enabled">${t('dash.sso.field.enabled')}</label>
+    <p class="hint" id="sso-enabled-hint">${t('dash.sso.field.enabled_hint')}</p>
+  </div>
   <div class="button-row"><button type="submit">${t('dash.sso.save')}</button></div>
 </form>
 ${view.mode === 'edit' ? html`<form method="post" action="${url(SSO_TEST_PATH, { id: form.id })}" class="confirm-form">
   ${csrfField(chrome)}<input type="hidden" name="id" value="${form.id}">
   <button type="submit" class="secondary">${t('dash.sso.test')}</button>
+</form>` : ''}
+${view.mode === 'edit' ? html`<form method="get" action="${SSO_DELETE_PATH}" class="confirm-form">
+  <input type="hidden" name="id" value="${form.id}">
+  <button type="submit" class="danger">${t('dash.sso.delete')}</button>
 </form>` : ''}
 </section>
 ${view.mode === 'edit' && view.rules ? html`<section class="panel" aria-labelledby="conn-rules-title">
@@ -370,6 +383,30 @@ ${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption
 <p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
 }
 
+export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { connection: { id: string; name: string; type: string }; rules: RuleRow[] }): string {
+  const { t } = page;
+  const { connection } = view;
+  const title = t('dash.sso.delete_title', { name: connection.name });
+  return layout(page, chrome, title, html`
+<h1 class="wrap">${title}</h1>
+<section class="panel danger-zone">
+<p>${t('dash.sso.delete_body')}</p>
+<dl class="facts">
+  <dt>${t('dash.sso.col.id')}</dt><dd><code>${connection.id}</code></dd>
+  <dt>${t('dash.sso.col.type')}</dt><dd>${PROVIDER_NAMES[connection.type as ProviderType] ?? connection.type}</dd>
+</dl>
+${view.rules.length ? html`<p>${t('dash.sso.delete_rules', { count: view.rules.length })}</p>` : ''}
+<form method="post" action="${SSO_DELETE_PATH}" class="stack">
+  ${csrfField(chrome)}
+  <input type="hidden" name="id" value="${connection.id}">
+  <div class="button-row">
+    <button type="submit" class="danger">${t('dash.sso.delete_submit')}</button>
+    <a class="button secondary" href="${url(SSO_EDIT_PATH, { id: connection.id })}">${t('dash.revoke.cancel')}</a>
+  </div>
+</form>
+</section>`);
+}
+
 function isDashKeyLocal(key: string): boolean {
-  return /^dash\.sso\.check\.(discovery|issuer|signing_keys|metadata|configuration|connect|service_bind|user_search|group_search)$/.test(key);
+  return /^dash\.sso\.check\.(discovery|issuer|signing_keys|metadata|configuration|disabled|connect|service_bind|user_search|group_search)$/.test(key);
 }
