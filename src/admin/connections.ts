@@ -67,15 +67,16 @@ export async function testConnection(services: Services, connection: ConnectionV
     })));
   }
   const connector = services.connectors.get(connection.id);
+  const notStarted = `the connector could not be started: ${services.connections.failures.get(connection.id) ?? 'see the server log'}`;
   if (connection.type === 'ldap') {
     const directory = ldapDirectoryOf(connector);
-    if (!directory) return [{ check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' }];
+    if (!directory) return [{ check: 'configuration', ok: false, detail: notStarted }];
     return directory.check();
   }
   if (connection.type === 'saml') {
-    checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: 'the IdP metadata could not be loaded or has no signing certificate (see the server log)' });
+    checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: `the IdP metadata could not be loaded or used: ${services.connections.failures.get(connection.id) ?? 'see the server log'}` });
   } else if (!connector) {
-    checks.push({ check: 'configuration', ok: false, detail: 'the connector could not be started (see the server log)' });
+    checks.push({ check: 'configuration', ok: false, detail: notStarted });
   } else if (checks.length === 0) {
     // Yandex ID and VK ID publish no discovery: the configuration is all that can be checked here.
     checks.push({ check: 'configuration', ok: true, detail: 'the connector is running; its endpoints are first used at sign-in' });

@@ -128,6 +128,8 @@ export class ConnectionSet {
   readonly connectors = new Map<string, Connector>();
   /** The validated configuration behind each running connector (options the connector itself ignores). */
   readonly configs = new Map<string, ConnectorConfig>();
+  /** Why an enabled stored connection is not running (its creation failed), for the admin to read. */
+  readonly failures = new Map<string, string>();
   private version = -1;
   private timer: NodeJS.Timeout | undefined;
   private readonly deps: ConnectionSetDeps;
@@ -169,6 +171,7 @@ export class ConnectionSet {
     const version = (await store.counters([VERSION]))[0] ?? 0;
     const next = new Map<string, Connector>();
     const configs = new Map<string, ConnectorConfig>();
+    const failures = new Map<string, string>();
     for (const config of this.deps.configured.filter((c) => c.enabled)) {
       next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
       configs.set(config.id, config);
@@ -180,12 +183,15 @@ export class ConnectionSet {
         configs.set(config.id, config);
       } catch (err) {
         logger.error({ connection: config.id, err: (err as Error).message }, 'connection could not be started; disabled');
+        failures.set(config.id, (err as Error).message.replace(new RegExp(`^connector ${config.id}: `), ''));
       }
     }
     this.connectors.clear();
     for (const [id, connector] of next) this.connectors.set(id, connector);
     this.configs.clear();
     for (const [id, config] of configs) this.configs.set(id, config);
+    this.failures.clear();
+    for (const [id, reason] of failures) this.failures.set(id, reason);
     this.version = version;
   }
 

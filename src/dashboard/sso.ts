@@ -12,7 +12,9 @@ import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPag
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
-const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer', 'tenant', 'idp_metadata_url', 'email_domains', 'require_mfa', 'trust_email']);
+const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer', 'tenant', 'idp_metadata_url', 'email_domains', 'require_mfa', 'trust_email', 'scopes', 'groups_claim', 'allowed_tenants', 'mfa_auth_context']);
+/** SAML attribute names: the validator's `attributes.email` is the form's `attr_email`. */
+const ATTRIBUTE_FIELDS: Record<string, string> = { 'attributes.email': 'attr_email', 'attributes.name': 'attr_name', 'attributes.groups': 'attr_groups' };
 
 /** Where the connections validator's key paths (`ldap.user_search.base_dn`) appear in the LDAP form. */
 const LDAP_PATHS: Record<string, string> = {
@@ -65,6 +67,7 @@ function ldapValuesOf(raw: unknown): LdapFormValues {
 
 function valuesOf(c: ConnectionView): SsoFormValues {
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const attributes = typeof c.attributes === 'object' && c.attributes !== null ? (c.attributes as Record<string, unknown>) : {};
   return {
     id: c.id,
     name: str(c.name),
@@ -76,11 +79,18 @@ function valuesOf(c: ConnectionView): SsoFormValues {
     require_mfa: c.require_mfa === true,
     trust_email: c.trust_email === true,
     enabled: c.enabled !== false,
+    scopes: Array.isArray(c.scopes) ? c.scopes.join(' ') : c.type === 'oidc' ? 'openid email profile' : '',
+    groups_claim: str(c.groups_claim) || (c.type === 'oidc' ? 'groups' : ''),
+    allowed_tenants: Array.isArray(c.allowed_tenants) ? c.allowed_tenants.join(', ') : '',
+    mfa_auth_context: str(c.mfa_auth_context),
+    attr_email: str(attributes.email),
+    attr_name: str(attributes.name),
+    attr_groups: str(attributes.groups),
     ldap: ldapValuesOf(c.ldap),
   };
 }
 
-const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, enabled: true, ldap: LDAP_DEFAULTS };
+const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, enabled: true, scopes: 'openid email profile', groups_claim: 'groups', allowed_tenants: '', mfa_auth_context: '', attr_email: '', attr_name: '', attr_groups: '', ldap: LDAP_DEFAULTS };
 
 /**
  * The ldap block a form post describes, as a merge patch over the stored one: a cleared optional field is
@@ -121,6 +131,8 @@ function fieldError(t: DashTranslate, err: ConnectionInputError, type: ProviderT
     const field = LDAP_PATHS[path] ?? LDAP_PATHS[path.split('.').slice(0, 3).join('.')] ?? LDAP_PATHS[path.split('.').slice(0, 2).join('.')] ?? 'ldap_url';
     return [field, field === 'ldap_bind_password' ? t('dash.ldap.err_password') : message];
   }
+  const attribute = ATTRIBUTE_FIELDS[path.split('.').slice(0, 2).join('.')];
+  if (attribute) return [attribute, message];
   const field = path.split('.')[0]!;
   if (field === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
   return [FORM_FIELDS.has(field) ? field : 'name', FORM_FIELDS.has(field) ? message : err.message];
@@ -227,7 +239,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
     const { t } = dashPage(ctx);
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), notice: ctx.query.saved === '1' ? t('dash.sso.saved', { id: connection.id }) : undefined });
+    const notRunning = connection.enabled === false ? undefined : connections.failures.get(connection.id);
+    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
   });
 
   async function save(ctx: Context, mode: 'create' | 'edit'): Promise<void> {
@@ -278,6 +291,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       require_mfa: on('require_mfa') && !NO_MFA.includes(type),
       trust_email: on('trust_email'),
       enabled: on('enabled'),
+      scopes: get('scopes'),
+      groups_claim: get('groups_claim'),
+      allowed_tenants: get('allowed_tenants'),
+      mfa_auth_context: get('mfa_auth_context'),
+      attr_email: get('attr_email'),
+      attr_name: get('attr_name'),
+      attr_groups: get('attr_groups'),
       ldap,
     };
     const changes: Record<string, unknown> = {
@@ -296,9 +316,22 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       changes.client_id = values.client_id;
       if (secret) changes.client_secret = secret;
     }
-    if (type === 'oidc') changes.issuer = values.issuer;
-    if (type === 'entra') changes.tenant = values.tenant;
-    if (type === 'saml') changes.idp_metadata_url = values.idp_metadata_url;
+    // Cleared optional fields are `null` in the merge patch: back to the connector's default.
+    const list = (value: string, separator: RegExp) => value.split(separator).map((v) => v.trim()).filter(Boolean);
+    if (type === 'oidc') {
+      changes.issuer = values.issuer;
+      changes.scopes = values.scopes ? list(values.scopes, /\s+/) : null;
+      changes.groups_claim = values.groups_claim || null;
+    }
+    if (type === 'entra') {
+      changes.tenant = values.tenant;
+      changes.allowed_tenants = list(values.allowed_tenants, /[\s,]+/);
+      changes.mfa_auth_context = values.mfa_auth_context || null;
+    }
+    if (type === 'saml') {
+      changes.idp_metadata_url = values.idp_metadata_url;
+      changes.attributes = { email: values.attr_email || null, name: values.attr_name || null, groups: values.attr_groups || null };
+    }
     if (type === 'ldap') {
       const errors = ldapFormErrors(t, ldap, secret !== '', secretSet);
       if (Object.keys(errors).length) return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors }, 400);

@@ -173,6 +173,36 @@ describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium'
     await context.close();
   });
 
+  it('a saved connection that cannot start says why on its page (Entra: tenants, MFA context)', async () => {
+    const { context, page } = await signedIn();
+    await page.goto(`${server.url}${SSO}/new?type=entra`);
+    await page.getByLabel('Connection ID').fill('entra');
+    await page.getByLabel('Client ID').fill('00000000-0000-0000-0000-000000000001');
+    await page.getByLabel('Client secret').fill('entra-client-secret');
+    await page.getByLabel('Tenant ID', { exact: true }).fill('organizations');
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection entra saved.').waitFor();
+    await page.getByRole('alert').getByText('This connection is saved but not running').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('admits every Entra tenant');
+    await expectAccessible(page, 'entra not running');
+    await shot(page, 'sso-not-running-en');
+
+    const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    await page.getByLabel('Allowed tenant IDs').fill(tenant);
+    await page.getByLabel('Require multi-factor authentication').check();
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection entra saved.').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('require_mfa needs mfa_auth_context');
+    await page.getByLabel('MFA authentication context').fill('c1');
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('Connection entra saved.').waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(await page.getByLabel('Allowed tenant IDs').inputValue()).toBe(tenant);
+    const stored = await api(server.url, boot.key.key)('GET', '/v1/connections/entra');
+    expect(stored.body).toMatchObject({ tenant: 'organizations', allowed_tenants: [tenant], mfa_auth_context: 'c1', require_mfa: true });
+    await context.close();
+  });
+
   it('pauses a connection with Enabled, then deletes it after a confirmation', async () => {
     const rp = await discover(server.url, 'dashboard');
     const admin = api(server.url, boot.key.key);
@@ -205,8 +235,7 @@ describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium'
     await shot(page, 'sso-delete-en');
     await page.getByRole('button', { name: 'Delete connection' }).click();
     await page.getByText('The connection acme-ldap was deleted.').waitFor();
-    expect(await page.getByRole('table', { name: 'Connections' }).count()).toBe(0); // none left: the empty-list message instead
-    await page.getByText('No connections yet.').waitFor();
+    expect(await page.getByRole('table', { name: 'Connections' }).getByRole('row', { name: /acme-ldap/ }).count()).toBe(0);
     await expect(codeFlowTokens(rp, { email: PEOPLE.bob.mail, password: PEOPLE.bob.password })).rejects.toThrow(/401/);
     expect((await admin('GET', '/v1/connections/acme-ldap')).status).toBe(404);
     await page.goto(`${server.url}${LOG}?project=${boot.project.id}&action=connection.deleted`);

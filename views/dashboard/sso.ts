@@ -177,6 +177,16 @@ export interface SsoFormValues {
   require_mfa: boolean;
   trust_email: boolean;
   enabled: boolean;
+  /** OIDC: space-separated scopes and the claim that carries groups. */
+  scopes: string;
+  groups_claim: string;
+  /** Entra ID: allowed tenant ids (comma-separated) and the Conditional Access context that enforces MFA. */
+  allowed_tenants: string;
+  mfa_auth_context: string;
+  /** SAML: attribute names; empty = the defaults that cover Entra, AD FS, Okta, Keycloak, Shibboleth. */
+  attr_email: string;
+  attr_name: string;
+  attr_groups: string;
   /** LDAP / Active Directory (type ldap): the directory settings, flat as the form posts them. */
   ldap: LdapFormValues;
 }
@@ -227,9 +237,11 @@ export interface SsoFormView {
   test?: { ok: boolean; checks: Array<{ check: string; ok: boolean; detail: string }> } | undefined;
   /** Provisioning rules that apply to this connection (edit mode). */
   rules?: RuleRow[] | undefined;
+  /** Why an enabled connection is not running (its start failed), in the server's words. */
+  notRunning?: string | undefined;
 }
 
-const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust' };
+const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust', scopes: 'sso-scopes', groups_claim: 'sso-groups-claim', allowed_tenants: 'sso-allowed-tenants', mfa_auth_context: 'sso-mfa-context', attr_email: 'sso-attr-email', attr_name: 'sso-attr-name', attr_groups: 'sso-attr-groups' };
 /** Form field names of the LDAP settings (`ldap_url`…); their element ids are the same with dashes. */
 export const LDAP_FORM_FIELDS = ['url', 'start_tls', 'bind_dn', 'bind_password', 'user_base_dn', 'user_filter', 'id_attr', 'email_attr', 'name_attr', 'group_base_dn', 'group_filter', 'group_name_attr', 'nested', 'active_directory', 'sync_interval_seconds'] as const;
 const anchorOf = (field: string) => SSO_ANCHORS[field] ?? (field.startsWith('ldap_') ? field.replaceAll('_', '-') : 'sso-name');
@@ -320,6 +332,7 @@ export function ssoFormPage(page: DashPage, chrome: Chrome, view: SsoFormView): 
   return layout(page, chrome, title, html`
 <h1>${title}</h1>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.notRunning ? html`<div class="alert" role="alert">${t('dash.sso.not_running', { reason: view.notRunning })}</div>` : ''}
 ${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" aria-labelledby="test-title">
 <h2 id="test-title">${t('dash.sso.test_title')}</h2>
 <p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
@@ -345,8 +358,19 @@ ${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
     ${fieldError(errors, 'client_secret')}
   </div>` : ''}
   ${type === 'oidc' ? text('issuer', 'sso-issuer', t('dash.sso.field.issuer'), t('dash.sso.field.issuer_hint', { issuer: form.issuer || 'https://idp.example.com' }), html`inputmode="url"`) : ''}
-  ${type === 'entra' ? text('tenant', 'sso-tenant', t('dash.sso.field.tenant'), t('dash.sso.field.tenant_hint')) : ''}
-  ${type === 'saml' ? text('idp_metadata_url', 'sso-metadata-url', t('dash.sso.field.metadata_url'), undefined, html`inputmode="url"`) : ''}
+  ${type === 'oidc' ? html`${text('scopes', 'sso-scopes', t('dash.sso.field.scopes'), t('dash.sso.field.scopes_hint'))}
+  ${text('groups_claim', 'sso-groups-claim', t('dash.sso.field.groups_claim'), t('dash.sso.field.groups_claim_hint'))}` : ''}
+  ${type === 'entra' ? html`${text('tenant', 'sso-tenant', t('dash.sso.field.tenant'), t('dash.sso.field.tenant_hint'))}
+  ${text('allowed_tenants', 'sso-allowed-tenants', t('dash.sso.field.allowed_tenants'), t('dash.sso.field.allowed_tenants_hint'))}
+  ${text('mfa_auth_context', 'sso-mfa-context', t('dash.sso.field.mfa_context'), t('dash.sso.field.mfa_context_hint'))}` : ''}
+  ${type === 'saml' ? html`${text('idp_metadata_url', 'sso-metadata-url', t('dash.sso.field.metadata_url'), undefined, html`inputmode="url"`)}
+  <fieldset class="field">
+    <legend>${t('dash.sso.field.attributes')}</legend>
+    <p class="hint">${t('dash.sso.field.attributes_hint')}</p>
+    ${text('attr_email', 'sso-attr-email', t('dash.sso.field.attr_email'))}
+    ${text('attr_name', 'sso-attr-name', t('dash.sso.field.attr_name'))}
+    ${text('attr_groups', 'sso-attr-groups', t('dash.sso.field.attr_groups'))}
+  </fieldset>` : ''}
   ${type === 'ldap' ? ldapFields(page, view) : ''}
   ${type === 'ldap' ? '' : text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint'))}
   <div class="field check">
