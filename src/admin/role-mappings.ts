@@ -15,12 +15,24 @@ const mappingInput = z.strictObject({
 });
 const previewInput = z.strictObject({ add: z.array(mappingInput).max(100).optional(), remove: z.array(z.string()).max(100).optional() });
 
+/**
+ * Where groups come from: `ldap` (every directory's groups, LDAP connectors included) and each identity
+ * provider connector by id. An LDAP connector's id is no source of its own: its groups arrive as `ldap`.
+ */
+export function groupSources(services: Services): string[] {
+  const idps = [...services.connectors.values()].filter((c) => c.type !== 'ldap').map((c) => c.id);
+  return [...(services.connections.directories().length ? ['ldap'] : []), ...idps];
+}
+
 export function roleMappingRoutes(router: Router, services: Services): void {
   const auth = authMiddleware(services);
   const { groupRoles } = services;
 
   function checkSource(source: string, field: string): void {
-    if (source !== 'ldap' && !services.connectors.has(source)) throw new AppError('invalid_request', `source must be "ldap" or a connector id (${[...services.connectors.keys()].join(', ') || 'none configured'})`, { field });
+    if (source === 'ldap') return;
+    const connector = services.connectors.get(source);
+    if (connector?.type === 'ldap') throw new AppError('invalid_request', `${source} is an LDAP connector: its groups are mapped with source "ldap"`, { field });
+    if (!connector) throw new AppError('invalid_request', `source must be "ldap" or a connector id (${groupSources(services).filter((s) => s !== 'ldap').join(', ') || 'none configured'})`, { field });
   }
 
   router.get('/v1/role-mappings', auth, async (ctx) => {

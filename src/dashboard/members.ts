@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
 import { visibleProjectIds } from '../admin/projects.ts';
+import { groupSources } from '../admin/role-mappings.ts';
 import { isOwner } from '../admin/users.ts';
 import { isEmailAddress, isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
 import { invitationUrl } from '../interactions/index.ts';
@@ -32,8 +33,8 @@ import { dashboardHeaders, dashPage, render, type DashboardContext, type DashSta
 export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { users, memberships, groupRoles } = services;
-  const sources = () => [...(services.connections.directories().length ? ['ldap'] : []), ...services.connectors.keys()];
-  const validSource = (source: string) => source === 'ldap' || services.connectors.has(source);
+  const sources = () => groupSources(services);
+  const validSource = (source: string) => sources().includes(source);
 
   /** Who made an invitation, for people: an account's email, or the API key's id. */
   async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashPage>['t']): Promise<string> {

@@ -129,6 +129,9 @@ describe('LDAP connections and provisioning rules through the API', () => {
   it('a first LDAP sign-in makes an account by the stored rule, with the rule role and the mapped groups', async () => {
     const mapped = await admin('POST', '/v1/role-mappings', { source: 'ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' });
     expect(mapped.status).toBe(201);
+    // An LDAP connector's groups arrive as source `ldap`: a mapping on its id would never apply.
+    const byId = await admin('POST', '/v1/role-mappings', { source: 'corp-ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' });
+    expect(byId).toMatchObject({ status: 400, body: { field: 'source', detail: 'corp-ldap is an LDAP connector: its groups are mapped with source "ldap"' } });
     const tokens = await codeFlowTokens(config, { email: PEOPLE.carol.mail, password: PEOPLE.carol.password, scope: ALL });
     const { payload } = await jwtVerify(tokens.access_token, jwks(), { issuer: server.url });
     // viewer on Team from the rule; admin on Acme (and so on Team below it) from the nested admins group.
