@@ -6,9 +6,12 @@ import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, rul
 import { AppError } from '../admin/problem.ts';
 import { isOwner } from '../admin/users.ts';
 import { ConnectionInputError, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
+import { LdapUnavailableError } from '../directory/ldap.ts';
+import { rolesFromGroups } from '../directory/index.ts';
 import type { Project } from '../directory/index.ts';
-import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, messagePage } from '../../views/dashboard/pages.ts';
-import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView } from '../../views/dashboard/sso.ts';
+import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage } from '../../views/dashboard/pages.ts';
+import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
@@ -367,6 +370,47 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
     renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), test: { ok, checks } });
+  });
+
+  /**
+   * LDAP "Try a sign-in" (Keycloak's "Test authentication"): the directory's answer for one email and
+   * password, the groups found and the roles the current mappings give. Signs nobody in, creates nothing;
+   * audited as connection.tested without the password.
+   */
+  router.post(SSO_TRY_PATH, dashboardHeaders, async (ctx) => {
+    const o = await orgAdmin(ctx);
+    if (!o) return;
+    const form = await dash.checkedForm(ctx, o.state);
+    if (!form) return;
+    const connection = await stored(ctx, o.state, form.get('id') ?? '');
+    if (!connection) return;
+    if (connection.type !== 'ldap') return ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(connection.id)}`);
+    const { t } = dashPage(ctx);
+    const email = (form.get('email') ?? '').trim();
+    const password = form.get('password') ?? '';
+    const directory = ldapDirectoryOf(services.connectors.get(connection.id));
+    let result: LdapTryResult;
+    if (!email || !password) {
+      result = { email, ok: false, detail: t('dash.ldap.try_missing') };
+    } else if (!directory) {
+      result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: connection.enabled === false ? 'the connection is disabled' : `the connector could not be started: ${connections.failures.get(connection.id) ?? 'see the server log'}` }) };
+    } else {
+      try {
+        const person = await directory.authenticate(email, password);
+        const mappings = (await services.groupRoles.list()).filter((m) => m.source === 'ldap');
+        const roles = [];
+        for (const grant of rolesFromGroups(mappings, [{ source: 'ldap', groups: person.groups }])) {
+          roles.push({ project: (await services.projects.get(grant.project_id))?.name ?? grant.project_id, role: grant.role });
+        }
+        result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: person.email }), person: { dn: person.dn, id: person.id, email: person.email, name: person.name }, groups: person.groups, roles };
+      } catch (err) {
+        if (err instanceof ConnectorError && err.code === 'invalid_credentials') result = { email, ok: false, detail: t('dash.ldap.try_bad', { email }) };
+        else if (err instanceof LdapUnavailableError) result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: err.message }) };
+        else result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: err instanceof Error ? err.message : String(err) }) };
+      }
+    }
+    await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: result.ok ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
+    renderForm(ctx, o.state, { type: 'ldap', mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), tryResult: result });
   });
 
   router.get(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {

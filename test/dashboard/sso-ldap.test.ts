@@ -99,6 +99,25 @@ describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium'
     expect(checks.join('\n')).toContain('5 people found');
     await shot(page, 'sso-ldap-test-ok-en');
     await page.getByText('No rule applies to this connection').waitFor();
+
+    // Try a sign-in: a wrong password is refused in plain words; the right one shows the entry and groups.
+    await page.getByLabel('Email to try').fill(PEOPLE.carol.mail);
+    await page.getByLabel('Their password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Try sign-in' }).click();
+    await page.getByText(`The directory did not accept ${PEOPLE.carol.mail} with this password`).waitFor();
+    await page.getByLabel('Their password').fill(PEOPLE.carol.password);
+    await page.getByRole('button', { name: 'Try sign-in' }).click();
+    await page.getByText(`The directory accepted the password of ${PEOPLE.carol.mail}.`).waitFor();
+    const facts = await page.getByRole('region', { name: 'Try a sign-in' }).textContent();
+    expect(facts).toContain('uid=carol,ou=people,dc=acme,dc=ru');
+    expect(facts).toContain('logtrace-admins'); // through platform-team: nested groups are followed
+    expect(facts).toContain('none: no role mapping matches these groups');
+    expect(await page.content()).not.toContain(PEOPLE.carol.password);
+    await expectAccessible(page, 'ldap try sign-in');
+    await shot(page, 'sso-ldap-try-en');
+    // Nothing was created by trying.
+    const users = (await api(server.url, boot.key.key)<{ users: Array<{ email: string }> }>('GET', '/v1/users')).body.users.map((u) => u.email);
+    expect(users).not.toContain(PEOPLE.carol.mail);
     await context.close();
   });
 

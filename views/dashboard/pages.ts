@@ -33,6 +33,7 @@ export const SSO_PATH = '/dashboard/settings/security/sso';
 export const SSO_NEW_PATH = `${SSO_PATH}/new`;
 export const SSO_EDIT_PATH = `${SSO_PATH}/edit`;
 export const SSO_TEST_PATH = `${SSO_PATH}/test`;
+export const SSO_TRY_PATH = `${SSO_PATH}/try`;
 export const SSO_DELETE_PATH = `${SSO_PATH}/delete`;
 export const SSO_RULE_ADD_PATH = `${SSO_PATH}/rules/add`;
 export const SSO_RULE_DELETE_PATH = `${SSO_PATH}/rules/delete`;

@@ -4,7 +4,7 @@
  */
 import { html, type SafeHtml } from '../html.ts';
 import type { DashKey } from './i18n.ts';
-import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
+import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
 
 /* Single sign-on --------------------------------------------------------------------------------------- */
 
@@ -239,6 +239,19 @@ export interface SsoFormView {
   rules?: RuleRow[] | undefined;
   /** Why an enabled connection is not running (its start failed), in the server's words. */
   notRunning?: string | undefined;
+  /** LDAP "Try a sign-in": the email tried and what the directory said (nothing is signed in or created). */
+  tryResult?: LdapTryResult | undefined;
+}
+
+export interface LdapTryResult {
+  email: string;
+  ok: boolean;
+  /** Plain words: why it failed, or that the password was accepted. */
+  detail: string;
+  person?: { dn: string; id: string; email: string; name: string | null } | undefined;
+  groups?: string[] | undefined;
+  /** The project roles the current role mappings give for these groups. */
+  roles?: Array<{ project: string; role: string }> | undefined;
 }
 
 const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust', scopes: 'sso-scopes', groups_claim: 'sso-groups-claim', allowed_tenants: 'sso-allowed-tenants', mfa_auth_context: 'sso-mfa-context', attr_email: 'sso-attr-email', attr_name: 'sso-attr-name', attr_groups: 'sso-attr-groups' };
@@ -399,12 +412,46 @@ ${view.mode === 'edit' ? html`<form method="get" action="${SSO_DELETE_PATH}" cla
   <button type="submit" class="danger">${t('dash.sso.delete')}</button>
 </form>` : ''}
 </section>
+${view.mode === 'edit' && type === 'ldap' ? tryPanel(page, chrome, view) : ''}
 ${view.mode === 'edit' && view.rules ? html`<section class="panel" aria-labelledby="conn-rules-title">
 <h2 id="conn-rules-title">${t('dash.rules.for_connection')}</h2>
 ${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption_connection', { id: form.id })) : html`<p class="empty">${t('dash.rules.none_for_connection')}</p>`}
 <p><a href="${SSO_PATH}#rules">${t('dash.rules.manage')}</a></p>
 </section>` : ''}
 <p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
+}
+
+/** LDAP only: sign a person in against the directory to see their entry, groups and roles; changes nothing. */
+function tryPanel(page: DashPage, chrome: Chrome, view: SsoFormView): SafeHtml {
+  const { t } = page;
+  const r = view.tryResult;
+  return html`<section class="panel" aria-labelledby="try-title">
+<h2 id="try-title">${t('dash.ldap.try_title')}</h2>
+<p class="hint">${t('dash.ldap.try_intro')}</p>
+${r ? html`<div class="${r.ok ? 'notice' : 'alert'}" role="status">${r.detail}</div>
+${r.person ? html`<dl class="facts">
+  <dt>DN</dt><dd><code class="wrap">${r.person.dn}</code></dd>
+  <dt>${t('dash.ldap.id_attr')}</dt><dd><code>${r.person.id}</code></dd>
+  <dt>${t('dash.ldap.email_attr')}</dt><dd>${r.person.email}</dd>
+  <dt>${t('dash.ldap.name_attr')}</dt><dd>${r.person.name ?? '—'}</dd>
+  <dt>${t('dash.ldap.groups')}</dt><dd>${r.groups?.length ? r.groups.join(', ') : t('dash.ldap.try_no_groups')}</dd>
+  <dt>${t('dash.ldap.try_roles')}</dt><dd>${r.roles?.length ? html`<ul class="causes">${r.roles.map((x) => html`<li>${x.project}: ${roleName(page, x.role)}</li>`)}</ul>` : t('dash.ldap.try_no_roles')}</dd>
+</dl>` : ''}` : ''}
+<form method="post" action="${url(SSO_TRY_PATH, { id: view.form.id })}" class="stack" novalidate>
+  ${csrfField(chrome)}<input type="hidden" name="id" value="${view.form.id}">
+  <div class="field-row">
+    <div class="field">
+      <label for="try-email">${t('dash.ldap.try_email')}</label>
+      <input id="try-email" name="email" type="email" autocomplete="off" value="${r?.email ?? ''}">
+    </div>
+    <div class="field">
+      <label for="try-password">${t('dash.ldap.try_password')}</label>
+      <input id="try-password" name="password" type="password" autocomplete="off" value="">
+    </div>
+  </div>
+  <div><button type="submit" class="secondary">${t('dash.ldap.try_submit')}</button></div>
+</form>
+</section>`;
 }
 
 export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { connection: { id: string; name: string; type: string }; rules: RuleRow[] }): string {
