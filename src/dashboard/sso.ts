@@ -219,6 +219,16 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return connection;
   }
 
+  /** A form post about one stored connection, by an organisation admin, with a valid CSRF token; otherwise answers. */
+  async function postedConnection(ctx: Context): Promise<{ o: { state: DashState; root: string }; form: URLSearchParams; connection: ConnectionView } | undefined> {
+    const o = await orgAdmin(ctx);
+    if (!o) return undefined;
+    const form = await dash.checkedForm(ctx, o.state);
+    if (!form) return undefined;
+    const connection = await stored(ctx, o.state, form.get('id') ?? '');
+    return connection ? { o, form, connection } : undefined;
+  }
+
   const secretOf = (connection: ConnectionView) => connection.secrets_set.includes(connection.type === 'ldap' ? 'ldap.bind_password' : 'client_secret');
   const rulesFor = (id: string) => ruleRows((connectors) => connectors.length === 0 || connectors.includes(id));
 
@@ -360,12 +370,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   /** As POST /v1/connections/{id}/test: the same checks, audited as connection.tested. */
   router.post(SSO_TEST_PATH, dashboardHeaders, async (ctx) => {
-    const o = await orgAdmin(ctx);
-    if (!o) return;
-    const form = await dash.checkedForm(ctx, o.state);
-    if (!form) return;
-    const connection = await stored(ctx, o.state, form.get('id') ?? '');
-    if (!connection) return;
+    const p = await postedConnection(ctx);
+    if (!p) return;
+    const { o, connection } = p;
     const checks = await testConnection(services, connection);
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
@@ -378,12 +385,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
    * audited as connection.tested without the password.
    */
   router.post(SSO_TRY_PATH, dashboardHeaders, async (ctx) => {
-    const o = await orgAdmin(ctx);
-    if (!o) return;
-    const form = await dash.checkedForm(ctx, o.state);
-    if (!form) return;
-    const connection = await stored(ctx, o.state, form.get('id') ?? '');
-    if (!connection) return;
+    const p = await postedConnection(ctx);
+    if (!p) return;
+    const { o, form, connection } = p;
     if (connection.type !== 'ldap') return ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(connection.id)}`);
     const { t } = dashPage(ctx);
     const email = (form.get('email') ?? '').trim();
@@ -424,12 +428,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   /** As DELETE /v1/connections/{id}: gone from every node within the reload interval; accounts stay. */
   router.post(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {
-    const o = await orgAdmin(ctx);
-    if (!o) return;
-    const form = await dash.checkedForm(ctx, o.state);
-    if (!form) return;
-    const connection = await stored(ctx, o.state, form.get('id') ?? '');
-    if (!connection) return;
+    const p = await postedConnection(ctx);
+    if (!p) return;
+    const { o, connection } = p;
     if (!(await connections.delete(connection.id))) return dash.notFound(ctx, o.state, SSO_PATH);
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
     await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });

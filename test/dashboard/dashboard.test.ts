@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAuthServer, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
 import { bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser } from '../support/browser.ts';
-import { expectAccessible, shot } from '../support/pages.ts';
+import { expectAccessible, languageOptions, shot, signInToDashboard } from '../support/pages.ts';
 
 const API_ACCESS = '/dashboard/settings/security/api-access';
 const LOG = '/dashboard/settings/security/log';
@@ -36,22 +36,12 @@ describe('admin dashboard in Chromium', () => {
   });
 
   async function newContext(lang: 'en' | 'ru', colorScheme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
-    const context = await browser.newContext(lang === 'ru'
-      ? { locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' }, colorScheme }
-      : { locale: 'en-US', acceptDownloads: true, colorScheme });
+    const context = await browser.newContext({ ...languageOptions(lang), colorScheme, ...(lang === 'en' ? { acceptDownloads: true } : {}) });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
     return context;
   }
 
-  /** Through /dashboard → our sign-in page → back to the dashboard, as a person does. */
-  async function signIn(page: Page, email: string, lang: 'en' | 'ru' = 'en'): Promise<void> {
-    await page.goto(`${server.url}/dashboard`);
-    await page.getByRole('heading', { name: lang === 'en' ? 'Sign in to LogTrace' : 'Вход в LogTrace' }).waitFor();
-    await page.getByLabel(lang === 'en' ? 'Email' : 'Электронная почта').fill(email);
-    await page.getByLabel(lang === 'en' ? 'Password' : 'Пароль').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : 'Войти' }).click();
-    await page.waitForURL((u) => u.pathname.startsWith('/dashboard') && !u.pathname.startsWith('/dashboard/callback'));
-  }
+  const signIn = (page: Page, email: string, lang: 'en' | 'ru' = 'en') => signInToDashboard(page, server.url, email, lang);
 
   const newKey = (page: Page, label: string) => page.getByRole('textbox', { name: new RegExp(`^${label}`) }).inputValue();
 

@@ -6,7 +6,7 @@ import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD, type AuthServ
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
 import { launchBrowser } from '../support/browser.ts';
-import { expectAccessible, shot } from '../support/pages.ts';
+import { expectAccessible, languageOptions, shot, signInToDashboard } from '../support/pages.ts';
 import { freePort } from '../support/ports.ts';
 import { startFakeOidc, type FakeOidc } from '../support/fake-idps/oidc.ts';
 
@@ -60,19 +60,13 @@ describe('invitations by email for people with no account yet', () => {
   });
 
   async function newContext(lang: 'en' | 'ru' = 'en'): Promise<BrowserContext> {
-    const context = await browser.newContext(lang === 'ru' ? { locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' } } : { locale: 'en-US' });
+    const context = await browser.newContext(languageOptions(lang));
     // The relying party's callback: the browser lands there with the code.
     await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>app</title>signed in' }));
     return context;
   }
 
-  async function dashboardSignIn(page: Page, email: string): Promise<void> {
-    await page.goto(`${server.url}/dashboard`);
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname.startsWith('/dashboard') && !u.pathname.startsWith('/dashboard/callback'));
-  }
+  const dashboardSignIn = (page: Page, email: string) => signInToDashboard(page, server.url, email);
 
   /** Starts a relying party's sign-in (authorization code + PKCE) in the page; returns what the code exchange needs. */
   async function startRpSignIn(page: Page): Promise<{ verifier: string; state: string; headers: Record<string, string> }> {

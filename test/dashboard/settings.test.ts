@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser } from '../support/browser.ts';
-import { expectAccessible, shot } from '../support/pages.ts';
+import { expectAccessible, languageOptions, shot, signInToDashboard } from '../support/pages.ts';
 import { freePort } from '../support/ports.ts';
 import { startFakeOidc, type FakeOidc } from '../support/fake-idps/oidc.ts';
 
@@ -52,17 +52,8 @@ describe('dashboard settings pages in Chromium', () => {
     await oidc?.close();
   });
 
-  async function newContext(lang: 'en' | 'ru' = 'en'): Promise<BrowserContext> {
-    return browser.newContext(lang === 'ru' ? { locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' } } : { locale: 'en-US' });
-  }
-
-  async function signIn(page: Page, email: string, lang: 'en' | 'ru' = 'en'): Promise<void> {
-    await page.goto(`${server.url}/dashboard`);
-    await page.getByLabel(lang === 'en' ? 'Email' : 'Электронная почта').fill(email);
-    await page.getByLabel(lang === 'en' ? 'Password' : 'Пароль').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : 'Войти' }).click();
-    await page.waitForURL((u) => u.pathname.startsWith('/dashboard') && !u.pathname.startsWith('/dashboard/callback'));
-  }
+  const newContext = (lang: 'en' | 'ru' = 'en'): Promise<BrowserContext> => browser.newContext(languageOptions(lang));
+  const signIn = (page: Page, email: string, lang: 'en' | 'ru' = 'en') => signInToDashboard(page, server.url, email, lang);
 
   it('API Access links each key to its usage: a stacked SVG chart by outcome with a data table', async () => {
     const created = cli(server, ['keys', 'create', '--project', boot.project.id, '--name', 'chart-key', '--scopes', 'read:logs', '--json']);

@@ -6,7 +6,7 @@ import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
-import { expectAccessible, shot } from '../support/pages.ts';
+import { expectAccessible, languageOptions, shot, signInToDashboard } from '../support/pages.ts';
 import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, type SlapdServer } from '../support/slapd.ts';
 
 const SSO = '/dashboard/settings/security/sso';
@@ -38,13 +38,9 @@ describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium'
   });
 
   async function signedIn(lang: 'en' | 'ru' = 'en'): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext(lang === 'ru' ? { locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' } } : { locale: 'en-US' });
+    const context = await browser.newContext(languageOptions(lang));
     const page = await context.newPage();
-    await page.goto(`${server.url}/dashboard`);
-    await page.getByLabel(lang === 'en' ? 'Email' : 'Электронная почта').fill('owner@example.com');
-    await page.getByLabel(lang === 'en' ? 'Password' : 'Пароль').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : 'Войти' }).click();
-    await page.waitForURL((u) => u.pathname.startsWith('/dashboard') && !u.pathname.startsWith('/dashboard/callback'));
+    await signInToDashboard(page, server.url, 'owner@example.com', lang);
     return { context, page };
   }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS } from './browser.ts';
+import { TEST_PASSWORD } from './auth-server.ts';
 
 const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
@@ -26,4 +27,19 @@ export async function expectAccessible(page: Page, name: string): Promise<void> 
 /** A full-page screenshot in test-artifacts/dashboard-<name>.png, for a person to look at. */
 export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+}
+
+/** Browser context options for a person reading in `lang` (the locale and the Accept-Language it sends). */
+export function languageOptions(lang: 'en' | 'ru'): { locale: string; extraHTTPHeaders?: Record<string, string> } {
+  return lang === 'ru' ? { locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' } } : { locale: 'en-US' };
+}
+
+/** Through /dashboard → our sign-in page → back to the dashboard, as a person does. */
+export async function signInToDashboard(page: Page, baseUrl: string, email: string, lang: 'en' | 'ru' = 'en', password = TEST_PASSWORD): Promise<void> {
+  await page.goto(`${baseUrl}/dashboard`);
+  await page.getByRole('heading', { name: lang === 'en' ? 'Sign in to LogTrace' : 'Вход в LogTrace' }).waitFor();
+  await page.getByLabel(lang === 'en' ? 'Email' : 'Электронная почта').fill(email);
+  await page.getByLabel(lang === 'en' ? 'Password' : 'Пароль').fill(password);
+  await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : 'Войти' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/dashboard') && !u.pathname.startsWith('/dashboard/callback'));
 }
