@@ -88,7 +88,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     audit,
     logger,
     rules: () => provisioningRules.active(),
-    applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connectors.get(identity.connector_id)?.type ?? 'oidc'),
+    applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connections.sourceOf(identity.connector_id)),
     invitations,
   };
   const keys = new KeyService(store, projects, {
@@ -136,7 +136,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       const identity = await connector.refresh({ identity: session.identity, refreshToken: session.refresh_token });
       const rotated = identity.upstream?.refresh_token ?? session.refresh_token;
       await upstreamSessions.save(userId, identity, rotated, config.tokens.refresh_token_ttl);
-      await groupRoles.applyIdentity(userId, identity, connector.type);
+      await groupRoles.applyIdentity(userId, identity, connections.sourceOf(connector.id));
       return 'ok';
     } catch (error) {
       if (error instanceof ConnectorError && (error.code === 'access_denied' || error.code === 'invalid_token')) {

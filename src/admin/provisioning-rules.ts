@@ -55,9 +55,10 @@ export async function removeProvisioningRule(services: Services, principal: Prin
   const rule = await services.provisioningRules.get(id);
   if (!rule) throw new AppError('not_found', `provisioning rule ${id} does not exist`, { field: 'id' });
   if (rule.origin === 'config') throw new AppError('conflict', 'this rule comes from the configuration file (provisioning.rules); change it there');
-  if (rule.project) {
-    if (await services.projects.get(rule.project)) await requireScope(principal, rule.project, 'admin:projects', services);
-    if (rule.role === 'owner' && !(await isOwner(principal, rule.project, services))) throw new AppError('forbidden', 'only an owner of the project may remove a rule that makes owners');
+  // A rule whose project is gone grants nothing; the organisation admin may remove it.
+  if (rule.project && (await services.projects.get(rule.project))) {
+    await requireScope(principal, rule.project, 'admin:projects', services);
+    if (rule.role === 'owner' && !(await isOwner(principal, rule.project, services))) throw new AppError('forbidden', 'only an owner of the project may remove a rule that makes owners', { field: 'role' });
   }
   await services.provisioningRules.delete(rule.id);
   return { rule, auditProject: rule.project ?? root };

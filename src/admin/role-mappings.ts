@@ -6,6 +6,7 @@ import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware, requireScope } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
 import { visibleProjectIds } from './projects.ts';
+import { isOwner } from './users.ts';
 
 const mappingInput = z.strictObject({
   source: z.string().min(1).max(100),
@@ -16,12 +17,14 @@ const mappingInput = z.strictObject({
 const previewInput = z.strictObject({ add: z.array(mappingInput).max(100).optional(), remove: z.array(z.string()).max(100).optional() });
 
 /**
- * Where groups come from: `ldap` (every directory's groups, LDAP connectors included) and each identity
- * provider connector by id. An LDAP connector's id is no source of its own: its groups arrive as `ldap`.
+ * Where groups come from: `ldap` (the shared `ldap:` block, and LDAP connectors over it) and every other
+ * connector by id — an LDAP connection with a directory of its own is a source of its own.
  */
 export function groupSources(services: Services): string[] {
-  const idps = [...services.connectors.values()].filter((c) => c.type !== 'ldap').map((c) => c.id);
-  return [...(services.connections.directories().length ? ['ldap'] : []), ...idps];
+  const sources = new Set<string>();
+  for (const connector of services.connectors.values()) sources.add(services.connections.sourceOf(connector.id));
+  if (services.connections.directories().some((d) => d.source === 'ldap')) sources.add('ldap');
+  return [...sources].sort((a, b) => (a === 'ldap' ? -1 : b === 'ldap' ? 1 : a.localeCompare(b)));
 }
 
 export function roleMappingRoutes(router: Router, services: Services): void {
@@ -29,10 +32,10 @@ export function roleMappingRoutes(router: Router, services: Services): void {
   const { groupRoles } = services;
 
   function checkSource(source: string, field: string): void {
-    if (source === 'ldap') return;
-    const connector = services.connectors.get(source);
-    if (connector?.type === 'ldap') throw new AppError('invalid_request', `${source} is an LDAP connector: its groups are mapped with source "ldap"`, { field });
-    if (!connector) throw new AppError('invalid_request', `source must be "ldap" or a connector id (${groupSources(services).filter((s) => s !== 'ldap').join(', ') || 'none configured'})`, { field });
+    const sources = groupSources(services);
+    if (sources.includes(source)) return;
+    if (services.connectors.has(source)) throw new AppError('invalid_request', `${source} is an LDAP connector over the ldap: block: its groups are mapped with source "ldap"`, { field });
+    throw new AppError('invalid_request', `source must be one of ${sources.join(', ') || '(none: no connector or directory is configured)'}`, { field });
   }
 
   router.get('/v1/role-mappings', auth, async (ctx) => {
@@ -44,6 +47,8 @@ export function roleMappingRoutes(router: Router, services: Services): void {
     const input = parseBody(mappingInput, await readJson(ctx));
     checkSource(input.source, 'source');
     await requireScope(principalOf(ctx), input.project_id, 'admin:projects', services);
+    // A mapping to owner hands out owner to everyone in the group: only an owner may, as for a manual grant.
+    if (input.role === 'owner' && !(await isOwner(principalOf(ctx), input.project_id, services))) throw new AppError('forbidden', 'only an owner of the project may map a group to owner', { field: 'role' });
     const mapping = await groupRoles.create(input);
     await auditAction(ctx, services, { action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: input.project_id, outcome: 'success', detail: { source: input.source, group: input.group, role: input.role } });
     ctx.status = 201;
@@ -55,6 +60,7 @@ export function roleMappingRoutes(router: Router, services: Services): void {
     if (!mapping) throw new AppError('not_found', `role mapping ${ctx.params.id} does not exist`, { field: 'id' });
     await requireScope(principalOf(ctx), mapping.project_id, 'admin:projects', services);
     if (mapping.origin === 'config') throw new AppError('conflict', 'this mapping comes from the configuration file; change it there');
+    if (mapping.role === 'owner' && !(await isOwner(principalOf(ctx), mapping.project_id, services))) throw new AppError('forbidden', 'only an owner of the project may remove a mapping to owner', { field: 'role' });
     await groupRoles.delete(mapping.id);
     await auditAction(ctx, services, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
     ctx.status = 204;

@@ -22,6 +22,16 @@ export const SECRET_FIELDS = ['client_secret', 'sp_private_key', 'ldap.bind_pass
  * the LDAP server the admin chose). Refused for connections.
  */
 const SERVER_FILE_FIELDS = ['ldap.bind_password_file', 'ldap.ca_file'] as const;
+/**
+ * Where each secret is sent. A stored secret is reused by an update only while these stay as they were:
+ * otherwise an admin could point the connection at a server of theirs (a new LDAP URL, issuer or token
+ * endpoint) and have us hand it the secret. Changing them needs the secret again.
+ */
+const SECRET_DESTINATIONS: Record<(typeof SECRET_FIELDS)[number], string[]> = {
+  client_secret: ['issuer', 'authority', 'endpoints'],
+  'ldap.bind_password': ['ldap.url'],
+  sp_private_key: [],
+};
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -138,7 +148,8 @@ export class ConnectionSet {
     this.deps = deps;
   }
 
-  private async storedConfigs(): Promise<Array<{ config: ConnectorConfig; record: StoredConnection }>> {
+  /** The stored connections that can be read; why the others cannot goes into `failures`. */
+  private async storedConfigs(failures: Map<string, string>): Promise<Array<{ config: ConnectorConfig; record: StoredConnection }>> {
     const { store, secrets, logger } = this.deps;
     const ids = await store.smembers(ALL);
     const out: Array<{ config: ConnectorConfig; record: StoredConnection }> = [];
@@ -153,11 +164,13 @@ export class ConnectionSet {
         }
       } catch (err) {
         logger.error({ connection: id, err: (err as Error).message }, 'connection secret cannot be opened; connection disabled');
+        failures.set(id, `its stored secret cannot be decrypted (${(err as Error).message}): was LOGTRACE_SECRET_KEY changed? Enter the secret again`);
         continue;
       }
       const parsed = parseConnectorConfig(raw);
       if (!parsed.ok) {
         logger.error({ connection: id, issues: parsed.issues }, 'stored connection is invalid; disabled');
+        failures.set(id, `its stored settings are no longer valid: ${parsed.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
         continue;
       }
       out.push({ config: parsed.config, record });
@@ -176,7 +189,7 @@ export class ConnectionSet {
       next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
       configs.set(config.id, config);
     }
-    for (const { config } of await this.storedConfigs()) {
+    for (const { config } of await this.storedConfigs(failures)) {
       if (!config.enabled || next.has(config.id)) continue;
       try {
         next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
@@ -211,15 +224,26 @@ export class ConnectionSet {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Every directory in use: the shared `ldap:` block's and those of running LDAP connectors. */
-  directories(): LdapDirectory[] {
-    const out = new Set<LdapDirectory>();
-    if (this.deps.ldapDirectory) out.add(this.deps.ldapDirectory);
+  /**
+   * The group source of a connector's groups: `ldap` for an LDAP connector over the shared `ldap:` block
+   * (and for that block itself), the connector id for every other connector, LDAP ones with a directory of
+   * their own included — so a directory an admin adds cannot take over the mappings made for another.
+   */
+  sourceOf(connectorId: string): string {
+    const connector = this.connectors.get(connectorId);
+    const directory = ldapDirectoryOf(connector);
+    return directory && directory === this.deps.ldapDirectory ? 'ldap' : connectorId;
+  }
+
+  /** Every directory in use with its group source: the shared block's (`ldap`) and each LDAP connector's own. */
+  directories(): Array<{ source: string; directory: LdapDirectory }> {
+    const out: Array<{ source: string; directory: LdapDirectory }> = [];
+    if (this.deps.ldapDirectory) out.push({ source: 'ldap', directory: this.deps.ldapDirectory });
     for (const connector of this.connectors.values()) {
       const directory = ldapDirectoryOf(connector);
-      if (directory) out.add(directory);
+      if (directory && directory !== this.deps.ldapDirectory) out.push({ source: connector.id, directory });
     }
-    return [...out];
+    return out;
   }
 
   async list(): Promise<ConnectionView[]> {
@@ -273,6 +297,9 @@ export class ConnectionSet {
         if (!this.deps.secrets) throw new ConnectionInputError('no_secret_key', 'set LOGTRACE_SECRET_KEY (32 bytes, base64 or hex) to store connection secrets', field);
         secrets[field] = await this.deps.secrets.seal(given, `connection:${id}:${field}`);
       } else if (existing?.secrets[field] && this.deps.secrets) {
+        if (field.includes('.') && !isObject(getPath(raw, field.slice(0, field.lastIndexOf('.'))))) continue; // its block is gone: dropped below
+        const moved = SECRET_DESTINATIONS[field].find((dest) => JSON.stringify(getPath(raw, dest)) !== JSON.stringify(getPath(existing.config, dest)));
+        if (moved) throw new ConnectionInputError('invalid', `${field}: ${moved} changed, and a stored secret is only sent where it was set for; send ${field} again`, field);
         setPath(full, field, await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`));
       }
     }

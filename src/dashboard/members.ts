@@ -194,7 +194,8 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!validSource(values.source)) errors.source = t('dash.mappings.err_source');
     if (!values.group || values.group.length > 1000) errors.group = t('dash.mappings.err_group');
     if (!isRole(values.role)) errors.role = t('dash.members.err_role');
-    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, 400);
+    else if (values.role === 'owner' && !(await isOwner(state.principal, project.id, services))) errors.role = t('dash.members.err_owner');
+    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, errors.role === t('dash.members.err_owner') ? 403 : 400);
     const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
     if (form.get('confirm') !== 'yes') {
       render(ctx, mappingConfirmPage(page, { ...state.chrome, project, section: 'members' }, { project, mode: 'add', mapping: values, changes: await previewOf(state, { add: [input] }) }));
@@ -213,6 +214,10 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     }
     if (mapping.origin === 'config') {
       await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.mappings.err_config') } }, 409);
+      return undefined;
+    }
+    if (mapping.role === 'owner' && !(await isOwner(state.principal, project.id, services))) {
+      await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.members.err_owner') } }, 403);
       return undefined;
     }
     return mapping;

@@ -14,6 +14,7 @@ import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PA
 import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { FailureLimiter } from '../http/rate-limit.ts';
 
 const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer', 'tenant', 'idp_metadata_url', 'email_domains', 'require_mfa', 'trust_email', 'scopes', 'groups_claim', 'allowed_tenants', 'mfa_auth_context']);
 /** SAML attribute names: the validator's `attributes.email` is the form's `attr_email`. */
@@ -130,6 +131,7 @@ function fieldError(t: DashTranslate, err: ConnectionInputError, type: ProviderT
   if (err.code === 'conflict' && err.field === 'id') return ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
   const message = err.message.replace(/^[\w.]+: /, '');
   const path = err.field ?? '';
+  if ((path === 'client_secret' || path === 'ldap.bind_password') && / changed, /.test(err.message)) return [path === 'client_secret' ? 'client_secret' : 'ldap_bind_password', t('dash.sso.err_secret_moved')];
   if (path.startsWith('ldap')) {
     const field = LDAP_PATHS[path] ?? LDAP_PATHS[path.split('.').slice(0, 3).join('.')] ?? LDAP_PATHS[path.split('.').slice(0, 2).join('.')] ?? 'ldap_url';
     return [field, field === 'ldap_bind_password' ? t('dash.ldap.err_password') : message];
@@ -160,6 +162,9 @@ function ruleError(t: DashTranslate, err: AppError): [string, string] {
 export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { connections, config, provisioningRules } = services;
+  // "Try a sign-in" is a password check against the directory: as limited as the sign-in page, per person
+  // tried (whichever admin tries), so it can neither guess passwords nor trip the directory's lockout.
+  const tries = new FailureLimiter(services.store, { name: 'ldap-try', max: config.login.max_failed_attempts, windowSeconds: config.login.window_seconds });
 
   /** The person and the organisation root they administer; otherwise answers 403. */
   async function orgAdmin(ctx: Context): Promise<{ state: DashState; root: string } | undefined> {
@@ -229,6 +234,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return connection ? { o, form, connection } : undefined;
   }
 
+  const sharedOf = (connection: ConnectionView) => connection.type === 'ldap' && connection.ldap === undefined;
   const secretOf = (connection: ConnectionView) => connection.secrets_set.includes(connection.type === 'ldap' ? 'ldap.bind_password' : 'client_secret');
   const rulesFor = (id: string) => ruleRows((connectors) => connectors.length === 0 || connectors.includes(id));
 
@@ -253,7 +259,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!connection) return;
     const { t } = dashPage(ctx);
     const notRunning = connection.enabled === false ? undefined : connections.failures.get(connection.id);
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
+    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
   });
 
   async function save(ctx: Context, mode: 'create' | 'edit'): Promise<void> {
@@ -318,9 +324,10 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       type,
       email_domains: values.email_domains.split(',').map((d) => d.trim()).filter(Boolean),
       require_mfa: values.require_mfa,
-      // Unticked = not set, never `false`: for LDAP an explicit false would mark the directory's own
-      // addresses unverified, and nobody could get an account through it.
-      trust_email: values.trust_email ? true : null,
+      // Unticked = not `true`. An explicit `false` set through the API ("do not trust these addresses") is
+      // kept; otherwise unticked is "not set", never a new `false`: for LDAP that would mark the
+      // directory's own addresses unverified, and nobody could get an account through it.
+      trust_email: values.trust_email ? true : current.trust_email === false ? false : null,
       enabled: values.enabled,
       name: values.name || null,
     };
@@ -345,7 +352,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       changes.idp_metadata_url = values.idp_metadata_url;
       changes.attributes = { email: values.attr_email || null, name: values.attr_name || null, groups: values.attr_groups || null };
     }
-    if (type === 'ldap') {
+    const shared = mode === 'edit' && type === 'ldap' && current.ldap === undefined;
+    if (type === 'ldap' && !shared) {
       const errors = ldapFormErrors(t, ldap, secret !== '', secretSet);
       if (Object.keys(errors).length) return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors }, 400);
       changes.ldap = ldapPatch(ldap, secret);
@@ -356,7 +364,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     } catch (err) {
       if (!(err instanceof ConnectionInputError)) throw err;
       const [field, message] = fieldError(t, err, type);
-      return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors: { [field]: message } }, err.code === 'no_secret_key' || err.code === 'conflict' ? 409 : 400);
+      return renderForm(ctx, o.state, { type, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, err.code === 'no_secret_key' || err.code === 'conflict' ? 409 : 400);
     }
     await auditAction(ctx, services, mode === 'create'
       ? { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { type: saved.type } }
@@ -376,7 +384,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const checks = await testConnection(services, connection);
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), test: { ok, checks } });
+    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id), test: { ok, checks } });
   });
 
   /**
@@ -394,27 +402,35 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const password = form.get('password') ?? '';
     const directory = ldapDirectoryOf(services.connectors.get(connection.id));
     let result: LdapTryResult;
+    const blocked = email ? await tries.blockedFor(email.toLowerCase()) : undefined;
     if (!email || !password) {
       result = { email, ok: false, detail: t('dash.ldap.try_missing') };
+    } else if (blocked !== undefined) {
+      result = { email, ok: false, detail: t('dash.ldap.try_locked', { email, minutes: Math.ceil(blocked / 60) }) };
     } else if (!directory) {
       result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: connection.enabled === false ? 'the connection is disabled' : `the connector could not be started: ${connections.failures.get(connection.id) ?? 'see the server log'}` }) };
     } else {
       try {
         const person = await directory.authenticate(email, password);
-        const mappings = (await services.groupRoles.list()).filter((m) => m.source === 'ldap');
+        await tries.reset(email.toLowerCase());
+        const source = connections.sourceOf(connection.id);
+        const mappings = (await services.groupRoles.list()).filter((m) => m.source === source);
         const roles = [];
-        for (const grant of rolesFromGroups(mappings, [{ source: 'ldap', groups: person.groups }])) {
+        for (const grant of rolesFromGroups(mappings, [{ source, groups: person.groups }])) {
           roles.push({ project: (await services.projects.get(grant.project_id))?.name ?? grant.project_id, role: grant.role });
         }
         result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: person.email }), person: { dn: person.dn, id: person.id, email: person.email, name: person.name }, groups: person.groups, roles };
       } catch (err) {
-        if (err instanceof ConnectorError && err.code === 'invalid_credentials') result = { email, ok: false, detail: t('dash.ldap.try_bad', { email }) };
+        if (err instanceof ConnectorError && err.code === 'invalid_credentials') {
+          await tries.recordFailure(email.toLowerCase());
+          result = { email, ok: false, detail: t('dash.ldap.try_bad', { email }) };
+        }
         else if (err instanceof LdapUnavailableError) result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: err.message }) };
         else result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: err instanceof Error ? err.message : String(err) }) };
       }
     }
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: result.ok ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
-    renderForm(ctx, o.state, { type: 'ldap', mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, rules: await rulesFor(connection.id), tryResult: result });
+    renderForm(ctx, o.state, { type: 'ldap', mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id), tryResult: result });
   });
 
   router.get(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {
@@ -481,7 +497,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      const message = err.code === 'not_found' ? t('dash.error.not_found') : err.code === 'conflict' ? t('dash.rules.err_config') : t('dash.rules.err_owner');
+      const message = err.code === 'not_found' ? t('dash.error.not_found') : err.code === 'conflict' ? t('dash.rules.err_config') : err.field === 'role' ? t('dash.rules.err_owner') : t('dash.rules.err_project');
       await renderSso(ctx, o, { errors: { email_domain: message } }, err.status);
     }
   });

@@ -28,6 +28,11 @@ const ALL_MAPPINGS = 'rolemap:all:{index}';
 const groupsKey = (userId: string) => `groups:user:{${userId}}`;
 const USERS_WITH_GROUPS = 'groups:users:{index}';
 
+export interface DirectorySource {
+  source: string;
+  directory: LdapDirectory;
+}
+
 export interface GroupRolesDeps {
   store: Store;
   memberships: MembershipRepository;
@@ -36,10 +41,11 @@ export interface GroupRolesDeps {
   audit: AuditLog;
   logger: Logger;
   /**
-   * Every LDAP directory in use (the shared `ldap:` block's and those of LDAP connections with their own
-   * settings), asked afresh at each sync so connections added at run time are included.
+   * Every LDAP directory in use with the group source its groups are recorded under: `ldap` for the
+   * shared `ldap:` block, the connector id for an LDAP connector with a directory of its own. Asked afresh
+   * at each sync, so connections added at run time are included.
    */
-  directories: () => LdapDirectory[];
+  directories: () => DirectorySource[];
   /** Config mappings with `project` already resolved to an id. */
   configured: RoleMapping[];
 }
@@ -84,9 +90,9 @@ export class GroupRoles {
     return true;
   }
 
-  /** The cause a source's grants are recorded under. */
-  private static causeOf(source: string): 'ldap_sync' | 'idp_groups' {
-    return source === 'ldap' ? 'ldap_sync' : 'idp_groups';
+  /** The cause a source's grants are recorded under: a directory's are `ldap_sync`, an IdP's `idp_groups`. */
+  private causeOf(source: string): 'ldap_sync' | 'idp_groups' {
+    return source === 'ldap' || this.deps.directories().some((d) => d.source === source) ? 'ldap_sync' : 'idp_groups';
   }
 
   /** Applies one source's groups to a user's roles; returns the effective changes. */
@@ -97,12 +103,16 @@ export class GroupRoles {
     ]);
     const mappings = (await this.list()).filter((m) => m.source === source);
     const grants = rolesFromGroups(mappings, [{ source, groups }]);
-    return this.deps.memberships.syncAutomatic(userId, GroupRoles.causeOf(source), source, grants);
+    return this.deps.memberships.syncAutomatic(userId, this.causeOf(source), source, grants);
   }
 
-  /** For a federated sign-in: LDAP connectors' groups are the directory's (`ldap`), others the connector's. */
-  applyIdentity(userId: string, identity: Identity, connectorType: string): Promise<MembershipChange[]> {
-    return this.apply(userId, connectorType === 'ldap' ? 'ldap' : identity.connector_id, identity.groups);
+  /**
+   * For a sign-in: the identity's groups under its connector's group source (`ldap` for connectors over
+   * the shared directory, otherwise the connector id). Each directory is its own source, so a sign-in
+   * through one never touches the groups another directory gave.
+   */
+  applyIdentity(userId: string, identity: Identity, source: string): Promise<MembershipChange[]> {
+    return this.apply(userId, source, identity.groups);
   }
 
   /**
@@ -131,47 +141,56 @@ export class GroupRoles {
   }
 
   /**
-   * One LDAP sync pass over every directory (one node at a time). A person's groups are the union of
-   * their groups in each directory that knows their email (all under the source `ldap`). If any directory
-   * is unreachable the pass changes nothing: that directory might hold groups we would otherwise strip.
+   * One LDAP sync pass (one node at a time), directory by directory, each under its own group source.
+   * For a directory that answered: everyone listed gets their current groups, and people who had groups
+   * from it but are no longer listed lose them. A directory that is unreachable or refuses the search
+   * (a wrong base DN, no access) changes nothing for its source and does not stop the others.
    */
-  async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[] } | { skipped: 'locked' | 'no_ldap' | 'unavailable' }> {
+  async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[]; failed: string[] } | { skipped: 'locked' | 'no_ldap' }> {
     const { store, users, audit, logger } = this.deps;
     const directories = this.deps.directories();
     if (directories.length === 0) return { skipped: 'no_ldap' };
     if (!(await store.putIfAbsent('ldap:sync:{lock}', { pid: process.pid, at: new Date().toISOString() }, Math.max(1, lockSeconds)))) return { skipped: 'locked' };
-    const people = new Map<string, LdapUserWithGroups>();
+    const changes: MembershipChange[] = [];
+    const failed: string[] = [];
+    let synced = 0;
     try {
-      for (const directory of directories) {
-        for (const person of await directory.listUsers()) {
-          if (!person.email) continue;
-          const key = person.email.toLowerCase();
-          const seen = people.get(key);
-          people.set(key, seen ? { ...seen, groups: [...new Set([...seen.groups, ...person.groups])].sort() } : person);
+      for (const { source, directory } of directories) {
+        let people: LdapUserWithGroups[];
+        try {
+          people = await directory.listUsers();
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          if (error instanceof LdapUnavailableError) logger.warn({ source, err: message }, 'ldap sync: directory unreachable; its roles left as they were');
+          else logger.error({ source, err: message }, 'ldap sync: the directory refused the search (check base DNs and filters); its roles left as they were');
+          failed.push(source);
+          continue;
+        }
+        const seen = new Set<string>();
+        const record = async (userId: string, made: MembershipChange[]) => {
+          for (const change of made) {
+            await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'member.role_changed', target: { type: 'user', id: userId }, project_id: change.project_id, ip: null, outcome: 'success', detail: { cause: 'ldap_sync', source, from: change.from, to: change.to } });
+          }
+          changes.push(...made);
+        };
+        for (const person of people) {
+          const user = person.email ? await users.findByEmail(person.email) : undefined;
+          if (!user || seen.has(user.id)) continue;
+          seen.add(user.id);
+          synced++;
+          await record(user.id, await this.apply(user.id, source, person.groups));
+        }
+        // Gone from the directory (or from its user filter): the groups it gave are gone too.
+        for (const userId of await store.smembers(USERS_WITH_GROUPS)) {
+          if (seen.has(userId)) continue;
+          const known = (await store.get<Record<string, string[]>>(groupsKey(userId)))?.[source];
+          if (known?.length) await record(userId, await this.apply(userId, source, []));
         }
       }
-    } catch (error) {
-      if (error instanceof LdapUnavailableError) {
-        logger.warn({ err: error.message }, 'ldap sync: a directory is unreachable; roles left as they were');
-        return { skipped: 'unavailable' };
-      }
-      throw error;
     } finally {
       await store.delete('ldap:sync:{lock}');
     }
-    const changes: MembershipChange[] = [];
-    let synced = 0;
-    for (const person of people.values()) {
-      const user = await users.findByEmail(person.email);
-      if (!user) continue;
-      synced++;
-      const made = await this.apply(user.id, 'ldap', person.groups);
-      for (const change of made) {
-        await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: change.project_id, ip: null, outcome: 'success', detail: { cause: 'ldap_sync', source: 'ldap', from: change.from, to: change.to } });
-      }
-      changes.push(...made);
-    }
-    return { synced, changes };
+    return { synced, changes, failed };
   }
 
   /**
@@ -182,7 +201,7 @@ export class GroupRoles {
   startLdapSync(): void {
     let lastPass = Date.now();
     this.sync = new PeriodicJob('ldap sync', this.deps.logger, async () => {
-      const intervals = this.deps.directories().map((d) => d.config.sync_interval_seconds);
+      const intervals = this.deps.directories().map((d) => d.directory.config.sync_interval_seconds);
       if (intervals.length === 0) return;
       const interval = Math.min(...intervals);
       if (Date.now() - lastPass < interval * 1000) return;

@@ -174,8 +174,15 @@ export class InvitationRepository {
    * Marks a pending invitation accepted by `userId`. Atomic: of two concurrent calls (or an accept racing a
    * revoke), exactly one succeeds; the other gets `accepted` or `revoked`.
    */
-  async accept(id: string, userId: string): Promise<InvitationResult> {
-    return this.close(id, { status: 'accepted', accepted_by: userId });
+  async accept(id: string, userId: string | undefined): Promise<InvitationResult> {
+    return this.close(id, { status: 'accepted', ...(userId ? { accepted_by: userId } : {}) });
+  }
+
+  /** Names the account an invitation accepted before that account existed (accept first, then create). */
+  async recordAcceptedBy(id: string, userId: string): Promise<void> {
+    const record = await this.record(id);
+    if (!record || record.status !== 'accepted') return;
+    await this.store.put(recordKey(id), { ...record, accepted_by: userId }, ttlOf(record));
   }
 
   private async record(id: string): Promise<InvitationRecord | undefined> {

@@ -109,13 +109,21 @@ export class ProvisioningRules {
     const clash = this.configured.find((r) => sameScope(r, rule));
     if (clash) throw new ProvisioningRuleConflict(clash);
     if (!(await this.store.putIfAbsent(scopeKey(rule), { id: rule.id }))) {
-      const holder = (await this.list()).find((r) => r.origin === 'api' && sameScope(r, rule));
-      throw new ProvisioningRuleConflict(holder ?? rule);
+      const lock = await this.store.get<{ id: string }>(scopeKey(rule));
+      const holder = lock ? await this.store.get<ProvisioningRuleView>(ruleKey(lock.id)) : undefined;
+      // A lock whose rule was never written (a create that failed half-way) is taken over, not obeyed.
+      if (holder) throw new ProvisioningRuleConflict(holder);
+      await this.store.put(scopeKey(rule), { id: rule.id });
     }
-    await this.store.batch([
-      { op: 'put', key: ruleKey(rule.id), value: { ...rule } },
-      { op: 'sadd', key: ALL, members: [rule.id] },
-    ]);
+    try {
+      await this.store.batch([
+        { op: 'put', key: ruleKey(rule.id), value: { ...rule } },
+        { op: 'sadd', key: ALL, members: [rule.id] },
+      ]);
+    } catch (error) {
+      await this.store.delete(scopeKey(rule)).catch(() => undefined);
+      throw error;
+    }
     return rule;
   }
 

@@ -113,15 +113,18 @@ export function invitationRoutes(router: Router, services: Services): void {
     // An account with this email appeared after the invitation (SSO, `users add`): never take it over.
     const accountExists = () => message(ctx, 409, 'invite.gone.title', t('invite.error.account_exists', { email: invitation.email }));
     if (await users.findByEmail(invitation.email)) return accountExists();
-    const made = await users.create({ email: invitation.email, name, email_verified: true, password_hash: await hashPassword(password), source: 'local' });
+    const passwordHash = await hashPassword(password);
+    // Accepting is the atomic step, and it comes first: a second post of the same form, or a revoke a
+    // moment ago, loses here and nothing is created. (An account that appeared in between still wins below:
+    // the invitation is then used up, and the person is told to ask for a new one.)
+    const accepted = await invitations.accept(invitation.id, undefined);
+    if (!accepted.ok) return gone(ctx, accepted.code);
+    const made = await users.create({ email: invitation.email, name, email_verified: true, password_hash: passwordHash, source: 'local' });
     if (!made.created) return accountExists();
     const user = made.user;
+    await invitations.recordAcceptedBy(invitation.id, user.id);
     const base = { actor: { type: 'user' as const, id: user.id }, ip: ctx.ip, user_agent: ctx.get('user-agent') || null, outcome: 'success' as const };
     await audit.record({ ...base, action: 'user.created', target: { type: 'user', id: user.id }, project_id: project.id, detail: { email: user.email, via: 'invitation', invitation_id: invitation.id } });
-    // Accepting is the atomic step: a second post of the same form, or a revoke a moment ago, loses here
-    // (the account made just now then holds no role).
-    const accepted = await invitations.accept(invitation.id, user.id);
-    if (!accepted.ok) return gone(ctx, accepted.code);
     const change = await memberships.setManual(user.id, project.id, invitation.role);
     await audit.record({ ...base, action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, detail: { cause: 'manual', from: change?.from ?? null, to: invitation.role, invitation_id: invitation.id } });
     await audit.record({ ...base, action: 'invitation.accepted', target: { type: 'invitation', id: invitation.id }, project_id: project.id, detail: { email: invitation.email, role: invitation.role, via: 'password' } });

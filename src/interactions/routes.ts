@@ -172,6 +172,9 @@ export function interactionRoutes(router: Router, services: Services): void {
       const ok = user?.password_hash && !user.disabled ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
       // Local accounts first, then directories (LDAP), as Keycloak does with federated users.
       if (!ok && !user?.password_hash) {
+        // One directory that is down must not lock out the people of the others: try them all, and answer
+        // 503 only when none accepted the password and one could not be asked (it might have).
+        let unavailable: PasswordConnector | undefined;
         for (const connector of passwordConnectors()) {
           let identity: Identity;
           try {
@@ -181,9 +184,8 @@ export function interactionRoutes(router: Router, services: Services): void {
             if (err instanceof ConnectorError && err.code === 'upstream_error') {
               logger.warn({ connector: connector.id, err: err.message }, 'directory unavailable during sign-in');
               await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, method: connector.type, connector: connector.id, reason: 'directory_unavailable' } });
-              ctx.status = 503;
-              renderLogin(ctx, details, clientName, { email, error: t('federation.error.unavailable', { name: connector.name }) });
-              return;
+              unavailable ??= connector;
+              continue;
             }
             throw err;
           }
@@ -195,6 +197,11 @@ export function interactionRoutes(router: Router, services: Services): void {
           }
           await limiter.reset(subject);
           await finishLogin(ctx, decision.user.id, identity);
+          return;
+        }
+        if (unavailable) {
+          ctx.status = 503;
+          renderLogin(ctx, details, clientName, { email, error: t('federation.error.unavailable', { name: unavailable.name }) });
           return;
         }
       }

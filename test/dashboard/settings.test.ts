@@ -324,8 +324,12 @@ describe('dashboard settings pages in Chromium', () => {
     await expectAccessible(page, 'sso test failed');
     await shot(page, 'sso-test-failed-en');
 
-    // Fix the issuer (the stored secret is kept), test again: all checks pass.
+    // Fix the issuer: the stored secret is not sent to a new issuer, so it is asked for again.
     await page.getByLabel('Issuer URL').fill(oidc.url);
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByText('The issuer or server changed: enter the secret again').first().waitFor();
+    expect(await page.getByLabel('Client secret').getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('Client secret').fill(oidc.clientSecret);
     await page.getByRole('button', { name: 'Save connection' }).click();
     await page.getByText('Connection corp saved.').waitFor();
     await page.getByRole('button', { name: 'Test connection' }).click();

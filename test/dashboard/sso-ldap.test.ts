@@ -111,6 +111,16 @@ describe('dashboard: LDAP in the SSO wizard and provisioning rules, in Chromium'
     expect(await page.content()).not.toContain(PEOPLE.carol.password);
     await expectAccessible(page, 'ldap try sign-in');
     await shot(page, 'sso-ldap-try-en');
+    // As limited as the sign-in page: after max_failed_attempts wrong passwords for one person, it stops asking.
+    await page.getByLabel('Email to try').fill(PEOPLE.dave.mail);
+    for (let i = 0; i < 5; i++) {
+      await page.getByLabel('Their password').fill(`wrong-${i}`);
+      await page.getByRole('button', { name: 'Try sign-in' }).click();
+      await page.getByText(`The directory did not accept ${PEOPLE.dave.mail} with this password`).waitFor();
+    }
+    await page.getByLabel('Their password').fill(PEOPLE.dave.password);
+    await page.getByRole('button', { name: 'Try sign-in' }).click();
+    await page.getByText(`Too many wrong passwords for ${PEOPLE.dave.mail}`).waitFor();
     // Nothing was created by trying.
     const users = (await api(server.url, boot.key.key)<{ users: Array<{ email: string }> }>('GET', '/v1/users')).body.users.map((u) => u.email);
     expect(users).not.toContain(PEOPLE.carol.mail);

@@ -5,7 +5,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAuthServer, testConfig, REDIRECT_URI, type AuthServer } from '../support/auth-server.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
 import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
-import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
+import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, personDn, type SlapdServer } from '../support/slapd.ts';
 import { eventually } from '../support/wait.ts';
 
 type Json = Record<string, unknown>;
@@ -93,6 +93,10 @@ describe('LDAP connections and provisioning rules through the API', () => {
     tested = await admin('POST', '/v1/connections/corp-ldap/test');
     expect(tested.body.checks).toContainEqual({ check: 'service_bind', ok: false, detail: `the directory refused the service account ${READER_DN}: check the bind DN and its password` });
     await admin('PATCH', '/v1/connections/corp-ldap', { ldap: { bind_password: READER_PASSWORD } });
+    // The stored password is never sent to a new server: another URL needs the password again.
+    const elsewhere = await admin('PATCH', '/v1/connections/corp-ldap', { ldap: { url: 'ldap://127.0.0.2:389' } });
+    expect(elsewhere).toMatchObject({ status: 400, body: { field: 'ldap.bind_password' } });
+    expect((await admin('GET', '/v1/connections/corp-ldap')).body).toMatchObject({ ldap: { url: slapd.url } });
     expect((await admin<{ ok: boolean }>('POST', '/v1/connections/corp-ldap/test')).body.ok).toBe(true);
     await slapd.stop();
     try {
@@ -127,11 +131,11 @@ describe('LDAP connections and provisioning rules through the API', () => {
   });
 
   it('a first LDAP sign-in makes an account by the stored rule, with the rule role and the mapped groups', async () => {
-    const mapped = await admin('POST', '/v1/role-mappings', { source: 'ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' });
+    // A directory of its own is a group source of its own (its connection id); there is no shared `ldap` here.
+    const shared = await admin('POST', '/v1/role-mappings', { source: 'ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' });
+    expect(shared).toMatchObject({ status: 400, body: { field: 'source', detail: 'source must be one of corp-ldap' } });
+    const mapped = await admin('POST', '/v1/role-mappings', { source: 'corp-ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' });
     expect(mapped.status).toBe(201);
-    // An LDAP connector's groups arrive as source `ldap`: a mapping on its id would never apply.
-    const byId = await admin('POST', '/v1/role-mappings', { source: 'corp-ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' });
-    expect(byId).toMatchObject({ status: 400, body: { field: 'source', detail: 'corp-ldap is an LDAP connector: its groups are mapped with source "ldap"' } });
     const tokens = await codeFlowTokens(config, { email: PEOPLE.carol.mail, password: PEOPLE.carol.password, scope: ALL });
     const { payload } = await jwtVerify(tokens.access_token, jwks(), { issuer: server.url });
     // viewer on Team from the rule; admin on Acme (and so on Team below it) from the nested admins group.
@@ -144,8 +148,10 @@ describe('LDAP connections and provisioning rules through the API', () => {
     const rules = (await admin<{ provisioning_rules: Json[] }>('GET', '/v1/provisioning-rules')).body.provisioning_rules;
     expect((await admin('DELETE', `/v1/provisioning-rules/${String(rules[0]!.id)}`)).status).toBe(204);
     await expect(codeFlowTokens(config, { email: PEOPLE.erin.mail, password: PEOPLE.erin.password })).rejects.toThrow();
-    // carol leaves platform-team: the periodic sync (this connection's 1 s interval) takes admin away.
-    await slapd.modify(groupDn('platform-team'), [{ operation: 'add', type: 'member', values: [personDn('erin')] }, { operation: 'delete', type: 'member', values: [personDn('carol')] }]);
+    // A second directory that refuses the search (no such base DN) does not stop this one's sync.
+    expect((await admin('POST', '/v1/connections', { id: 'broken-ldap', type: 'ldap', ldap: directory({ user_search: { base_dn: 'ou=nobody,dc=acme,dc=ru' } }) })).status).toBe(201);
+    // carol leaves the directory altogether: the periodic sync (1 s here) takes the roles its groups gave.
+    await slapd.del(personDn('carol'));
     await eventually(async () => {
       const members = (await admin<{ members: Json[] }>('GET', `/v1/projects/${boot.project.id}/members`)).body.members;
       return !members.some((m) => m.email === PEOPLE.carol.mail && m.role === 'admin');

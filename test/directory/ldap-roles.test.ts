@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser } from 'playwright-core';
-import { startAuthServer, testConfig, REDIRECT_URI, type AuthServer } from '../support/auth-server.ts';
+import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
-import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
+import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
 import { launchBrowser, ARTIFACTS } from '../support/browser.ts';
 import { eventually } from '../support/wait.ts';
@@ -47,11 +47,16 @@ describe('LDAP: password sign-in, groups → project roles, periodic sync', () =
     });
     boot = bootstrap(server);
     admin = api(server.url, boot.key.key);
+    config = await discover(server.url, 'console');
+    // Mapping a group to owner hands out owner: it takes an owner (an API key is never one).
+    const added = cli(server, ['users', 'add', '--email', 'owner@example.com', '--name', 'Owner', '--project', boot.project.id, '--role', 'owner', '--password-stdin'], TEST_PASSWORD);
+    expect(added.status, added.stderr).toBe(0);
+    const owner = api(server.url, (await codeFlowTokens(config, { email: 'owner@example.com', password: TEST_PASSWORD, scope: ALL })).access_token);
+    expect((await admin('POST', '/v1/role-mappings', { source: 'ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'owner' }))).toMatchObject({ status: 403, body: { field: 'role' } });
     for (const [group, role] of [['logtrace-admins', 'owner'], ['logtrace-viewers', 'viewer']]) {
-      const made = await admin('POST', '/v1/role-mappings', { source: 'ldap', group, project_id: boot.project.id, role });
+      const made = await owner('POST', '/v1/role-mappings', { source: 'ldap', group, project_id: boot.project.id, role });
       expect(made.status).toBe(201);
     }
-    config = await discover(server.url, 'console');
     browser = await launchBrowser();
   });
   afterAll(async () => {

@@ -103,13 +103,18 @@ describe('connections API (the SSO wizard backend) across two nodes', () => {
   it('tests a connection and says what is wrong in plain words', async () => {
     const good = await admin('POST', '/v1/connections/kc/test');
     expect(good.body).toMatchObject({ ok: true });
-    const patched = await admin('PATCH', '/v1/connections/kc', { issuer: `${upstream.url}/elsewhere` });
+    // A PATCH without the secret keeps it, but not for a new issuer: the stored secret is only sent where it was set for.
+    const renamed = await admin('PATCH', '/v1/connections/kc', { name: 'Keycloak (corp)' });
+    expect(renamed).toMatchObject({ status: 200, body: { secrets_set: ['client_secret'] } });
+    const moved = await admin('PATCH', '/v1/connections/kc', { issuer: `${upstream.url}/elsewhere` });
+    expect(moved).toMatchObject({ status: 400, body: { code: 'invalid_request', field: 'client_secret' } });
+    expect(String(moved.body.detail)).toContain('issuer changed');
+    const patched = await admin('PATCH', '/v1/connections/kc', { issuer: `${upstream.url}/elsewhere`, client_secret: secret });
     expect(patched.status).toBe(200);
-    expect(patched.body.secrets_set).toEqual(['client_secret']); // a PATCH without the secret keeps it
     const bad = await admin<{ ok: boolean; checks: Json[] }>('POST', '/v1/connections/kc/test');
     expect(bad.body.ok).toBe(false);
     expect(JSON.stringify(bad.body.checks)).toMatch(/HTTP 404|issuer mismatch|unreachable/);
-    await admin('PATCH', '/v1/connections/kc', { issuer: upstream.url });
+    expect((await admin('PATCH', '/v1/connections/kc', { issuer: upstream.url, client_secret: secret })).status).toBe(200);
     const unreachable = await admin('POST', '/v1/connections', { id: 'gone', type: 'oidc', issuer: 'http://127.0.0.1:9', client_id: 'x', client_secret: 'y' });
     expect(unreachable.status).toBe(201);
     const result = await admin<{ ok: boolean; checks: Json[] }>('POST', '/v1/connections/gone/test');

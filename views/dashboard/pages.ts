@@ -778,7 +778,7 @@ ${view.sources.length ? html`<form method="post" action="${url(MAPPING_ADD_PATH,
     </div>
     <div class="field">
       <label for="mapping-role">${t('dash.members.role')}</label>
-      <select id="mapping-role" name="role" ${describedBy(errors, 'role')}>${roleOptions(page, DASH_ROLES, view.mappingForm.role || 'viewer')}</select>
+      <select id="mapping-role" name="role" ${describedBy(errors, 'role')}>${roleOptions(page, offered, view.mappingForm.role || 'viewer')}</select>
       ${fieldError(errors, 'role')}
     </div>
   </div>

@@ -239,6 +239,8 @@ export interface SsoFormView {
   rules?: RuleRow[] | undefined;
   /** Why an enabled connection is not running (its start failed), in the server's words. */
   notRunning?: string | undefined;
+  /** LDAP over the configuration file's `ldap:` block: the directory is not edited here. */
+  sharedDirectory?: boolean | undefined;
   /** LDAP "Try a sign-in": the email tried and what the directory said (nothing is signed in or created). */
   tryResult?: LdapTryResult | undefined;
 }
@@ -384,7 +386,7 @@ ${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
     ${text('attr_name', 'sso-attr-name', t('dash.sso.field.attr_name'))}
     ${text('attr_groups', 'sso-attr-groups', t('dash.sso.field.attr_groups'))}
   </fieldset>` : ''}
-  ${type === 'ldap' ? ldapFields(page, view) : ''}
+  ${type === 'ldap' ? (view.sharedDirectory ? html`<p class="hint">${t('dash.ldap.shared')}</p>` : ldapFields(page, view)) : ''}
   ${type === 'ldap' ? '' : text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint'))}
   <div class="field check">
     <input type="checkbox" id="sso-mfa" name="require_mfa" value="on" ${form.require_mfa && !noMfa ? 'checked' : ''} ${noMfa ? html`disabled aria-describedby="sso-mfa-hint"` : describedBy(errors, 'require_mfa')}>
