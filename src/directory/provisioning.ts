@@ -59,6 +59,7 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
  * 4. a verified email with pending invitations → a new account even without a rule; each invitation's
  *    role is granted (cause manual) and the invitation accepted;
  * 5. otherwise no access, and nothing is created.
+ * An account that step 3 or 4 made at an earlier attempt that failed before linking is finished, not refused.
  */
 export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: { trust_email: boolean | undefined }): Promise<SignInResult> {
   const { users, identities, memberships } = deps;
@@ -75,7 +76,10 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
   } else {
     if (!identity.email) return { ok: false, reason: 'no_access' };
     const existing = await users.findByEmail(identity.email);
-    if (existing) {
+    // An account this connector began to make at an earlier first sign-in that failed before the identity
+    // was linked (no identity, no password): finish making it, or the person would be locked out for good.
+    const unfinished = !!existing && existing.source === identity.connector_id && !existing.password_hash && (await identities.linkedTo(existing.id)).length === 0;
+    if (existing && !unfinished) {
       if (!identity.email_verified) return { ok: false, reason: 'email_unverified' };
       if (connector.trust_email !== true) return { ok: false, reason: 'account_exists' };
       user = existing;
@@ -90,7 +94,7 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
         project = await resolveProjectRef(deps.projects, rule.project);
         if (!project) deps.logger.warn({ project: rule.project }, 'provisioning rule names a project that does not exist: account created without a role');
       }
-      const made = await users.create({ email: identity.email, name: identity.name ?? undefined, email_verified: true, source: identity.connector_id });
+      const made = existing ? { user: existing, created: true } : await users.create({ email: identity.email, name: identity.name ?? undefined, email_verified: true, source: identity.connector_id });
       user = made.user;
       created = made.created;
       if (project && rule?.role) {

@@ -77,8 +77,10 @@ export class UserRepository {
     const id = randomUUID();
     if (!(await this.store.putIfAbsent(emailKey(email), { id }))) {
       const existing = await this.findByEmail(email);
-      if (!existing) throw new Error(`user index for ${email} points nowhere`);
-      return { user: existing, created: false };
+      if (existing) return { user: existing, created: false };
+      // The index outlived a create that failed before writing the account: take it over, or this
+      // email could never get an account again.
+      await this.store.put(emailKey(email), { id });
     }
     const now = new Date().toISOString();
     const user: User = { id, email, email_verified: input.email_verified, name: input.name, password_hash: input.password_hash, source: input.source, created_at: now, updated_at: now };
