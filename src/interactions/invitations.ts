@@ -41,7 +41,14 @@ export function invitationRoutes(router: Router, services: Services): void {
   const { invitations, projects, users, memberships, audit, connectors, config } = services;
   const origin = new URL(config.issuer).origin;
   // The connector set changes at run time (/v1/connections): read it per request.
-  const ssoNames = () => [...connectors.values()].filter((c) => c.kind !== 'password').map((c) => c.name);
+  // Of those, the ones that serve the invited address's domain (home-realm discovery), else the ones
+  // that serve no domain in particular: a connection reserved for other domains is no way in for them.
+  const ssoNames = (email: string) => {
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    const sso = [...connectors.values()].filter((c) => c.kind !== 'password');
+    const serving = sso.filter((c) => c.email_domains.includes(domain));
+    return (serving.length ? serving : sso.filter((c) => c.email_domains.length === 0)).map((c) => c.name);
+  };
 
   function message(ctx: Context, status: number, title: MessageKey, body: string): void {
     ctx.status = status;
@@ -73,7 +80,7 @@ export function invitationRoutes(router: Router, services: Services): void {
       role: found.invitation.role,
       email: found.invitation.email,
       minLength: PASSWORD_MIN_LENGTH,
-      sso: ssoNames(),
+      sso: ssoNames(found.invitation.email),
       ...extra,
     });
   }

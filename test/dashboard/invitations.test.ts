@@ -36,7 +36,11 @@ describe('invitations by email for people with no account yet', () => {
           ...base,
           clients: [...(base.clients as Json[]), { client_id: 'console', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: ADMIN_SCOPE }],
           // No provisioning rules: without an invitation nobody new gets in through the connector.
-          connectors: [{ id: 'corp', type: 'oidc', name: 'Acme Keycloak', issuer: oidc.url, client_id: oidc.clientId, client_secret: oidc.clientSecret, scopes: ['openid', 'email', 'profile'] }],
+          connectors: [
+            { id: 'corp', type: 'oidc', name: 'Acme Keycloak', issuer: oidc.url, client_id: oidc.clientId, client_secret: oidc.clientSecret, scopes: ['openid', 'email', 'profile'] },
+            // Serves other addresses only: never offered to someone invited at example.com.
+            { id: 'partner', type: 'yandex', name: 'Partner Yandex', client_id: 'partner-client', client_secret: 'partner-secret', email_domains: ['partner.ru'] },
+          ],
         };
       },
     });
@@ -142,6 +146,7 @@ describe('invitations by email for people with no account yet', () => {
     await person.getByRole('heading', { level: 1, name: 'You are invited to Acme as Viewer' }).waitFor();
     expect(await person.getByLabel('Email').inputValue()).toBe('new.person@example.com');
     expect(await person.locator('[data-sso]').textContent()).toContain('Acme Keycloak');
+    expect(await person.locator('[data-sso]').textContent()).not.toContain('Partner Yandex');
     expect(await person.locator('script').count()).toBe(0);
     const invitationHeaders = opened!.headers();
     await expectAccessible(person, 'invitation page');
