@@ -67,14 +67,14 @@ export async function testConnection(services: Services, connection: ConnectionV
     })));
   }
   const connector = services.connectors.get(connection.id);
-  const notStarted = `the connector could not be started: ${services.connections.failures.get(connection.id) ?? 'see the server log'}`;
+  const notStarted = `the connector could not be started: ${services.connections.whyNotRunning(connection.id)}`;
   if (connection.type === 'ldap') {
     const directory = ldapDirectoryOf(connector);
     if (!directory) return [{ check: 'configuration', ok: false, detail: notStarted }];
     return directory.check();
   }
   if (connection.type === 'saml') {
-    checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: `the IdP metadata could not be loaded or used: ${services.connections.failures.get(connection.id) ?? 'see the server log'}` });
+    checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: `the IdP metadata could not be loaded or used: ${services.connections.whyNotRunning(connection.id)}` });
   } else if (!connector) {
     checks.push({ check: 'configuration', ok: false, detail: notStarted });
   } else if (checks.length === 0) {

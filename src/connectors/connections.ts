@@ -67,6 +67,11 @@ function deletePath(obj: Json, path: string): void {
   if (found) delete found[0][found[1]];
 }
 
+/** Whether the object a dotted path's last member would live in exists (`ldap` for `ldap.bind_password`). */
+function hasPlace(obj: Json, path: string): boolean {
+  return !path.includes('.') || isObject(getPath(obj, path.slice(0, path.lastIndexOf('.'))));
+}
+
 /** A copy with the secrets removed. */
 export function withoutSecrets(config: Json): Json {
   const out: Json = { ...config };
@@ -224,6 +229,11 @@ export class ConnectionSet {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Why a connection is not running, for the admin: the recorded failure, or where to look. */
+  whyNotRunning(id: string): string {
+    return this.failures.get(id) ?? 'see the server log';
+  }
+
   /**
    * The group source of a connector's groups: `ldap` for an LDAP connector over the shared `ldap:` block
    * (and for that block itself), the connector id for every other connector, LDAP ones with a directory of
@@ -297,7 +307,7 @@ export class ConnectionSet {
         if (!this.deps.secrets) throw new ConnectionInputError('no_secret_key', 'set LOGTRACE_SECRET_KEY (32 bytes, base64 or hex) to store connection secrets', field);
         secrets[field] = await this.deps.secrets.seal(given, `connection:${id}:${field}`);
       } else if (existing?.secrets[field] && this.deps.secrets) {
-        if (field.includes('.') && !isObject(getPath(raw, field.slice(0, field.lastIndexOf('.'))))) continue; // its block is gone: dropped below
+        if (!hasPlace(raw, field)) continue; // its block is gone: dropped below
         const moved = SECRET_DESTINATIONS[field].find((dest) => JSON.stringify(getPath(raw, dest)) !== JSON.stringify(getPath(existing.config, dest)));
         if (moved) throw new ConnectionInputError('invalid', `${field}: ${moved} changed, and a stored secret is only sent where it was set for; send ${field} again`, field);
         setPath(full, field, await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`));
@@ -305,7 +315,7 @@ export class ConnectionSet {
     }
     // A secret whose place is gone (the ldap block removed) is not kept.
     for (const field of Object.keys(secrets)) {
-      if (field.includes('.') && !isObject(getPath(raw, field.slice(0, field.lastIndexOf('.'))))) delete secrets[field];
+      if (!hasPlace(raw, field)) delete secrets[field];
     }
     this.validate(full);
     const config = withoutSecrets(raw);
