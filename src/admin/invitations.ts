@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../container.ts';
-import { ROLES, MAX_INVITATION_DAYS, isEmailAddress, type Invitation } from '../directory/index.ts';
+import { ROLES, MAX_INVITATION_DAYS, isEmailAddress, type Invitation, type Role } from '../directory/index.ts';
 import { invitationUrl } from '../interactions/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware, requireScope } from './koa-auth.ts';
@@ -28,24 +29,43 @@ export function invitationView(invitation: Invitation) {
 }
 
 /**
+ * Invites an email with no account to a project, with the rules both the API and the dashboard apply:
+ * only an owner invites as owner; an email that has an account is a conflict (give it a role instead).
+ * Audited as invitation.created. Returns the invitation and its token (shown once).
+ */
+export async function inviteToProject(ctx: Context, services: Services, projectId: string, input: { email: string; role: Role; expires_in_days?: number | undefined }): Promise<{ invitation: Invitation; token: string }> {
+  const principal = principalOf(ctx);
+  if (input.role === 'owner' && !(await isOwner(principal, projectId, services))) throw new AppError('forbidden', 'only an owner may invite as owner', { field: 'role' });
+  const existing = await services.users.findByEmail(input.email);
+  if (existing) throw new AppError('conflict', `an account with ${input.email} already exists (${existing.id}): give it a role with PUT /v1/projects/${projectId}/members/${existing.id}`, { field: 'email' });
+  const { invitation, token, replaced } = await services.invitations.create({ ...input, project_id: projectId, invited_by: principal.actor });
+  await auditAction(ctx, services, { action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role, expires_at: invitation.expires_at, replaced } });
+  return { invitation, token };
+}
+
+/** Revokes a pending invitation (an owner's only, for one as owner); audited as invitation.revoked. */
+export async function revokeInvitation(ctx: Context, services: Services, invitation: Invitation): Promise<void> {
+  const principal = principalOf(ctx);
+  if (invitation.role === 'owner' && !(await isOwner(principal, invitation.project_id, services))) throw new AppError('forbidden', 'only an owner may revoke an invitation as owner', { field: 'role' });
+  const result = await services.invitations.revoke(invitation.id, principal.actor);
+  if (!result.ok) throw new AppError(result.code === 'not_found' ? 'not_found' : 'conflict', `invitation ${invitation.id} is ${result.code === 'not_found' ? 'gone' : `already ${result.code}`}`, { field: 'invitation_id' });
+  await auditAction(ctx, services, { action: 'invitation.revoked', target: { type: 'invitation', id: invitation.id }, project_id: invitation.project_id, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
+}
+
+/**
  * Invitations for people with no account yet (an existing account gets its role with PUT …/members).
  * The same rules as members: admin:projects on the project; only an owner invites as owner (or revokes
  * such an invitation). The token and link appear only in the create answer.
  */
 export function invitationRoutes(router: Router, services: Services): void {
   const auth = authMiddleware(services);
-  const { users, invitations } = services;
+  const { invitations } = services;
 
   router.post('/v1/projects/:id/invitations', auth, async (ctx) => {
     const projectId = ctx.params.id!;
     const input = parseBody(createInvitation, await readJson(ctx));
-    const principal = principalOf(ctx);
-    await requireScope(principal, projectId, 'admin:projects', services, 'id');
-    if (input.role === 'owner' && !(await isOwner(principal, projectId, services))) throw new AppError('forbidden', 'only an owner may invite as owner', { field: 'role' });
-    const existing = await users.findByEmail(input.email);
-    if (existing) throw new AppError('conflict', `an account with ${input.email} already exists (${existing.id}): give it a role with PUT /v1/projects/${projectId}/members/${existing.id}`, { field: 'email' });
-    const { invitation, token, replaced } = await invitations.create({ ...input, project_id: projectId, invited_by: principal.actor });
-    await auditAction(ctx, services, { action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role, expires_at: invitation.expires_at, replaced } });
+    await requireScope(principalOf(ctx), projectId, 'admin:projects', services, 'id');
+    const { invitation, token } = await inviteToProject(ctx, services, projectId, input);
     ctx.status = 201;
     ctx.body = { ...invitationView(invitation), token, url: invitationUrl(services.config.issuer, token) };
   });
@@ -58,15 +78,11 @@ export function invitationRoutes(router: Router, services: Services): void {
 
   router.delete('/v1/projects/:id/invitations/:invitation_id', auth, async (ctx) => {
     const projectId = ctx.params.id!;
-    const principal = principalOf(ctx);
-    await requireScope(principal, projectId, 'admin:projects', services, 'id');
+    await requireScope(principalOf(ctx), projectId, 'admin:projects', services, 'id');
     const id = ctx.params.invitation_id!;
     const invitation = await invitations.get(id);
     if (!invitation || invitation.project_id !== projectId) throw new AppError('not_found', `invitation ${id} does not exist on project ${projectId}`, { field: 'invitation_id' });
-    if (invitation.role === 'owner' && !(await isOwner(principal, projectId, services))) throw new AppError('forbidden', 'only an owner may revoke an invitation as owner');
-    const result = await invitations.revoke(id, principal.actor);
-    if (!result.ok) throw new AppError(result.code === 'not_found' ? 'not_found' : 'conflict', `invitation ${id} is ${result.code === 'not_found' ? 'gone' : `already ${result.code}`}`, { field: 'invitation_id' });
-    await auditAction(ctx, services, { action: 'invitation.revoked', target: { type: 'invitation', id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
+    await revokeInvitation(ctx, services, invitation);
     ctx.status = 204;
   });
 }

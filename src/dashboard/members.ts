@@ -3,6 +3,8 @@ import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
 import { visibleProjectIds } from '../admin/projects.ts';
 import { groupSources } from '../admin/role-mappings.ts';
+import { inviteToProject, revokeInvitation } from '../admin/invitations.ts';
+import { AppError } from '../admin/problem.ts';
 import { isOwner } from '../admin/users.ts';
 import { isEmailAddress, isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
 import { invitationUrl } from '../interactions/index.ts';
@@ -149,9 +151,16 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     }
     const email = invite.email.toLowerCase();
     if (!isEmailAddress(email)) return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_email') } }, 400);
-    if (role === 'owner' && !(await isOwner(p.state.principal, p.project.id, services))) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: t('dash.members.err_owner') } }, 403);
-    const { invitation, token, replaced } = await services.invitations.create({ email, project_id: p.project.id, role, invited_by: p.state.principal.actor });
-    await auditAction(ctx, services, { action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: p.project.id, outcome: 'success', detail: { email, role, expires_at: invitation.expires_at, replaced } });
+    let made: Awaited<ReturnType<typeof inviteToProject>>;
+    try {
+      made = await inviteToProject(ctx, services, p.project.id, { email, role });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      // forbidden: owner by a non-owner; conflict: the account appeared since the check above.
+      if (err.code === 'conflict') return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_exists', { email }) } }, 409);
+      return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: t('dash.members.err_owner') } }, 403);
+    }
+    const { invitation, token } = made;
     await renderMembers(ctx, p.state, p.project, {
       notice: t('dash.invite.unknown', { email }),
       created: { url: invitationUrl(services.config.issuer, token), email, role, expires_at: invitation.expires_at },
@@ -165,10 +174,12 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const { t } = dashPage(ctx);
     const invitation = await services.invitations.get(p.form.get('id') ?? '');
     if (!invitation || invitation.project_id !== p.project.id) return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
-    if (invitation.role === 'owner' && !(await isOwner(p.state.principal, p.project.id, services))) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.members.err_owner') } }, 403);
-    const result = await services.invitations.revoke(invitation.id, p.state.principal.actor);
-    if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.invite.err_gone') } }, result.code === 'not_found' ? 404 : 409);
-    await auditAction(ctx, services, { action: 'invitation.revoked', target: { type: 'invitation', id: invitation.id }, project_id: p.project.id, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
+    try {
+      await revokeInvitation(ctx, services, invitation);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderMembers(ctx, p.state, p.project, { errors: { member: err.code === 'forbidden' ? t('dash.members.err_owner') : t('dash.invite.err_gone') } }, err.status);
+    }
     await renderMembers(ctx, p.state, p.project, { notice: t('dash.invite.revoked', { email: invitation.email }) });
   });
 
@@ -194,8 +205,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!validSource(values.source)) errors.source = t('dash.mappings.err_source');
     if (!values.group || values.group.length > 1000) errors.group = t('dash.mappings.err_group');
     if (!isRole(values.role)) errors.role = t('dash.members.err_role');
-    else if (values.role === 'owner' && !(await isOwner(state.principal, project.id, services))) errors.role = t('dash.members.err_owner');
-    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, errors.role === t('dash.members.err_owner') ? 403 : 400);
+    const ownerOnly = values.role === 'owner' && !(await isOwner(state.principal, project.id, services));
+    if (ownerOnly) errors.role = t('dash.members.err_owner');
+    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, ownerOnly ? 403 : 400);
     const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
     if (form.get('confirm') !== 'yes') {
       render(ctx, mappingConfirmPage(page, { ...state.chrome, project, section: 'members' }, { project, mode: 'add', mapping: values, changes: await previewOf(state, { add: [input] }) }));

@@ -5,7 +5,7 @@ import { testConnection } from '../admin/connections.ts';
 import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, ruleAuditDetail } from '../admin/provisioning-rules.ts';
 import { AppError } from '../admin/problem.ts';
 import { isOwner } from '../admin/users.ts';
-import { ConnectionInputError, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { ConnectionInputError, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
 import { LdapUnavailableError } from '../directory/ldap.ts';
 import { rolesFromGroups } from '../directory/index.ts';
@@ -20,53 +20,57 @@ const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer
 /** SAML attribute names: the validator's `attributes.email` is the form's `attr_email`. */
 const ATTRIBUTE_FIELDS: Record<string, string> = { 'attributes.email': 'attr_email', 'attributes.name': 'attr_name', 'attributes.groups': 'attr_groups' };
 
+/**
+ * The LDAP form, one row per field: where it lives in the connection's `ldap` block and how it is read.
+ * `optional` fields sent empty go back to the block's default. The form posts each as `ldap_<key>`.
+ */
+const LDAP_FIELDS: Record<keyof LdapFormValues, { path: string; kind: 'text' | 'optional' | 'flag' | 'number' }> = {
+  url: { path: 'url', kind: 'text' },
+  start_tls: { path: 'start_tls', kind: 'flag' },
+  bind_dn: { path: 'bind_dn', kind: 'text' },
+  user_base_dn: { path: 'user_search.base_dn', kind: 'text' },
+  user_filter: { path: 'user_search.filter', kind: 'optional' },
+  id_attr: { path: 'user_search.id_attr', kind: 'optional' },
+  email_attr: { path: 'user_search.email_attr', kind: 'optional' },
+  name_attr: { path: 'user_search.name_attr', kind: 'optional' },
+  group_base_dn: { path: 'group_search.base_dn', kind: 'text' },
+  group_filter: { path: 'group_search.filter', kind: 'optional' },
+  group_name_attr: { path: 'group_search.name_attr', kind: 'optional' },
+  nested: { path: 'group_search.nested', kind: 'flag' },
+  active_directory: { path: 'active_directory', kind: 'flag' },
+  sync_interval_seconds: { path: 'sync_interval_seconds', kind: 'number' },
+};
+const LDAP_KEYS = Object.keys(LDAP_FIELDS) as Array<keyof LdapFormValues>;
+
 /** Where the connections validator's key paths (`ldap.user_search.base_dn`) appear in the LDAP form. */
 const LDAP_PATHS: Record<string, string> = {
+  ...Object.fromEntries(LDAP_KEYS.map((key) => [`ldap.${LDAP_FIELDS[key].path}`, `ldap_${key}`])),
   'ldap': 'ldap_url',
-  'ldap.url': 'ldap_url',
-  'ldap.start_tls': 'ldap_start_tls',
-  'ldap.bind_dn': 'ldap_bind_dn',
   'ldap.bind_password': 'ldap_bind_password',
   'ldap.user_search': 'ldap_user_base_dn',
-  'ldap.user_search.base_dn': 'ldap_user_base_dn',
-  'ldap.user_search.filter': 'ldap_user_filter',
-  'ldap.user_search.id_attr': 'ldap_id_attr',
-  'ldap.user_search.email_attr': 'ldap_email_attr',
-  'ldap.user_search.name_attr': 'ldap_name_attr',
   'ldap.group_search': 'ldap_group_base_dn',
-  'ldap.group_search.base_dn': 'ldap_group_base_dn',
-  'ldap.group_search.filter': 'ldap_group_filter',
-  'ldap.group_search.name_attr': 'ldap_group_name_attr',
-  'ldap.sync_interval_seconds': 'ldap_sync_interval_seconds',
 };
+
+/** Sets a dotted path in a plain object, making the objects on the way. */
+function putPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let at = obj;
+  for (const part of parts.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+  at[parts.at(-1)!] = value;
+}
 
 function isProviderType(value: unknown): value is ProviderType {
   return typeof value === 'string' && (PROVIDER_TYPES as readonly string[]).includes(value);
 }
 
 function ldapValuesOf(raw: unknown): LdapFormValues {
-  const o = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
-  const ldap = o(raw);
-  const users = o(ldap.user_search);
-  const groups = o(ldap.group_search);
-  const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : fallback);
-  const d = LDAP_DEFAULTS;
-  return {
-    url: str(ldap.url, d.url),
-    start_tls: ldap.start_tls === true,
-    bind_dn: str(ldap.bind_dn, d.bind_dn),
-    user_base_dn: str(users.base_dn, d.user_base_dn),
-    user_filter: str(users.filter, d.user_filter),
-    id_attr: str(users.id_attr, d.id_attr),
-    email_attr: str(users.email_attr, d.email_attr),
-    name_attr: str(users.name_attr, d.name_attr),
-    group_base_dn: str(groups.base_dn, d.group_base_dn),
-    group_filter: str(groups.filter, d.group_filter),
-    group_name_attr: str(groups.name_attr, d.group_name_attr),
-    nested: groups.nested === true,
-    active_directory: ldap.active_directory === true,
-    sync_interval_seconds: str(ldap.sync_interval_seconds, d.sync_interval_seconds),
-  };
+  const ldap = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const values: Record<string, string | boolean> = {};
+  for (const key of LDAP_KEYS) {
+    const value = getPath(ldap, LDAP_FIELDS[key].path);
+    values[key] = LDAP_FIELDS[key].kind === 'flag' ? value === true : typeof value === 'string' || typeof value === 'number' ? String(value) : LDAP_DEFAULTS[key];
+  }
+  return values as unknown as LdapFormValues; // every key of LdapFormValues, each of its kind (the table above)
 }
 
 function valuesOf(c: ConnectionView): SsoFormValues {
@@ -101,17 +105,13 @@ const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '',
  * `null` (back to its default), so settings the form does not show (timeouts, page size) are kept.
  */
 function ldapPatch(v: LdapFormValues, password: string): Record<string, unknown> {
-  const orDefault = (value: string) => value || null;
-  return {
-    url: v.url,
-    start_tls: v.start_tls,
-    bind_dn: v.bind_dn,
-    ...(password ? { bind_password: password } : {}),
-    active_directory: v.active_directory,
-    sync_interval_seconds: Number(v.sync_interval_seconds),
-    user_search: { base_dn: v.user_base_dn, filter: orDefault(v.user_filter), id_attr: orDefault(v.id_attr), email_attr: orDefault(v.email_attr), name_attr: orDefault(v.name_attr) },
-    group_search: { base_dn: v.group_base_dn, filter: orDefault(v.group_filter), name_attr: orDefault(v.group_name_attr), nested: v.nested },
-  };
+  const patch: Record<string, unknown> = password ? { bind_password: password } : {};
+  for (const key of LDAP_KEYS) {
+    const { path, kind } = LDAP_FIELDS[key];
+    const value = v[key];
+    putPath(patch, path, kind === 'number' ? Number(value) : kind === 'optional' ? value || null : value);
+  }
+  return patch;
 }
 
 /** What the LDAP form lacks, in the reader's language, all at once (the validator stops at the first). */
@@ -182,8 +182,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const renderForm = (ctx: Context, state: DashState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
   /** Rules as people read them: connection and project names instead of ids. */
-  async function ruleRows(filter: (connectors: string[]) => boolean = () => true): Promise<RuleRow[]> {
-    const names = new Map((await connections.list()).map((c) => [c.id, typeof c.name === 'string' ? c.name : c.id]));
+  async function ruleRows(filter: (connectors: string[]) => boolean = () => true, listed?: ConnectionView[]): Promise<RuleRow[]> {
+    const names = new Map((listed ?? (await connections.list())).map((c) => [c.id, typeof c.name === 'string' ? c.name : c.id]));
     const rows: RuleRow[] = [];
     for (const rule of (await provisioningRules.list()).filter((r) => filter(r.connectors))) {
       const project = rule.project ? await services.projects.get(rule.project) : undefined;
@@ -199,7 +199,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
     render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
       connections: rows,
-      rules: await ruleRows(),
+      rules: await ruleRows(undefined, list),
       connectorChoices: rows.map((c) => ({ id: c.id, name: c.name })),
       projectChoices: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })),
       canOwner: await isOwner(o.state.principal, o.root, services),
@@ -237,6 +237,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const sharedOf = (connection: ConnectionView) => connection.type === 'ldap' && connection.ldap === undefined;
   const secretOf = (connection: ConnectionView) => connection.secrets_set.includes(connection.type === 'ldap' ? 'ldap.bind_password' : 'client_secret');
   const rulesFor = (id: string) => ruleRows((connectors) => connectors.length === 0 || connectors.includes(id));
+  /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
+  const editView = async (connection: ConnectionView) => ({ type: connection.type as ProviderType, mode: 'edit' as const, form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id) });
 
   router.get(SSO_PATH, dashboardHeaders, async (ctx) => {
     const o = await orgAdmin(ctx);
@@ -259,7 +261,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!connection) return;
     const { t } = dashPage(ctx);
     const notRunning = connection.enabled === false ? undefined : connections.failures.get(connection.id);
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
+    renderForm(ctx, o.state, { ...(await editView(connection)), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
   });
 
   async function save(ctx: Context, mode: 'create' | 'edit'): Promise<void> {
@@ -283,22 +285,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     }
     const get = (name: string) => (form.get(name) ?? '').trim();
     const on = (name: string) => form.get(name) === 'on';
-    const ldap: LdapFormValues = {
-      url: get('ldap_url'),
-      start_tls: on('ldap_start_tls'),
-      bind_dn: get('ldap_bind_dn'),
-      user_base_dn: get('ldap_user_base_dn'),
-      user_filter: get('ldap_user_filter'),
-      id_attr: get('ldap_id_attr'),
-      email_attr: get('ldap_email_attr'),
-      name_attr: get('ldap_name_attr'),
-      group_base_dn: get('ldap_group_base_dn'),
-      group_filter: get('ldap_group_filter'),
-      group_name_attr: get('ldap_group_name_attr'),
-      nested: on('ldap_nested'),
-      active_directory: on('ldap_active_directory'),
-      sync_interval_seconds: get('ldap_sync_interval_seconds'),
-    };
+    // Every key of LdapFormValues, a flag or a string as the table says.
+    const ldap = Object.fromEntries(LDAP_KEYS.map((key) => [key, LDAP_FIELDS[key].kind === 'flag' ? on(`ldap_${key}`) : get(`ldap_${key}`)])) as unknown as LdapFormValues;
     const values: SsoFormValues = {
       id: get('id'),
       name: get('name'),
@@ -384,7 +372,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const checks = await testConnection(services, connection);
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
-    renderForm(ctx, o.state, { type: connection.type as ProviderType, mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id), test: { ok, checks } });
+    renderForm(ctx, o.state, { ...(await editView(connection)), test: { ok, checks } });
   });
 
   /**
@@ -408,7 +396,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     } else if (blocked !== undefined) {
       result = { email, ok: false, detail: t('dash.ldap.try_locked', { email, minutes: Math.ceil(blocked / 60) }) };
     } else if (!directory) {
-      result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: connection.enabled === false ? 'the connection is disabled' : `the connector could not be started: ${connections.failures.get(connection.id) ?? 'see the server log'}` }) };
+      result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: connection.enabled === false ? 'the connection is disabled' : `the connector could not be started: ${connections.whyNotRunning(connection.id)}` }) };
     } else {
       try {
         const person = await directory.authenticate(email, password);
@@ -430,7 +418,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       }
     }
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: result.ok ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
-    renderForm(ctx, o.state, { type: 'ldap', mode: 'edit', form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id), tryResult: result });
+    renderForm(ctx, o.state, { ...(await editView(connection)), tryResult: result });
   });
 
   router.get(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {

@@ -257,8 +257,6 @@ export interface LdapTryResult {
 }
 
 const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust', scopes: 'sso-scopes', groups_claim: 'sso-groups-claim', allowed_tenants: 'sso-allowed-tenants', mfa_auth_context: 'sso-mfa-context', attr_email: 'sso-attr-email', attr_name: 'sso-attr-name', attr_groups: 'sso-attr-groups' };
-/** Form field names of the LDAP settings (`ldap_url`…); their element ids are the same with dashes. */
-export const LDAP_FORM_FIELDS = ['url', 'start_tls', 'bind_dn', 'bind_password', 'user_base_dn', 'user_filter', 'id_attr', 'email_attr', 'name_attr', 'group_base_dn', 'group_filter', 'group_name_attr', 'nested', 'active_directory', 'sync_interval_seconds'] as const;
 const anchorOf = (field: string) => SSO_ANCHORS[field] ?? (field.startsWith('ldap_') ? field.replaceAll('_', '-') : 'sso-name');
 
 function ldapFields(page: DashPage, view: SsoFormView): SafeHtml {
