@@ -11,6 +11,7 @@ import { SecretBox } from './webhooks/index.ts';
 import { ExpiryWatcher, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
+import { AccessPolicy } from './access/index.ts';
 import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc/index.ts';
 import { Metrics, instrumentStore } from './http/metrics.ts';
 import { StoreHealth } from './http/koa-store-gate.ts';
@@ -36,6 +37,8 @@ export interface Services {
   groupRoles: GroupRoles;
   provisioningRules: ProvisioningRules;
   keys: KeyService;
+  /** The one access policy every door asks (src/access). */
+  access: AccessPolicy;
   webhooks: WebhookService;
   audit: AuditLog;
   metrics: Metrics;
@@ -109,7 +112,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const keySet = await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional);
   for (const user of config.users) await users.upsertStatic(user);
 
+  const access = new AccessPolicy(projects);
   const apiKeys = {
+    exchangeScopes: (held: readonly string[], asked: readonly string[] | undefined) => access.exchangeScopes(held, asked),
     verifyApiKey: (key: string, ip: string) => keys.verify(key, { ip }),
     async onExchange(event: { ok: boolean; key_id: string | null; project_id: string | null; client_ip: string; code?: string }) {
       await audit.record({
@@ -123,7 +128,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       });
     },
   };
-  const access = {
+  const roleClaims = {
     rolesOf: (accountId: string) => memberships.rolesOf(accountId),
     scopesOf: (roles: Record<string, string>) => scopesForRoles(Object.values(roles).filter(isRole) as Role[]),
   };
@@ -148,7 +153,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       return 'unavailable';
     }
   }
-  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access, checkUpstream, ...oidcViews });
+  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access: roleClaims, checkUpstream, ...oidcViews });
   const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
   providers.watch(store, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
@@ -171,6 +176,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     groupRoles,
     provisioningRules,
     keys,
+    access,
     webhooks,
     audit,
     metrics,

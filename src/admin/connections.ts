@@ -1,13 +1,14 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
-import { ConnectionInputError, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { ConnectionInputError, changedFields, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import { ldapDirectoryOf } from '../connectors/index.ts';
 import { AppError, readJson } from './problem.ts';
-import { authMiddleware, requireOrgAdmin } from './koa-auth.ts';
+import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
 
-const requireConnectionsAdmin = (ctx: Context, services: Services) => requireOrgAdmin(principalOf(ctx), services, 'managing connections');
+/** Reading and testing connections: an organisation admin (changes are decided by requireConnectionChange). */
+const requireConnectionsAdmin = (ctx: Context, services: Services) => services.access.requireOrgAdmin(principalOf(ctx), 'managing connections');
 
 function connectionError(err: unknown): never {
   if (err instanceof ConnectionInputError) {
@@ -101,7 +102,7 @@ export function connectionRoutes(router: Router, services: Services): void {
   });
 
   router.post('/v1/connections', auth, async (ctx) => {
-    const root = await requireConnectionsAdmin(ctx, services);
+    const root = await services.access.requireConnectionChange(principalOf(ctx), { action: 'create' });
     const body = await readJson(ctx);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'send a JSON object with the connector fields');
     const saved = await connections.save(body as Record<string, unknown>, 'create').catch(connectionError);
@@ -122,13 +123,15 @@ export function connectionRoutes(router: Router, services: Services): void {
     const changes = body as Record<string, unknown>;
     if ('id' in changes && changes.id !== ctx.params.id) throw new AppError('invalid_request', 'the id of a connection cannot change', { field: 'id' });
     if ('type' in changes && changes.type !== current.type) throw new AppError('invalid_request', 'the type of a connection cannot change; create a new one', { field: 'type' });
-    const saved = await connections.save({ ...mergePatch(current, changes), id: ctx.params.id }, 'update').catch(connectionError);
+    const next = { ...mergePatch(current, changes), id: ctx.params.id };
+    await services.access.requireConnectionChange(principalOf(ctx), { action: 'update', fields: changedFields(current, next) });
+    const saved = await connections.save(next, 'update').catch(connectionError);
     await auditAction(ctx, services, { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { fields: Object.keys(changes) } });
     ctx.body = saved;
   });
 
   router.delete('/v1/connections/:id', auth, async (ctx) => {
-    const root = await requireConnectionsAdmin(ctx, services);
+    const root = await services.access.requireConnectionChange(principalOf(ctx), { action: 'delete' });
     const deleted = await connections.delete(ctx.params.id!).catch(connectionError);
     if (!deleted) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: ctx.params.id! }, project_id: root, outcome: 'success' });

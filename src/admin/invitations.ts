@@ -5,9 +5,8 @@ import type { Services } from '../container.ts';
 import { ROLES, MAX_INVITATION_DAYS, isEmailAddress, type Invitation, type Role } from '../directory/index.ts';
 import { invitationUrl } from '../interactions/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
-import { authMiddleware, requireScope } from './koa-auth.ts';
+import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
-import { isOwner } from './users.ts';
 
 const createInvitation = z.strictObject({
   email: z.string().trim().toLowerCase().refine(isEmailAddress, 'must be an email address'),
@@ -35,9 +34,13 @@ export function invitationView(invitation: Invitation) {
  */
 export async function inviteToProject(ctx: Context, services: Services, projectId: string, input: { email: string; role: Role; expires_in_days?: number | undefined }): Promise<{ invitation: Invitation; token: string }> {
   const principal = principalOf(ctx);
-  if (input.role === 'owner' && !(await isOwner(principal, projectId, services))) throw new AppError('forbidden', 'only an owner may invite as owner', { field: 'role' });
+  await services.access.requireRoleChange(principal, projectId, { to: input.role }, 'invite as owner', { project: 'id' });
   const existing = await services.users.findByEmail(input.email);
-  if (existing) throw new AppError('conflict', `an account with ${input.email} already exists (${existing.id}): give it a role with PUT /v1/projects/${projectId}/members/${existing.id}`, { field: 'email' });
+  // The account may be another organisation's: its id is named only to whoever may see it.
+  if (existing) {
+    const seen = await services.access.canSeeUser(principal, { id: existing.id, grants: await services.memberships.grantsOf(existing.id) });
+    throw new AppError('conflict', seen ? `an account with ${input.email} already exists (${existing.id}): give it a role with PUT /v1/projects/${projectId}/members/${existing.id}` : `an account with ${input.email} already exists: ask an administrator of its organization, or of this server, to give it a role`, { field: 'email' });
+  }
   const { invitation, token, replaced } = await services.invitations.create({ ...input, project_id: projectId, invited_by: principal.actor });
   await auditAction(ctx, services, { action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role, expires_at: invitation.expires_at, replaced } });
   return { invitation, token };
@@ -46,7 +49,7 @@ export async function inviteToProject(ctx: Context, services: Services, projectI
 /** Revokes a pending invitation (an owner's only, for one as owner); audited as invitation.revoked. */
 export async function revokeInvitation(ctx: Context, services: Services, invitation: Invitation): Promise<void> {
   const principal = principalOf(ctx);
-  if (invitation.role === 'owner' && !(await isOwner(principal, invitation.project_id, services))) throw new AppError('forbidden', 'only an owner may revoke an invitation as owner', { field: 'role' });
+  await services.access.requireRoleChange(principal, invitation.project_id, { from: invitation.role }, 'revoke an invitation as owner', { project: 'id' });
   const result = await services.invitations.revoke(invitation.id, principal.actor);
   if (!result.ok) throw new AppError(result.code === 'not_found' ? 'not_found' : 'conflict', `invitation ${invitation.id} is ${result.code === 'not_found' ? 'gone' : `already ${result.code}`}`, { field: 'invitation_id' });
   await auditAction(ctx, services, { action: 'invitation.revoked', target: { type: 'invitation', id: invitation.id }, project_id: invitation.project_id, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
@@ -64,7 +67,7 @@ export function invitationRoutes(router: Router, services: Services): void {
   router.post('/v1/projects/:id/invitations', auth, async (ctx) => {
     const projectId = ctx.params.id!;
     const input = parseBody(createInvitation, await readJson(ctx));
-    await requireScope(principalOf(ctx), projectId, 'admin:projects', services, 'id');
+    await services.access.require(principalOf(ctx), projectId, 'admin:projects', 'id');
     const { invitation, token } = await inviteToProject(ctx, services, projectId, input);
     ctx.status = 201;
     ctx.body = { ...invitationView(invitation), token, url: invitationUrl(services.config.issuer, token) };
@@ -72,13 +75,13 @@ export function invitationRoutes(router: Router, services: Services): void {
 
   router.get('/v1/projects/:id/invitations', auth, async (ctx) => {
     const projectId = ctx.params.id!;
-    await requireScope(principalOf(ctx), projectId, 'admin:projects', services, 'id');
+    await services.access.require(principalOf(ctx), projectId, 'admin:projects', 'id');
     ctx.body = { invitations: (await invitations.listPending(projectId)).map(invitationView) };
   });
 
   router.delete('/v1/projects/:id/invitations/:invitation_id', auth, async (ctx) => {
     const projectId = ctx.params.id!;
-    await requireScope(principalOf(ctx), projectId, 'admin:projects', services, 'id');
+    await services.access.require(principalOf(ctx), projectId, 'admin:projects', 'id');
     const id = ctx.params.invitation_id!;
     const invitation = await invitations.get(id);
     if (!invitation || invitation.project_id !== projectId) throw new AppError('not_found', `invitation ${id} does not exist on project ${projectId}`, { field: 'invitation_id' });

@@ -1,8 +1,7 @@
 import type { Middleware, Context } from 'koa';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Services } from '../container.ts';
-import { ROLE_SCOPES, isRole } from '../directory/index.ts';
-import type { Actor } from '../keys/index.ts';
+import type { Principal } from '../access/index.ts';
 import { AppError } from './problem.ts';
 
 /**
@@ -10,9 +9,7 @@ import { AppError } from './problem.ts';
  * of this server (`Authorization: Bearer eyJ…`). Rights are scopes per project; a right on a project
  * holds on its subtree.
  */
-export type Principal =
-  | { kind: 'api_key'; actor: Actor; project_id: string; scopes: string[] }
-  | { kind: 'token'; actor: Actor; scopes: string[]; project_roles: Record<string, string> };
+export type { Principal } from '../access/index.ts';
 
 export function credentialFrom(ctx: Context): string | undefined {
   const header = ctx.get('authorization');
@@ -59,37 +56,6 @@ export async function authenticate(ctx: Context, services: Services): Promise<Pr
     scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
     project_roles: roles,
   };
-}
-
-/** The scopes a principal holds on a project (empty when it has no right there). */
-export async function scopesOn(principal: Principal, projectId: string, services: Services): Promise<string[]> {
-  const path = await services.projects.pathOf(projectId);
-  if (!path) return [];
-  if (principal.kind === 'api_key') return path.includes(principal.project_id) ? principal.scopes : [];
-  const granted = new Set<string>();
-  for (const [project, role] of Object.entries(principal.project_roles)) {
-    if (path.includes(project) && isRole(role)) for (const scope of ROLE_SCOPES[role]) granted.add(scope);
-  }
-  return principal.scopes.filter((s) => granted.has(s));
-}
-
-/** Throws 403 (or 404 for a project that does not exist) unless the principal holds `scope` on the project. */
-export async function requireScope(principal: Principal, projectId: string, scope: string, services: Services, field = 'project_id'): Promise<string[]> {
-  if (!(await services.projects.get(projectId))) throw new AppError('not_found', `project ${projectId} does not exist`, { field });
-  const scopes = await scopesOn(principal, projectId, services);
-  if (!scopes.includes(scope)) throw new AppError('forbidden', `this credential does not hold ${scope} on project ${projectId}`);
-  return scopes;
-}
-
-/**
- * Organisation-wide settings (connections, provisioning rules) change how everyone signs in: they need
- * admin:projects on an organisation (a root project). Returns that root's id; otherwise 403.
- */
-export async function requireOrgAdmin(principal: Principal, services: Services, what: string): Promise<string> {
-  for (const root of await services.projects.roots()) {
-    if ((await scopesOn(principal, root.id, services)).includes('admin:projects')) return root.id;
-  }
-  throw new AppError('forbidden', `${what} needs admin:projects on the organisation (root project)`);
 }
 
 export function authMiddleware(services: Services): Middleware {

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StoreUnavailableError } from '../store/index.ts';
+import { AccessDenied } from '../access/index.ts';
 
 /**
  * Errors of the /v1 API: one AppError, rendered as RFC 9457 application/problem+json by one middleware.
@@ -39,6 +40,18 @@ export class AppError extends Error {
   }
 }
 
+/** The access policy's refusal as a problem (403 or 404, with the field it names). */
+export function fromAccessDenied(err: AccessDenied): AppError {
+  return new AppError(err.code, err.message, { field: err.field });
+}
+
+/** A refusal from /v1 helpers or the access policy as an AppError (for the dashboard's messages); else undefined. */
+export function asAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err instanceof AccessDenied) return fromAccessDenied(err);
+  return undefined;
+}
+
 /** The first zod issue as an AppError naming its field (`scopes.1`, `ip_allowlist`). */
 export function fromZod(error: z.ZodError): AppError {
   const issue = error.issues[0]!;
@@ -63,6 +76,7 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
       if (ctx.status === 404 && ctx.body === undefined) problem = new AppError('not_found', `no route ${ctx.method} ${ctx.path}`);
     } catch (err) {
       if (err instanceof AppError) problem = err;
+      else if (err instanceof AccessDenied) problem = fromAccessDenied(err);
       else if (err instanceof StoreUnavailableError) problem = new AppError('unavailable', 'the store is unreachable; try again shortly', { headers: { 'Retry-After': '1' } });
       else {
         const status = (err as { status?: number }).status;

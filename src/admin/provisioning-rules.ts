@@ -4,9 +4,8 @@ import { z } from 'zod';
 import type { Services } from '../container.ts';
 import { ProvisioningRuleConflict, ROLES, type ProvisioningRuleView } from '../directory/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
-import { authMiddleware, requireOrgAdmin, requireScope, type Principal } from './koa-auth.ts';
+import { authMiddleware, type Principal } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
-import { isOwner } from './users.ts';
 
 /**
  * /v1/provisioning-rules: who gets an account on first federated sign-in (email domain, optionally limited
@@ -32,13 +31,12 @@ const ORG_WIDE = 'managing provisioning rules';
  * Returns the rule and the project its audit event is filed under.
  */
 export async function addProvisioningRule(services: Services, principal: Principal, input: ProvisioningRuleBody): Promise<{ rule: ProvisioningRuleView; auditProject: string }> {
-  const root = await requireOrgAdmin(principal, services, ORG_WIDE);
+  const root = await services.access.requireOrgAdmin(principal, ORG_WIDE);
   for (const [i, id] of (input.connectors ?? []).entries()) {
     if (!services.connectors.has(id)) throw new AppError('invalid_request', `connectors.${i}: no connection ${id} (${[...services.connectors.keys()].join(', ') || 'none configured'})`, { field: `connectors.${i}` });
   }
   if (input.project_id) {
-    await requireScope(principal, input.project_id, 'admin:projects', services);
-    if (input.role === 'owner' && !(await isOwner(principal, input.project_id, services))) throw new AppError('forbidden', 'only an owner of the project may make new accounts owners', { field: 'role' });
+    await services.access.requireRoleChange(principal, input.project_id, { to: input.role }, 'make new accounts owners');
   }
   try {
     const rule = await services.provisioningRules.create(input, principal.actor.id);
@@ -51,14 +49,13 @@ export async function addProvisioningRule(services: Services, principal: Princip
 
 /** Removes a stored rule (configuration rules: 409); the same rights as creating it. */
 export async function removeProvisioningRule(services: Services, principal: Principal, id: string): Promise<{ rule: ProvisioningRuleView; auditProject: string }> {
-  const root = await requireOrgAdmin(principal, services, ORG_WIDE);
+  const root = await services.access.requireOrgAdmin(principal, ORG_WIDE);
   const rule = await services.provisioningRules.get(id);
   if (!rule) throw new AppError('not_found', `provisioning rule ${id} does not exist`, { field: 'id' });
   if (rule.origin === 'config') throw new AppError('conflict', 'this rule comes from the configuration file (provisioning.rules); change it there');
   // A rule whose project is gone grants nothing; the organisation admin may remove it.
   if (rule.project && (await services.projects.get(rule.project))) {
-    await requireScope(principal, rule.project, 'admin:projects', services);
-    if (rule.role === 'owner' && !(await isOwner(principal, rule.project, services))) throw new AppError('forbidden', 'only an owner of the project may remove a rule that makes owners', { field: 'role' });
+    await services.access.requireRoleChange(principal, rule.project, { from: rule.role }, 'remove a rule that makes owners');
   }
   await services.provisioningRules.delete(rule.id);
   return { rule, auditProject: rule.project ?? root };
@@ -70,12 +67,12 @@ export function provisioningRuleRoutes(router: Router, services: Services): void
   const auth = authMiddleware(services);
 
   router.get('/v1/provisioning-rules', auth, async (ctx: Context) => {
-    await requireOrgAdmin(principalOf(ctx), services, ORG_WIDE);
+    await services.access.requireOrgAdmin(principalOf(ctx), ORG_WIDE);
     ctx.body = { provisioning_rules: await services.provisioningRules.list() };
   });
 
   router.get('/v1/provisioning-rules/:id', auth, async (ctx: Context) => {
-    await requireOrgAdmin(principalOf(ctx), services, ORG_WIDE);
+    await services.access.requireOrgAdmin(principalOf(ctx), ORG_WIDE);
     const rule = await services.provisioningRules.get(ctx.params.id!);
     if (!rule) throw new AppError('not_found', `provisioning rule ${ctx.params.id} does not exist`, { field: 'id' });
     ctx.body = rule;

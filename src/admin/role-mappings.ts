@@ -3,10 +3,8 @@ import { z } from 'zod';
 import type { Services } from '../container.ts';
 import { ROLES } from '../directory/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
-import { authMiddleware, requireScope } from './koa-auth.ts';
+import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
-import { visibleProjectIds } from './projects.ts';
-import { isOwner } from './users.ts';
 
 const mappingInput = z.strictObject({
   source: z.string().min(1).max(100),
@@ -39,16 +37,15 @@ export function roleMappingRoutes(router: Router, services: Services): void {
   }
 
   router.get('/v1/role-mappings', auth, async (ctx) => {
-    const visible = await visibleProjectIds(services, principalOf(ctx), 'admin:projects');
+    const visible = await services.access.visibleProjects(principalOf(ctx), 'admin:projects');
     ctx.body = { role_mappings: (await groupRoles.list()).filter((m) => visible.has(m.project_id)) };
   });
 
   router.post('/v1/role-mappings', auth, async (ctx) => {
     const input = parseBody(mappingInput, await readJson(ctx));
     checkSource(input.source, 'source');
-    await requireScope(principalOf(ctx), input.project_id, 'admin:projects', services);
     // A mapping to owner hands out owner to everyone in the group: only an owner may, as for a manual grant.
-    if (input.role === 'owner' && !(await isOwner(principalOf(ctx), input.project_id, services))) throw new AppError('forbidden', 'only an owner of the project may map a group to owner', { field: 'role' });
+    await services.access.requireRoleChange(principalOf(ctx), input.project_id, { to: input.role }, 'map a group to owner');
     const mapping = await groupRoles.create(input);
     await auditAction(ctx, services, { action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: input.project_id, outcome: 'success', detail: { source: input.source, group: input.group, role: input.role } });
     ctx.status = 201;
@@ -58,9 +55,8 @@ export function roleMappingRoutes(router: Router, services: Services): void {
   router.delete('/v1/role-mappings/:id', auth, async (ctx) => {
     const mapping = await groupRoles.get(ctx.params.id!);
     if (!mapping) throw new AppError('not_found', `role mapping ${ctx.params.id} does not exist`, { field: 'id' });
-    await requireScope(principalOf(ctx), mapping.project_id, 'admin:projects', services);
+    await services.access.requireRoleChange(principalOf(ctx), mapping.project_id, { from: mapping.role }, 'remove a mapping to owner');
     if (mapping.origin === 'config') throw new AppError('conflict', 'this mapping comes from the configuration file; change it there');
-    if (mapping.role === 'owner' && !(await isOwner(principalOf(ctx), mapping.project_id, services))) throw new AppError('forbidden', 'only an owner of the project may remove a mapping to owner', { field: 'role' });
     await groupRoles.delete(mapping.id);
     await auditAction(ctx, services, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
     ctx.status = 204;
@@ -72,14 +68,14 @@ export function roleMappingRoutes(router: Router, services: Services): void {
     const principal = principalOf(ctx);
     for (const [i, m] of (input.add ?? []).entries()) {
       checkSource(m.source, `add.${i}.source`);
-      await requireScope(principal, m.project_id, 'admin:projects', services, `add.${i}.project_id`);
+      await services.access.require(principal, m.project_id, 'admin:projects', `add.${i}.project_id`);
     }
     for (const [i, id] of (input.remove ?? []).entries()) {
       const mapping = await groupRoles.get(id);
       if (!mapping) throw new AppError('not_found', `role mapping ${id} does not exist`, { field: `remove.${i}` });
-      await requireScope(principal, mapping.project_id, 'admin:projects', services, `remove.${i}`);
+      await services.access.require(principal, mapping.project_id, 'admin:projects', `remove.${i}`);
     }
-    const visible = await visibleProjectIds(services, principal, 'admin:projects');
+    const visible = await services.access.visibleProjects(principal, 'admin:projects');
     ctx.body = { changes: (await groupRoles.preview(input)).filter((c) => visible.has(c.project_id)) };
   });
 }

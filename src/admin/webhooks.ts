@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Services } from '../container.ts';
 import { WebhookInputError } from '../webhooks/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
-import { authMiddleware, requireScope } from './koa-auth.ts';
+import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
 
 const createWebhook = z.strictObject({
@@ -20,13 +20,13 @@ export function webhookRoutes(router: Router, services: Services): void {
   async function webhookFor(ctx: Parameters<Parameters<Router['get']>[1]>[0], id: string) {
     const webhook = await webhooks.get(id);
     if (!webhook) throw new AppError('not_found', `webhook ${id} does not exist`, { field: 'id' });
-    await requireScope(principalOf(ctx), webhook.project_id, 'admin:projects', services);
+    await services.access.require(principalOf(ctx), webhook.project_id, 'admin:projects');
     return webhook;
   }
 
   router.post('/v1/webhooks', auth, async (ctx) => {
     const input = parseBody(createWebhook, await readJson(ctx));
-    await requireScope(principalOf(ctx), input.project_id, 'admin:projects', services);
+    await services.access.require(principalOf(ctx), input.project_id, 'admin:projects');
     let created;
     try {
       created = await webhooks.create({ ...input, created_by: principalOf(ctx).actor });
@@ -43,7 +43,7 @@ export function webhookRoutes(router: Router, services: Services): void {
   router.get('/v1/webhooks', auth, async (ctx) => {
     const projectId = typeof ctx.query.project_id === 'string' ? ctx.query.project_id : '';
     if (!projectId) throw new AppError('invalid_request', 'project_id is required', { field: 'project_id' });
-    await requireScope(principalOf(ctx), projectId, 'admin:projects', services);
+    await services.access.require(principalOf(ctx), projectId, 'admin:projects');
     ctx.body = { webhooks: await webhooks.list(projectId) };
   });
 

@@ -26,6 +26,8 @@ export interface AuditFilter {
   project_ids?: Set<string> | undefined;
   /** Also events tied to no project (failed calls before a project was known): for organisation admins. */
   include_unscoped?: boolean | undefined;
+  /** Of the events tied to no project, those whose actor or target is one of these accounts. */
+  unscoped_subjects?: Set<string> | undefined;
   /** An exact action (`key.created`) or a family (`key`). */
   action?: string | undefined;
   actor_id?: string | undefined;
@@ -34,6 +36,11 @@ export interface AuditFilter {
   until?: string | undefined;
   after?: string | undefined;
   limit?: number | undefined;
+}
+
+function aboutSubject(event: AuditEvent, subjects: Set<string> | undefined): boolean {
+  if (!subjects) return false;
+  return (event.actor.id !== null && subjects.has(event.actor.id)) || (event.target?.type === 'user' && event.target.id !== null && subjects.has(event.target.id));
 }
 
 export class AuditLog {
@@ -73,7 +80,7 @@ export class AuditLog {
       for (const { id, value } of page) {
         cursor = id;
         if (filter.until && value.timestamp > filter.until) return { events: out, next: null };
-        if (filter.project_ids && !(value.project_id ? filter.project_ids.has(value.project_id) : filter.include_unscoped)) continue;
+        if (filter.project_ids && !(value.project_id ? filter.project_ids.has(value.project_id) : filter.include_unscoped || aboutSubject(value, filter.unscoped_subjects))) continue;
         if (filter.action && value.action !== filter.action && !value.action.startsWith(`${filter.action}.`)) continue;
         if (filter.actor_id && value.actor.id !== filter.actor_id) continue;
         if (filter.target_id && value.target?.id !== filter.target_id) continue;

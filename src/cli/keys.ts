@@ -53,6 +53,7 @@ export async function keysCommand(services: CliServices, sub: string | undefined
         ip_allowlist: typeof options['ip-allowlist'] === 'string' ? options['ip-allowlist'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
         auto_rotate: options['auto-rotate'] === true,
       };
+      await services.access.requireKeyScopes(services.principal, project.id, input.scopes);
       const created = await audited(services, 'key.created', project.id, (r) => r.view.id, () => keys.create(input, services.operator));
       await webhooks.emit({ type: 'key.created', project_id: project.id, data: { key: created.view } });
       print(options, { ...created.view, key: created.key }, `${row(created.view)}\n\n${created.key}\n\nStore this key now: it is not shown again.`);
@@ -69,6 +70,7 @@ export async function keysCommand(services: CliServices, sub: string | undefined
       const id = required(options, 'id');
       const existing = await keys.get(id);
       if (!existing) throw new CliError(`API key ${id} does not exist`);
+      await services.access.requireKeyScopes(services.principal, existing.project_id, existing.scopes);
       const grace = typeof options['grace-seconds'] === 'string' ? Number(options['grace-seconds']) : services.config.api_keys.rotation_grace_seconds;
       const rotated = await audited(services, 'key.rotated', existing.project_id, () => id, () => keys.rotate(id, grace, services.operator));
       await webhooks.emit({ type: 'key.rotated', project_id: existing.project_id, data: { key: rotated.view, previous: rotated.old } });
@@ -79,6 +81,7 @@ export async function keysCommand(services: CliServices, sub: string | undefined
       const id = required(options, 'id');
       const existing = await keys.get(id);
       if (!existing) throw new CliError(`API key ${id} does not exist`);
+      await services.access.requireKeyAdmin(services.principal, existing, 'revoke');
       const revoked = await audited(services, 'key.revoked', existing.project_id, () => id, () => keys.revoke(id, services.operator));
       if (existing.status !== 'revoked') await webhooks.emit({ type: 'key.revoked', project_id: existing.project_id, data: { key: revoked } });
       print(options, revoked, row(revoked));

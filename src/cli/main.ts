@@ -5,6 +5,7 @@ import { hashPassword } from '../directory/index.ts';
 import { ensureKeySet, readKeySet, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
 import { openCliServices } from './services.ts';
 import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
+import { AccessDenied } from '../access/index.ts';
 import { usersCommand } from './users.ts';
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
@@ -133,6 +134,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof CliError) {
       console.error(`error: ${err.message}`);
       process.exit(err.exitCode);
+    }
+    if (err instanceof AccessDenied) {
+      console.error(`error: ${err.message}`);
+      process.exit(2);
     }
     if (err instanceof ConfigError) console.error(err.message);
     else console.error('error:', err instanceof Error ? err.message : err);

@@ -5,6 +5,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { ProjectRepository, type Project } from '../directory/index.ts';
 import { KeyService, type Actor } from '../keys/index.ts';
 import { AuditLog } from '../audit/index.ts';
+import { AccessPolicy, type Principal } from '../access/index.ts';
 import { WebhookService } from '../webhooks/index.ts';
 import { secretKeyFromEnv } from '../container.ts';
 
@@ -17,6 +18,9 @@ export interface CliServices {
   audit: AuditLog;
   webhooks: WebhookService;
   operator: Actor;
+  /** The operator as the access policy sees them: whoever holds the configuration and the store holds every right. */
+  principal: Principal;
+  access: AccessPolicy;
   close(): Promise<void>;
 }
 
@@ -46,6 +50,8 @@ export async function openCliServices(config: Config): Promise<CliServices> {
     audit: new AuditLog(store),
     webhooks,
     operator: { type: 'system', id: `cli:${user}` },
+    principal: { kind: 'operator', actor: { type: 'system', id: `cli:${user}` } },
+    access: new AccessPolicy(projects),
     async close() {
       await keys.close();
       await store.close();

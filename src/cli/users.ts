@@ -36,6 +36,7 @@ export async function usersCommand(services: CliServices, sub: string | undefine
   if (!created && typeof options.name === 'string') await users.update(user.id, { name: options.name });
   await services.audit.record({ actor: services.operator, action: created ? 'user.created' : 'user.updated', target: { type: 'user', id: user.id }, project_id: project?.id ?? null, ip: null, outcome: 'success', detail: { email, via: 'cli' } });
   if (project && isRole(role)) {
+    await services.access.requireRoleChange(services.principal, project.id, { to: role }, 'grant the owner role');
     const change = await memberships.setManual(user.id, project.id, role);
     await services.audit.record({ actor: services.operator, action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, ip: null, outcome: 'success', detail: { cause: 'manual', from: change?.from ?? null, to: role } });
   }

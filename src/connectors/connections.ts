@@ -90,6 +90,12 @@ export function mergePatch(target: Json, patch: Json): Json {
   return out;
 }
 
+/** The top-level fields whose value differs between two configurations: what a change really touches. */
+export function changedFields(before: Json, after: Json): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+}
+
 const recordKey = (id: string) => `connection:{${id}}`;
 const ALL = 'connection:all:{index}';
 const VERSION = 'connection:version:{all}';

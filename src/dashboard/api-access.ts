@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { keyCreated, keyRevoked, keyRotated } from '../admin/key-events.ts';
-import { scopesOn } from '../admin/koa-auth.ts';
 import { KEY_SCOPES, KeyInputError, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
 import type { Project } from '../directory/index.ts';
 import {
@@ -19,7 +18,7 @@ import {
   type SortKey,
 } from '../../views/dashboard/pages.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];
 
@@ -63,7 +62,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const page = dashPage(ctx);
     const by = SORT_KEYS.includes(ctx.query.sort as SortKey) ? (ctx.query.sort as SortKey) : 'created';
     const dir: SortDir = ctx.query.dir === 'asc' || ctx.query.dir === 'desc' ? ctx.query.dir : by === 'name' ? 'asc' : 'desc';
-    const held = await scopesOn(state.principal, project.id, services);
+    const held = await services.access.scopesOn(state.principal, project.id);
     render(ctx, apiAccessPage(page, { ...state.chrome, project: { id: project.id, name: project.name }, section: 'api-access' }, {
       project: { id: project.id, name: project.name },
       keys: sortKeys((await keys.list(project.id)).map(row), by, dir),
@@ -121,10 +120,10 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const errors: Record<string, string> = {};
     const ttl = values.ttl_days === '' ? undefined : Number(values.ttl_days);
     if (ttl !== undefined && !Number.isInteger(ttl)) errors.ttl_days = t('dash.err.ttl_days', { max: maxTtlDays });
-    // As POST /v1/keys: nobody creates a key with a scope they do not hold.
-    const held = await scopesOn(state.principal, project.id, services);
+    // As POST /v1/keys: nobody creates a key with a scope they do not hold (the access policy decides).
+    const held = await services.access.scopesOn(state.principal, project.id);
     const missing = values.scopes.filter((s) => !held.includes(s));
-    if (missing.length) errors.scopes = t('dash.err.scopes_not_held', { scopes: missing.join(', ') });
+    if (!(await allowed(() => services.access.requireKeyScopes(state.principal, project.id, values.scopes)))) errors.scopes = t('dash.err.scopes_not_held', { scopes: missing.join(', ') });
     const input: CreateKeyInput = {
       project_id: project.id,
       name: values.name,
@@ -157,6 +156,12 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const found = await keyOf(ctx, state, form.get('id') ?? '');
     if (!found) return;
     const { key: old, project } = found;
+    // As POST /v1/keys/rotate: a rotation mints a new secret with every scope of the key.
+    if (!(await allowed(() => services.access.requireKeyScopes(state.principal, old.project_id, old.scopes)))) {
+      const held = await services.access.scopesOn(state.principal, old.project_id);
+      const { t } = dashPage(ctx);
+      return renderKeys(ctx, state, project, { notice: t('dash.err.scopes_not_held', { scopes: old.scopes.filter((s) => !held.includes(s)).join(', ') }) }, 403);
+    }
     const grace = Number(form.get('grace_seconds') ?? services.config.api_keys.rotation_grace_seconds);
     let rotated: Awaited<ReturnType<typeof keys.rotate>>;
     try {

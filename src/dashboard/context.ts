@@ -1,8 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
 import type { Principal } from '../admin/koa-auth.ts';
-import { scopesOn } from '../admin/koa-auth.ts';
-import { visibleProjectIds } from '../admin/projects.ts';
+import { AccessDenied } from '../access/index.ts';
 import type { Project } from '../directory/index.ts';
 import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
@@ -42,6 +41,17 @@ export const dashboardHeaders: Middleware = async (ctx, next) => {
   ctx.set('Cache-Control', 'no-store');
   await next();
 };
+
+/** Runs an access-policy check: true when it passes, false when the policy refuses (other errors propagate). */
+export async function allowed(check: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await check();
+    return true;
+  } catch (err) {
+    if (err instanceof AccessDenied) return false;
+    throw err;
+  }
+}
 
 export class DashboardContext {
   readonly services: Services;
@@ -91,8 +101,8 @@ export class DashboardContext {
     const principal = await this.principalOf(session);
     // The /v1 helpers (auditAction) read the principal from here.
     ctx.state.principal = principal;
-    const adminProjects = await visibleProjectIds(this.services, principal, 'admin:projects');
-    const orgAdmin = (await this.services.projects.roots()).some((root) => adminProjects.has(root.id));
+    const adminProjects = await this.services.access.visibleProjects(principal, 'admin:projects');
+    const orgAdmin = (await this.services.access.administeredOrganisations(principal)).length > 0;
     const chrome: Chrome = { user: { email: session.email, name: session.name }, csrf: session.csrf, orgAdmin };
     if (adminProjects.size === 0) {
       const page = dashPage(ctx);
@@ -160,9 +170,9 @@ export class DashboardContext {
     return project;
   }
 
-  /** The same rule as the /v1 API's requireScope(…, 'admin:projects'). */
+  /** The same rule as the /v1 API's access.require(…, 'admin:projects'). */
   async administers(state: Pick<DashState, 'principal'>, projectId: string): Promise<boolean> {
-    return (await scopesOn(state.principal, projectId, this.services)).includes('admin:projects');
+    return (await this.services.access.scopesOn(state.principal, projectId)).includes('admin:projects');
   }
 
   notFound(ctx: Context, state: DashState, back: string): void {

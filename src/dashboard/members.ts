@@ -1,11 +1,9 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
-import { visibleProjectIds } from '../admin/projects.ts';
 import { groupSources } from '../admin/role-mappings.ts';
 import { inviteToProject, revokeInvitation } from '../admin/invitations.ts';
-import { AppError } from '../admin/problem.ts';
-import { isOwner } from '../admin/users.ts';
+import { asAppError } from '../admin/problem.ts';
 import { isEmailAddress, isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
 import { invitationUrl } from '../interactions/index.ts';
 import {
@@ -23,7 +21,7 @@ import {
   type MembersView,
   type PreviewChange,
 } from '../../views/dashboard/pages.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 /**
  * Members and roles: the project's members with the causes of their roles, manual roles (set, remove,
@@ -69,7 +67,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     render(ctx, membersPage(dashPage(ctx), { ...state.chrome, project: { id: project.id, name: project.name }, section: 'members' }, {
       project: { id: project.id, name: project.name },
       members,
-      canOwner: await isOwner(state.principal, project.id, services),
+      canOwner: await services.access.isOwner(state.principal, project.id),
       mappings,
       invitations,
       created: extra.created,
@@ -97,9 +95,10 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const { t } = dashPage(ctx);
     const user = await users.findById(userId);
     if (!user) return { error: t('dash.members.err_user'), status: 404 };
-    const current = (await memberships.grantsOf(user.id)).find((g) => g.project_id === project.id && g.cause === 'manual');
+    const grants = await memberships.grantsOf(user.id);
+    const current = grants.find((g) => g.project_id === project.id && g.cause === 'manual');
     if (role === null && !current) return { error: t('dash.members.no_manual', { email: user.email }), status: 404 };
-    if ((role === 'owner' || current?.role === 'owner') && !(await isOwner(state.principal, project.id, services))) return { error: t('dash.members.err_owner'), status: 403 };
+    if (!(await allowed(() => services.access.requireMemberChange(state.principal, project.id, { id: user.id, grants }, role)))) return { error: t('dash.members.err_owner'), status: 403 };
     const change = await memberships.setManual(user.id, project.id, role);
     await auditAction(ctx, services, { action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, outcome: 'success', detail: { cause: 'manual', from: role === null ? current!.role : (change?.from ?? current?.role ?? null), to: role === null ? (change?.to ?? null) : role } });
     return { notice: role ? t('dash.members.saved', { email: user.email, role: t(`dash.role.${role}`) }) : t('dash.members.removed', { email: user.email }), status: 200 };
@@ -154,8 +153,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     let made: Awaited<ReturnType<typeof inviteToProject>>;
     try {
       made = await inviteToProject(ctx, services, p.project.id, { email, role });
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+    } catch (caught) {
+      const err = asAppError(caught);
+      if (!err) throw caught;
       // forbidden: owner by a non-owner; conflict: the account appeared since the check above.
       if (err.code === 'conflict') return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_exists', { email }) } }, 409);
       return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: t('dash.members.err_owner') } }, 403);
@@ -176,15 +176,16 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!invitation || invitation.project_id !== p.project.id) return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
     try {
       await revokeInvitation(ctx, services, invitation);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+    } catch (caught) {
+      const err = asAppError(caught);
+      if (!err) throw caught;
       return renderMembers(ctx, p.state, p.project, { errors: { member: err.code === 'forbidden' ? t('dash.members.err_owner') : t('dash.invite.err_gone') } }, err.status);
     }
     await renderMembers(ctx, p.state, p.project, { notice: t('dash.invite.revoked', { email: invitation.email }) });
   });
 
   async function previewOf(state: DashState, change: Parameters<typeof groupRoles.preview>[0]): Promise<PreviewChange[]> {
-    const visible = await visibleProjectIds(services, state.principal, 'admin:projects');
+    const visible = await services.access.visibleProjects(state.principal, 'admin:projects');
     const out: PreviewChange[] = [];
     for (const c of (await groupRoles.preview(change)).filter((c) => visible.has(c.project_id))) {
       const project = await services.projects.get(c.project_id);
@@ -205,7 +206,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!validSource(values.source)) errors.source = t('dash.mappings.err_source');
     if (!values.group || values.group.length > 1000) errors.group = t('dash.mappings.err_group');
     if (!isRole(values.role)) errors.role = t('dash.members.err_role');
-    const ownerOnly = values.role === 'owner' && !(await isOwner(state.principal, project.id, services));
+    const ownerOnly = !(await allowed(() => services.access.requireRoleChange(state.principal, project.id, { to: values.role }, 'map a group to owner')));
     if (ownerOnly) errors.role = t('dash.members.err_owner');
     if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, ownerOnly ? 403 : 400);
     const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
@@ -228,7 +229,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
       await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.mappings.err_config') } }, 409);
       return undefined;
     }
-    if (mapping.role === 'owner' && !(await isOwner(state.principal, project.id, services))) {
+    if (!(await allowed(() => services.access.requireRoleChange(state.principal, project.id, { from: mapping.role }, 'remove a mapping to owner')))) {
       await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.members.err_owner') } }, 403);
       return undefined;
     }

@@ -3,9 +3,8 @@ import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
 import { testConnection } from '../admin/connections.ts';
 import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, ruleAuditDetail } from '../admin/provisioning-rules.ts';
-import { AppError } from '../admin/problem.ts';
-import { isOwner } from '../admin/users.ts';
-import { ConnectionInputError, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { AppError, asAppError } from '../admin/problem.ts';
+import { ConnectionInputError, changedFields, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
 import { LdapUnavailableError } from '../directory/ldap.ts';
 import { rolesFromGroups } from '../directory/index.ts';
@@ -13,7 +12,7 @@ import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage } from '../../views/dashboard/pages.ts';
 import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 import { FailureLimiter } from '../http/rate-limit.ts';
 
 const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer', 'tenant', 'idp_metadata_url', 'email_domains', 'require_mfa', 'trust_email', 'scopes', 'groups_claim', 'allowed_tenants', 'mfa_auth_context']);
@@ -170,15 +169,22 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   async function orgAdmin(ctx: Context): Promise<{ state: DashState; root: string } | undefined> {
     const state = await dash.signedIn(ctx);
     if (!state) return undefined;
-    for (const root of await services.projects.roots()) {
-      if (await dash.administers(state, root.id)) return { state, root: root.id };
-    }
+    const [root] = await services.access.administeredOrganisations(state.principal);
+    if (root) return { state, root };
     const page = dashPage(ctx);
     render(ctx, messagePage(page, { ...state.chrome, section: 'sso' }, { title: page.t('dash.sso.title'), body: page.t('dash.sso.forbidden'), alert: true, links: [{ href: '/dashboard', label: page.t('dash.error.back') }] }), 403);
     return undefined;
   }
 
   const chrome = (state: DashState) => ({ ...state.chrome, section: 'sso' as const });
+
+  /** As /v1/connections: the access policy decides whether this change is an owner's; otherwise answers 403. */
+  async function ownerCheck(ctx: Context, state: DashState, change: Parameters<typeof services.access.requireConnectionChange>[1]): Promise<boolean> {
+    if (await allowed(() => services.access.requireConnectionChange(state.principal, change))) return true;
+    const page = dashPage(ctx);
+    render(ctx, messagePage(page, chrome(state), { title: page.t('dash.sso.title'), body: page.t('dash.sso.owner_only'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 403);
+    return false;
+  }
   const renderForm = (ctx: Context, state: DashState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
   /** Rules as people read them: connection and project names instead of ids. */
@@ -202,7 +208,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       rules: await ruleRows(undefined, list),
       connectorChoices: rows.map((c) => ({ id: c.id, name: c.name })),
       projectChoices: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })),
-      canOwner: await isOwner(o.state.principal, o.root, services),
+      canOwner: await services.access.isOwner(o.state.principal, o.root),
       ruleForm: extra.ruleForm ?? { email_domain: '', connector: '', project: '', role: 'viewer' },
       errors: extra.errors ?? {},
       notice: extra.notice,
@@ -346,9 +352,11 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       if (Object.keys(errors).length) return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors }, 400);
       changes.ldap = ldapPatch(ldap, secret);
     }
+    const next = mergePatch(current, changes);
+    if (!(await ownerCheck(ctx, o.state, mode === 'create' ? { action: 'create' } : { action: 'update', fields: changedFields(current, next) }))) return;
     let saved: ConnectionView;
     try {
-      saved = await connections.save(mergePatch(current, changes), mode === 'create' ? 'create' : 'update');
+      saved = await connections.save(next, mode === 'create' ? 'create' : 'update');
     } catch (err) {
       if (!(err instanceof ConnectionInputError)) throw err;
       const [field, message] = fieldError(t, err, type);
@@ -435,6 +443,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const p = await postedConnection(ctx);
     if (!p) return;
     const { o, connection } = p;
+    if (!(await ownerCheck(ctx, o.state, { action: 'delete' }))) return;
     if (!(await connections.delete(connection.id))) return dash.notFound(ctx, o.state, SSO_PATH);
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
     await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
@@ -465,8 +474,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       const { rule, auditProject } = await addProvisioningRule(services, o.state.principal, parsed.data);
       await auditAction(ctx, services, { action: 'provisioning_rule.created', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
       await renderSso(ctx, o, { notice: t('dash.rules.added', { domain: rule.email_domain }) });
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+    } catch (caught) {
+      const err = asAppError(caught);
+      if (!err) throw caught;
       const [field, message] = ruleError(t, err);
       await renderSso(ctx, o, { ruleForm, errors: { [field]: message } }, err.status);
     }
@@ -483,8 +493,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       const { rule, auditProject } = await removeProvisioningRule(services, o.state.principal, form.get('id') ?? '');
       await auditAction(ctx, services, { action: 'provisioning_rule.deleted', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
       await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+    } catch (caught) {
+      const err = asAppError(caught);
+      if (!err) throw caught;
       const message = err.code === 'not_found' ? t('dash.error.not_found') : err.code === 'conflict' ? t('dash.rules.err_config') : err.field === 'role' ? t('dash.rules.err_owner') : t('dash.rules.err_project');
       await renderSso(ctx, o, { errors: { email_domain: message } }, err.status);
     }

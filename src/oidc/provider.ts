@@ -29,7 +29,7 @@ export interface ProviderDeps {
    */
   checkUpstream?(accountId: string): Promise<'ok' | 'gone' | 'unavailable'>;
   /** API key checks for the RFC 8693 exchange; without it the exchange grant is not offered. */
-  apiKeys?: Pick<ExchangeDeps, 'verifyApiKey' | 'onExchange'>;
+  apiKeys?: Pick<ExchangeDeps, 'verifyApiKey' | 'onExchange' | 'exchangeScopes'>;
 }
 
 /** Standard OIDC claims we hold for a person, by scope. */

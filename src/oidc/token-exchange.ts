@@ -19,6 +19,8 @@ export interface ExchangeDeps {
   accessTokenTtl: number;
   signingAlg: string;
   verifyApiKey(key: string, ip: string): Promise<ApiKeyCheck>;
+  /** The access policy's rule: the token's scopes are the key's, narrowed to those asked for. */
+  exchangeScopes(keyScopes: readonly string[], requested: readonly string[] | undefined): { scopes: string[]; refused: string[] };
   onExchange(event: { ok: boolean; key_id: string | null; project_id: string | null; client_ip: string; code?: string }): Promise<void>;
 }
 
@@ -56,13 +58,9 @@ export function registerTokenExchange(provider: Provider, deps: ExchangeDeps): v
         await deps.onExchange({ ok: false, key_id: null, project_id: null, client_ip: ctx.ip, code: result.code });
         throw new errors.InvalidGrant(`the API key is not valid (${result.code})`);
       }
-      let scopes = result.scopes.filter((s) => deps.resourceScopes.includes(s));
-      if (params.scope) {
-        const asked = params.scope.split(' ').filter(Boolean);
-        const refused = asked.filter((s) => !scopes.includes(s));
-        if (refused.length) throw new errors.InvalidScope('the API key does not hold the requested scope', refused.join(' '));
-        scopes = asked;
-      }
+      const held = result.scopes.filter((s) => deps.resourceScopes.includes(s));
+      const { scopes, refused } = deps.exchangeScopes(held, params.scope ? params.scope.split(' ').filter(Boolean) : undefined);
+      if (refused.length) throw new errors.InvalidScope('the API key does not hold the requested scope', refused.join(' '));
 
       const token = new ctx.oidc.provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
       token.resourceServer = new ctx.oidc.provider.ResourceServer(deps.audience, {

@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAuthServer, testConfig, REDIRECT_URI, type AuthServer } from '../support/auth-server.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
-import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
+import { api, bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
 import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, personDn, type SlapdServer } from '../support/slapd.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -44,7 +44,8 @@ describe('LDAP connections and provisioning rules through the API', () => {
       },
     });
     boot = bootstrap(server);
-    admin = api(server.url, boot.key.key);
+    // Connections are an owner's business: an API key (never an owner) may only read and test them.
+    admin = (await personApi(server, { email: 'owner@acme.test', project: boot.project.id, role: 'owner' })).call;
     team = (await admin<{ id: string }>('POST', '/v1/projects', { name: 'Team', parent_id: boot.project.id })).body;
     config = await discover(server.url, 'console');
   });
@@ -115,7 +116,7 @@ describe('LDAP connections and provisioning rules through the API', () => {
     const unknownConnector = await admin('POST', '/v1/provisioning-rules', { email_domain: 'acme.ru', connectors: ['nope'] });
     expect(unknownConnector).toMatchObject({ status: 400, body: { field: 'connectors.0' } });
     // An API key holds admin:projects but is no owner: it cannot make new accounts owners.
-    const owner = await admin('POST', '/v1/provisioning-rules', { email_domain: 'acme.ru', connectors: ['corp-ldap'], project_id: team.id, role: 'owner' });
+    const owner = await api(server.url, boot.key.key)('POST', '/v1/provisioning-rules', { email_domain: 'acme.ru', connectors: ['corp-ldap'], project_id: team.id, role: 'owner' });
     expect(owner).toMatchObject({ status: 403, body: { code: 'forbidden', field: 'role' } });
     const made = await admin('POST', '/v1/provisioning-rules', { email_domain: 'ACME.ru', connectors: ['corp-ldap'], project_id: team.id, role: 'viewer' });
     expect(made.status).toBe(201);

@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAuthServer, testConfig, REDIRECT_URI, type AuthServer } from '../support/auth-server.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
-import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
+import { api, bootstrap, cli, personApi, type Bootstrapped } from '../support/admin.ts';
 
 type Json = Record<string, unknown>;
 const ALL = 'openid email profile offline_access read:logs write:alerts admin:projects';
@@ -92,11 +92,14 @@ describe('project roles: memberships, roles in tokens, users API', () => {
   it('disables an account: refreshes and its admin API access fail at once', async () => {
     const tokens = await codeFlowTokens(config, { email: 'olga@example.com', password: 'olga-password-123', scope: ALL });
     expect((await api(server.url, tokens.access_token)('GET', `/v1/projects/${team.id}/members`)).status).toBe(200);
-    const patched = await rootApi('PATCH', `/v1/users/${owner.id}`, { disabled: true });
+    // Only an owner disables an owner: the organisation's admin key is refused, another owner may.
+    expect((await rootApi('PATCH', `/v1/users/${owner.id}`, { disabled: true })).status).toBe(403);
+    const otto = await personApi(server, { email: 'otto@example.com', project: boot.project.id, role: 'owner' });
+    const patched = await otto.call('PATCH', `/v1/users/${owner.id}`, { disabled: true });
     expect(patched.body).toMatchObject({ disabled: true });
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await api(server.url, tokens.access_token)('GET', `/v1/projects/${team.id}/members`)).status).toBe(401);
     await expect(codeFlowTokens(config, { email: 'olga@example.com', password: 'olga-password-123' })).rejects.toThrow();
-    await rootApi('PATCH', `/v1/users/${owner.id}`, { disabled: false });
+    await otto.call('PATCH', `/v1/users/${owner.id}`, { disabled: false });
   });
 });

@@ -5,7 +5,7 @@ import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { startAuthServer, testConfig, type AuthServer } from '../support/auth-server.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
-import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
+import { api, bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
 import { discover } from '../support/http-login.ts';
 import { freePort } from '../support/ports.ts';
 import { launchBrowser } from '../support/browser.ts';
@@ -56,7 +56,8 @@ describe('connections API (the SSO wizard backend) across two nodes', () => {
     a = await startAuthServer({ port: portA, config, env });
     b = await startAuthServer({ port: portB, config, env });
     boot = bootstrap(a);
-    admin = api(a.url, boot.key.key);
+    // Connections are an owner's business: an API key (never an owner) may only read and test them.
+    admin = (await personApi(a, { email: 'owner@acme.test', project: boot.project.id, role: 'owner' })).call;
     browser = await launchBrowser();
   });
   afterAll(async () => {

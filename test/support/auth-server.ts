@@ -34,6 +34,14 @@ export function testConfig(port: number, overrides: RawConfig = {}): RawConfig {
         scope: 'openid email profile offline_access read:logs',
       },
       {
+        // A first-party console holding the admin API's scopes: people's tokens for /v1 in tests (personApi).
+        client_id: 'admin-console',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [REDIRECT_URI],
+        scope: 'openid email profile offline_access read:logs write:alerts admin:projects',
+      },
+      {
         client_id: 'partner-app',
         client_name: 'Partner App',
         client_secret: 'partner-app-secret-0123456789abcdefghij',
