@@ -26,7 +26,7 @@ export interface AuditFilter {
   project_ids?: Set<string> | undefined;
   /** Also events tied to no project (failed calls before a project was known): for organisation admins. */
   include_unscoped?: boolean | undefined;
-  /** Of the events tied to no project, those whose actor or target is one of these accounts. */
+  /** Of the events tied to no project, those about these accounts only (actor and target). */
   unscoped_subjects?: Set<string> | undefined;
   /** An exact action (`key.created`) or a family (`key`). */
   action?: string | undefined;
@@ -38,9 +38,11 @@ export interface AuditFilter {
   limit?: number | undefined;
 }
 
+/** An event about accounts (as actor or target), every one of them among `subjects`. */
 function aboutSubject(event: AuditEvent, subjects: Set<string> | undefined): boolean {
   if (!subjects) return false;
-  return (event.actor.id !== null && subjects.has(event.actor.id)) || (event.target?.type === 'user' && event.target.id !== null && subjects.has(event.target.id));
+  const accounts = [event.actor.type === 'user' ? event.actor.id : null, event.target?.type === 'user' ? event.target.id : null].filter((id): id is string => !!id);
+  return accounts.length > 0 && accounts.every((id) => subjects.has(id));
 }
 
 export class AuditLog {
