@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { GroupRoles, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { GroupRoles, PasswordHasher, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
 import { LdapDirectory } from './directory/ldap.ts';
 import { InvitationRepository } from './directory/invitations.ts';
 import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
@@ -34,6 +34,8 @@ export interface Services {
   /** What a federated or directory sign-in needs to decide on an identity. */
   signIn: SignInDeps;
   ldap: LdapDirectory | undefined;
+  /** Human password hashes and checks, under the process's concurrency bound (passwords.*). */
+  passwords: PasswordHasher;
   groupRoles: GroupRoles;
   provisioningRules: ProvisioningRules;
   keys: KeyService;
@@ -158,6 +160,20 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   providers.watch(store, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
   storeHealth.start();
+  let highWater = 0;
+  const passwords = new PasswordHasher({
+    maxConcurrent: config.passwords.max_concurrent_hashes,
+    maxQueued: config.passwords.max_queued_hashes,
+    observer: {
+      started(kind, inFlight) {
+        if (kind !== 'hash') metrics.passwordChecks.inc({ kind: kind === 'verify' ? 'local' : 'decoy' });
+        metrics.passwordHashesInFlight.set(inFlight);
+        if (inFlight > highWater) metrics.passwordHashesInFlightMax.set((highWater = inFlight));
+      },
+      finished: (inFlight) => metrics.passwordHashesInFlight.set(inFlight),
+      refused: () => metrics.passwordHashesRefused.inc(),
+    },
+  });
 
   return {
     config,
@@ -173,6 +189,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     upstreamSessions,
     signIn,
     ldap,
+    passwords,
     groupRoles,
     provisioningRules,
     keys,

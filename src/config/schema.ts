@@ -112,6 +112,24 @@ export const configSchema = z.strictObject({
       /** Failed password attempts allowed per account and client IP within `window_seconds`. */
       max_failed_attempts: z.number().int().positive().default(5),
       window_seconds: positiveSeconds.default(900),
+      /**
+       * Failed attempts per account from all addresses together, within `account_window_seconds`, before
+       * the account's back-off starts: then one password check per interval, `account_backoff_seconds`
+       * doubling with each further failure up to `account_backoff_max_seconds` (never a lock-out).
+       */
+      account_max_failed_attempts: z.number().int().positive().default(20),
+      account_window_seconds: positiveSeconds.default(86_400),
+      account_backoff_seconds: positiveSeconds.default(30),
+      account_backoff_max_seconds: positiveSeconds.default(900),
+    })
+    .prefault({})
+    .refine((l) => l.account_backoff_seconds <= l.account_backoff_max_seconds, { message: 'account_backoff_seconds must not exceed account_backoff_max_seconds', path: ['account_backoff_seconds'] }),
+  passwords: z
+    .strictObject({
+      /** Password hashes and checks (argon2id: 64 MiB each) running at once, per server process. */
+      max_concurrent_hashes: z.number().int().min(1).max(64).default(2),
+      /** Sign-ins allowed to wait for a hashing slot; beyond that the page answers 503 "try again". */
+      max_queued_hashes: z.number().int().min(0).max(10_000).default(32),
     })
     .prefault({}),
   api_keys: z

@@ -6,7 +6,6 @@ import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, rul
 import { AppError, asAppError } from '../admin/problem.ts';
 import { ConnectionInputError, changedFields, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
-import { LdapUnavailableError } from '../directory/ldap.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage } from '../../views/dashboard/pages.ts';
@@ -398,31 +397,36 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const password = form.get('password') ?? '';
     const directory = ldapDirectoryOf(services.connectors.get(connection.id));
     let result: LdapTryResult;
-    const blocked = email ? await tries.blockedFor(email.toLowerCase()) : undefined;
+    const person = email.toLowerCase();
+    // Reserve-then-check, as the sign-in page: the try is counted before the bind, so concurrent tries
+    // cannot all slip past the limit.
+    const reserved = email && password && directory ? await tries.reserve(person) : undefined;
     if (!email || !password) {
       result = { email, ok: false, detail: t('dash.ldap.try_missing') };
-    } else if (blocked !== undefined) {
-      result = { email, ok: false, detail: t('dash.ldap.try_locked', { email, minutes: Math.ceil(blocked / 60) }) };
     } else if (!directory) {
       result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: connection.enabled === false ? 'the connection is disabled' : `the connector could not be started: ${connections.whyNotRunning(connection.id)}` }) };
+    } else if (reserved && !reserved.ok) {
+      result = { email, ok: false, detail: t('dash.ldap.try_locked', { email, minutes: Math.ceil(reserved.retryAfter / 60) }) };
     } else {
       try {
-        const person = await directory.authenticate(email, password);
-        await tries.reset(email.toLowerCase());
+        const found = await directory.authenticate(email, password);
+        await tries.reset(person);
         const source = connections.sourceOf(connection.id);
         const mappings = (await services.groupRoles.list()).filter((m) => m.source === source);
         const roles = [];
-        for (const grant of rolesFromGroups(mappings, [{ source, groups: person.groups }])) {
+        for (const grant of rolesFromGroups(mappings, [{ source, groups: found.groups }])) {
           roles.push({ project: (await services.projects.get(grant.project_id))?.name ?? grant.project_id, role: grant.role });
         }
-        result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: person.email }), person: { dn: person.dn, id: person.id, email: person.email, name: person.name }, groups: person.groups, roles };
+        result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: found.email }), person: { dn: found.dn, id: found.id, email: found.email, name: found.name }, groups: found.groups, roles };
       } catch (err) {
         if (err instanceof ConnectorError && err.code === 'invalid_credentials') {
-          await tries.recordFailure(email.toLowerCase());
           result = { email, ok: false, detail: t('dash.ldap.try_bad', { email }) };
+        } else {
+          // No verdict on the password: the try is given back.
+          await tries.release(person);
+          const reason = err instanceof Error ? err.message : String(err);
+          result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason }) };
         }
-        else if (err instanceof LdapUnavailableError) result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: err.message }) };
-        else result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: err instanceof Error ? err.message : String(err) }) };
       }
     }
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: result.ok ? 'success' : 'failure', detail: { kind: 'sign_in', email } });

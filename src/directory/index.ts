@@ -1,5 +1,5 @@
 export { UserRepository, type User } from './users.ts';
-export { hashPassword, verifyPassword, burnPasswordCheck, isSupportedHash, passwordProblem, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './passwords.ts';
+export { hashPassword, verifyPassword, isSupportedHash, passwordProblem, PasswordHasher, PasswordBusyError, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordHasherObserver } from './passwords.ts';
 export { ProjectRepository, ProjectError, type Project } from './projects.ts';
 export { ROLES, ROLE_SCOPES, isRole, type Role } from './roles.ts';
 export { MembershipRepository, effectiveRoles, scopesForRoles, type MembershipGrant, type MembershipCause, type MembershipChange } from './memberships.ts';

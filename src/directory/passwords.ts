@@ -33,10 +33,99 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
   return false;
 }
 
-// Verified against when the account does not exist, so an unknown email costs as much as a wrong password
-// (no user enumeration by timing). Computed once, lazily.
-let decoy: Promise<string> | undefined;
-export async function burnPasswordCheck(password: string): Promise<void> {
-  decoy ??= hashPassword('decoy-password-for-timing');
-  await verifyPassword(await decoy, password);
+/** Every hasher slot and every queue place is taken: the caller answers 503 "try again", it does not wait. */
+export class PasswordBusyError extends Error {
+  override readonly name = 'PasswordBusyError';
+  constructor() {
+    super('too many password hashes in progress');
+  }
+}
+
+/** What a hasher reports, so the composition root can turn it into metrics (directory imports no HTTP). */
+export interface PasswordHasherObserver {
+  /** A hash or check starts running; `inFlight` counts it. */
+  started?(kind: 'hash' | 'verify' | 'decoy', inFlight: number): void;
+  finished?(inFlight: number): void;
+  /** Refused with PasswordBusyError. */
+  refused?(): void;
+}
+
+export interface PasswordHasherOptions {
+  /** Hashes and checks running at once in this process. */
+  maxConcurrent: number;
+  /** Callers allowed to wait for a slot; beyond that they are refused at once. */
+  maxQueued: number;
+  observer?: PasswordHasherObserver | undefined;
+}
+
+/**
+ * Hashing and checking of human passwords under a concurrency bound. One argon2id hash holds 64 MiB
+ * while it runs, and the argon2 binding runs on libuv's thread pool (4 threads by default), which the
+ * file system, DNS and zlib share: without a bound a flood of sign-in attempts, each a hash, queues
+ * unboundedly there and starves everything else. Here at most `maxConcurrent` run, at most `maxQueued`
+ * wait (first come, first served), and the rest get PasswordBusyError at once, which the pages answer
+ * with 503 and Retry-After — a caller who is turned away costs a few bytes, not 64 MiB.
+ * One per process (built by the container); the bound is per process, as the memory is.
+ */
+export class PasswordHasher {
+  private readonly maxConcurrent: number;
+  private readonly maxQueued: number;
+  private readonly observer: PasswordHasherObserver;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private decoy: Promise<string> | undefined;
+
+  constructor(options: PasswordHasherOptions) {
+    if (!(options.maxConcurrent >= 1) || !(options.maxQueued >= 0)) throw new RangeError('PasswordHasher: maxConcurrent ≥ 1 and maxQueued ≥ 0');
+    this.maxConcurrent = options.maxConcurrent;
+    this.maxQueued = options.maxQueued;
+    this.observer = options.observer ?? {};
+  }
+
+  /** A new argon2id hash (invitations). */
+  hash(password: string): Promise<string> {
+    return this.run('hash', () => hashPassword(password));
+  }
+
+  /** Checks a password against an account's hash. */
+  verify(hash: string, password: string): Promise<boolean> {
+    return this.run('verify', () => verifyPassword(hash, password));
+  }
+
+  /**
+   * The cost of a check without an account (unknown email, or one without a local password), so the
+   * answer's timing does not tell whether the account exists. Always false.
+   */
+  burn(password: string): Promise<false> {
+    return this.run('decoy', async () => {
+      // The first call also makes the decoy hash, inside its own slot.
+      this.decoy ??= hashPassword('decoy-password-for-timing').catch((error: unknown) => {
+        this.decoy = undefined;
+        throw error;
+      });
+      await verifyPassword(await this.decoy, password);
+      return false as const;
+    });
+  }
+
+  private async run<T>(kind: 'hash' | 'verify' | 'decoy', work: () => Promise<T>): Promise<T> {
+    if (this.running < this.maxConcurrent) {
+      this.running++;
+    } else if (this.waiting.length < this.maxQueued) {
+      // The slot is handed over by the finishing caller (`running` stays counted), so no newcomer overtakes.
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.observer.refused?.();
+      throw new PasswordBusyError();
+    }
+    this.observer.started?.(kind, this.running);
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+      this.observer.finished?.(this.running);
+    }
+  }
 }

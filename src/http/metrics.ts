@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from '../store/index.ts';
 
 /** Prometheus metrics of one server process, on its own registry (no module-level singletons). */
@@ -33,6 +33,27 @@ export class Metrics {
     name: 'logtrace_logins_total',
     help: 'Sign-in attempts by method and outcome',
     labelNames: ['method', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly passwordChecks = new Counter({
+    name: 'logtrace_password_checks_total',
+    help: 'Password checks run: local (an account hash), decoy (no such account, same cost), directory (an LDAP bind)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly passwordHashesInFlight = new Gauge({
+    name: 'logtrace_password_hashes_in_flight',
+    help: 'Password hashes and checks running now in this process (bounded by passwords.max_concurrent_hashes)',
+    registers: [this.registry],
+  });
+  readonly passwordHashesInFlightMax = new Gauge({
+    name: 'logtrace_password_hashes_in_flight_max',
+    help: 'The most password hashes and checks that ran at once in this process since it started',
+    registers: [this.registry],
+  });
+  readonly passwordHashesRefused = new Counter({
+    name: 'logtrace_password_hashes_refused_total',
+    help: 'Password hashes refused because every slot and queue place was taken (answered 503)',
     registers: [this.registry],
   });
   readonly storeDuration = new Histogram({

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
-import { hashPassword, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, type Invitation, type InvitationFailure, type Project } from '../directory/index.ts';
+import { PasswordBusyError, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, type Invitation, type InvitationFailure, type Project } from '../directory/index.ts';
 import { readForm } from '../http/form.ts';
 import { invitationMessagePage, invitationPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
@@ -38,7 +38,7 @@ const GONE_MESSAGES: Record<InvitationFailure, MessageKey> = {
 };
 
 export function invitationRoutes(router: Router, services: Services): void {
-  const { invitations, projects, users, memberships, audit, connectors, config } = services;
+  const { invitations, projects, users, memberships, audit, connectors, config, passwords } = services;
   const origin = new URL(config.issuer).origin;
   // The connector set changes at run time (/v1/connections): read it per request.
   // Of those, the ones that serve the invited address's domain (home-realm discovery), else the ones
@@ -120,7 +120,15 @@ export function invitationRoutes(router: Router, services: Services): void {
     // An account with this email appeared after the invitation (SSO, `users add`): never take it over.
     const accountExists = () => message(ctx, 409, 'invite.gone.title', t('invite.error.account_exists', { email: invitation.email }));
     if (await users.findByEmail(invitation.email)) return accountExists();
-    const passwordHash = await hashPassword(password);
+    let passwordHash: string;
+    try {
+      // Under the process's hashing bound: a link posted many times at once costs slots, not 64 MiB each.
+      passwordHash = await passwords.hash(password);
+    } catch (err) {
+      if (!(err instanceof PasswordBusyError)) throw err;
+      ctx.set('Retry-After', '1');
+      return showForm(ctx, found, { name, errors: { password: t('invite.error.busy') } }, 503);
+    }
     // Accepting is the atomic step, and it comes first: a second post of the same form, or a revoke a
     // moment ago, loses here and nothing is created. (An account that appeared in between still wins below:
     // the invitation is then used up, and the person is told to ask for a new one.)

@@ -4,9 +4,9 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { Services } from '../container.ts';
 import { StoreUnavailableError } from '../store/index.ts';
-import { burnPasswordCheck, verifyPassword } from '../directory/index.ts';
+import { PasswordBusyError } from '../directory/index.ts';
 import { isFirstParty, PASSWORD_ACR } from '../oidc/index.ts';
-import { FailureLimiter } from '../http/rate-limit.ts';
+import { LoginThrottle, type LoginTicket } from '../http/rate-limit.ts';
 import { readForm } from '../http/form.ts';
 import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
@@ -22,7 +22,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * a cross-site form post fail.
  */
 export function interactionRoutes(router: Router, services: Services): void {
-  const { config, users, audit, metrics, store, logger, connectors } = services;
+  const { config, users, audit, metrics, store, logger, connectors, passwords } = services;
   // The connector set changes at run time (/v1/connections): read it per request.
   const listed = () => [...connectors.values()].filter((c) => c.kind !== 'password');
   const passwordConnectors = () => [...connectors.values()].filter((c): c is PasswordConnector => c.kind === 'password');
@@ -31,10 +31,13 @@ export function interactionRoutes(router: Router, services: Services): void {
     const domain = email.slice(email.lastIndexOf('@') + 1);
     return listed().find((c) => c.email_domains.includes(domain));
   };
-  const limiter = new FailureLimiter(store, {
-    name: 'login',
-    max: config.login.max_failed_attempts,
+  const throttle = new LoginThrottle(store, {
+    maxFailedAttempts: config.login.max_failed_attempts,
     windowSeconds: config.login.window_seconds,
+    accountMaxFailedAttempts: config.login.account_max_failed_attempts,
+    accountWindowSeconds: config.login.account_window_seconds,
+    accountBackoffSeconds: config.login.account_backoff_seconds,
+    accountBackoffMaxSeconds: config.login.account_backoff_max_seconds,
   });
   const provider = () => services.providers.current;
 
@@ -155,32 +158,40 @@ export function interactionRoutes(router: Router, services: Services): void {
       return;
     }
 
-    const subject = `${email}|${ctx.ip}`;
     const auditBase = { ip: ctx.ip, user_agent: ctx.get('user-agent') || null, target: { type: 'client', id: client.clientId } };
+    let ticket: LoginTicket | undefined;
     try {
-      const blocked = await limiter.blockedFor(subject);
-      if (blocked !== undefined) {
-        metrics.logins.inc({ method: 'password', outcome: 'locked' });
-        await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: 'too_many_attempts' } });
+      // Reserve-then-check: the attempt is counted before any password is checked (see LoginThrottle).
+      const admission = await throttle.admit(email, ctx.ip);
+      if (!admission.ok) {
+        metrics.logins.inc({ method: 'password', outcome: admission.limit === 'address' ? 'locked' : 'backoff' });
+        await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: 'too_many_attempts', limit: admission.limit } });
         ctx.status = 429;
-        ctx.set('Retry-After', String(blocked));
-        renderLogin(ctx, details, clientName, { email, error: t('login.error.locked', { minutes: Math.ceil(blocked / 60) }) });
+        ctx.set('Retry-After', String(admission.retryAfter));
+        renderLogin(ctx, details, clientName, { email, error: t('login.error.locked', { minutes: Math.ceil(admission.retryAfter / 60) }) });
         return;
       }
+      ticket = admission.ticket;
 
       const user = await users.findByEmail(email);
-      const ok = user?.password_hash && !user.disabled ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
+      const ok = user?.password_hash && !user.disabled ? await passwords.verify(user.password_hash, password) : await passwords.burn(password);
       // Local accounts first, then directories (LDAP), as Keycloak does with federated users.
       if (!ok && !user?.password_hash) {
         // One directory that is down must not lock out the people of the others: try them all, and answer
         // 503 only when none accepted the password and one could not be asked (it might have).
         let unavailable: PasswordConnector | undefined;
+        let refused = false;
         for (const connector of passwordConnectors()) {
           let identity: Identity;
           try {
+            // A bind is a password check: admitted by the same throttle as the local one, above.
+            metrics.passwordChecks.inc({ kind: 'directory' });
             identity = await connector.login({ username: email, password });
           } catch (err) {
-            if (err instanceof ConnectorError && err.code === 'invalid_credentials') continue;
+            if (err instanceof ConnectorError && err.code === 'invalid_credentials') {
+              refused = true;
+              continue;
+            }
             if (err instanceof ConnectorError && err.code === 'upstream_error') {
               logger.warn({ connector: connector.id, err: err.message }, 'directory unavailable during sign-in');
               await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, method: connector.type, connector: connector.id, reason: 'directory_unavailable' } });
@@ -195,18 +206,20 @@ export function interactionRoutes(router: Router, services: Services): void {
             renderLogin(ctx, details, clientName, { email, error: t(SIGN_IN_MESSAGES[decision.reason], { name: connector.name, email }) });
             return;
           }
-          await limiter.reset(subject);
+          await throttle.succeeded(ticket);
           await finishLogin(ctx, decision.user.id, identity);
           return;
         }
         if (unavailable) {
+          // No directory gave a verdict: the attempt is given back (an outage spends nobody's budget).
+          // When another directory did refuse the password, it stays counted: the answer told that much.
+          if (!refused) await throttle.unanswered(ticket);
           ctx.status = 503;
           renderLogin(ctx, details, clientName, { email, error: t('federation.error.unavailable', { name: unavailable.name }) });
           return;
         }
       }
       if (!user || !ok) {
-        await limiter.recordFailure(subject);
         metrics.logins.inc({ method: 'password', outcome: 'failure' });
         await audit.record({ ...auditBase, actor: { type: user ? 'user' : 'anonymous', id: user?.id ?? null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: user?.disabled ? 'disabled' : 'invalid_credentials' } });
         ctx.status = 401;
@@ -214,12 +227,21 @@ export function interactionRoutes(router: Router, services: Services): void {
         return;
       }
 
-      await limiter.reset(subject);
+      await throttle.succeeded(ticket);
       await users.recordLogin(user.id);
       metrics.logins.inc({ method: 'password', outcome: 'success' });
       await audit.record({ ...auditBase, actor: { type: 'user', id: user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: 'password' } });
       await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR, remember: true } }, false);
     } catch (err) {
+      if (err instanceof PasswordBusyError) {
+        // Every hashing slot and queue place is taken: "try again", and the attempt is given back.
+        if (ticket) await throttle.unanswered(ticket).catch(() => undefined);
+        metrics.logins.inc({ method: 'password', outcome: 'busy' });
+        ctx.status = 503;
+        ctx.set('Retry-After', '1');
+        renderLogin(ctx, details, clientName, { email, error: t('login.error.busy') });
+        return;
+      }
       if (!(err instanceof StoreUnavailableError)) throw err;
       logger.warn({ err: err.message }, 'store unavailable during sign-in');
       ctx.status = 503;

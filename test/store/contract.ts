@@ -258,6 +258,15 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         const values = await Promise.all(Array.from({ length: 50 }, () => store.incr('count:race')));
         expect(sorted(values.map(String))).toEqual(sorted(Array.from({ length: 50 }, (_, i) => String(i + 1))));
       });
+
+      it('hands each of 50 concurrent callers creating a counter with a TTL its own value, under one TTL', async () => {
+        // What reserve-then-check throttles rely on (src/http/rate-limit.ts): the increment and the value
+        // that decides are one step, so exactly `max` of any number of concurrent callers see a value ≤ max.
+        const values = await Promise.all(Array.from({ length: 50 }, () => store.incr('count:ttl-race', 1, 60)));
+        expect(sorted(values.map(String))).toEqual(sorted(Array.from({ length: 50 }, (_, i) => String(i + 1))));
+        expect(await store.ttl('count:ttl-race')).toBeGreaterThanOrEqual(59);
+        expect(await store.ttl('count:ttl-race')).toBeLessThanOrEqual(60);
+      });
     });
 
     describe('batch', () => {
