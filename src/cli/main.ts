@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config/index.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, type Store } from '../store/index.ts';
 import { hashPassword } from '../directory/index.ts';
-import { ensureKeySet, listSigningKeys, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
+import { ensureKeySet, listSigningKeys, rotateCookieKeys, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
 import { SecretBox } from '../webhooks/index.ts';
 import { secretKeyFromEnv } from '../container.ts';
 import { openCliServices } from './services.ts';
@@ -29,6 +29,8 @@ Commands:
                                 add a new signing key; the old one stays published until
                                 tokens signed with it have expired (needs the servers'
                                 LOGTRACE_SECRET_KEY when the keys are sealed with it)
+  cookie-keys rotate [--json]   replace the cookie keys: every browser session and sign-in in
+                                progress ends (for keys that may have been read)
 
 The store is the one the configuration names (LOGTRACE_CONFIG, DATA_DIR, REDIS_URL as for the server).`;
 
@@ -46,6 +48,13 @@ async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>, c
   } finally {
     await store.close();
   }
+}
+
+/** New keys are sealed with LOGTRACE_SECRET_KEY exactly as the server seals its keys. */
+function keyBox(store: Store): SecretBox | undefined {
+  const secretKey = secretKeyFromEnv().encryptionKey;
+  if (!secretKey) console.error('warning: LOGTRACE_SECRET_KEY is not set: signing and cookie keys stay in the store in clear');
+  return secretKey ? new SecretBox(store, secretKey) : undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -115,10 +124,7 @@ async function main(argv: string[]): Promise<number> {
         console.error(`error: --alg must be ES256, EdDSA or RS256, not ${alg}`);
         return 2;
       }
-      // The new key is sealed with LOGTRACE_SECRET_KEY exactly as the server seals its keys.
-      const secretKey = secretKeyFromEnv().encryptionKey;
-      const box = secretKey ? new SecretBox(store, secretKey) : undefined;
-      if (!box) console.error('warning: LOGTRACE_SECRET_KEY is not set: the signing keys stay in the store in clear');
+      const box = keyBox(store);
       await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional, box);
       // Tokens signed by the old key live at most this long: keep it published until then.
       const retireAfter = Math.max(config.tokens.access_token_ttl, config.tokens.id_token_ttl) + 300;
@@ -126,6 +132,16 @@ async function main(argv: string[]): Promise<number> {
       const result = { added: { kid: added.kid, alg: added.alg }, retired: retired.map((k) => ({ kid: k.kid, retire_at: k.retire_at })) };
       if (values.json) console.log(JSON.stringify(result));
       else console.log(`new ${added.alg} signing key ${added.kid}; running servers pick it up within ${config.signing_keys.reload_interval} s${retired.map((k) => `\nkey ${k.kid} stays published until ${k.retire_at}`).join('')}`);
+      return 0;
+    });
+  }
+
+  if (command === 'cookie-keys' && sub === 'rotate') {
+    return withStore(async (store, config) => {
+      const box = keyBox(store);
+      const { version } = await rotateCookieKeys(store, box);
+      if (values.json) console.log(JSON.stringify({ version }));
+      else console.log(`new cookie keys (key set version ${version}); running servers pick them up within ${config.signing_keys.reload_interval} s, and every browser signs in again`);
       return 0;
     });
   }

@@ -205,6 +205,19 @@ export async function rotateSigningKey(store: Store, alg: SigningAlg, retireAfte
 }
 
 /**
+ * Replaces the cookie keys with a fresh one: every cookie signed before (browser sessions and sign-ins in
+ * progress at this server) stops being accepted. For keys that may have been read, e.g. kept in clear
+ * before LOGTRACE_SECRET_KEY was set.
+ */
+export async function rotateCookieKeys(store: Store, box: SecretBox | undefined): Promise<{ version: number }> {
+  const current = await readKeySet(store, box);
+  if (!current) throw new Error('no keys yet: start the server once, or run with the same store configuration');
+  const version = current.version + 1;
+  await store.put(KEYSET_KEY, await toRecord({ ...current, version, cookie_keys: [randomBytes(32).toString('base64url')] }, box));
+  return { version };
+}
+
+/**
  * The private JWKS handed to oidc-provider: active keys first (the first key of an algorithm signs),
  * then retired keys still within their publication window (verification only, via /jwks).
  */

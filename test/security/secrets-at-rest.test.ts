@@ -303,6 +303,18 @@ describe('signing and cookie keys at rest (Redis)', () => {
     // migration, which is why the README says to rotate them after setting LOGTRACE_SECRET_KEY).
     expect((await forgeAccessTokens(migrating, clearDump)).length).toBeGreaterThan(0);
     expect((await forgeSessionCookies(migrating, clearDump, 'legacy:')).length).toBeGreaterThan(0);
+
+    // The operator replaces the cookie keys that were readable: the forged cookie stops working.
+    const rotate = spawnSync(process.execPath, ['src/cli/main.ts', 'cookie-keys', 'rotate', '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, LOGTRACE_CONFIG: migrating.configPath, LOGTRACE_SECRET_KEY: SECRET },
+      encoding: 'utf8',
+    });
+    expect(rotate.status, rotate.stderr).toBe(0);
+    expect(await migrating.stop()).toBe(0);
+    await migrating.start();
+    expect(text(await dumpRedis(redis.url, 'legacy:'))).not.toContain('"cookie_keys":');
+    expect(await forgeSessionCookies(migrating, clearDump, 'legacy:')).toEqual([]);
   });
 });
 
