@@ -175,7 +175,7 @@ async function forgeSessionCookies(server: AuthServer, dump: Map<string, string[
 function runServer(configPath: string, env: Record<string, string | undefined>) {
   const childEnv: Record<string, string | undefined> = { ...process.env, LOGTRACE_CONFIG: configPath, ...env };
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-  return spawnSync(process.execPath, ['src/main.ts'], { cwd: ROOT, env: childEnv as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, ['src/main.ts'], { cwd: ROOT, env: childEnv as NodeJS.ProcessEnv, encoding: 'utf8', timeout: 90_000 });
 }
 
 async function clientCredentialsToken(server: AuthServer): Promise<string> {
@@ -187,7 +187,8 @@ async function verifies(server: AuthServer, token: string): Promise<boolean> {
   return jwtVerify(token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url, audience: AUDIENCE }).then(() => true, () => false);
 }
 
-describe('signing and cookie keys at rest (Redis)', () => {
+// Several server starts (and CLI runs) per test: on a loaded 2-core machine each takes seconds.
+describe('signing and cookie keys at rest (Redis)', { timeout: 180_000 }, () => {
   let redis: RedisServer;
   let server: AuthServer | undefined;
   let migrating: AuthServer | undefined;
@@ -318,7 +319,8 @@ describe('signing and cookie keys at rest (Redis)', () => {
   });
 });
 
-describe('development defaults with a public issuer', () => {
+// Several server starts (and CLI runs) per test: on a loaded 2-core machine each takes seconds.
+describe('development defaults with a public issuer', { timeout: 180_000 }, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'lt-devdefaults-'));
@@ -332,7 +334,7 @@ describe('development defaults with a public issuer', () => {
       cwd: ROOT,
       env: { ...process.env, LOGTRACE_CONFIG: 'config/default.yaml', ISSUER: 'https://auth.logtrace.example.net', PORT: String(await freePort()), DATA_DIR: path.join(dir, 'shipped'), LOGTRACE_SECRET_KEY: '' },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 90_000,
     });
     expect(out.status).toBe(1);
     expect(out.stderr).toContain('refusing to start: issuer https://auth.logtrace.example.net is not localhost');
@@ -391,7 +393,8 @@ describe('development defaults with a public issuer', () => {
   });
 });
 
-describe('/metrics access', () => {
+// Several server starts (and CLI runs) per test: on a loaded 2-core machine each takes seconds.
+describe('/metrics access', { timeout: 180_000 }, () => {
   const TOKEN = randomBytes(24).toString('base64url');
 
   it('with metrics.token: 401 without or with a wrong token, 200 with the right one', async () => {
