@@ -319,7 +319,6 @@ describe('signing and cookie keys at rest (Redis)', { timeout: 180_000 }, () => 
   });
 });
 
-// Several server starts (and CLI runs) per test: on a loaded 2-core machine each takes seconds.
 describe('development defaults with a public issuer', { timeout: 180_000 }, () => {
   let dir: string;
   beforeAll(async () => {
@@ -393,7 +392,6 @@ describe('development defaults with a public issuer', { timeout: 180_000 }, () =
   });
 });
 
-// Several server starts (and CLI runs) per test: on a loaded 2-core machine each takes seconds.
 describe('/metrics access', { timeout: 180_000 }, () => {
   const TOKEN = randomBytes(24).toString('base64url');
 
