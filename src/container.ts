@@ -51,10 +51,19 @@ export interface Services {
 
 export async function buildServices(config: Config, logger: Logger): Promise<Services> {
   const metrics = new Metrics();
+  const secretKey = secretKeyFromEnv().encryptionKey;
   const rawStore = await openStore(config.store, {
     onConnectionError: (error) => logger.error({ err: error.message }, 'store connection failing'),
   });
   const store = instrumentStore(rawStore, metrics);
+  // Signing and cookie keys are sealed only with LOGTRACE_SECRET_KEY: a data key kept in the same store
+  // would protect nothing from someone who can read the store. Read first: a key set this process cannot
+  // open stops start-up before any background work begins.
+  const keyBox = secretKey ? new SecretBox(store, secretKey) : undefined;
+  const keySet = await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional, keyBox).catch(async (error: unknown) => {
+    await rawStore.close();
+    throw error;
+  });
   const users = new UserRepository(store);
   const audit = new AuditLog(store);
   const projects = new ProjectRepository(store);
@@ -62,7 +71,6 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const identities = new IdentityRepository(store);
   const invitations = new InvitationRepository(store);
   const ldap = config.ldap ? new LdapDirectory(config.ldap, { logger }) : undefined;
-  const secretKey = secretKeyFromEnv().encryptionKey;
   const connections = new ConnectionSet({
     store,
     logger,
@@ -111,7 +119,6 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const expiryWatcher = new ExpiryWatcher({ store, keys, webhooks, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
   expiryWatcher.start(config.api_keys.expiry_check_seconds);
 
-  const keySet = await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional);
   for (const user of config.users) await users.upsertStatic(user);
 
   const access = new AccessPolicy(projects);
@@ -157,7 +164,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   }
   const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access: roleClaims, checkUpstream, ...oidcViews });
   const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
-  providers.watch(store, config.signing_keys.reload_interval, logger);
+  providers.watch(store, keyBox, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
   storeHealth.start();
   let highWater = 0;

@@ -1,10 +1,12 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { loadConfig, ConfigError, devWarnings } from './config/index.ts';
+import { loadConfig, ConfigError, devWarnings, developmentDefaultsCheck, developmentDefaultsRefusal } from './config/index.ts';
+import { KeySetUnavailableError } from './oidc/index.ts';
 import { createLogger, startServer } from './server.ts';
 
 /**
- * Start-up: load config (exit 1 naming every bad key), open the store, listen, shut down gracefully on
+ * Start-up: load config (exit 1 naming every bad key; exit 1 naming every development default when the
+ * issuer is not localhost, unless allow_development_defaults), open the store, listen, shut down gracefully on
  * SIGTERM/SIGINT. With `workers` > 1 the primary process forks that many servers sharing the port
  * (node:cluster); they share all state through the store, exactly as separate nodes do.
  */
@@ -20,6 +22,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const { config, source } = loaded;
+  const { refuse } = developmentDefaultsCheck(config);
+  if (refuse.length > 0) {
+    console.error(developmentDefaultsRefusal(config, refuse));
+    process.exit(1);
+  }
   const logger = createLogger(config);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
 
@@ -47,8 +54,17 @@ async function main(): Promise<void> {
   }
 
   if (cluster.isPrimary) for (const warning of devWarnings(config)) logger.warn(`configuration: ${warning}`);
-  const server = await startServer(config, logger);
-  logger.info({ issuer: config.issuer, port: server.port, store: config.store.driver, config: source, pid: process.pid }, 'LogTrace Auth listening');
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    if (err instanceof KeySetUnavailableError || err instanceof ConfigError) {
+      console.error(err instanceof ConfigError ? err.message : `error: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  logger.info({ issuer: config.issuer, port: server.port, ...(config.metrics.listen ? { metrics: config.metrics.listen } : {}), store: config.store.driver, config: source, pid: process.pid }, 'LogTrace Auth listening');
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -4,10 +4,13 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { buildServices, type Services } from './container.ts';
 import { createApp } from './http/app.ts';
+import { metricsApp, metricsListenAddress, readMetricsToken } from './http/metrics.ts';
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** The separate metrics address (`metrics.listen`), when configured. */
+  metricsUrl: string | undefined;
   services: Services;
   close(): Promise<void>;
 }
@@ -24,32 +27,52 @@ export function createLogger(config: Pick<Config, 'log_level'>): Logger {
 
 /** Builds the services and listens; close() stops accepting, drains in-flight requests, closes the store. */
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const metricsToken = await readMetricsToken(config.metrics);
   const services = await buildServices(config, logger);
-  const app = createApp(services);
-  const server = http.createServer(app.callback());
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const app = createApp(services, { metricsToken });
+  const servers: http.Server[] = [];
   let closing: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    services,
-    close() {
-      closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          // Requests still running after 10 s are cut off rather than holding the shutdown forever.
-          setTimeout(() => server.closeAllConnections(), 10_000).unref();
-        });
-        await services.close();
-      })();
-      return closing;
-    },
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              if (!server.listening) return resolve();
+              server.close(() => resolve());
+              server.closeIdleConnections();
+              // Requests still running after 10 s are cut off rather than holding the shutdown forever.
+              setTimeout(() => server.closeAllConnections(), 10_000).unref();
+            }),
+        ),
+      );
+      await services.close();
+    })();
+    return closing;
   };
+  const listen = async (handler: http.RequestListener, port: number, host: string | undefined): Promise<number> => {
+    const server = http.createServer(handler);
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  };
+  try {
+    const port = await listen(app.callback(), config.port, config.host);
+    let metricsUrl: string | undefined;
+    if (config.metrics.listen) {
+      const address = metricsListenAddress(config.metrics.listen);
+      const metricsPort = await listen(metricsApp(services.metrics, metricsToken).callback(), address.port, address.host);
+      const shown = !address.host || address.host === '0.0.0.0' || address.host === '::' ? '127.0.0.1' : address.host.includes(':') ? `[${address.host}]` : address.host;
+      metricsUrl = `http://${shown}:${metricsPort}`;
+    }
+    return { url: `http://127.0.0.1:${port}`, port, metricsUrl, services, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }

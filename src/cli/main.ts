@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config/index.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, type Store } from '../store/index.ts';
 import { hashPassword } from '../directory/index.ts';
-import { ensureKeySet, readKeySet, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
+import { ensureKeySet, listSigningKeys, rotateCookieKeys, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
+import { SecretBox } from '../webhooks/index.ts';
+import { secretKeyFromEnv } from '../container.ts';
 import { openCliServices } from './services.ts';
 import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
 import { AccessDenied } from '../access/index.ts';
@@ -26,7 +28,10 @@ Commands:
   signing-keys list [--json]    list signing keys (never the private parts)
   signing-keys rotate [--alg ES256|EdDSA|RS256] [--json]
                                 add a new signing key; the old one stays published until
-                                tokens signed with it have expired
+                                tokens signed with it have expired (needs the servers'
+                                LOGTRACE_SECRET_KEY when the keys are sealed with it)
+  cookie-keys rotate [--json]   replace the cookie keys: every browser session and sign-in in
+                                progress ends (for keys that may have been read)
 
 The store is the one the configuration names (LOGTRACE_CONFIG, DATA_DIR, REDIS_URL as for the server).`;
 
@@ -44,6 +49,13 @@ async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>, c
   } finally {
     await store.close();
   }
+}
+
+/** New keys are sealed with LOGTRACE_SECRET_KEY exactly as the server seals its keys. */
+function keyBox(store: Store): SecretBox | undefined {
+  const secretKey = secretKeyFromEnv().encryptionKey;
+  if (!secretKey) console.error('warning: LOGTRACE_SECRET_KEY is not set: signing and cookie keys stay in the store in clear');
+  return secretKey ? new SecretBox(store, secretKey) : undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -98,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === 'signing-keys' && sub === 'list') {
     return withStore(async (store) => {
-      const keySet = await readKeySet(store);
+      const keySet = await listSigningKeys(store);
       const keys = (keySet?.keys ?? []).map((k) => ({ kid: k.kid, alg: k.alg, created_at: k.created_at, retire_at: k.retire_at ?? null }));
       if (values.json) console.log(JSON.stringify({ version: keySet?.version ?? 0, keys }));
       else for (const k of keys) console.log(`${k.kid}  ${k.alg}  created ${k.created_at}${k.retire_at ? `  retires ${k.retire_at}` : '  active'}`);
@@ -113,13 +125,24 @@ async function main(argv: string[]): Promise<number> {
         console.error(`error: --alg must be ES256, EdDSA or RS256, not ${alg}`);
         return 2;
       }
-      await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional);
+      const box = keyBox(store);
+      await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional, box);
       // Tokens signed by the old key live at most this long: keep it published until then.
       const retireAfter = Math.max(config.tokens.access_token_ttl, config.tokens.id_token_ttl) + 300;
-      const { added, retired } = await rotateSigningKey(store, alg, retireAfter);
+      const { added, retired } = await rotateSigningKey(store, alg, retireAfter, box);
       const result = { added: { kid: added.kid, alg: added.alg }, retired: retired.map((k) => ({ kid: k.kid, retire_at: k.retire_at })) };
       if (values.json) console.log(JSON.stringify(result));
       else console.log(`new ${added.alg} signing key ${added.kid}; running servers pick it up within ${config.signing_keys.reload_interval} s${retired.map((k) => `\nkey ${k.kid} stays published until ${k.retire_at}`).join('')}`);
+      return 0;
+    });
+  }
+
+  if (command === 'cookie-keys' && sub === 'rotate') {
+    return withStore(async (store, config) => {
+      const box = keyBox(store);
+      const { version } = await rotateCookieKeys(store, box);
+      if (values.json) console.log(JSON.stringify({ version }));
+      else console.log(`new cookie keys (key set version ${version}); running servers pick them up within ${config.signing_keys.reload_interval} s, and every browser signs in again`);
       return 0;
     });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, ConfigError } from './index.ts';
+import { parseConfig, ConfigError, developmentDefaultsCheck } from './index.ts';
 
 const minimal = { issuer: 'https://auth.example.com' };
 
@@ -53,5 +53,39 @@ describe('configuration', () => {
       }),
     ).toThrow(/clients\.1\.client_id: duplicate client_id a/);
     expect(() => parseConfig({ ...minimal, clients: [{ client_id: 'p', grant_types: ['client_credentials'] }] })).toThrow(/client_credentials needs an authenticated client/);
+  });
+
+  it('refuses development defaults only with an issuer that is not localhost, unless allowed', () => {
+    const devConfig = {
+      clients: [{ client_id: 'svc', client_secret: 'dev-ingest-secret-change-me-0123456789', grant_types: ['client_credentials'] }],
+      users: [{ email: 'admin@example.com', password_hash: '$2b$04$' + 'x'.repeat(53) }],
+    };
+    const key = { LOGTRACE_SECRET_KEY: 'k' };
+    for (const issuer of ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000']) {
+      const check = developmentDefaultsCheck(parseConfig({ issuer, ...devConfig }), {});
+      expect(check.refuse).toEqual([]);
+      expect(check.warnings).toHaveLength(3);
+    }
+    const refused = developmentDefaultsCheck(parseConfig({ issuer: 'https://auth.corp.test', ...devConfig }), {});
+    expect(refused.refuse).toEqual([
+      expect.stringMatching(/^users\.0: admin@example\.com is a development account/),
+      expect.stringMatching(/^clients\.0\.client_secret: client svc uses a development client secret/),
+      expect.stringMatching(/^LOGTRACE_SECRET_KEY is not set/),
+    ]);
+    // localhost.evil.test is not localhost.
+    expect(developmentDefaultsCheck(parseConfig({ issuer: 'https://localhost.evil.test', ...devConfig }), key).refuse).toHaveLength(2);
+    const allowed = developmentDefaultsCheck(parseConfig({ issuer: 'https://auth.corp.test', allow_development_defaults: true, ...devConfig }), {});
+    expect(allowed).toMatchObject({ refuse: [], warnings: [expect.stringContaining('allow_development_defaults: true'), expect.anything(), expect.anything()] });
+    expect(developmentDefaultsCheck(parseConfig({ issuer: 'https://auth.corp.test' }), key)).toEqual({ refuse: [], warnings: [] });
+  });
+
+  it('validates the metrics block', () => {
+    expect(parseConfig(minimal).metrics).toEqual({});
+    expect(parseConfig({ ...minimal, metrics: { listen: '127.0.0.1:9464', token: 'a'.repeat(16) } }).metrics.listen).toBe('127.0.0.1:9464');
+    expect(parseConfig({ ...minimal, metrics: { listen: '[::1]:9464' } }).metrics.listen).toBe('[::1]:9464');
+    expect(() => parseConfig({ ...minimal, metrics: { token: 'short' } })).toThrow(/metrics\.token: a metrics token must be at least 16 characters/);
+    expect(() => parseConfig({ ...minimal, metrics: { token: 'a'.repeat(16), token_file: '/run/t' } })).toThrow(/metrics\.token_file: set token or token_file, not both/);
+    expect(() => parseConfig({ ...minimal, metrics: { listen: '9464' } })).toThrow(/metrics\.listen: expected host:port/);
+    expect(() => parseConfig({ ...minimal, metrics: { listen: 'x:99999' } })).toThrow(/metrics\.listen: port must be at most 65535/);
   });
 });

@@ -81,16 +81,66 @@ export async function loadConfig(env: Env = process.env): Promise<{ config: Conf
   return { config: parseConfig(raw, source, env), source };
 }
 
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** True when the issuer is a loopback address: a trial on this machine, where development defaults are fine. */
+export function isLoopbackIssuer(issuer: string): boolean {
+  return LOOPBACK_HOSTS.has(new URL(issuer).hostname);
+}
+
+/** config/default.yaml's account (admin@example.com / change-me-now). */
+const SHIPPED_PASSWORD_HASHES: ReadonlySet<string> = new Set(['$argon2id$v=19$m=65536,p=4,t=3$J9Zy8Tf0P7LK8zEvbwOthA$0FmZzhBmYnyGDAdmyL+tPa8IEQxFHDO4baGg6y1pIIo']);
+/** RFC 2606 names: nobody receives mail there, so an account there is a development account. */
+const EXAMPLE_EMAIL = /@(?:[^@]+\.)?example\.(?:com|net|org)$|\.example$/;
+/** Placeholder secrets (config/default.yaml's `dev-ingest-secret-change-me-…`); precise, since it can stop start-up. */
+const PLACEHOLDER_SECRET = /change-?me|example|secret-secret|^dev[-_]/i;
+
+/**
+ * Development defaults: fine on localhost (warned about), refused with any other issuer unless
+ * `allow_development_defaults: true`. Each entry names the key and what is wrong with it.
+ */
+export function developmentDefaults(config: Config, env: Env = process.env): string[] {
+  const found: string[] = [];
+  config.users.forEach((user, i) => {
+    if (SHIPPED_PASSWORD_HASHES.has(user.password_hash)) found.push(`users.${i}: ${user.email} has the development password from config/default.yaml`);
+    else if (EXAMPLE_EMAIL.test(user.email)) found.push(`users.${i}: ${user.email} is a development account (example domain)`);
+  });
+  config.clients.forEach((client, i) => {
+    if (client.client_secret && PLACEHOLDER_SECRET.test(client.client_secret)) found.push(`clients.${i}.client_secret: client ${client.client_id} uses a development client secret`);
+  });
+  if (!env.LOGTRACE_SECRET_KEY) {
+    found.push('LOGTRACE_SECRET_KEY is not set: signing keys and cookie keys are kept in the store in clear (anyone who can read the store can sign tokens)');
+  }
+  return found;
+}
+
+/**
+ * Start-up's verdict on development defaults: `refuse` lists them when the issuer is not localhost and
+ * `allow_development_defaults` is not set; otherwise they are `warnings`.
+ */
+export function developmentDefaultsCheck(config: Config, env: Env = process.env): { refuse: string[]; warnings: string[] } {
+  const found = developmentDefaults(config, env);
+  if (found.length === 0) return { refuse: [], warnings: [] };
+  if (isLoopbackIssuer(config.issuer)) return { refuse: [], warnings: found.map((f) => `development default (fine on localhost only): ${f}`) };
+  if (config.allow_development_defaults) return { refuse: [], warnings: found.map((f) => `development default in use with issuer ${config.issuer} (allow_development_defaults: true): ${f}`) };
+  return { refuse: found, warnings: [] };
+}
+
+/** The message start-up exits with when development defaults are refused. */
+export function developmentDefaultsRefusal(config: Config, refuse: string[]): string {
+  return `refusing to start: issuer ${config.issuer} is not localhost, and development defaults are in use:\n  ${refuse.join('\n  ')}\nReplace them, or set allow_development_defaults: true to start anyway.`;
+}
+
 /** Settings that work but must not reach production unchanged (oidc-provider's `mustChange` idea). */
-export function devWarnings(config: Config): string[] {
-  const warnings: string[] = [];
+export function devWarnings(config: Config, env: Env = process.env): string[] {
+  const warnings: string[] = [...developmentDefaultsCheck(config, env).warnings];
   const url = new URL(config.issuer);
-  if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
     warnings.push(`issuer ${config.issuer} is plain http on a non-loopback host: use https in production`);
   }
   for (const client of config.clients) {
-    if (client.client_secret && /change|example|secret-secret|dev/i.test(client.client_secret)) {
-      warnings.push(`client ${client.client_id} uses a development client_secret: replace it`);
+    if (client.client_secret && !PLACEHOLDER_SECRET.test(client.client_secret) && /change|example|secret-secret|dev/i.test(client.client_secret)) {
+      warnings.push(`client ${client.client_id}'s client_secret looks like a development secret: check it`);
     }
   }
   const connectorIds = new Set(config.connectors.map((c) => c.id));
@@ -102,8 +152,5 @@ export function devWarnings(config: Config): string[] {
     if (mapping.source === 'ldap' && !directory) warnings.push(`role_mappings.${i}.source: ldap, but no ldap: block or LDAP connector is configured (fine if an LDAP connection is created through /v1/connections)`);
     if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) warnings.push(`role_mappings.${i}.source: no configured connector ${mapping.source} (fine if it is a connection created through /v1/connections)`);
   });
-  for (const user of config.users) {
-    if (user.email.endsWith('@example.com')) warnings.push(`static user ${user.email} is a development account: remove it in production`);
-  }
   return warnings;
 }

@@ -70,8 +70,30 @@ const userSchema = z.strictObject({
   email_verified: z.boolean().default(true),
 });
 
+/** `host:port`, `[v6]:port` or `:port` (all interfaces). */
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]*):(\d{1,5})$/, 'expected host:port, e.g. 127.0.0.1:9464')
+  .refine((a) => Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+const metricsSchema = z
+  .strictObject({
+    /** Scrapers must send `Authorization: Bearer <token>`. */
+    token: z.string().min(16, 'a metrics token must be at least 16 characters').optional(),
+    /** A file holding the token (a mounted secret); surrounding whitespace is ignored. */
+    token_file: z.string().min(1).optional(),
+    /** Serve /metrics only on this separate address; the main port answers 404 there. */
+    listen: listenAddress.optional(),
+  })
+  .refine((m) => !(m.token && m.token_file), { message: 'set token or token_file, not both', path: ['token_file'] });
+
 export const configSchema = z.strictObject({
   issuer: z.url().refine((u) => !u.endsWith('/'), 'must not end with a slash'),
+  /**
+   * Start even though development defaults (the example account, the example client secret, no
+   * LOGTRACE_SECRET_KEY) are in use with an issuer that is not localhost. They are refused otherwise.
+   */
+  allow_development_defaults: z.boolean().default(false),
   port: z.number().int().min(0).max(65535).default(3000),
   host: z.string().default('0.0.0.0'),
   /** Server processes sharing the port (node:cluster): 1, or "auto" for one per CPU core. */
@@ -153,6 +175,8 @@ export const configSchema = z.strictObject({
       block_private_addresses: z.boolean().default(false),
     })
     .prefault({}),
+  /** Who may read /metrics: everyone on the main port (default), a bearer token, a separate address. */
+  metrics: metricsSchema.prefault({}),
   clients: z.array(clientSchema).default([]),
   users: z.array(userSchema).default([]),
   /** Upstream identity providers (src/connectors): each entry validated by its type's schema. */

@@ -10,6 +10,7 @@ import { firstPartyOfflineAccess } from '../oidc/index.ts';
 import { interactionRoutes, invitationRoutes, pageContext } from '../interactions/index.ts';
 import { errorPage } from '../../views/pages.ts';
 import { storeGate } from './koa-store-gate.ts';
+import { metricsEndpoint } from './metrics.ts';
 import { dashboardRoutes } from '../dashboard/index.ts';
 import { adminApi, verifyApi } from '../admin/index.ts';
 
@@ -95,7 +96,12 @@ function errorHandler(services: Services): Middleware {
   };
 }
 
-export function createApp(services: Services): Koa {
+export interface AppOptions {
+  /** `metrics.token` / `metrics.token_file`, read at start-up: /metrics then needs it as a bearer token. */
+  metricsToken?: string | undefined;
+}
+
+export function createApp(services: Services, options: AppOptions = {}): Koa {
   const { config, store } = services;
   const app = new Koa({ proxy: config.trust_proxy });
   const router = new Router();
@@ -112,10 +118,15 @@ export function createApp(services: Services): Koa {
       ctx.body = { status: 'not_ready', store: store.driver, reason: (err as Error).message };
     }
   });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = services.metrics.registry.contentType;
-    ctx.body = await services.metrics.registry.metrics();
-  });
+  if (config.metrics.listen) {
+    // Served only on the separate metrics address (server.ts): not here.
+    router.get('/metrics', (ctx) => ctx.throw(404));
+  } else {
+    // Fail closed: a configured token is never skipped because a caller did not pass it.
+    const metricsToken = options.metricsToken ?? config.metrics.token;
+    if (config.metrics.token_file && metricsToken === undefined) throw new Error('metrics.token_file is set but its token was not read (readMetricsToken)');
+    router.get('/metrics', metricsEndpoint(services.metrics, metricsToken));
+  }
   router.get('/static/:file', async (ctx) => {
     const file = ctx.params.file ?? '';
     if (!/^[\w.-]+\.(css|js)$/.test(file)) ctx.throw(404);

@@ -1,4 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import Koa, { type Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ConfigError, type Config } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
 
 /** Prometheus metrics of one server process, on its own registry (no module-level singletons). */
@@ -99,4 +103,62 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       return (typeof property === 'string' && wrappers.get(property)) || Reflect.get(target, property, receiver);
     },
   });
+}
+
+/** The scrape token from `metrics.token` or `metrics.token_file` (read once at start-up), if any. */
+export async function readMetricsToken(config: Config['metrics']): Promise<string | undefined> {
+  if (config.token) return config.token;
+  if (!config.token_file) return undefined;
+  let text: string;
+  try {
+    text = await readFile(config.token_file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(config.token_file, [`metrics.token_file: cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  const token = text.trim();
+  if (token.length < 16) throw new ConfigError(config.token_file, ['metrics.token_file: the token must be at least 16 characters']);
+  return token;
+}
+
+/** `metrics.listen` as host and port (`:9464` listens on every interface). */
+export function metricsListenAddress(listen: string): { host: string | undefined; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return { host: host || undefined, port: Number(listen.slice(colon + 1)) };
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant-time check of `Authorization: Bearer <token>` (digests first: equal lengths, no length leak). */
+export function bearerMatches(authorization: string | undefined, token: string): boolean {
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? '');
+  return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
+}
+
+/** GET /metrics: the Prometheus text, behind the scrape token when one is configured. */
+export function metricsEndpoint(metrics: Metrics, token: string | undefined): Middleware {
+  return async (ctx) => {
+    if (token !== undefined && !bearerMatches(ctx.get('authorization') || undefined, token)) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
+      ctx.type = 'text/plain';
+      ctx.body = 'metrics need Authorization: Bearer <metrics token>\n';
+      return;
+    }
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  };
+}
+
+/** The app of the separate metrics address (`metrics.listen`): GET /metrics, 404 for anything else. */
+export function metricsApp(metrics: Metrics, token: string | undefined): Koa {
+  const app = new Koa();
+  const endpoint = metricsEndpoint(metrics, token);
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/metrics' && (ctx.method === 'GET' || ctx.method === 'HEAD')) return endpoint(ctx, next);
+    ctx.status = 404;
+    ctx.type = 'text/plain';
+    ctx.body = 'not found\n';
+  });
+  return app;
 }

@@ -2,7 +2,8 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { JWK } from 'jose';
-import { publicJwks, readKeySet, type KeySet } from './keys.ts';
+import type { SecretBox } from '../webhooks/index.ts';
+import { keySetVersion, publicJwks, readKeySet, type KeySet } from './keys.ts';
 
 /**
  * Holds the running oidc-provider instance. oidc-provider's keystore is fixed at construction, so when
@@ -34,9 +35,10 @@ export class ProviderHolder {
     return publicJwks(this.keySet);
   }
 
-  /** Checks the store for a newer key set; true when the provider was rebuilt. */
-  async reload(store: Store): Promise<boolean> {
-    const keySet = await readKeySet(store);
+  /** Checks the store for a newer key set (opened with `box`, LOGTRACE_SECRET_KEY); true when the provider was rebuilt. */
+  async reload(store: Store, box: SecretBox | undefined): Promise<boolean> {
+    if ((await keySetVersion(store)) === this.version) return false;
+    const keySet = await readKeySet(store, box);
     if (!keySet || keySet.version === this.version) return false;
     this.current = this.build(keySet);
     this.handler = this.current.callback();
@@ -46,9 +48,9 @@ export class ProviderHolder {
     return true;
   }
 
-  watch(store: Store, intervalSeconds: number, logger: Logger): void {
+  watch(store: Store, box: SecretBox | undefined, intervalSeconds: number, logger: Logger): void {
     this.timer = setInterval(() => {
-      this.reload(store)
+      this.reload(store, box)
         .then((changed) => {
           if (changed) logger.info({ version: this.version }, 'signing keys changed: provider reloaded');
         })

@@ -1,10 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Store } from '../store/index.ts';
+import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
 
 /**
  * Signing keys and cookie keys, generated on first start and kept in the store so every node and every
  * restart signs with the same keys. Never logged.
+ *
+ * At rest: with LOGTRACE_SECRET_KEY set (a `SecretBox` with a configured key), each private JWK and the
+ * cookie keys are sealed (AES-256-GCM, the store key and the key id as additional data), so reading the
+ * store is not enough to sign a token or a cookie. Without it they are kept in clear (start-up refuses
+ * that on a public issuer unless `allow_development_defaults`, see config/load.ts). A key set stored in
+ * clear by an earlier version is sealed the first time a server with LOGTRACE_SECRET_KEY reads it; a
+ * sealed key set that cannot be opened (secret missing or different) stops start-up: a new key set is
+ * never generated over it.
  *
  * Rotation (operator command `signing-keys rotate`) puts a new key first (the one that signs) and keeps
  * the previous ones published in the JWKS until `retire_at`: the longest lifetime of a token they signed.
@@ -20,6 +29,7 @@ export interface StoredSigningKey {
   jwk: JWK;
 }
 
+/** The key set as the server uses it (opened). */
 export interface KeySet {
   [key: string]: unknown;
   version: number;
@@ -27,7 +37,37 @@ export interface KeySet {
   cookie_keys: string[];
 }
 
+/** A key as it is written to the store: the private JWK either in clear (`jwk`) or sealed (`sealed_jwk`). */
+interface KeyRecord {
+  kid: string;
+  alg: SigningAlg;
+  created_at: string;
+  retire_at?: string;
+  jwk?: JWK;
+  sealed_jwk?: SealedSecret;
+}
+
+interface KeySetRecord {
+  [key: string]: unknown;
+  version: number;
+  keys: KeyRecord[];
+  cookie_keys?: string[];
+  sealed_cookie_keys?: SealedSecret;
+}
+
+/** Key ids, algorithms and dates: what can be shown without opening anything. */
+export type KeyMetadata = Omit<StoredSigningKey, 'jwk'>;
+
 const KEYSET_KEY = 'keys:{signing}';
+
+/** Additional data of a sealed part: a sealed value moved to another record or key does not open. */
+const jwkAad = (kid: string, alg: string) => `${KEYSET_KEY}/jwk/${kid}/${alg}`;
+const COOKIE_KEYS_AAD = `${KEYSET_KEY}/cookie_keys`;
+
+/** The stored key set cannot be used by this process; start-up stops with this message. */
+export class KeySetUnavailableError extends Error {
+  override readonly name = 'KeySetUnavailableError';
+}
 
 async function generateSigningKey(alg: SigningAlg): Promise<StoredSigningKey> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
@@ -40,9 +80,83 @@ function signingAlgs(primary: SigningAlg, additional: SigningAlg[]): SigningAlg[
   return [primary, ...additional.filter((alg) => alg !== primary)];
 }
 
+function metadataOf(k: KeyRecord | StoredSigningKey): KeyMetadata {
+  return { kid: k.kid, alg: k.alg, created_at: k.created_at, ...(k.retire_at ? { retire_at: k.retire_at } : {}) };
+}
+
+function isSealed(record: KeySetRecord): boolean {
+  return record.keys.every((k) => k.sealed_jwk && !k.jwk) && Boolean(record.sealed_cookie_keys) && !record.cookie_keys;
+}
+
+/** The record to write: sealed when `box` holds LOGTRACE_SECRET_KEY, in clear otherwise. */
+async function toRecord(keySet: KeySet, box: SecretBox | undefined): Promise<KeySetRecord> {
+  if (!box) return { version: keySet.version, keys: keySet.keys, cookie_keys: keySet.cookie_keys };
+  return {
+    version: keySet.version,
+    keys: await Promise.all(keySet.keys.map(async (k) => ({ ...metadataOf(k), sealed_jwk: await box.seal(JSON.stringify(k.jwk), jwkAad(k.kid, k.alg)) }))),
+    sealed_cookie_keys: await box.seal(JSON.stringify(keySet.cookie_keys), COOKIE_KEYS_AAD),
+  };
+}
+
+async function openPart(box: SecretBox | undefined, sealed: SealedSecret, aad: string): Promise<unknown> {
+  if (!box) {
+    throw new KeySetUnavailableError(
+      `the signing and cookie keys in the store (${KEYSET_KEY}) are sealed with LOGTRACE_SECRET_KEY, which is not set: start with the LOGTRACE_SECRET_KEY the other servers use`,
+    );
+  }
+  // Only the configured secret seals key material: a value naming the store's own data key is not ours.
+  if (sealed.key !== 'configured') throw new KeySetUnavailableError(`the signing key set in the store (${KEYSET_KEY}) has a part not sealed with LOGTRACE_SECRET_KEY`);
+  try {
+    return JSON.parse(await box.open(sealed, aad)) as unknown;
+  } catch {
+    throw new KeySetUnavailableError(
+      `the signing and cookie keys in the store (${KEYSET_KEY}) cannot be opened with this LOGTRACE_SECRET_KEY: they were sealed with a different one (or altered). Start with the LOGTRACE_SECRET_KEY that sealed them; a new key set is not generated over them`,
+    );
+  }
+}
+
+async function openRecord(record: KeySetRecord, box: SecretBox | undefined): Promise<KeySet> {
+  const keys = await Promise.all(
+    record.keys.map(async (k): Promise<StoredSigningKey> => {
+      const jwk = k.sealed_jwk ? ((await openPart(box, k.sealed_jwk, jwkAad(k.kid, k.alg))) as JWK) : k.jwk;
+      if (!jwk) throw new KeySetUnavailableError(`signing key ${k.kid} in the store (${KEYSET_KEY}) has no key material`);
+      return { ...metadataOf(k), jwk };
+    }),
+  );
+  const cookieKeys = record.sealed_cookie_keys ? await openPart(box, record.sealed_cookie_keys, COOKIE_KEYS_AAD) : record.cookie_keys;
+  if (!Array.isArray(cookieKeys) || !cookieKeys.every((c) => typeof c === 'string') || cookieKeys.length === 0) {
+    throw new KeySetUnavailableError(`the signing key set in the store (${KEYSET_KEY}) has no cookie keys`);
+  }
+  return { version: record.version, keys, cookie_keys: cookieKeys as string[] };
+}
+
+/**
+ * Reads and opens the key set. With LOGTRACE_SECRET_KEY set, a key set found (partly) in clear, as an
+ * earlier version or a node without the secret wrote it, is sealed in place; its version is kept, so
+ * running nodes see no change.
+ */
+export async function readKeySet(store: Store, box: SecretBox | undefined): Promise<KeySet | undefined> {
+  const record = await store.get<KeySetRecord>(KEYSET_KEY);
+  if (!record) return undefined;
+  const keySet = await openRecord(record, box);
+  if (box && !isSealed(record)) await store.put(KEYSET_KEY, await toRecord(keySet, box));
+  return keySet;
+}
+
+/** The version number alone: lets a running node see a rotation without opening anything. */
+export async function keySetVersion(store: Store): Promise<number | undefined> {
+  return (await store.get<KeySetRecord>(KEYSET_KEY))?.version;
+}
+
+/** Key ids, algorithms and dates, read without LOGTRACE_SECRET_KEY (never the key material). */
+export async function listSigningKeys(store: Store): Promise<{ version: number; keys: KeyMetadata[] } | undefined> {
+  const record = await store.get<KeySetRecord>(KEYSET_KEY);
+  return record ? { version: record.version, keys: record.keys.map(metadataOf) } : undefined;
+}
+
 /** Loads the key set, creating it when absent (the first node to start wins; the others read its keys). */
-export async function ensureKeySet(store: Store, primary: SigningAlg, additional: SigningAlg[]): Promise<KeySet> {
-  const existing = await store.get<KeySet>(KEYSET_KEY);
+export async function ensureKeySet(store: Store, primary: SigningAlg, additional: SigningAlg[], box: SecretBox | undefined): Promise<KeySet> {
+  const existing = await readKeySet(store, box);
   if (existing && signingAlgs(primary, additional).every((alg) => existing.keys.some((k) => k.alg === alg && !k.retire_at))) {
     return existing;
   }
@@ -51,7 +165,7 @@ export async function ensureKeySet(store: Store, primary: SigningAlg, additional
     const missing = signingAlgs(primary, additional).filter((alg) => !existing.keys.some((k) => k.alg === alg && !k.retire_at));
     const added = await Promise.all(missing.map(generateSigningKey));
     const next: KeySet = { ...existing, version: existing.version + 1, keys: [...existing.keys, ...added] };
-    await store.put(KEYSET_KEY, next);
+    await store.put(KEYSET_KEY, await toRecord(next, box));
     return next;
   }
   const created: KeySet = {
@@ -59,22 +173,18 @@ export async function ensureKeySet(store: Store, primary: SigningAlg, additional
     keys: await Promise.all(signingAlgs(primary, additional).map(generateSigningKey)),
     cookie_keys: [randomBytes(32).toString('base64url')],
   };
-  if (await store.putIfAbsent(KEYSET_KEY, created)) return created;
-  const winner = await store.get<KeySet>(KEYSET_KEY);
+  if (await store.putIfAbsent(KEYSET_KEY, await toRecord(created, box))) return created;
+  const winner = await readKeySet(store, box);
   if (!winner) throw new Error('signing key set vanished while it was being created');
   return winner;
-}
-
-export async function readKeySet(store: Store): Promise<KeySet | undefined> {
-  return store.get<KeySet>(KEYSET_KEY);
 }
 
 /**
  * Adds a new key of `alg` in front; the previous active key of that algorithm retires after
  * `retireAfterSeconds` (the longest lifetime of anything it signed). Expired retired keys are dropped.
  */
-export async function rotateSigningKey(store: Store, alg: SigningAlg, retireAfterSeconds: number): Promise<{ added: StoredSigningKey; retired: StoredSigningKey[] }> {
-  const current = await store.get<KeySet>(KEYSET_KEY);
+export async function rotateSigningKey(store: Store, alg: SigningAlg, retireAfterSeconds: number, box: SecretBox | undefined): Promise<{ added: KeyMetadata; retired: KeyMetadata[] }> {
+  const current = await readKeySet(store, box);
   if (!current) throw new Error('no signing keys yet: start the server once, or run with the same store configuration');
   const added = await generateSigningKey(alg);
   const retireAt = new Date(Date.now() + retireAfterSeconds * 1000).toISOString();
@@ -90,8 +200,21 @@ export async function rotateSigningKey(store: Store, alg: SigningAlg, retireAfte
       }
       return k;
     });
-  await store.put(KEYSET_KEY, { ...current, version: current.version + 1, keys: [added, ...kept] });
-  return { added, retired };
+  await store.put(KEYSET_KEY, await toRecord({ ...current, version: current.version + 1, keys: [added, ...kept] }, box));
+  return { added: metadataOf(added), retired: retired.map(metadataOf) };
+}
+
+/**
+ * Replaces the cookie keys with a fresh one: every cookie signed before (browser sessions and sign-ins in
+ * progress at this server) stops being accepted. For keys that may have been read, e.g. kept in clear
+ * before LOGTRACE_SECRET_KEY was set.
+ */
+export async function rotateCookieKeys(store: Store, box: SecretBox | undefined): Promise<{ version: number }> {
+  const current = await readKeySet(store, box);
+  if (!current) throw new Error('no keys yet: start the server once, or run with the same store configuration');
+  const version = current.version + 1;
+  await store.put(KEYSET_KEY, await toRecord({ ...current, version, cookie_keys: [randomBytes(32).toString('base64url')] }, box));
+  return { version };
 }
 
 /**
