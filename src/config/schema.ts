@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseConnectorConfig, type ConnectorConfig } from '../connectors/index.ts';
 import { ldapConfigSchema } from '../directory/ldap.ts';
 import { ROLES } from '../directory/roles.ts';
+import { parseCidr } from '../keys/ip.ts';
 
 /**
  * The configuration file's schema. One zod schema, parsed once at start-up: every error is reported
@@ -9,6 +10,16 @@ import { ROLES } from '../directory/roles.ts';
  */
 
 const positiveSeconds = z.number().int().positive();
+
+/** An IPv4/IPv6 address or CIDR, in its canonical form (`10.0.0.0/8`, `2001:db8::/32`, `::1/128`). */
+const cidr = z.string().transform((text, ctx) => {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.reason });
+    return z.NEVER;
+  }
+  return parsed.cidr;
+});
 
 const storeSchema = z.discriminatedUnion('driver', [
   z.strictObject({
@@ -76,8 +87,18 @@ export const configSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   /** Server processes sharing the port (node:cluster): 1, or "auto" for one per CPU core. */
   workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
-  /** Trust X-Forwarded-* from a reverse proxy (client IP for rate limits and audit). */
-  trust_proxy: z.boolean().default(false),
+  /**
+   * Which reverse proxies' X-Forwarded-For/-Proto/-Host to believe (client IP for allowlists, limits and
+   * audit; scheme and host behind TLS termination): false, true (= 1), a number of hops, or proxy CIDRs.
+   * See src/http/client-address.ts.
+   */
+  trust_proxy: z
+    .union([
+      z.boolean(),
+      z.number().int().min(0).max(32),
+      z.array(cidr).min(1, 'name at least one proxy address or CIDR, or use false'),
+    ])
+    .default(false),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   store: storeSchema.default({ driver: 'embedded', path: './data', prefix: 'lt:' }),
   resource: z
