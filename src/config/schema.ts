@@ -141,8 +141,15 @@ export const configSchema = z.strictObject({
       max_ttl_days: z.number().int().min(1).max(3650).default(365),
       /** How long a rotated key keeps verifying when the rotation names no grace period. */
       rotation_grace_seconds: z.number().int().min(0).max(30 * 86_400).default(86_400),
-      /** Failed verifications allowed per client address per minute (valid ones are never limited). */
+      /**
+       * Failed verifications allowed per minute per caller address (an IPv6 caller per /64), or, for a log
+       * API that authenticates its verify calls, per end-client `ip` it names.
+       */
       verify_failures_per_minute: z.number().int().positive().default(60),
+      /** Failed verifications allowed per minute to one authenticated log API credential, whatever `ip` it names. */
+      verify_failures_per_minute_per_credential: z.number().int().positive().default(6000),
+      /** Subjects (addresses, credentials, key prefixes) each verify limiter remembers; the least recent go first. */
+      verify_limiter_entries: z.number().int().min(1).max(10_000_000).default(100_000),
       /** How often the expiry watcher looks for keys about to expire (key.expiring, key.expired). */
       expiry_check_seconds: positiveSeconds.default(60),
       /** `key.expiring` is sent this many days before expires_at, for keys with auto_rotate. */

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from '../store/index.ts';
 
 /** Prometheus metrics of one server process, on its own registry (no module-level singletons). */
@@ -28,6 +28,17 @@ export class Metrics {
     help: 'API key verifications by outcome (valid or the refusal code)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
+  });
+  /** Sources of logtrace_verify_limiter_entries, registered by whoever owns a limiter. */
+  readonly limiterSizes = new Map<string, () => number>();
+  readonly verifyLimiterEntries = new Gauge({
+    name: 'logtrace_verify_limiter_entries',
+    help: 'Subjects remembered by the key verification failure limiters (bounded by api_keys.verify_limiter_entries)',
+    labelNames: ['limiter'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [limiter, size] of this.limiterSizes) this.verifyLimiterEntries.set({ limiter }, size());
+    },
   });
   readonly logins = new Counter({
     name: 'logtrace_logins_total',
