@@ -24,6 +24,11 @@ export async function authenticate(ctx: Context, services: Services): Promise<Pr
     ctx.set('WWW-Authenticate', 'Bearer realm="logtrace"');
     throw new AppError('unauthorized', 'send an API key (Authorization: Bearer lt_… or X-Logs-Api-Key) or an access token');
   }
+  return authenticateCredential(ctx, credential, services);
+}
+
+/** The principal behind one credential (an API key or an access token of this server), or 401. */
+export async function authenticateCredential(ctx: Context, credential: string, services: Services): Promise<Principal> {
   if (credential.startsWith('lt_')) {
     const result = await services.keys.verify(credential, { ip: ctx.ip });
     if (!result.valid) {

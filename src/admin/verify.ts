@@ -1,7 +1,10 @@
+import net from 'node:net';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
 import { AppError, readJson } from './problem.ts';
 import { LocalFailureLimiter } from './local-limiter.ts';
+import { authenticateCredential } from './koa-auth.ts';
+import { addressBucket, normalizeIp, parseKey } from '../keys/index.ts';
 
 const FIELDS = new Set(['key', 'ip', 'scope', 'project_id']);
 
@@ -19,34 +22,88 @@ function parseVerifyBody(body: unknown): { key?: string; ip?: string; scope?: st
 
 /**
  * POST /v1/keys/verify — the log API's hot path, served before the general middleware (see http/app.ts):
- * no credential but the key itself, one store read, no store write (usage is buffered), and failed
- * verifications limited per end-client address (`ip`, else the caller's) in this process only: valid
- * verifications never count, so a log API relaying many clients is not throttled by one client's bad keys.
+ * no credential needed but the key itself, one store read, no store write (usage is buffered).
+ *
+ * Failed verifications are limited in this process's memory (valid ones never count), per who can be held
+ * to them, never per a value the caller merely writes:
+ * - an anonymous caller: per its own address (`ctx.ip`, from trust_proxy; an IPv6 caller per /64). The
+ *   body's `ip` is only the address checked against the key's allowlist: keying the limit on it would let
+ *   anyone lock a log API's end client out, or rotate `ip` to guess without limit.
+ * - a log API that authenticates its verify calls (`Authorization: Bearer <its API key or client token>`):
+ *   per credential and end-client `ip`, so one bad end client does not throttle the others, plus a
+ *   ceiling per credential. A failed credential counts against the caller's address.
+ * - per key prefix, across callers: once well-formed keys with one display prefix have failed too often,
+ *   further unknown keys with that prefix answer 429. A key that exists is never refused by this.
+ * Each limiter remembers at most `api_keys.verify_limiter_entries` subjects.
  */
 export function verifyHandler(services: Services): (ctx: Context) => Promise<void> {
   const { keys, metrics, config } = services;
-  const guesses = new LocalFailureLimiter({ max: config.api_keys.verify_failures_per_minute, windowMs: 60_000 });
+  const settings = config.api_keys;
+  const perMinute = (max: number) => new LocalFailureLimiter({ max, windowMs: 60_000, maxEntries: settings.verify_limiter_entries });
+  const callers = perMinute(settings.verify_failures_per_minute);
+  const credentials = perMinute(settings.verify_failures_per_minute_per_credential);
+  const prefixes = perMinute(settings.verify_failures_per_minute);
+  metrics.limiterSizes.set('caller', () => callers.size);
+  metrics.limiterSizes.set('credential', () => credentials.size);
+  metrics.limiterSizes.set('prefix', () => prefixes.size);
   const counted = new Map<string, { inc(): void }>();
   const count = (outcome: string) => {
     let child = counted.get(outcome);
     if (!child) counted.set(outcome, (child = metrics.verifications.labels({ outcome })));
     child.inc();
   };
+  const refuseIfBlocked = (limiter: LocalFailureLimiter, subject: string, detail: string) => {
+    const blocked = limiter.blockedFor(subject);
+    if (blocked) throw new AppError('rate_limited', detail, { headers: { 'Retry-After': String(blocked) } });
+  };
+
+  /** The log API's own credential, when it sends one: its failures are the caller's failures. */
+  const logApiCredential = async (ctx: Context, caller: string): Promise<string> => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(ctx.req.headers.authorization ?? '');
+    if (!bearer) throw new AppError('unauthorized', 'authenticate verify calls with Authorization: Bearer <API key or access token>, or send no Authorization header');
+    let principal;
+    try {
+      principal = await authenticateCredential(ctx, bearer[1]!, services);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'unauthorized') callers.recordFailure(caller);
+      throw err;
+    }
+    if (principal.actor.type === 'user') throw new AppError('forbidden', "a log API authenticates verify calls with its own API key or client token, not a person's access token");
+    return `credential:${principal.actor.type}:${principal.actor.id ?? ''}`;
+  };
+
   return async (ctx) => {
     // Raw header checks rather than Koa's parsed getters: this runs at the log API's full request rate.
     const headers = ctx.req.headers;
     const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
     if (hasBody && !/^application\/json\s*(;|$)/i.test(headers['content-type'] ?? '')) throw new AppError('unsupported_media_type', 'send the body as application/json');
     const input = parseVerifyBody(hasBody ? await readJson(ctx, 8 * 1024, false) : undefined);
-    const subject = input.ip ?? ctx.ip;
-    const blocked = guesses.blockedFor(subject);
-    if (blocked) throw new AppError('rate_limited', 'too many failed verifications for this address', { headers: { 'Retry-After': String(blocked) } });
+    if (input.ip !== undefined && !net.isIP(normalizeIp(input.ip))) throw new AppError('invalid_request', 'ip: expected an IPv4 or IPv6 address (the end client of the log API)', { field: 'ip' });
+    const endClient = input.ip ?? ctx.ip;
+
+    const caller = `address:${addressBucket(ctx.ip)}`;
+    refuseIfBlocked(callers, caller, 'too many failed verifications from this address');
+    let subject = caller;
+    let credential: string | undefined;
+    if (headers.authorization !== undefined) {
+      credential = await logApiCredential(ctx, caller);
+      refuseIfBlocked(credentials, credential, 'too many failed verifications with this credential');
+      subject = `${credential}|${addressBucket(endClient)}`;
+      refuseIfBlocked(callers, subject, 'too many failed verifications for this end-client address');
+    }
+
     const key = input.key ?? ctx.get('x-logs-api-key');
     if (!key) throw new AppError('invalid_request', 'send the key as "key" in the body or in the X-Logs-Api-Key header', { field: 'key' });
-    const result = await keys.verify(key, { ip: subject, scope: input.scope ?? null, project_id: input.project_id ?? null });
+    const result = await keys.verify(key, { ip: endClient, scope: input.scope ?? null, project_id: input.project_id ?? null });
     count(result.valid ? 'valid' : result.code);
     if (!result.valid) {
-      guesses.recordFailure(subject);
+      callers.recordFailure(subject);
+      if (credential) credentials.recordFailure(credential);
+      const parsed = result.code === 'not_found' ? parseKey(key) : undefined;
+      if (parsed?.ok) {
+        refuseIfBlocked(prefixes, parsed.displayPrefix, 'too many failed verifications of keys with this prefix');
+        prefixes.recordFailure(parsed.displayPrefix);
+      }
       ctx.body = { valid: false, code: result.code };
       return;
     }

@@ -23,6 +23,16 @@ describe('configuration', () => {
     });
   });
 
+  it('takes trust_proxy as false, true, a hop count or proxy CIDRs', () => {
+    expect(parseConfig(minimal).trust_proxy).toBe(false);
+    expect(parseConfig({ ...minimal, trust_proxy: true }).trust_proxy).toBe(true);
+    expect(parseConfig({ ...minimal, trust_proxy: 2 }).trust_proxy).toBe(2);
+    expect(parseConfig({ ...minimal, trust_proxy: ['10.0.0.0/8', '2001:DB8::/32', '192.0.2.7'] }).trust_proxy).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.7/32']);
+    for (const bad of [['10.0.0.0/33'], [], -1, 1.5, 'yes', ['proxy.internal']]) {
+      expect(() => parseConfig({ ...minimal, trust_proxy: bad }), JSON.stringify(bad)).toThrow(ConfigError);
+    }
+  });
+
   it('reports every problem with its key path at once', () => {
     try {
       parseConfig({ issuer: 'not a url', port: 'x', tokens: { access_token_ttl: 'soon' }, store: { driver: 'mongo' }, users: [{ email: 'a@b.c', password_hash: 'plain' }] });

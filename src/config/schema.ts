@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseConnectorConfig, type ConnectorConfig } from '../connectors/index.ts';
 import { ldapConfigSchema } from '../directory/ldap.ts';
 import { ROLES } from '../directory/roles.ts';
+import { parseCidr } from '../keys/ip.ts';
 
 /**
  * The configuration file's schema. One zod schema, parsed once at start-up: every error is reported
@@ -9,6 +10,16 @@ import { ROLES } from '../directory/roles.ts';
  */
 
 const positiveSeconds = z.number().int().positive();
+
+/** An IPv4/IPv6 address or CIDR, in its canonical form (`10.0.0.0/8`, `2001:db8::/32`, `::1/128`). */
+const cidr = z.string().transform((text, ctx) => {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.reason });
+    return z.NEVER;
+  }
+  return parsed.cidr;
+});
 
 const storeSchema = z.discriminatedUnion('driver', [
   z.strictObject({
@@ -98,8 +109,18 @@ export const configSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   /** Server processes sharing the port (node:cluster): 1, or "auto" for one per CPU core. */
   workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
-  /** Trust X-Forwarded-* from a reverse proxy (client IP for rate limits and audit). */
-  trust_proxy: z.boolean().default(false),
+  /**
+   * Which reverse proxies' X-Forwarded-For/-Proto/-Host to believe (client IP for allowlists, limits and
+   * audit; scheme and host behind TLS termination): false, true (= 1), a number of hops, or proxy CIDRs.
+   * See src/http/client-address.ts.
+   */
+  trust_proxy: z
+    .union([
+      z.boolean(),
+      z.number().int().min(0).max(32),
+      z.array(cidr).min(1, 'name at least one proxy address or CIDR, or use false'),
+    ])
+    .default(false),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   store: storeSchema.default({ driver: 'embedded', path: './data', prefix: 'lt:' }),
   resource: z
@@ -160,8 +181,15 @@ export const configSchema = z.strictObject({
       max_ttl_days: z.number().int().min(1).max(3650).default(365),
       /** How long a rotated key keeps verifying when the rotation names no grace period. */
       rotation_grace_seconds: z.number().int().min(0).max(30 * 86_400).default(86_400),
-      /** Failed verifications allowed per client address per minute (valid ones are never limited). */
+      /**
+       * Failed verifications allowed per minute per caller address (an IPv6 caller per /64), or, for a log
+       * API that authenticates its verify calls, per end-client `ip` it names.
+       */
       verify_failures_per_minute: z.number().int().positive().default(60),
+      /** Failed verifications allowed per minute to one authenticated log API credential, whatever `ip` it names. */
+      verify_failures_per_minute_per_credential: z.number().int().positive().default(6000),
+      /** Subjects (addresses, credentials, key prefixes) each verify limiter remembers; the least recent go first. */
+      verify_limiter_entries: z.number().int().min(1).max(10_000_000).default(100_000),
       /** How often the expiry watcher looks for keys about to expire (key.expiring, key.expired). */
       expiry_check_seconds: positiveSeconds.default(60),
       /** `key.expiring` is sent this many days before expires_at, for keys with auto_rotate. */

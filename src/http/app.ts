@@ -11,6 +11,7 @@ import { interactionRoutes, invitationRoutes, pageContext } from '../interaction
 import { errorPage } from '../../views/pages.ts';
 import { storeGate } from './koa-store-gate.ts';
 import { metricsEndpoint } from './metrics.ts';
+import { clientAddress, proxyTrustEnabled } from './koa-client-address.ts';
 import { dashboardRoutes } from '../dashboard/index.ts';
 import { adminApi, verifyApi } from '../admin/index.ts';
 
@@ -103,7 +104,7 @@ export interface AppOptions {
 
 export function createApp(services: Services, options: AppOptions = {}): Koa {
   const { config, store } = services;
-  const app = new Koa({ proxy: config.trust_proxy });
+  const app = new Koa({ proxy: proxyTrustEnabled(config.trust_proxy) });
   const router = new Router();
 
   router.get('/healthz', (ctx) => {
@@ -148,6 +149,8 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
   const isOps = (p: string) => OPS.has(p) || p.startsWith('/static/');
   const isPage = (p: string) => p.startsWith('/interaction/') || p.startsWith('/federation/') || p.startsWith('/invitations/') || p === '/dashboard' || p.startsWith('/dashboard/');
 
+  // Before anything reads ctx.ip: the client address and forwarded scheme/host, decided once (trust_proxy).
+  app.use(clientAddress(config.trust_proxy));
   // The log API's hot path comes first: counted by logtrace_api_key_verifications_total rather than the
   // access log, and it echoes an incoming X-Request-Id instead of minting one.
   app.use(async (ctx, next) => {

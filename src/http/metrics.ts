@@ -33,6 +33,17 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  /** Sources of logtrace_verify_limiter_entries, registered by whoever owns a limiter. */
+  readonly limiterSizes = new Map<string, () => number>();
+  readonly verifyLimiterEntries = new Gauge({
+    name: 'logtrace_verify_limiter_entries',
+    help: 'Subjects remembered by the key verification failure limiters (bounded by api_keys.verify_limiter_entries)',
+    labelNames: ['limiter'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [limiter, size] of this.limiterSizes) this.verifyLimiterEntries.set({ limiter }, size());
+    },
+  });
   readonly logins = new Counter({
     name: 'logtrace_logins_total',
     help: 'Sign-in attempts by method and outcome',

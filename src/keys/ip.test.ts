@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildAllowlist, ipAllowed, parseCidr } from './ip.ts';
+import { addressBucket, buildAllowlist, ipAllowed, parseCidr } from './ip.ts';
 
 describe('IP allowlists', () => {
   it.each([
@@ -25,5 +25,20 @@ describe('IP allowlists', () => {
     expect(ipAllowed(list, '2001:db8:1::9')).toBe(true);
     expect(ipAllowed(list, '2001:db9::1')).toBe(false);
     expect(ipAllowed(list, 'not-an-ip')).toBe(false);
+  });
+});
+
+describe('address buckets (per-address limits)', () => {
+  it.each([
+    ['203.0.113.9', '203.0.113.9'],
+    ['::ffff:203.0.113.9', '203.0.113.9'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:DB8:1:2::9', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['64:ff9b::198.51.100.1', '64:ff9b:0:0::/64'],
+    ['not-an-ip', 'not-an-ip'],
+  ])('counts %s as %s', (address, bucket) => {
+    expect(addressBucket(address)).toBe(bucket);
   });
 });

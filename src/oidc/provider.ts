@@ -299,7 +299,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trust_proxy;
+  // The forwarded headers it reads were rewritten to the trusted values by http/koa-client-address.ts.
+  provider.proxy = config.trust_proxy !== false && config.trust_proxy !== 0;
   if (deps.apiKeys) {
     registerTokenExchange(provider, {
       audience,
