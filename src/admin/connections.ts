@@ -33,7 +33,10 @@ async function fetchJson(services: Services, fetchImpl: typeof fetch, url: strin
       const location = response.headers.get('location');
       return { ok: false, detail: `${url} answered with a redirect (HTTP ${response.status}${location ? ` to ${location}` : ''}), which is not followed: configure the final URL` };
     }
-    if (!response.ok) return { ok: false, detail: `${url} answered HTTP ${response.status}` };
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      return { ok: false, detail: `${url} answered HTTP ${response.status}` };
+    }
     return { ok: true, body: (await response.json()) as Record<string, unknown> };
   } catch (err) {
     services.logger.debug({ url, err: String(err) }, 'connection test fetch failed');

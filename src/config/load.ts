@@ -105,5 +105,8 @@ export function devWarnings(config: Config): string[] {
   for (const user of config.users) {
     if (user.email.endsWith('@example.com')) warnings.push(`static user ${user.email} is a development account: remove it in production`);
   }
+  if (!config.webhooks.block_private_addresses) {
+    warnings.push('webhooks.block_private_addresses is false: admins can aim webhooks and connections at loopback, private and cloud metadata addresses; name the internal hosts that need it in outbound.allow_private instead');
+  }
   return warnings;
 }
