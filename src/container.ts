@@ -7,6 +7,7 @@ import { LdapDirectory } from './directory/ldap.ts';
 import { InvitationRepository } from './directory/invitations.ts';
 import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
 import { ConnectionSet } from './connectors/connections.ts';
+import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
 import { ExpiryWatcher, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
@@ -71,10 +72,14 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const identities = new IdentityRepository(store);
   const invitations = new InvitationRepository(store);
   const ldap = config.ldap ? new LdapDirectory(config.ldap, { logger }) : undefined;
+  // Connections made at run time (an admin chose where they point) reach only what the policy allows, on
+  // the address connected to; the configuration file's connectors are the operator's and use plain fetch.
+  const outbound = new OutboundPolicy({ blockPrivate: config.webhooks.block_private_addresses, allowPrivate: config.outbound.allow_private });
   const connections = new ConnectionSet({
     store,
     logger,
     connectorDeps: { issuer: config.issuer, store, logger, fetch: globalThis.fetch },
+    connectionDeps: { issuer: config.issuer, store, logger, fetch: guardedFetch({ policy: outbound }), sockets: guardedSockets(outbound) },
     ldapDirectory: ldap,
     secrets: secretKey ? new SecretBox(store, secretKey) : undefined,
     configured: config.connectors,
@@ -112,6 +117,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const webhooks = new WebhookService(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
+    allowPrivate: config.outbound.allow_private,
     ancestorsOf: async (projectId) => (await projects.pathOf(projectId)) ?? [projectId],
     ...secretKeyFromEnv(),
   });

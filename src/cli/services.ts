@@ -33,6 +33,7 @@ export async function openCliServices(config: Config): Promise<CliServices> {
   const webhooks = new WebhookService(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
+    allowPrivate: config.outbound.allow_private,
     ancestorsOf: async (projectId: string) => (await projects.pathOf(projectId)) ?? [projectId],
     ...secretKeyFromEnv(),
   });

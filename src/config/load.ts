@@ -152,5 +152,8 @@ export function devWarnings(config: Config, env: Env = process.env): string[] {
     if (mapping.source === 'ldap' && !directory) warnings.push(`role_mappings.${i}.source: ldap, but no ldap: block or LDAP connector is configured (fine if an LDAP connection is created through /v1/connections)`);
     if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) warnings.push(`role_mappings.${i}.source: no configured connector ${mapping.source} (fine if it is a connection created through /v1/connections)`);
   });
+  if (!config.webhooks.block_private_addresses) {
+    warnings.push('webhooks.block_private_addresses is false: admins can aim webhooks and connections at loopback, private and cloud metadata addresses; name the internal hosts that need it in outbound.allow_private instead');
+  }
   return warnings;
 }

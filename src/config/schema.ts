@@ -3,6 +3,7 @@ import { parseConnectorConfig, type ConnectorConfig } from '../connectors/index.
 import { ldapConfigSchema } from '../directory/ldap.ts';
 import { ROLES } from '../directory/roles.ts';
 import { parseCidr } from '../keys/ip.ts';
+import { parseAllowEntry } from '../net/index.ts';
 
 /**
  * The configuration file's schema. One zod schema, parsed once at start-up: every error is reported
@@ -199,8 +200,31 @@ export const configSchema = z.strictObject({
     .refine((k) => k.default_ttl_days <= k.max_ttl_days, { message: 'default_ttl_days must not exceed max_ttl_days', path: ['default_ttl_days'] }),
   webhooks: z
     .strictObject({
-      /** Refuse webhook URLs that are http or resolve to private, loopback or link-local addresses. */
-      block_private_addresses: z.boolean().default(false),
+      /**
+       * Outbound requests an admin can aim (webhooks; discovery, JWKS, token, userinfo, SAML metadata and LDAP
+       * of connections made at run time) never reach loopback, private, link-local, unique-local or metadata
+       * addresses, checked on the address connected to; webhook URLs must also be https. Exceptions:
+       * `outbound.allow_private`. Connectors of this file are trusted and not checked.
+       */
+      block_private_addresses: z.boolean().default(true),
+    })
+    .prefault({}),
+  outbound: z
+    .strictObject({
+      /**
+       * Internal destinations that webhooks and run-time connections may reach despite
+       * `webhooks.block_private_addresses`: host names (`hooks.internal.example`), addresses (`10.1.2.3`),
+       * ranges (`10.1.2.0/24`, `fd00::/8`), names and addresses optionally with one port
+       * (`hooks.internal.example:8443`, `[fd00::5]:8443`). Named hosts may also take plain-http webhooks.
+       */
+      allow_private: z
+        .array(
+          z.string().superRefine((entry, ctx) => {
+            const parsed = parseAllowEntry(entry);
+            if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+          }),
+        )
+        .default([]),
     })
     .prefault({}),
   /** Who may read /metrics: everyone on the main port (default), a bearer token, a separate address. */

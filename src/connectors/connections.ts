@@ -131,7 +131,13 @@ export class ConnectionInputError extends Error {
 export interface ConnectionSetDeps {
   store: Store;
   logger: Logger;
+  /** For the configuration file's connectors: the operator wrote them, their requests go anywhere. */
   connectorDeps: ConnectorDeps;
+  /**
+   * For stored connections: an admin chose where they point, so their requests (and LDAP sockets) go
+   * through the outbound address policy (src/net). Defaults to `connectorDeps` (tests of other things).
+   */
+  connectionDeps?: ConnectorDeps | undefined;
   ldapDirectory?: LdapDirectory | undefined;
   /** LOGTRACE_SECRET_KEY's box; without it no connection with a secret can be stored. */
   secrets: SecretBox | undefined;
@@ -157,6 +163,16 @@ export class ConnectionSet {
 
   constructor(deps: ConnectionSetDeps) {
     this.deps = deps;
+  }
+
+  /** The deps a connection is built with: guarded for stored connections, plain for the configuration's. */
+  private get storedDeps(): ConnectorDeps {
+    return this.deps.connectionDeps ?? this.deps.connectorDeps;
+  }
+
+  /** The fetch for requests about a connection (its test): guarded unless it comes from the configuration file. */
+  fetchFor(origin: 'config' | 'api'): typeof fetch {
+    return origin === 'config' ? this.deps.connectorDeps.fetch : this.storedDeps.fetch;
   }
 
   /** The stored connections that can be read; why the others cannot goes into `failures`. */
@@ -192,6 +208,7 @@ export class ConnectionSet {
   /** Rebuilds the set (configuration first, then stored connections in id order). */
   async reload(): Promise<void> {
     const { store, connectorDeps, ldapDirectory, logger } = this.deps;
+    const storedDeps = this.storedDeps;
     const version = (await store.counters([VERSION]))[0] ?? 0;
     const next = new Map<string, Connector>();
     const configs = new Map<string, ConnectorConfig>();
@@ -203,7 +220,7 @@ export class ConnectionSet {
     for (const { config } of await this.storedConfigs(failures)) {
       if (!config.enabled || next.has(config.id)) continue;
       try {
-        next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
+        next.set(config.id, await createConnector(config, storedDeps, { ldapDirectory }));
         configs.set(config.id, config);
       } catch (err) {
         logger.error({ connection: config.id, err: (err as Error).message }, 'connection could not be started; disabled');
@@ -295,7 +312,7 @@ export class ConnectionSet {
 
   /** Builds the connector once to catch what only creation finds (unreachable metadata, missing tenants…). */
   async probe(raw: Record<string, unknown>): Promise<Connector> {
-    return createConnector(this.validate(raw), this.deps.connectorDeps, { ldapDirectory: this.deps.ldapDirectory });
+    return createConnector(this.validate(raw), this.storedDeps, { ldapDirectory: this.deps.ldapDirectory });
   }
 
   async save(raw: Record<string, unknown>, mode: 'create' | 'update'): Promise<ConnectionView> {

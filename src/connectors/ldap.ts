@@ -74,6 +74,6 @@ export const ldapConnector: ConnectorFactory<typeof configSchema> = {
     if (!config.ldap) {
       throw new Error(`connector ${config.id}: no ldap settings (set connectors[].ldap, or the container passes the top-level ldap: block)`);
     }
-    return createLdapConnector(config, new LdapDirectory(config.ldap, { logger: deps.logger }), deps);
+    return createLdapConnector(config, new LdapDirectory(config.ldap, { logger: deps.logger, sockets: deps.sockets }), deps);
   },
 };

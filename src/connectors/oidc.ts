@@ -146,6 +146,10 @@ export function oauthErrorCode(reply: UpstreamReply): string | undefined {
  */
 export function expectReply<S extends z.ZodType>(what: string, reply: UpstreamReply, schema: S): z.output<S> {
   const oauthError = oauthErrorBody.safeParse(reply.body);
+  if (reply.status >= 300 && reply.status < 400) {
+    // sendUpstream never follows redirects: each request goes only where it was checked to go.
+    throw new ConnectorError('upstream_error', `${what}: HTTP ${reply.status}, a redirect, which is not followed (configure the final URL)`);
+  }
   if (reply.status < 200 || reply.status > 299 || oauthError.success) {
     let detail = 'no error body';
     if (oauthError.success) {
@@ -178,6 +182,7 @@ function truncate(value: string, max = 200): string {
 }
 
 function errorName(error: unknown): string {
+  if (error instanceof Error && error.name === 'BlockedAddressError') return error.message;
   if (error instanceof Error) return error.name === 'TimeoutError' ? 'timeout' : `${error.name}: ${truncate(error.message, 120)}`;
   return 'unknown error';
 }

@@ -313,9 +313,14 @@ export async function createSamlConnector(config: SamlConfig, deps: ConnectorDep
 async function fetchMetadata(url: string, fetchImpl: typeof fetch): Promise<string> {
   let response: Response;
   try {
+    // A connection made at run time never follows a redirect (src/net); the configuration file's may.
     response = await fetchImpl(url, { signal: AbortSignal.timeout(METADATA_TIMEOUT_MS), headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' } });
   } catch (error) {
-    throw new ConnectorError('upstream_error', `IdP metadata unreachable: ${url}`, { cause: error });
+    const reason = error instanceof Error && error.name === 'BlockedAddressError' ? ` (${error.message})` : '';
+    throw new ConnectorError('upstream_error', `IdP metadata unreachable: ${url}${reason}`, { cause: error });
+  }
+  if (response.status >= 300 && response.status < 400) {
+    throw new ConnectorError('upstream_error', `IdP metadata answered with a redirect (HTTP ${response.status}), which is not followed: configure the final URL instead of ${url}`);
   }
   if (!response.ok) {
     throw new ConnectorError('upstream_error', `IdP metadata answered HTTP ${response.status}: ${url}`);

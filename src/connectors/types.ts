@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Store } from '../store/index.ts';
+import type { SocketFactories } from '../net/index.ts';
 
 /**
  * Upstream identity providers behind small capability interfaces (Dex's connector model):
@@ -106,7 +107,13 @@ export interface ConnectorDeps {
   issuer: string;
   store: Store;
   logger: Logger;
+  /** Every HTTP request to the upstream (discovery, JWKS, token, userinfo, metadata, Graph). */
   fetch: typeof fetch;
+  /**
+   * How clients that open their own sockets (LDAP) connect; absent: directly. Connections made at run time
+   * get factories that refuse addresses outside `webhooks.block_private_addresses` (src/net).
+   */
+  sockets?: SocketFactories | undefined;
 }
 
 /** One entry of the typed registry: a connector `type` → its config schema and factory. */

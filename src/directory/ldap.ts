@@ -17,6 +17,7 @@ import {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConnectorError } from '../connectors/types.ts';
+import type { SocketFactories } from '../net/index.ts';
 
 /**
  * An LDAP directory (OpenLDAP, Active Directory) on ldapts: find a person by email with a service
@@ -178,8 +179,12 @@ export class LdapDirectory {
   readonly #bindPassword: string;
   private readonly tlsOptions: ConnectionOptions;
 
-  constructor(config: LdapConfig, { logger }: { logger: Logger }) {
+  /** Socket factories checking the server's address (a directory an admin added at run time); absent: direct. */
+  private readonly sockets: SocketFactories | undefined;
+
+  constructor(config: LdapConfig, { logger, sockets }: { logger: Logger; sockets?: SocketFactories | undefined }) {
     this.config = { ...config, bind_password: undefined };
+    this.sockets = sockets;
     this.logger = logger.child({ component: 'ldap', url: config.url });
     this.#bindPassword =
       config.bind_password ?? readFileSync(config.bind_password_file!, 'utf8').replace(/\r?\n$/, '');
@@ -317,6 +322,7 @@ export class LdapDirectory {
       timeout: this.config.timeout_ms,
       // ldapts connects with TLS whenever tlsOptions are given: pass them for ldaps:// only.
       ...(/^ldaps:/i.test(this.config.url) ? { tlsOptions: this.tlsOptions } : {}),
+      ...(this.sockets ?? {}),
     });
   }
 

@@ -3,6 +3,7 @@
  * followed, 4xx, 5xx, a timeout, a network error) is a failure the caller may retry. The response body is
  * discarded unread: receivers' answers are not stored.
  */
+import { BlockedAddressError } from '../net/index.ts';
 import { sign } from './signature.ts';
 
 export interface AttemptOutcome {
@@ -55,6 +56,8 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptOutco
 
 function describeFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `timeout after ${timeoutMs} ms`;
+  // The destination is loopback, private or link-local (webhooks.block_private_addresses): nothing was sent.
+  if (error instanceof BlockedAddressError) return error.message;
   if (error instanceof Error) {
     // undici's fetch wraps socket errors: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED', … } }).
     const cause: unknown = error.cause;

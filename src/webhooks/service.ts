@@ -25,7 +25,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
-import { checkWebhookUrl, refuseHost } from './addresses.ts';
+import { guardedFetch, OutboundPolicy, type Resolver } from '../net/index.ts';
+import { checkWebhookUrl } from './addresses.ts';
 import { attemptDelivery, type AttemptOutcome } from './deliver.ts';
 import { SecretBox, type SealedSecret } from './secrets.ts';
 import { generateSecret } from './signature.ts';
@@ -46,8 +47,15 @@ const MAX_DESCRIPTION_LENGTH = 1000;
 
 export interface WebhookServiceOptions {
   logger: Logger;
-  /** Config `webhooks.block_private_addresses`: https only, no private/loopback/link-local targets. */
+  /**
+   * Config `webhooks.block_private_addresses`: no loopback, private, link-local or metadata targets (checked
+   * on the address each delivery connects to), and https only, except for hosts `allowPrivate` names.
+   */
   blockPrivateAddresses: boolean;
+  /** Config `outbound.allow_private`: hosts, addresses and ranges allowed although private. */
+  allowPrivate?: readonly string[] | undefined;
+  /** For tests: DNS answers instead of the system resolver. */
+  resolve?: Resolver | undefined;
   /** Project ids from the root down to `projectId` itself, inclusive. */
   ancestorsOf: (projectId: string) => Promise<string[]>;
   /** 32 bytes (LOGTRACE_SECRET_KEY) sealing signing secrets; without it a key kept in the store is used. */
@@ -57,7 +65,6 @@ export interface WebhookServiceOptions {
   pollIntervalMs?: number | undefined;
   /** Per HTTP attempt. */
   timeoutMs?: number | undefined;
-  fetch?: typeof fetch | undefined;
 }
 
 export interface Actor {
@@ -172,7 +179,7 @@ const isEventType = (type: string): type is WebhookEventType => (EVENT_TYPES as 
 export class WebhookService {
   private readonly store: Store;
   private readonly logger: Logger;
-  private readonly blockPrivateAddresses: boolean;
+  private readonly outbound: OutboundPolicy;
   private readonly ancestorsOf: (projectId: string) => Promise<string[]>;
   private readonly secrets: SecretBox;
   private readonly retrySchedule: readonly number[];
@@ -191,7 +198,7 @@ export class WebhookService {
   constructor(store: Store, options: WebhookServiceOptions) {
     this.store = store;
     this.logger = options.logger;
-    this.blockPrivateAddresses = options.blockPrivateAddresses;
+    this.outbound = new OutboundPolicy({ blockPrivate: options.blockPrivateAddresses, allowPrivate: options.allowPrivate, resolve: options.resolve });
     this.ancestorsOf = options.ancestorsOf;
     this.secrets = new SecretBox(store, options.encryptionKey);
     const schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE;
@@ -199,8 +206,8 @@ export class WebhookService {
     this.retrySchedule = [...schedule];
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const fetchImpl = options.fetch ?? globalThis.fetch;
-    this.fetchImpl = (input, init) => fetchImpl(input, init);
+    // The attempt's own timeout applies first; receivers' answers are discarded unread.
+    this.fetchImpl = guardedFetch({ policy: this.outbound, timeoutMs: this.timeoutMs + 1000 });
     this.lockTtlSeconds = Math.ceil(this.timeoutMs / 1000) + 60;
   }
 
@@ -213,7 +220,7 @@ export class WebhookService {
     if (description !== null && (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH)) {
       throw new WebhookInputError('description', `description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters`);
     }
-    const url = await checkWebhookUrl(input.url, this.blockPrivateAddresses);
+    const url = await checkWebhookUrl(input.url, this.outbound);
     if (!url.ok) throw new WebhookInputError('url', url.message);
 
     const id = randomId('wh_');
@@ -507,11 +514,7 @@ export class WebhookService {
       const reason = error instanceof Error ? error.message : 'unknown error';
       return { ok: false, status_code: null, error: `signing secret could not be decrypted: ${reason}`, duration_ms: 0 };
     }
-    if (this.blockPrivateAddresses) {
-      // DNS answers change after creation; refuse a host that now points inside.
-      const refusal = await refuseHost(new URL(webhook.url).hostname);
-      if (refusal) return { ok: false, status_code: null, error: `refused: ${refusal}`, duration_ms: 0 };
-    }
+    // DNS answers change after creation: the guarded fetch checks the address it connects to, every time.
     return attemptDelivery({ fetch: this.fetchImpl, url: webhook.url, secret, messageId: record.id, body: record.body, timeoutMs: this.timeoutMs });
   }
 

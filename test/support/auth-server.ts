@@ -16,6 +16,13 @@ export const REDIRECT_URI = 'http://127.0.0.1:8080/callback';
 
 export type RawConfig = Record<string, unknown>;
 
+/**
+ * The loopback destinations test servers may reach although `webhooks.block_private_addresses` is on (the
+ * default): the fake IdPs, SAML IdP, slapd and webhook receivers all listen on 127.0.0.1. Tests of the
+ * address policy itself (test/security/ssrf.test.ts) replace `outbound`.
+ */
+export const TEST_OUTBOUND = { allow_private: ['127.0.0.1', 'localhost', '::1'] };
+
 /** A complete test configuration; `overrides` replaces top-level keys. */
 export function testConfig(port: number, overrides: RawConfig = {}): RawConfig {
   return {
@@ -23,6 +30,7 @@ export function testConfig(port: number, overrides: RawConfig = {}): RawConfig {
     port,
     host: '127.0.0.1',
     log_level: 'warn',
+    outbound: TEST_OUTBOUND,
     resource: { audience: 'https://api.logtrace.test', scopes: ['read:logs', 'write:alerts', 'admin:projects'] },
     clients: [
       { client_id: 'ingest-svc', client_secret: CC_SECRET, grant_types: ['client_credentials'], scope: 'read:logs write:alerts' },

@@ -110,8 +110,9 @@ describe('create: validation', () => {
   });
 
   it.each([
-    ['http://127.0.0.1:8080/hook', /must use https/],
-    ['http://10.0.0.1/hook', /must use https/],
+    ['http://127.0.0.1:8080/hook', /127\.0\.0\.1 is a loopback, private or link-local address/],
+    ['http://10.0.0.1/hook', /10\.0\.0\.1 is a loopback/],
+    ['http://93.184.215.14/hook', /must use https/],
     ['https://127.0.0.1/hook', /127\.0\.0\.1 is a loopback, private or link-local address/],
     ['https://10.0.0.1/hook', /10\.0\.0\.1 is a loopback/],
     ['https://localhost/hook', /"localhost" resolves to (127\.0\.0\.1|::1)/],
