@@ -1,7 +1,27 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { loadConfig, ConfigError, devWarnings } from './config/index.ts';
+import type { Logger } from 'pino';
 import { createLogger, startServer } from './server.ts';
+
+/**
+ * The last resort for errors raised outside every request's promise chain (event listeners, timers,
+ * promises nobody awaits); the code that raised one is the bug to fix, this only decides what the
+ * process does meanwhile. A rejected promise that nobody awaited interrupted nothing else: it is
+ * logged and the server keeps serving (Node's default would end the process, and every other request
+ * with it). An uncaught exception may have left any state half-changed, so resuming is not safe (Node's
+ * documentation says so): it is logged and the process exits 1, for the cluster primary or the
+ * supervisor (systemd, Kubernetes, Docker's restart policy) to start a fresh one.
+ */
+function installCrashPolicy(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection; still serving');
+  });
+  process.on('uncaughtException', (err, origin) => {
+    logger.fatal({ err, origin }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+}
 
 /**
  * Start-up: load config (exit 1 naming every bad key), open the store, listen, shut down gracefully on
@@ -21,6 +41,7 @@ async function main(): Promise<void> {
   }
   const { config, source } = loaded;
   const logger = createLogger(config);
+  installCrashPolicy(logger);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
 
   if (workers > 1 && cluster.isPrimary) {

@@ -4,21 +4,40 @@ import { AppError } from './problem.ts';
 import { authMiddleware, requireScope } from './koa-auth.ts';
 import { principalOf } from './context.ts';
 import { visibleProjectIds } from './projects.ts';
+import { isEventId } from '../audit/index.ts';
 
-function isoOrThrow(value: unknown, field: string): string | undefined {
+function isoOrThrow(value: string | undefined, field: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw new AppError('invalid_request', `${field} must be an ISO 8601 time`, { field });
+  if (Number.isNaN(Date.parse(value))) throw new AppError('invalid_request', `${field} must be an ISO 8601 time`, { field });
   return new Date(value).toISOString();
+}
+
+const QUERY_FIELDS = ['project_id', 'action', 'actor_id', 'target_id', 'since', 'until', 'after', 'limit'] as const;
+/** Longer than any id or action name: a filter that long matches nothing and is refused instead. */
+const MAX_FILTER_LENGTH = 256;
+
+/** Each known parameter once at most, bounded; `after` an event id. */
+function auditQuery(query: Record<string, string | string[] | undefined>): Partial<Record<(typeof QUERY_FIELDS)[number], string>> {
+  const out: Partial<Record<(typeof QUERY_FIELDS)[number], string>> = {};
+  for (const field of QUERY_FIELDS) {
+    const value = query[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new AppError('invalid_request', `${field} may be given once`, { field });
+    if (value.length > MAX_FILTER_LENGTH) throw new AppError('invalid_request', `${field} is longer than ${MAX_FILTER_LENGTH} characters`, { field });
+    out[field] = value;
+  }
+  if (out.after !== undefined && !isEventId(out.after)) throw new AppError('invalid_request', 'after must be the `next` cursor of a previous page (an event id)', { field: 'after' });
+  return out;
 }
 
 export function auditRoutes(router: Router, services: Services): void {
   /** Append-only: there is no route that changes or deletes an event. */
   router.get('/v1/audit', authMiddleware(services), async (ctx) => {
-    const q = ctx.query;
+    const q = auditQuery(ctx.query);
     const principal = principalOf(ctx);
     let projectIds: Set<string>;
     let includeUnscoped = false;
-    if (typeof q.project_id === 'string') {
+    if (q.project_id !== undefined) {
       await requireScope(principal, q.project_id, 'admin:projects', services);
       projectIds = new Set((await services.projects.subtree(q.project_id)).map((p) => p.id));
     } else {
@@ -31,12 +50,12 @@ export function auditRoutes(router: Router, services: Services): void {
     const result = await services.audit.query({
       project_ids: projectIds,
       include_unscoped: includeUnscoped,
-      action: typeof q.action === 'string' ? q.action : undefined,
-      actor_id: typeof q.actor_id === 'string' ? q.actor_id : undefined,
-      target_id: typeof q.target_id === 'string' ? q.target_id : undefined,
+      action: q.action,
+      actor_id: q.actor_id,
+      target_id: q.target_id,
       since: isoOrThrow(q.since, 'since'),
       until: isoOrThrow(q.until, 'until'),
-      after: typeof q.after === 'string' ? q.after : undefined,
+      after: q.after,
       limit,
     });
     ctx.body = result;
