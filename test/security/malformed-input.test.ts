@@ -108,7 +108,7 @@ function probes(c: Context): Probe[] {
   const auth = { Authorization: `Bearer ${c.apiKey}` };
   const signIn = async (body: Buffer | string, extra: Partial<RawRequest> = {}): Promise<RawRequest> => {
     const i = await c.interaction();
-    return { method: 'POST', target: `${i.path}/login`, headers: { Cookie: i.cookie, 'Content-Type': FORM, ...extra.headers }, body, ...extra, ...(extra.headers ? { headers: { Cookie: i.cookie, 'Content-Type': FORM, ...extra.headers } } : {}) };
+    return { method: 'POST', target: `${i.path}/login`, body, ...extra, headers: { Cookie: i.cookie, 'Content-Type': FORM, ...extra.headers } };
   };
   const token = (body: Buffer | string, headers: Record<string, string> = {}): RawRequest => ({ method: 'POST', target: '/token', headers: { 'Content-Type': FORM, ...headers }, body });
   const json = (target: string, body: Buffer | string, method = 'POST', contentType = JSON_TYPE): RawRequest => ({ method, target, headers: { ...auth, 'Content-Type': contentType }, body });
@@ -237,7 +237,7 @@ function probes(c: Context): Probe[] {
     add(`${method} ${target.slice(0, 30)} 1e999999`, () => json(target, '1e999999', method));
     add(`${method} ${target.slice(0, 30)} NUL`, () => json(target, '{"name":"a\\u0000b","parent_id":"\\u0000"}', method));
   }
-  add('POST /v1/keys/verify nested 10k', () => ({ method: 'POST', target: '/v1/keys/verify', headers: { 'Content-Type': JSON_TYPE }, body: deepObject(1_500) }));
+  add('POST /v1/keys/verify nested 1.3k', () => ({ method: 'POST', target: '/v1/keys/verify', headers: { 'Content-Type': JSON_TYPE }, body: deepObject(1_300) }));
   add('POST /v1/keys/verify array', () => ({ method: 'POST', target: '/v1/keys/verify', headers: { 'Content-Type': JSON_TYPE }, body: deepArray(4_000) }));
   add('POST /v1/keys/verify invalid UTF-8', () => ({ method: 'POST', target: '/v1/keys/verify', headers: { 'Content-Type': JSON_TYPE }, body: withInvalidUtf8('{"key":"lt_live_', '"}') }));
   add('POST /v1/keys/verify text/plain', () => ({ method: 'POST', target: '/v1/keys/verify', headers: { 'Content-Type': 'text/plain' }, body: '{"key":"x"}' }));
@@ -288,9 +288,9 @@ function probes(c: Context): Probe[] {
   add('dashboard invitation revoke id {10 KB}', () => dashForm(`/dashboard/settings/members/invitations/revoke?project=${c.projectId}`, form({ _csrf: c.dashboard.csrf, id: big })));
   add('dashboard mapping delete ?id={10 KB}', () => ({ target: `/dashboard/settings/members/mappings/delete?project=${c.projectId}&id=${big}`, headers: dash }));
   add('dashboard sso edit ?id={10 KB}', () => ({ target: `/dashboard/settings/security/sso/edit?id=${big}`, headers: dash }));
-  add('dashboard webhook deliveries ?id={10 KB}', () => ({ target: `/dashboard/settings/webhooks/deliveries?project=${c.projectId}&id=${big}&webhook=${big}`, headers: dash }));
+  add('dashboard webhook deliveries ?id={10 KB}', () => ({ target: `/dashboard/settings/webhooks/deliveries?project=${c.projectId}&id=${big}`, headers: dash }));
   add('dashboard invite email 10 KB', () => dashForm(`/dashboard/settings/members/invite?project=${c.projectId}`, form({ _csrf: c.dashboard.csrf, email: `${long(10 * 1024, 'a')}@example.com`, role: 'viewer' })));
-  add('dashboard callback state 10 KB', () => ({ target: `/dashboard/callback?state=${long(10 * 1024)}&code=${long(10 * 1024)}`, headers: { Cookie: `lt_dash_login=${long(2 * 1024)}` } }));
+  add('dashboard callback state and code 5 KB', () => ({ target: `/dashboard/callback?state=${long(5 * 1024)}&code=${long(5 * 1024)}`, headers: { Cookie: `lt_dash_login=${long(2 * 1024)}` } }));
   // An unknown session is no session: on to the sign-in.
   addAllowing([302, 303], 'dashboard session cookie 10 KB', () => ({ target: '/dashboard/settings/security/api-access', headers: { Cookie: `lt_dash=${long(10 * 1024)}` } }));
   return list;
