@@ -1,8 +1,28 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
 import { loadConfig, ConfigError, devWarnings, developmentDefaultsCheck, developmentDefaultsRefusal } from './config/index.ts';
 import { KeySetUnavailableError } from './oidc/index.ts';
 import { createLogger, startServer } from './server.ts';
+
+/**
+ * The last resort for errors raised outside every request's promise chain (event listeners, timers,
+ * promises nobody awaits); the code that raised one is the bug to fix, this only decides what the
+ * process does meanwhile. A rejected promise that nobody awaited interrupted nothing else: it is
+ * logged and the server keeps serving (Node's default would end the process, and every other request
+ * with it). An uncaught exception may have left any state half-changed, so resuming is not safe (Node's
+ * documentation says so): it is logged and the process exits 1, for the cluster primary or the
+ * supervisor (systemd, Kubernetes, Docker's restart policy) to start a fresh one.
+ */
+function installCrashPolicy(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection; still serving');
+  });
+  process.on('uncaughtException', (err, origin) => {
+    logger.fatal({ err, origin }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+}
 
 /**
  * Start-up: load config (exit 1 naming every bad key; exit 1 naming every development default when the
@@ -28,6 +48,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config);
+  installCrashPolicy(logger);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
 
   if (workers > 1 && cluster.isPrimary) {

@@ -13,8 +13,9 @@ import { connectionRoutes } from './connections.ts';
 import { provisioningRuleRoutes } from './provisioning-rules.ts';
 import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
+import { clip } from './context.ts';
 
-export { AppError } from './problem.ts';
+export { AppError, storeInputDetail } from './problem.ts';
 
 /**
  * POST /v1/keys/verify on its own, mounted ahead of the general middleware (access log, routers, gates):
@@ -42,12 +43,12 @@ export function adminApi(services: Services): Middleware {
     await services.audit.record({
       actor: principal?.actor ?? { type: 'anonymous', id: null },
       action: 'admin.request_failed',
-      target: { type: 'route', id: `${ctx.method} ${ctx.path}` },
+      target: { type: 'route', id: clip(`${ctx.method} ${ctx.path}`, 512) },
       project_id: null,
       ip: ctx.ip,
-      user_agent: ctx.get('user-agent') || null,
+      user_agent: clip(ctx.get('user-agent'), 512) || null,
       outcome: 'failure',
-      detail: { status: problem.status, code: problem.code, detail: problem.detail, ...(problem.field ? { field: problem.field } : {}) },
+      detail: { status: problem.status, code: problem.code, detail: clip(problem.detail, 1024), ...(problem.field ? { field: clip(problem.field, 256) } : {}) },
     });
   };
   projectRoutes(router, services);

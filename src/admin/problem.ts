@@ -1,8 +1,9 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { StoreUnavailableError } from '../store/index.ts';
+import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
 import { AccessDenied } from '../access/index.ts';
+import { readBodyText } from '../http/form.ts';
 
 /**
  * Errors of the /v1 API: one AppError, rendered as RFC 9457 application/problem+json by one middleware.
@@ -68,6 +69,11 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   return result.data;
 }
 
+/** What a client is told about input the store refused (no key, no internals). */
+export function storeInputDetail(error: StoreInputError): string {
+  return error.reason === 'invalid_cursor' ? 'the cursor is not an event id' : 'an identifier in this request is longer than any this server issues';
+}
+
 export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<Middleware>[0], error: AppError) => Promise<void>): Middleware {
   return async (ctx, next) => {
     let problem: AppError | undefined;
@@ -78,6 +84,7 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
       if (err instanceof AppError) problem = err;
       else if (err instanceof AccessDenied) problem = fromAccessDenied(err);
       else if (err instanceof StoreUnavailableError) problem = new AppError('unavailable', 'the store is unreachable; try again shortly', { headers: { 'Retry-After': '1' } });
+      else if (err instanceof StoreInputError) problem = new AppError('invalid_request', storeInputDetail(err));
       else {
         const status = (err as { status?: number }).status;
         if (status === 405) problem = new AppError('method_not_allowed', (err as Error).message);
@@ -109,27 +116,36 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
   };
 }
 
-/** Reads a JSON object body (≤ 64 KiB). */
+/** Deeper than any body the API takes (a connection config nests 4 levels): a 400, never a stack overflow later. */
+export const MAX_JSON_DEPTH = 32;
+
+/** True when a parsed JSON value nests deeper than `max` arrays/objects; iterative, so any depth is safe. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/**
+ * Reads a JSON body (≤ 64 KiB, UTF-8, nested ≤ MAX_JSON_DEPTH). Oversized bodies are refused before or
+ * while reading (413, connection closed after the answer), never buffered.
+ */
 export async function readJson(ctx: Parameters<Middleware>[0], limitBytes = 64 * 1024, checkType = true): Promise<unknown> {
   if (checkType && !ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
-  const declared = ctx.request.length;
-  if (declared !== undefined && declared > limitBytes) throw new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`);
-  const text = await new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    ctx.req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limitBytes) {
-        ctx.req.pause();
-        reject(new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`));
-      } else chunks.push(chunk);
-    });
-    ctx.req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    ctx.req.once('error', reject);
-  });
+  const text = await readBodyText(ctx, limitBytes, () => new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`));
+  let body: unknown;
   try {
-    return JSON.parse(text || 'null') as unknown;
+    body = JSON.parse(text || 'null') as unknown;
   } catch {
     throw new AppError('invalid_request', 'the body is not valid JSON');
   }
+  if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new AppError('invalid_request', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return body;
 }

@@ -1,4 +1,9 @@
-import type { Store } from '../store/index.ts';
+import { EVENT_ID, type Store } from '../store/index.ts';
+
+/** An event id, as `after` (a listing's `next` cursor) must be: `<ms>-<seq>`, digits only. */
+export function isEventId(value: string): boolean {
+  return EVENT_ID.test(value);
+}
 
 /**
  * Append-only audit events: ISO 8601 timestamp (UTC, ms), actor, client IP, action, target, outcome.
@@ -75,7 +80,7 @@ export class AuditLog {
    */
   async query(filter: AuditFilter): Promise<{ events: Array<AuditEvent & { id: string }>; next: string | null }> {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-    let cursor = filter.after ?? (filter.since ? `${Date.parse(filter.since) - 1}-99999999` : undefined);
+    let cursor = filter.after ?? sinceCursor(filter.since);
     const out: Array<AuditEvent & { id: string }> = [];
     for (;;) {
       const page = await this.store.range<AuditEvent>(AUDIT_LOG, { after: cursor, limit: 500 });
@@ -92,4 +97,11 @@ export class AuditLog {
       if (page.length < 500) return { events: out, next: null };
     }
   }
+}
+
+/** A cursor just before the first event at or after `since` (ISO time); none for times before 1970. */
+function sinceCursor(since: string | undefined): string | undefined {
+  if (!since) return undefined;
+  const ms = Date.parse(since);
+  return Number.isFinite(ms) && ms > 0 ? `${ms - 1}-99999999` : undefined;
 }

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { AuditEvent, AuditFilter } from '../audit/index.ts';
+import { isEventId, type AuditEvent, type AuditFilter } from '../audit/index.ts';
 import { LOG_PATH, securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext } from './context.ts';
 
@@ -83,7 +83,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
       return;
     }
 
-    const after = typeof q.after === 'string' && /^[\w-]{1,64}$/.test(q.after) ? q.after : undefined;
+    const after = typeof q.after === 'string' && isEventId(q.after) ? q.after : undefined;
     const result = await services.audit.query({ ...filter, after, limit: PAGE_SIZE });
     // A key event offers "Revoke key" while its key is still usable and the person administers it.
     const keyIds = [...new Set(result.events.filter((e) => e.action.startsWith('key.') && e.target?.type === 'api_key' && e.target.id).map((e) => e.target!.id!))];

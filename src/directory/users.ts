@@ -20,6 +20,9 @@ export interface User {
   preferred_language?: string | undefined;
 }
 
+/** The longest address RFC 5321 lets a mailbox have (64 + 1 + 255): no account has a longer one. */
+export const EMAIL_MAX_LENGTH = 320;
+
 const userKey = (id: string) => `user:{${id}}`;
 const emailKey = (email: string) => `user:email:{${email.toLowerCase()}}`;
 const ALL_USERS = 'user:all:{index}';
@@ -35,6 +38,7 @@ export class UserRepository {
   }
 
   async findByEmail(email: string): Promise<User | undefined> {
+    if (email.length > EMAIL_MAX_LENGTH) return undefined;
     const ref = await this.store.get<{ id: string }>(emailKey(email));
     return ref ? this.findById(ref.id) : undefined;
   }

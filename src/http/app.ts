@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Services } from '../container.ts';
-import { StoreUnavailableError } from '../store/index.ts';
+import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
 import { firstPartyOfflineAccess } from '../oidc/index.ts';
 import { interactionRoutes, invitationRoutes, pageContext } from '../interactions/index.ts';
 import { errorPage } from '../../views/pages.ts';
@@ -13,7 +13,7 @@ import { storeGate } from './koa-store-gate.ts';
 import { metricsEndpoint } from './metrics.ts';
 import { clientAddress, proxyTrustEnabled } from './koa-client-address.ts';
 import { dashboardRoutes } from '../dashboard/index.ts';
-import { adminApi, verifyApi } from '../admin/index.ts';
+import { adminApi, storeInputDetail, verifyApi } from '../admin/index.ts';
 
 const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
 
@@ -40,24 +40,61 @@ function loggedPath(p: string): string {
   return p.startsWith('/invitations/') ? '/invitations/…' : p;
 }
 
-/** JSON access log with the request id, and Prometheus request metrics. Paths only: query strings carry codes. */
+/**
+ * JSON access log with the request id, and Prometheus request metrics. Paths only: query strings carry codes.
+ * Written when the response closes (sent, or cut off: those are logged too). Everything it reads is taken
+ * before the request runs: a listener runs outside the request's promise chain, where a throw (Koa's
+ * `ctx.ip` once the socket is gone) is an uncaught exception that ends the process.
+ */
 function accessLog(services: Services): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
-    const route = routeLabel(ctx.path);
+    const { method, res } = ctx;
+    const path = ctx.path;
+    const route = routeLabel(path);
+    const ip = ctx.ip;
     const done = () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      services.metrics.httpRequests.inc({ method: ctx.method, route, status: String(status) });
-      services.metrics.httpDuration.observe({ method: ctx.method, route }, seconds);
-      if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
-        services.logger.info({ req_id: ctx.state.requestId, method: ctx.method, path: loggedPath(ctx.path), status, ms: Math.round(seconds * 1e4) / 10, ip: ctx.ip }, 'request');
+      try {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        // 499 (nginx's "client closed request"): cut off before an answer was sent.
+        const status = !res.writableFinished ? (res.headersSent ? res.statusCode : 499) : ctx.respond === false ? res.statusCode : ctx.status;
+        services.metrics.httpRequests.inc({ method, route, status: String(status) });
+        services.metrics.httpDuration.observe({ method, route }, seconds);
+        if (route !== '/healthz' && route !== '/readyz' && route !== '/metrics') {
+          services.logger.info({ req_id: ctx.state.requestId, method, path: loggedPath(path), status, ms: Math.round(seconds * 1e4) / 10, ip, ...(res.writableFinished ? {} : { aborted: true }) }, 'request');
+        }
+      } catch (err) {
+        services.logger.error({ req_id: ctx.state.requestId, err }, 'access log failed');
       }
     };
-    ctx.res.once('finish', done);
+    res.once('close', done);
     await next();
   };
 }
+
+/**
+ * A request line whose percent-escapes do not decode (`%ZZ`, a cut `%E0%A4%A`, bytes that are not
+ * UTF-8) is refused here, once, with 400: no route has to guess what it meant.
+ */
+const wellFormedTarget: Middleware = async (ctx, next) => {
+  const url = ctx.url;
+  if (url.includes('%')) {
+    try {
+      decodeURIComponent(url);
+    } catch {
+      ctx.status = 400;
+      ctx.set('Cache-Control', 'no-store');
+      if (ctx.path === '/v1' || ctx.path.startsWith('/v1/')) {
+        ctx.type = 'application/problem+json';
+        ctx.body = { type: 'urn:logtrace:problem:invalid_request', title: 'Invalid request', status: 400, detail: 'the request target has a malformed percent-encoding', code: 'invalid_request', request_id: ctx.state.requestId ?? null };
+      } else {
+        ctx.body = { error: 'invalid_request', error_description: 'the request target has a malformed percent-encoding' };
+      }
+      return;
+    }
+  }
+  await next();
+};
 
 /** Headers for every HTML page we render; oidc-provider's form_post pages set their own CSP. */
 const securityHeaders = (https: boolean): Middleware => async (ctx, next) => {
@@ -80,13 +117,18 @@ function errorHandler(services: Services): Middleware {
       const e = err as Error & { status?: number; expose?: boolean; error?: string; error_description?: string };
       let status = e.status ?? 500;
       let error = e.error ?? (status < 500 && e.expose ? e.message : 'server_error');
+      let inputDescription: string | undefined;
       if (err instanceof StoreUnavailableError) {
         status = 503;
         error = 'temporarily_unavailable';
+      } else if (err instanceof StoreInputError) {
+        status = 400;
+        error = 'invalid_request';
+        inputDescription = storeInputDetail(err);
       }
       if (status >= 500 && !(err instanceof StoreUnavailableError)) services.logger.error({ req_id: ctx.state.requestId, err }, 'unhandled error');
       ctx.status = status;
-      const description = e.error_description ?? (status < 500 && e.expose ? e.message : undefined);
+      const description = inputDescription ?? e.error_description ?? (status < 500 && e.expose ? e.message : undefined);
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html';
         ctx.body = errorPage(pageContext(ctx), { error, description });
@@ -153,6 +195,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
   app.use(clientAddress(config.trust_proxy));
   // The log API's hot path comes first: counted by logtrace_api_key_verifications_total rather than the
   // access log, and it echoes an incoming X-Request-Id instead of minting one.
+  app.use(wellFormedTarget);
   app.use(async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
     if (incoming && /^[\w.-]{1,128}$/.test(incoming)) {

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { Services } from '../container.ts';
 import { StoreUnavailableError } from '../store/index.ts';
-import { PasswordBusyError } from '../directory/index.ts';
+import { EMAIL_MAX_LENGTH, PasswordBusyError } from '../directory/index.ts';
 import { isFirstParty, PASSWORD_ACR } from '../oidc/index.ts';
 import { LoginThrottle, type LoginTicket } from '../http/rate-limit.ts';
 import { readForm } from '../http/form.ts';
@@ -144,6 +144,13 @@ export function interactionRoutes(router: Router, services: Services): void {
     const password = form.get('password') ?? '';
     const { t } = pageContext(ctx);
     ctx.set('Cache-Control', 'no-store');
+    // No account has a longer address: refused before any lookup, limiter or audit write (none of them
+    // should carry kilobytes an anonymous caller chose), and not echoed back into the page.
+    if (email.length > EMAIL_MAX_LENGTH) {
+      ctx.status = 400;
+      renderLogin(ctx, details, clientName, { error: t('login.error.invalid') });
+      return;
+    }
 
     // Home-realm discovery: an email of a federated domain and no password goes to its identity provider.
     const home = email && !password ? connectorForEmail(email) : undefined;

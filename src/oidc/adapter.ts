@@ -1,6 +1,6 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { StoreUnavailableError, type Store, type BatchOp, type JsonObject } from '../store/index.ts';
+import { StoreInputError, StoreUnavailableError, type Store, type BatchOp, type JsonObject } from '../store/index.ts';
 
 /**
  * The bridge between oidc-provider's adapter interface and our Store contract.
@@ -28,9 +28,20 @@ async function guard<T>(operation: () => Promise<T>): Promise<T> {
     return await operation();
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw new StoreDownError(err);
+    // Input the store refuses is the client's mistake, never a 500 (the id checks below catch it first).
+    if (err instanceof StoreInputError) throw new errors.InvalidRequest('a parameter is longer than any value this server issues');
     throw err;
   }
 }
+
+/**
+ * Every id the provider issues is 43 characters or fewer, and client ids and user codes are short too:
+ * a longer value (a 10 KB `client_id`, `code`, `refresh_token`, access token, session cookie) was never
+ * stored. It is looked up as absent without a store call, so the provider answers with its own error
+ * for an unknown artifact (`invalid_client`, `invalid_grant`, `invalid_token`, `active: false`).
+ */
+export const MAX_ID_LENGTH = 512;
+const neverIssued = (id: unknown): boolean => typeof id !== 'string' || id.length > MAX_ID_LENGTH;
 
 export interface AdapterOptions {
   /** Seconds during which a rotated refresh token may be presented again (0 = never). */
@@ -75,6 +86,7 @@ export function createAdapterFactory(store: Store, options: AdapterOptions): new
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      if (neverIssued(id)) return undefined;
       const payload = await guard(() => store.get<AdapterPayload & JsonObject>(this.key(id)));
       if (!payload) return undefined;
       if (
@@ -92,16 +104,19 @@ export function createAdapterFactory(store: Store, options: AdapterOptions): new
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      if (neverIssued(userCode)) return undefined;
       const ref = await guard(() => store.get<{ id: string }>(`oidc:${this.name}:userCode:{${userCode}}`));
       return ref ? this.find(ref.id) : undefined;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      if (neverIssued(uid)) return undefined;
       const ref = await guard(() => store.get<{ id: string }>(`oidc:${this.name}:uid:{${uid}}`));
       return ref ? this.find(ref.id) : undefined;
     }
 
     async consume(id: string): Promise<void> {
+      if (neverIssued(id)) return;
       const outcome = await guard(() => store.consume(this.key(id), 'consumed', nowSeconds()));
       if (outcome.result !== 'already') return;
       if (this.name === 'RefreshToken' && nowSeconds() - outcome.at < options.refreshTokenReuseInterval) return;
@@ -113,10 +128,12 @@ export function createAdapterFactory(store: Store, options: AdapterOptions): new
     }
 
     async destroy(id: string): Promise<void> {
+      if (neverIssued(id)) return;
       await guard(() => store.delete(this.key(id)));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      if (neverIssued(grantId)) return;
       await guard(async () => {
         const grantKey = StoreAdapter.grantKey(grantId);
         const keys = await store.smembers(grantKey);

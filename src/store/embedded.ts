@@ -22,7 +22,7 @@
  */
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import { StoreUnavailableError } from './types.ts';
+import { StoreInputError, StoreUnavailableError, checkCursor, checkKey } from './types.ts';
 import type { BatchOp, JsonObject, RangeOptions, Store, StoredEvent } from './types.ts';
 
 export interface EmbeddedStoreOptions {
@@ -44,7 +44,8 @@ type ExpiryKey = [number, string];
 type LogKey = [string, string];
 
 const DEFAULT_RANGE_LIMIT = 100;
-const MAX_KEY_BYTES = 1800;
+/** LMDB's key limit is 1978 bytes, including our encoding overhead: a bound on prefix + key. */
+const LMDB_KEY_BYTES = 1800;
 const SWEEP_BATCH = 500;
 const MS_DIGITS = 13;
 const SEQ_DIGITS = 6;
@@ -73,9 +74,9 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
   let sweeping = false;
 
   const k = (key: string): string => {
-    const full = prefix + key;
-    // LMDB's key limit is 1978 bytes (including our encoding overhead); Redis has none worth noting.
-    if (Buffer.byteLength(full) > MAX_KEY_BYTES) throw new RangeError(`key too long for the embedded store: ${full.slice(0, 80)}…`);
+    const full = prefix + checkKey(key);
+    // Only a very long prefix gets here with a key the contract allows.
+    if (Buffer.byteLength(full) > LMDB_KEY_BYTES) throw new StoreInputError('key_too_long', `key too long for the embedded store: ${full.slice(0, 80)}…`);
     return full;
   };
 
@@ -93,7 +94,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
     try {
       return action();
     } catch (error) {
-      if (error instanceof StoreUsageError || error instanceof RangeError || error instanceof TypeError) throw error;
+      if (error instanceof StoreUsageError || error instanceof StoreInputError || error instanceof RangeError || error instanceof TypeError) throw error;
       throw new StoreUnavailableError(`embedded store ${operation} failed`, { cause: error });
     }
   }
@@ -332,7 +333,8 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
         const limit = rangeOptions.limit ?? DEFAULT_RANGE_LIMIT;
         if (limit <= 0) return [];
         const logKey = k(name);
-        const after = rangeOptions.after;
+        const after = storedCursor(rangeOptions.after);
+        if (after === 'end') return [];
         const entries = [
           ...log.getRange({
             start: [logKey, after ?? ''],
@@ -377,6 +379,21 @@ function expiresAt(ttlSeconds: number | undefined, now: number): number | undefi
 
 function wrongType(key: string): StoreUsageError {
   return new StoreUsageError(`WRONGTYPE: ${key} holds another kind of value`);
+}
+
+/**
+ * A cursor in the zero-padded form ids are stored in, so that string order is id order (`5-10` from a
+ * caller must not sort after `0000000000005-000009`). A sequence number past the largest we assign
+ * means "after all of that millisecond"; a millisecond past 13 digits, "after everything" ('end').
+ */
+function storedCursor(after: string | undefined): string | 'end' | undefined {
+  checkCursor(after);
+  if (after === undefined) return undefined;
+  const [msPart = '', seqPart = ''] = after.split('-');
+  const ms = msPart.replace(/^0+(?=\d)/, '');
+  if (ms.length > MS_DIGITS) return 'end';
+  const seq = Math.min(Number(seqPart), MAX_SEQ);
+  return `${ms.padStart(MS_DIGITS, '0')}-${String(seq).padStart(SEQ_DIGITS, '0')}`;
 }
 
 /** `<ms>-<seq>`, zero-padded so string order is id order; never goes backwards, even if the clock does. */

@@ -6,7 +6,7 @@ import { openEmbeddedStore } from './embedded.ts';
 import { openRedisStore } from './redis.ts';
 import type { Store } from './types.ts';
 
-export { StoreUnavailableError } from './types.ts';
+export { EVENT_ID, MAX_KEY_BYTES, StoreInputError, StoreUnavailableError } from './types.ts';
 export type { BatchOp, JsonObject, RangeOptions, Store, StoredEvent } from './types.ts';
 export type { EmbeddedStoreOptions } from './embedded.ts';
 export type { RedisStoreOptions } from './redis.ts';

@@ -17,7 +17,7 @@
  */
 import { Redis } from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
-import { StoreUnavailableError } from './types.ts';
+import { StoreInputError, StoreUnavailableError, checkCursor, checkKey } from './types.ts';
 import type { BatchOp, JsonObject, RangeOptions, Store, StoredEvent } from './types.ts';
 
 export interface RedisStoreOptions {
@@ -122,7 +122,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     redis.once('error', done);
   });
 
-  const k = (key: string): string => prefix + key;
+  const k = (key: string): string => prefix + checkKey(key);
 
   async function call<T>(operation: string, command: () => Promise<T>): Promise<T> {
     if (closed) throw new StoreUnavailableError(`redis store is closed (${operation})`);
@@ -265,6 +265,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     },
 
     async range<T extends JsonObject = JsonObject>(log: string, rangeOptions: RangeOptions = {}) {
+      checkCursor(rangeOptions.after);
       const limit = rangeOptions.limit ?? DEFAULT_RANGE_LIMIT;
       if (limit <= 0) return [];
       const start = rangeOptions.after === undefined ? '-' : `(${rangeOptions.after}`;
@@ -347,9 +348,9 @@ function parseObject(json: string, what: string): JsonObject {
   return value as JsonObject;
 }
 
-/** Connection-level failures become StoreUnavailableError; command errors (WRONGTYPE…) pass through. */
+/** Connection-level failures become StoreUnavailableError; command and input errors (WRONGTYPE…) pass through. */
 function toStoreError(operation: string, error: unknown): Error {
-  if (error instanceof StoreUnavailableError) return error;
+  if (error instanceof StoreUnavailableError || error instanceof StoreInputError) return error;
   if (error instanceof Error && error.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(error.message)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`redis ${operation}: ${reason}`, { cause: error });

@@ -24,7 +24,10 @@ export interface StoredEvent<T extends JsonObject = JsonObject> {
 }
 
 export interface RangeOptions {
-  /** Return events strictly after this id. */
+  /**
+   * Return events strictly after this id: `<ms>-<seq>`, each part at most 19 digits (any such pair, not
+   * only an id the log holds). Anything else is refused with StoreInputError.
+   */
   after?: string | undefined;
   limit?: number | undefined;
 }
@@ -73,6 +76,46 @@ export interface Store {
    */
   available(): boolean;
   close(): Promise<void>;
+}
+
+/**
+ * The longest key (or log name) the store takes, in UTF-8 bytes, before its prefix. Every key the features
+ * build is far shorter; a longer one carries an identifier no one issued (a 10 KB "client_id"), and LMDB
+ * cannot hold it at all (its limit is 1978 bytes).
+ */
+export const MAX_KEY_BYTES = 1024;
+
+/** An event id as `range({ after })` takes it: two decimal parts that fit Redis's 64-bit stream ids. */
+export const EVENT_ID = /^\d{1,19}-\d{1,19}$/;
+
+/**
+ * Thrown, before any backend call, for input no backend should see: a key longer than MAX_KEY_BYTES,
+ * a range cursor that is not an event id. It names the caller's mistake (or an attacker's input), not
+ * an outage: doors answer it 4xx, never 5xx and never 503.
+ */
+export class StoreInputError extends Error {
+  override readonly name = 'StoreInputError';
+  readonly reason: 'key_too_long' | 'invalid_cursor';
+  constructor(reason: StoreInputError['reason'], message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** Throws StoreInputError for a key over MAX_KEY_BYTES; returns the key. */
+export function checkKey(key: string): string {
+  // key.length counts UTF-16 units: a string of ≤ MAX/3 units is within the limit whatever it holds.
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new StoreInputError('key_too_long', `key longer than ${MAX_KEY_BYTES} bytes: ${key.slice(0, 60)}…`);
+  }
+  return key;
+}
+
+/** Throws StoreInputError unless `after` is absent or an event id. */
+export function checkCursor(after: string | undefined): void {
+  if (after !== undefined && !EVENT_ID.test(after)) {
+    throw new StoreInputError('invalid_cursor', `not an event id: ${after.slice(0, 60)}`);
+  }
 }
 
 /** Thrown by a store operation when its backend is unreachable; the HTTP layer answers 503. */

@@ -74,6 +74,19 @@ describe.each(['embedded', 'redis'] as const)('oidc-provider adapter on the %s s
     expect(await strict.find('r2')).toHaveProperty('consumed');
   });
 
+  it('looks up an id longer than any issued as absent, without asking the store', async () => {
+    const absurd = 'A'.repeat(10 * 1024);
+    for (const model of ['Client', 'AuthorizationCode', 'RefreshToken', 'AccessToken', 'Session', 'Interaction', 'Grant']) {
+      const adapter = new (Adapter())(model);
+      expect(await adapter.find(absurd)).toBeUndefined();
+      expect(await adapter.findByUid!(absurd)).toBeUndefined();
+      await expect(adapter.destroy(absurd)).resolves.toBeUndefined();
+      await expect(adapter.consume(absurd)).resolves.toBeUndefined();
+      await expect(adapter.revokeByGrantId!(absurd)).resolves.toBeUndefined();
+    }
+    expect(await new (Adapter())('DeviceCode').findByUserCode!(absurd)).toBeUndefined();
+  });
+
   it('turns an unreachable store into a 503 temporarily_unavailable', async () => {
     if (driver !== 'redis') return;
     const adapter = new (Adapter())('Session');

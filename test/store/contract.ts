@@ -3,7 +3,7 @@
  * storage/conformance against every backend. An implementation's test file only supplies a factory.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/store/index.ts';
+import { MAX_KEY_BYTES, StoreInputError, StoreUnavailableError } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/index.ts';
 
 export interface StoreUnderTest {
@@ -348,12 +348,50 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect(seen.map((e) => e.value)).toEqual(Array.from({ length: 120 }, (_, i) => ({ i })));
       });
 
+      it('takes any event id as a cursor, in id order, and refuses anything else with StoreInputError', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) ids.push(await store.append('log:cursor', { i }));
+        const [ms] = ids[0]!.split('-');
+        // Not only ids the log holds: a time-based cursor, unpadded, with a sequence number past any assigned.
+        expect((await store.range('log:cursor', { after: `${Number(ms) - 1}-99999999` })).map((e) => e.id)).toEqual(ids);
+        expect((await store.range('log:cursor', { after: '5-10' })).map((e) => e.id)).toEqual(ids);
+        expect((await store.range('log:cursor', { after: '0-0' })).map((e) => e.id)).toEqual(ids);
+        expect(await store.range('log:cursor', { after: '9999999999999999999-9999999999999999999' })).toEqual([]);
+        expect(await store.range('log:cursor', { after: `${ms}-9999999999999999999` })).toEqual((await store.range('log:cursor')).filter((e) => e.id.split('-')[0] !== ms));
+        for (const after of ['garbage', '', '1', '1-2-3', '-1-0', '1-', '１-1', '1-0 ', '99999999999999999999-0', '0-99999999999999999999', 'x'.repeat(5000)]) {
+          await expect(store.range('log:cursor', { after }), after.slice(0, 20)).rejects.toBeInstanceOf(StoreInputError);
+        }
+      });
+
       it('keeps logs apart', async () => {
         await store.append('log:a', { from: 'a' });
         await store.append('log:{t}:b', { from: 'b' });
         await store.append('log:ab', { from: 'ab' });
         expect((await store.range('log:a')).map((e) => e.value)).toEqual([{ from: 'a' }]);
         expect((await store.range('log:{t}:b')).map((e) => e.value)).toEqual([{ from: 'b' }]);
+      });
+    });
+
+    describe('key length', () => {
+      it(`takes keys of up to ${MAX_KEY_BYTES} bytes and refuses longer ones with StoreInputError, writing nothing`, async () => {
+        const longest = `k:{${'é'.repeat((MAX_KEY_BYTES - 4) / 2)}}`;
+        expect(Buffer.byteLength(longest)).toBe(MAX_KEY_BYTES);
+        await store.put(longest, { a: 1 });
+        expect(await store.get(longest)).toEqual({ a: 1 });
+        await store.delete(longest);
+
+        const tooLong = `${longest}x`;
+        const refused = [
+          store.get(tooLong), store.put(tooLong, { a: 1 }), store.putIfAbsent(tooLong, { a: 1 }), store.consume(tooLong, 'c', 1),
+          store.delete('k:ok', tooLong), store.ttl(tooLong), store.sadd(tooLong, ['m']), store.srem(tooLong, ['m']), store.smembers(tooLong),
+          store.incr(tooLong), store.counters(['c:ok', tooLong]), store.append(tooLong, { a: 1 }), store.range(tooLong),
+          store.batch([{ op: 'put', key: 'k:batched', value: { a: 1 } }, { op: 'put', key: tooLong, value: { a: 1 } }]),
+        ];
+        for (const attempt of refused) await expect(attempt).rejects.toBeInstanceOf(StoreInputError);
+        expect(await store.get('k:batched')).toBeUndefined();
+        await expect(store.get('x'.repeat(100 * 1024))).rejects.toBeInstanceOf(StoreInputError);
+        // Refused input is not an outage.
+        await store.ping();
       });
     });
 

@@ -72,6 +72,8 @@ export interface AuthServer {
   port: number;
   configPath: string;
   output(): string;
+  /** The server process id while it runs (undefined before start and after exit). */
+  pid(): number | undefined;
   start(): Promise<void>;
   /** SIGTERM and wait for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -98,6 +100,7 @@ export async function startAuthServer(options: { config?: (port: number, dataDir
     port,
     configPath,
     output: () => output,
+    pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     async start() {
       child = spawn(process.execPath, ['src/main.ts'], {
         cwd: ROOT,
