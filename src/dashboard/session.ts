@@ -91,9 +91,15 @@ export class DashboardSessions {
     return state;
   }
 
-  /** One use only: the record is deleted as it is read. */
+  /**
+   * One use only, atomically: of two callbacks racing with the same cookie, one gets the record. `state` is
+   * the value of this browser's login cookie, never the one in the callback URL: that is what binds the
+   * sign-in to the browser that started it (the URL's state must then equal it, checked by openid-client).
+   */
   async takeLogin(state: string | undefined): Promise<PendingLogin | undefined> {
     if (!state || !ID_PATTERN.test(state)) return undefined;
+    const outcome = await this.store.consume(loginKey(state), 'used', Date.now());
+    if (outcome.result !== 'consumed') return undefined;
     const login = await this.store.get<PendingLogin>(loginKey(state));
     await this.store.delete(loginKey(state));
     return login;

@@ -6,13 +6,19 @@ import { ConnectorError, type Connector, type Identity } from '../connectors/ind
 import { signInWithIdentity, type SignInResult } from '../directory/index.ts';
 import { readForm } from '../http/form.ts';
 import type { MessageKey } from '../../views/i18n.ts';
+import { bindToBrowser, isBoundBrowser, releaseBrowser, type BindingOptions, type BrowserBinding } from './browser-binding.ts';
 
 /**
  * Federated sign-in. The browser leaves from the sign-in page (`/interaction/:uid/federation/:id`), comes
  * back to `/federation/:id/callback` (OAuth/OIDC) or `/federation/:id/acs` (SAML HTTP-POST), and finishes
  * at `/interaction/:uid/federated`, where the interaction cookie (path-scoped, SameSite=Lax) is sent again.
  * Transactions (state, nonce, PKCE verifier, SAML request id) live server-side for 10 minutes and are
- * consumed once.
+ * consumed once, by the first callback that names them, whatever it brings.
+ *
+ * Each transaction is bound to the browser that started it by a cookie (browser-binding.ts), checked at the
+ * callback before the upstream's answer is even looked at: a callback that arrives in another browser (an
+ * upstream URL or a callback URL handed to a victim) exchanges nothing and finishes no interaction, neither
+ * the one that started it nor the victim's (login CSRF, RFC 9700 §4.7.1; OIDC Core §3.1.2.1).
  */
 const TRANSACTION_TTL = 600;
 const RESULT_TTL = 300;
@@ -22,6 +28,8 @@ interface Transaction {
   uid: string;
   connector_id: string;
   transaction: Record<string, string>;
+  /** The browser this sign-in belongs to: its cookie's name and the hash of its value. */
+  binding: BrowserBinding;
 }
 
 type FederationResult =
@@ -76,6 +84,13 @@ export type ShowError = (ctx: Context, key: MessageKey, status: number, email?: 
 export function federationRoutes(router: Router, services: Services, finish: (ctx: Context, accountId: string, identity: Identity) => Promise<void>, showError: ShowError): void {
   const { store, connectors, config } = services;
   const provider = () => services.providers.current;
+  const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
+  const bindingOptions = (connector: Connector): BindingOptions => ({
+    path: `${issuerPath}/federation/${connector.id}/`,
+    https: config.issuer.startsWith('https:'),
+    crossSitePost: connector.kind === 'saml',
+    maxAgeSeconds: TRANSACTION_TTL,
+  });
 
   function connectorOf<K extends Connector['kind']>(ctx: Context, ...kinds: K[]): Extract<Connector, { kind: K }> {
     const connector = connectors.get(ctx.params.id ?? ctx.params.connector ?? '');
@@ -108,7 +123,9 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
     const started = connector.kind === 'saml'
       ? await connector.begin({ relayState: state })
       : await connector.begin({ redirectUri: callbackUrl(config.issuer, connector.id), state, loginHint });
-    await store.put(stateKey(state), { uid: details.uid, connector_id: connector.id, transaction: started.transaction }, TRANSACTION_TTL);
+    const binding = bindToBrowser(ctx, bindingOptions(connector));
+    const tx: Transaction = { uid: details.uid, connector_id: connector.id, transaction: started.transaction, binding };
+    await store.put(stateKey(state), tx, TRANSACTION_TTL);
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(started.url);
   });
@@ -139,15 +156,33 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
     ctx.redirect(`/interaction/${uid}/federated`);
   }
 
+  /**
+   * The first step of every callback: take the transaction its state names (once, whoever asks), then make
+   * sure this is the browser that started it. Anything else is answered here, audited, and finishes nothing.
+   */
+  async function arrive(ctx: Context, connector: Connector, state: string | undefined): Promise<Transaction | undefined> {
+    const tx = await takeTransaction(state, connector);
+    const refuse = async (reason: 'invalid_state' | 'browser_mismatch', key: MessageKey, status: number) => {
+      services.metrics.logins.inc({ method: connector.type, outcome: reason });
+      await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: ctx.ip, user_agent: ctx.get('user-agent') || null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason } });
+      ctx.set('Cache-Control', 'no-store');
+      await showError(ctx, key, status);
+      return undefined;
+    };
+    if (!tx) return refuse('invalid_state', 'federation.error.state', 400);
+    if (!isBoundBrowser(ctx, tx.binding)) {
+      services.logger.warn({ connector: connector.id, ip: ctx.ip }, 'federated callback from another browser than the one that started the sign-in: refused');
+      return refuse('browser_mismatch', 'federation.error.other_browser', 403);
+    }
+    releaseBrowser(ctx, tx.binding, bindingOptions(connector));
+    return tx;
+  }
+
   router.get('/federation/:id/callback', async (ctx) => {
     const connector = connectorOf(ctx, 'redirect');
     const query = new URLSearchParams(ctx.querystring);
-    const tx = await takeTransaction(query.get('state') ?? undefined, connector);
-    if (!tx) {
-      await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: ctx.ip, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason: 'invalid_state' } });
-      await showError(ctx, 'federation.error.state', 400);
-      return;
-    }
+    const tx = await arrive(ctx, connector, query.get('state') ?? undefined);
+    if (!tx) return;
     await land(ctx, tx.uid, connector, () => connector.complete({ redirectUri: callbackUrl(config.issuer, connector.id), query, transaction: tx.transaction }));
   });
 
@@ -159,14 +194,10 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
       await showError(ctx, 'federation.error.generic', 400);
       return;
     }
-    const tx = await takeTransaction(form.get('RelayState') ?? undefined, connector);
-    if (!tx) {
-      // IdP-initiated (unsolicited) responses have no sign-in in progress to complete: refuse them here,
-      // even when the connector would accept one, and send the person back to their application.
-      await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: ctx.ip, outcome: 'failure', detail: { method: 'saml', connector: connector.id, reason: 'invalid_state' } });
-      await showError(ctx, 'federation.error.state', 400);
-      return;
-    }
+    // IdP-initiated (unsolicited) responses have no sign-in in progress to complete: `arrive` refuses them,
+    // even when the connector would accept one, and sends the person back to their application.
+    const tx = await arrive(ctx, connector, form.get('RelayState') ?? undefined);
+    if (!tx) return;
     await land(ctx, tx.uid, connector, () => connector.complete({ samlResponse, transaction: tx.transaction }));
   });
 

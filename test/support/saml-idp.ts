@@ -105,11 +105,15 @@ function esc(value: string): string {
 const newId = (): string => `_${randomBytes(16).toString('hex')}`;
 const SIG_ALG = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
 
-export async function startSamlIdp(): Promise<TestSamlIdp> {
+/**
+ * `ssoHost` names the host browsers are sent to for /sso (the server still listens on 127.0.0.1): `localhost`
+ * puts the IdP on another site than a server at 127.0.0.1, so its POST to our ACS is cross-site, as in production.
+ */
+export async function startSamlIdp(options: { ssoHost?: string } = {}): Promise<TestSamlIdp> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const entityId = `${baseUrl}/metadata`;
-  const ssoUrl = `${baseUrl}/sso`;
+  const ssoUrl = `http://${options.ssoHost ?? '127.0.0.1'}:${port}/sso`;
   const { key, cert } = makeCertificate();
 
   const entity = IdentityProvider({
