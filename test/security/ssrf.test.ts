@@ -17,7 +17,7 @@ import { ConnectorError, type RedirectConnector } from '../../src/connectors/typ
 import { parseConfig } from '../../src/config/index.ts';
 import { BlockedAddressError, OutboundPolicy, ResponseTooLargeError, guardedFetch, guardedSockets, parseAllowEntry } from '../../src/net/index.ts';
 import { WebhookService } from '../../src/webhooks/index.ts';
-import { api, bootstrap, type Bootstrapped } from '../support/admin.ts';
+import { bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
 import { startAuthServer, testConfig, type AuthServer } from '../support/auth-server.ts';
 import { connectorDeps } from '../support/fake-idps/deps.ts';
 import { followRedirects } from '../support/fake-idps/follow-redirects.ts';
@@ -354,7 +354,7 @@ describe('connectors of connections made at run time fetch through the guard (di
 describe('through the server, with the default webhooks.block_private_addresses', () => {
   let server: AuthServer;
   let boot: Bootstrapped;
-  let admin: ReturnType<typeof api>;
+  let admin: Awaited<ReturnType<typeof personApi>>['call'];
   let upstream: FakeOidc;
   let internal: Sink; // an internal HTTP service on loopback, not allowlisted
   let redirector: Sink; // a receiver the operator allowlisted, answering 302 to the internal service
@@ -379,7 +379,8 @@ describe('through the server, with the default webhooks.block_private_addresses'
       }),
     });
     boot = bootstrap(server);
-    admin = api(server.url, boot.key.key);
+    // Connections are an owner's to create (the access policy): a person, not the bootstrap key.
+    admin = (await personApi(server, { email: 'owner@acme.test', project: boot.project.id, role: 'owner' })).call;
   });
   afterAll(async () => {
     await server?.stop();
