@@ -15,8 +15,19 @@ export interface Identity {
   connector_id: string;
   /** The upstream's stable subject for this person (Entra: `<tid>:<oid>`; Yandex: `id`; VK: `user_id`). */
   subject: string;
+  /**
+   * Who vouched for `subject`: the upstream the connector verified this identity against — the OIDC `iss`
+   * (Entra: the token's tenant issuer), the SAML IdP entity id with where its metadata came from, the LDAP
+   * directory (`url/base_dn?id_attr`), the Yandex / VK user-info endpoint. Identity links remember it, so
+   * a connection pointed at another upstream never inherits the links made through the previous one.
+   */
+  issuer: string;
   email: string | null;
-  /** Whether the email counts as verified, after the connector's rules and `trust_email`. */
+  /**
+   * Whether the email counts as verified: the upstream's own word after the connector's rules, lowered by
+   * `trust_email: false`; `trust_email: true` counts only emails the upstream has no way to vouch for
+   * (VK), never one it reports unverified (see `resolveEmailVerified`).
+   */
   email_verified: boolean;
   name: string | null;
   /** Group names from the upstream (OIDC `groups` claim, SAML attribute, Entra groups incl. overage, LDAP). */
@@ -37,7 +48,11 @@ export interface ConnectorCommon {
   email_domains: string[];
   /** Ask the upstream for MFA and refuse a sign-in without proof of it. */
   require_mfa: boolean;
-  /** Override the connector's own rule on whether emails are verified. */
+  /**
+   * `true`: link an existing account by an email this upstream reports verified (and count emails of an
+   * upstream that cannot verify them, VK, as verified); never overrides an upstream's `email_verified: false`.
+   * `false`: no email of this upstream counts as verified.
+   */
   trust_email: boolean | undefined;
 }
 
@@ -116,5 +131,11 @@ export interface ConnectorFactory<S extends z.ZodType = z.ZodType> {
   configSchema: S;
   /** False for providers that cannot prove MFA (Yandex, VK): `require_mfa: true` is then a config error. */
   canProveMfa: boolean;
+  /**
+   * The settings that decide which upstream vouches for this connector's people, as one string (the OIDC
+   * issuer, the Entra authority and tenant, the SAML metadata source, the LDAP directory, the Yandex / VK
+   * user-info endpoint): links made before issuers were recorded are followed only while it is unchanged.
+   */
+  upstream(config: z.infer<S> & ConnectorCommon): string;
   create(config: z.infer<S> & ConnectorCommon, deps: ConnectorDeps): Promise<Connector> | Connector;
 }

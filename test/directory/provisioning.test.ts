@@ -17,7 +17,7 @@ describe('signInWithIdentity after a first sign-in that failed half-way', () => 
   let projectId: string;
 
   const identity = (subject: string, email: string, overrides: Partial<Identity> = {}): Identity => ({
-    connector_id: 'corp', subject, email, email_verified: true, name: null, groups: [], amr: ['pwd'], acr: null, ...overrides,
+    connector_id: 'corp', subject, issuer: 'https://kc.acme.ru/realms/acme', email, email_verified: true, name: null, groups: [], amr: ['pwd'], acr: null, ...overrides,
   });
 
   beforeAll(async () => {
@@ -47,7 +47,7 @@ describe('signInWithIdentity after a first sign-in that failed half-way', () => 
     const result = await signInWithIdentity(deps, identity('anna-1', 'anna@acme.ru'), { trust_email: undefined });
     expect(result).toMatchObject({ ok: true, created: true, linked: true, user: { id: half.user.id } });
     expect(await deps.memberships.rolesOf(half.user.id)).toEqual({ [projectId]: 'viewer' });
-    expect(await deps.identities.find('corp', 'anna-1')).toMatchObject({ user_id: half.user.id });
+    expect(await deps.identities.find({ connector_id: 'corp', issuer: 'https://kc.acme.ru/realms/acme', subject: 'anna-1' })).toMatchObject({ user_id: half.user.id });
   });
 
   it('still refuses to take over an account that is not such a leftover', async () => {
