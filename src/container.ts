@@ -76,7 +76,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     if (project) configured.push({ id: `cfg_${i}`, source: mapping.source, group: mapping.group, project_id: project.id, role: mapping.role });
     else logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
   }
-  const legacyLinksTrusted = (connectorId: string) => connections.legacyLinksTrusted(connectorId);
+  const legacyLinksTrusted = (connectorId: string, issuer: string) => connections.legacyLinksTrusted(connectorId, issuer);
   const groupRoles = new GroupRoles({ store, memberships, projects, users, identities, legacyLinksTrusted, audit, logger, directories: () => connections.directories(), configured });
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
   groupRoles.startLdapSync();
@@ -143,8 +143,10 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     // checked with the current upstream only while the connection still points there.
     let known = session.identity;
     if (!known.issuer) {
-      if (!(await connections.legacyLinksTrusted(connector.id))) return upstreamGone(userId, connector, 'access_denied');
-      known = { ...known, issuer: connections.upstreamOf(connector.id) };
+      // For the connectors that refresh (generic OIDC) the issuer is the configured one.
+      const issuer = connections.upstreamOf(connector.id);
+      if (!(await connections.legacyLinksTrusted(connector.id, issuer))) return upstreamGone(userId, connector, 'access_denied');
+      known = { ...known, issuer };
     }
     try {
       const identity = await connector.refresh({ identity: known, refreshToken: session.refresh_token });

@@ -230,13 +230,17 @@ export class ConnectionSet {
   }
 
   /**
-   * Whether links this connector made before issuers were recorded may be followed: only while it points
-   * at the upstream it pointed at when the snapshot was taken.
+   * Whether links this connector made before issuers were recorded may be followed for an identity vouched
+   * for by `issuer`: only while the connector points at the upstream it pointed at when the snapshot was
+   * taken, and the identity comes from that upstream (not from the one it pointed at a moment ago).
    */
-  async legacyLinksTrusted(connectorId: string): Promise<boolean> {
+  async legacyLinksTrusted(connectorId: string, issuer: string): Promise<boolean> {
+    const snapshot = await this.legacySnapshot();
+    // Both maps are replaced together by reload(): read them in one synchronous step.
+    const connector = this.connectors.get(connectorId);
     const config = this.configs.get(connectorId);
-    if (!config) return false;
-    const then = (await this.legacySnapshot()).upstreams[connectorId];
+    if (!connector || !config || !connector.trustsIssuer(issuer)) return false;
+    const then = snapshot.upstreams[connectorId];
     return then !== undefined && then !== '' && then === upstreamOf(config, { ldapDirectory: this.deps.ldapDirectory });
   }
 

@@ -144,6 +144,12 @@ function createEntraConnector(config: EntraConfig & ConnectorCommon, deps: Conne
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer(issuer) {
+      if (!multiTenant) return issuer === expectedIssuer;
+      const [before, after] = expectedIssuer.split('{tenantid}') as [string, string];
+      const tid = issuer.startsWith(before) && issuer.endsWith(after) ? issuer.slice(before.length, issuer.length - after.length) : '';
+      return GUID.test(tid);
+    },
 
     async begin({ redirectUri, state, loginHint }) {
       const nonce = randomToken();

@@ -37,6 +37,7 @@ export function createLdapConnector(config: ConnectorCommon, directory: LdapDire
   const connector: PasswordConnector = {
     ...common,
     kind: 'password',
+    trustsIssuer: (issuer) => issuer === directory.issuer,
     async login({ username, password }): Promise<Identity> {
       try {
         const user = await directory.authenticate(username, password);

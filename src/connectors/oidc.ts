@@ -506,6 +506,7 @@ function createOidcConnector(config: OidcConfig & ConnectorCommon, deps: Connect
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer: (issuer) => issuer === config.issuer,
 
     async begin({ redirectUri, state, loginHint }) {
       const nonce = randomToken();

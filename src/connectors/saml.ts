@@ -303,6 +303,7 @@ export async function createSamlConnector(config: SamlConfig, deps: ConnectorDep
     email_domains: config.email_domains,
     require_mfa: config.require_mfa,
     trust_email: config.trust_email,
+    trustsIssuer: (issuer) => issuer === upstreamIssuer,
     metadata: () => Promise.resolve(sp.getMetadata()),
     begin: ({ relayState }) => {
       const id = `_${randomBytes(20).toString('hex')}`;

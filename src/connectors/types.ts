@@ -76,7 +76,16 @@ export class ConnectorError extends Error {
   }
 }
 
-export interface RedirectConnector extends ConnectorCommon {
+/** What every connector object has besides its common options. */
+export interface ConnectorBase extends ConnectorCommon {
+  /**
+   * Whether an identity naming `issuer` is one this connector, as configured now, produces. An identity made
+   * through the connection before it was pointed elsewhere (or back) is not taken for one made after.
+   */
+  trustsIssuer(issuer: string): boolean;
+}
+
+export interface RedirectConnector extends ConnectorBase {
   kind: 'redirect';
   /**
    * The upstream authorization URL for a new sign-in. `state` is ours (random, single use); the returned
@@ -88,7 +97,7 @@ export interface RedirectConnector extends ConnectorCommon {
   complete(input: { redirectUri: string; query: URLSearchParams; transaction: Record<string, string> }): Promise<Identity>;
 }
 
-export interface SamlConnector extends ConnectorCommon {
+export interface SamlConnector extends ConnectorBase {
   kind: 'saml';
   /** Our SP metadata XML (entity id `{issuer}/federation/{id}/metadata`, ACS `{issuer}/federation/{id}/acs`). */
   metadata(): Promise<string>;
@@ -98,7 +107,7 @@ export interface SamlConnector extends ConnectorCommon {
   complete(input: { samlResponse: string; transaction: Record<string, string> | undefined }): Promise<Identity>;
 }
 
-export interface PasswordConnector extends ConnectorCommon {
+export interface PasswordConnector extends ConnectorBase {
   kind: 'password';
   /** Verifies a username (email) and password; throws ConnectorError('invalid_credentials') when wrong. */
   login(input: { username: string; password: string }): Promise<Identity>;

@@ -73,6 +73,7 @@ function createVkConnector(config: VkConfig & ConnectorCommon, deps: ConnectorDe
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer: (issuer) => issuer === config.endpoints.userinfo,
 
     async begin({ redirectUri, state }) {
       const pkce = pkcePair();

@@ -69,6 +69,7 @@ function createYandexConnector(config: YandexConfig & ConnectorCommon, deps: Con
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer: (issuer) => issuer === config.endpoints.userinfo,
 
     async begin({ redirectUri, state, loginHint }) {
       const pkce = pkcePair();

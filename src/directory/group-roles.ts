@@ -43,7 +43,7 @@ export interface GroupRolesDeps {
   users: UserRepository;
   identities: IdentityRepository;
   /** Whether a connector's links made before issuers were recorded may still be followed (ConnectionSet). */
-  legacyLinksTrusted: (connectorId: string) => Promise<boolean>;
+  legacyLinksTrusted: (connectorId: string, issuer: string) => Promise<boolean>;
   audit: AuditLog;
   logger: Logger;
   /**
@@ -156,7 +156,7 @@ export class GroupRoles {
     const ids = new Set<string>();
     for (const connectorId of source.connectors) {
       const ref = { connector_id: connectorId, issuer: source.directory.issuer, subject: person.id };
-      const link = await this.deps.identities.findForSignIn(ref, () => this.deps.legacyLinksTrusted(connectorId));
+      const link = await this.deps.identities.findForSignIn(ref, () => this.deps.legacyLinksTrusted(connectorId, ref.issuer));
       if (link && (await this.deps.users.findById(link.user_id))) ids.add(link.user_id);
     }
     return [...ids];

@@ -18,7 +18,14 @@ export interface ProvisioningRule {
 
 export type SignInResult =
   | { ok: true; user: User; created: boolean; linked: boolean; changes: MembershipChange[] }
-  | { ok: false; reason: 'no_access' | 'email_unverified' | 'account_exists' | 'disabled' };
+  | { ok: false; reason: 'no_access' | 'email_unverified' | 'account_exists' | 'disabled' | 'connection_changed' };
+
+/** What the decision needs of the connector an identity came through (its current state). */
+export interface SignInConnector {
+  trust_email: boolean | undefined;
+  /** Whether the connector, as configured now, produces identities from this issuer (Connector.trustsIssuer). */
+  trustsIssuer(issuer: string): boolean;
+}
 
 export interface SignInDeps {
   users: UserRepository;
@@ -34,10 +41,11 @@ export interface SignInDeps {
   /** Pending invitations let a verified email in without a provisioning rule; may be absent. */
   invitations?: InvitationRepository | undefined;
   /**
-   * Whether a connector's links made before issuers were recorded may still be followed: true only while
-   * the connection points at the upstream it pointed at when that began (ConnectionSet). Absent: never.
+   * Whether a connector's links made before issuers were recorded may still be followed for an identity
+   * from `issuer`: true only while the connection points at the upstream it pointed at when that began
+   * (ConnectionSet). Absent: never.
    */
-  legacyLinksTrusted?: ((connectorId: string) => Promise<boolean>) | undefined;
+  legacyLinksTrusted?: ((connectorId: string, issuer: string) => Promise<boolean>) | undefined;
 }
 
 function domainOf(email: string): string {
@@ -68,12 +76,14 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
  * 5. otherwise no access, and nothing is created.
  * An account that step 3 or 4 made at an earlier attempt that failed before linking is finished, not refused.
  */
-export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: { trust_email: boolean | undefined }): Promise<SignInResult> {
+export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: SignInConnector): Promise<SignInResult> {
   const { users, identities, memberships } = deps;
   // Every connector names the issuer it verified; an identity without one (kept across an upgrade) is refused.
   if (!identity.issuer) return { ok: false, reason: 'no_access' };
+  // Made through the connection before it was pointed elsewhere (a callback that landed just before a change).
+  if (!connector.trustsIssuer(identity.issuer)) return { ok: false, reason: 'connection_changed' };
   const legacyTrusted = deps.legacyLinksTrusted;
-  const linked = await identities.findForSignIn(identity, () => (legacyTrusted ? legacyTrusted(identity.connector_id) : Promise.resolve(false)));
+  const linked = await identities.findForSignIn(identity, () => (legacyTrusted ? legacyTrusted(identity.connector_id, identity.issuer) : Promise.resolve(false)));
   let user: User | undefined;
   let created = false;
   let newLink = false;

@@ -19,7 +19,7 @@ type Json = Record<string, unknown>;
 const ALL = 'openid email profile offline_access read:logs write:alerts admin:projects';
 const consoleClient = { client_id: 'console', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [REDIRECT_URI], scope: ALL };
 
-type Outcome = { ok: true; sub: string; roles: Record<string, string> } | { ok: false; status: number; text: string };
+type Outcome = { ok: true; sub: string; roles: Record<string, string>; refreshToken: string | undefined } | { ok: false; status: number; text: string };
 
 /**
  * A federated sign-in over plain HTTP as a browser makes it: our /auth, straight to the connector's button,
@@ -27,7 +27,7 @@ type Outcome = { ok: true; sub: string; roles: Record<string, string> } | { ok: 
  * redirect URI; then the code is exchanged. Cookies are kept per origin (our server and the upstreams all
  * listen on 127.0.0.1, and both speak oidc-provider, whose cookie names are the same).
  */
-async function federatedSignIn(server: AuthServer, connectorId: string): Promise<Outcome> {
+async function federatedSignIn(server: AuthServer, connectorId: string, beforeDecision?: () => Promise<void>): Promise<Outcome> {
   const config = await discover(server.url, 'console');
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
@@ -44,8 +44,10 @@ async function federatedSignIn(server: AuthServer, connectorId: string): Promise
     if (url.startsWith(REDIRECT_URI)) {
       const tokens = await client.authorizationCodeGrant(config, new URL(url), { pkceCodeVerifier: verifier, expectedState: state });
       const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
-      return { ok: true, sub: String(payload.sub), roles: (payload.project_roles ?? {}) as Record<string, string> };
+      return { ok: true, sub: String(payload.sub), roles: (payload.project_roles ?? {}) as Record<string, string>, refreshToken: tokens.refresh_token };
     }
+    // The upstream's answer is in; our decision on it comes with the next request.
+    if (beforeDecision && /\/interaction\/[^/]+\/federated$/.test(new URL(url).pathname)) await beforeDecision();
     const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar(url).header(), accept: 'text/html' } });
     jar(url).store(response);
     if (response.status >= 300 && response.status < 400) {
@@ -83,7 +85,7 @@ describe('identity linking: emails, issuers, IdP groups (through HTTP, real serv
   beforeAll(async () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    const redirectUris = ['corp', 'kc'].map((id) => `${issuer}/federation/${id}/callback`);
+    const redirectUris = ['corp', 'kc', 'kcs'].map((id) => `${issuer}/federation/${id}/callback`);
     // Two upstreams that could be confused for each other: same client id and secret, same subjects.
     [upstream, other, vk] = await Promise.all([startFakeOidc({ redirectUris, clientSecret: secret }), startFakeOidc({ redirectUris, clientSecret: secret }), startFakeVk()]);
     server = await startAuthServer({
@@ -142,7 +144,7 @@ describe('identity linking: emails, issuers, IdP groups (through HTTP, real serv
     const victim = (await userByEmail('victim@corp.example'))!;
     upstream.nextSignIn({ accountId: 'victim-1', claims: { email: 'victim@corp.example', email_verified: true, name: 'Victim', groups: ['logtrace-admins'] }, amr: ['pwd'] });
     const outcome = await federatedSignIn(server, 'corp');
-    expect(outcome).toEqual({ ok: true, sub: victim.id, roles: { [boot.project.id]: 'admin' } });
+    expect(outcome).toMatchObject({ ok: true, sub: victim.id, roles: { [boot.project.id]: 'admin' } });
     expect((await userDetail(String(victim.id))).identities).toEqual([expect.objectContaining({ connector_id: 'corp', subject: 'victim-1', issuer: upstream.url })]);
   });
 
@@ -188,11 +190,36 @@ describe('identity linking: emails, issuers, IdP groups (through HTTP, real serv
     expect(lee).toMatchObject({ ok: true });
     expect(lee.ok && lee.sub).not.toBe(kim.sub);
 
+    // An answer of the other upstream that lands as the connection is pointed back is not taken for one
+    // of the first upstream's: start again.
+    other.nextSignIn({ ...first, claims: { ...first.claims, name: 'Impostor' } });
+    const late = await federatedSignIn(server, 'kc', async () => {
+      expect((await owner('PATCH', '/v1/connections/kc', { issuer: upstream.url, client_secret: secret })).status).toBe(200);
+    });
+    expect(late).toMatchObject({ ok: false, status: 403 });
+    expect(late.ok ? '' : late.text).toContain('expired or was already used');
+
     // Pointed back, the link made with the first issuer is kim's again.
-    expect((await owner('PATCH', '/v1/connections/kc', { issuer: upstream.url, client_secret: secret })).status).toBe(200);
     upstream.nextSignIn(first);
     expect(await federatedSignIn(server, 'kc')).toMatchObject({ ok: true, sub: kim.sub });
     expect((await userDetail(kim.sub)).identities).toEqual([expect.objectContaining({ connector_id: 'kc', subject: 'sub-7', issuer: upstream.url })]);
+  });
+
+  it('check_upstream_on_refresh never sends an upstream refresh token to the upstream the connection was pointed at since', async () => {
+    expect((await admin('POST', '/v1/connections', { id: 'kcs', type: 'oidc', issuer: upstream.url, client_id: upstream.clientId, client_secret: secret, scopes: ['openid', 'email', 'profile', 'offline_access'], prompt: 'consent', check_upstream_on_refresh: true })).status).toBe(201);
+    expect((await admin('POST', '/v1/provisioning-rules', { email_domain: 'sess.example', connectors: ['kcs'] })).status).toBe(201);
+    upstream.nextSignIn({ accountId: 'sess-1', claims: { email: 'sam@sess.example', email_verified: true, name: 'Sam' }, amr: ['pwd'] });
+    const signedIn = await federatedSignIn(server, 'kcs');
+    if (!signedIn.ok || !signedIn.refreshToken) throw new Error('sam could not sign in with a refresh token');
+    const config = await discover(server.url, 'console');
+    const refreshed = await client.refreshTokenGrant(config, signedIn.refreshToken);
+
+    expect((await owner('PATCH', '/v1/connections/kcs', { issuer: other.url, client_secret: secret })).status).toBe(200);
+    const otherTokenCalls = other.hits('/token');
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(other.hits('/token')).toBe(otherTokenCalls);
+    const events = (await admin<{ events: Json[] }>('GET', '/v1/audit?action=session.upstream_revoked')).body.events;
+    expect(events).toContainEqual(expect.objectContaining({ actor: { type: 'system', id: 'kcs' }, detail: expect.objectContaining({ reason: 'access_denied' }) }));
   });
 
   /** A link as versions before issuers were recorded wrote it (src/directory/identities.ts, legacy layout). */
