@@ -94,7 +94,8 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     if (project) configured.push({ id: `cfg_${i}`, source: mapping.source, group: mapping.group, project_id: project.id, role: mapping.role });
     else logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
   }
-  const groupRoles = new GroupRoles({ store, memberships, projects, users, audit, logger, directories: () => connections.directories(), configured });
+  const legacyLinksTrusted = (connectorId: string, issuer: string) => connections.legacyLinksTrusted(connectorId, issuer);
+  const groupRoles = new GroupRoles({ store, memberships, projects, users, identities, legacyLinksTrusted, audit, logger, directories: () => connections.directories(), configured });
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
   groupRoles.startLdapSync();
   const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
@@ -108,6 +109,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     rules: () => provisioningRules.active(),
     applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connections.sourceOf(identity.connector_id)),
     invitations,
+    legacyLinksTrusted,
   };
   const keys = new KeyService(store, projects, {
     defaultTtlDays: config.api_keys.default_ttl_days,
@@ -147,22 +149,34 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     rolesOf: (accountId: string) => memberships.rolesOf(accountId),
     scopesOf: (roles: Record<string, string>) => scopesForRoles(Object.values(roles).filter(isRole) as Role[]),
   };
+  async function upstreamGone(userId: string, connector: Connector, reason: string): Promise<'gone'> {
+    await upstreamSessions.forget(userId);
+    await audit.record({ actor: { type: 'system', id: connector.id }, action: 'session.upstream_revoked', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'failure', detail: { connector: connector.id, reason } });
+    return 'gone';
+  }
   async function checkUpstream(userId: string): Promise<'ok' | 'gone' | 'unavailable'> {
     const session = await upstreamSessions.load(userId).catch(() => undefined);
     if (!session) return 'ok';
     const connector = connectors.get(session.identity.connector_id);
     if (!connector || !connections.configs.get(connector.id)?.check_upstream_on_refresh || !canRefresh(connector)) return 'ok';
+    // A session saved before issuers were recorded was made through the connection as it was then: it is
+    // checked with the current upstream only while the connection still points there.
+    let known = session.identity;
+    if (!known.issuer) {
+      // For the connectors that refresh (generic OIDC) the issuer is the configured one.
+      const issuer = connections.upstreamOf(connector.id);
+      if (!(await connections.legacyLinksTrusted(connector.id, issuer))) return upstreamGone(userId, connector, 'access_denied');
+      known = { ...known, issuer };
+    }
     try {
-      const identity = await connector.refresh({ identity: session.identity, refreshToken: session.refresh_token });
+      const identity = await connector.refresh({ identity: known, refreshToken: session.refresh_token });
       const rotated = identity.upstream?.refresh_token ?? session.refresh_token;
       await upstreamSessions.save(userId, identity, rotated, config.tokens.refresh_token_ttl);
       await groupRoles.applyIdentity(userId, identity, connections.sourceOf(connector.id));
       return 'ok';
     } catch (error) {
       if (error instanceof ConnectorError && (error.code === 'access_denied' || error.code === 'invalid_token')) {
-        await upstreamSessions.forget(userId);
-        await audit.record({ actor: { type: 'system', id: connector.id }, action: 'session.upstream_revoked', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'failure', detail: { connector: connector.id, reason: error.code } });
-        return 'gone';
+        return upstreamGone(userId, connector, error.code);
       }
       logger.warn({ connector: connector.id, err: String(error) }, 'upstream refresh check failed');
       return 'unavailable';

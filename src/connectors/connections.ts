@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
-import { parseConnectorConfig, createConnector, ldapDirectoryOf, type ConnectorConfig } from './index.ts';
+import { parseConnectorConfig, createConnector, ldapDirectoryOf, upstreamOf, type ConnectorConfig } from './index.ts';
 import type { Connector, ConnectorDeps } from './types.ts';
 import type { LdapDirectory } from '../directory/ldap.ts';
 
@@ -99,6 +99,20 @@ export function changedFields(before: Json, after: Json): string[] {
 const recordKey = (id: string) => `connection:{${id}}`;
 const ALL = 'connection:all:{index}';
 const VERSION = 'connection:version:{all}';
+/**
+ * Taken once, at the first start of a version that records issuers on identity links: every connection
+ * that existed then, with the upstream it pointed at (ConnectorFactory.upstream). Links made before
+ * (without an issuer) are followed only for a connection that still points there; a connection made,
+ * or pointed elsewhere, afterwards inherits none of them.
+ */
+const LEGACY_SNAPSHOT = 'identity:legacy:{snapshot}';
+
+interface LegacySnapshot {
+  [key: string]: unknown;
+  taken_at: string;
+  /** Connection id → its upstream when the snapshot was taken. */
+  upstreams: Record<string, string>;
+}
 
 interface StoredConnection {
   [key: string]: unknown;
@@ -160,6 +174,7 @@ export class ConnectionSet {
   private version = -1;
   private timer: NodeJS.Timeout | undefined;
   private readonly deps: ConnectionSetDeps;
+  private legacy: LegacySnapshot | undefined;
 
   constructor(deps: ConnectionSetDeps) {
     this.deps = deps;
@@ -205,9 +220,56 @@ export class ConnectionSet {
     return out;
   }
 
+  /** The legacy-links snapshot, taken now if no node has taken it yet (see LEGACY_SNAPSHOT). */
+  private async legacySnapshot(): Promise<LegacySnapshot> {
+    if (this.legacy) return this.legacy;
+    const { store, ldapDirectory } = this.deps;
+    let found = await store.get<LegacySnapshot>(LEGACY_SNAPSHOT);
+    if (!found) {
+      const upstreams: Record<string, string> = {};
+      for (const config of this.deps.configured) upstreams[config.id] = upstreamOf(config, { ldapDirectory });
+      for (const id of await store.smembers(ALL)) {
+        const record = await store.get<StoredConnection>(recordKey(id));
+        if (!record || upstreams[id] !== undefined) continue;
+        // The upstream needs no secret: stand-ins let the stored settings parse even when they cannot be opened.
+        const raw: Record<string, unknown> = { ...record.config };
+        for (const field of Object.keys(record.secrets)) setPath(raw, field, 'sealed');
+        const parsed = parseConnectorConfig(raw);
+        if (parsed.ok) upstreams[id] = upstreamOf(parsed.config, { ldapDirectory });
+      }
+      await store.putIfAbsent(LEGACY_SNAPSHOT, { taken_at: new Date().toISOString(), upstreams });
+      found = await store.get<LegacySnapshot>(LEGACY_SNAPSHOT);
+      if (!found) throw new Error('the legacy identity-link snapshot could not be stored');
+    }
+    this.legacy = found;
+    return found;
+  }
+
+  /** The upstream (ConnectorFactory.upstream) a running connector's settings point at; '' when not running. */
+  upstreamOf(connectorId: string): string {
+    const config = this.configs.get(connectorId);
+    return config ? upstreamOf(config, { ldapDirectory: this.deps.ldapDirectory }) : '';
+  }
+
+  /**
+   * Whether links this connector made before issuers were recorded may be followed for an identity vouched
+   * for by `issuer`: only while the connector points at the upstream it pointed at when the snapshot was
+   * taken, and the identity comes from that upstream (not from the one it pointed at a moment ago).
+   */
+  async legacyLinksTrusted(connectorId: string, issuer: string): Promise<boolean> {
+    const snapshot = await this.legacySnapshot();
+    // Both maps are replaced together by reload(): read them in one synchronous step.
+    const connector = this.connectors.get(connectorId);
+    const config = this.configs.get(connectorId);
+    if (!connector || !config || !connector.trustsIssuer(issuer)) return false;
+    const then = snapshot.upstreams[connectorId];
+    return then !== undefined && then !== '' && then === upstreamOf(config, { ldapDirectory: this.deps.ldapDirectory });
+  }
+
   /** Rebuilds the set (configuration first, then stored connections in id order). */
   async reload(): Promise<void> {
     const { store, connectorDeps, ldapDirectory, logger } = this.deps;
+    await this.legacySnapshot();
     const storedDeps = this.storedDeps;
     const version = (await store.counters([VERSION]))[0] ?? 0;
     const next = new Map<string, Connector>();
@@ -268,13 +330,20 @@ export class ConnectionSet {
     return directory && directory === this.deps.ldapDirectory ? 'ldap' : connectorId;
   }
 
-  /** Every directory in use with its group source: the shared block's (`ldap`) and each LDAP connector's own. */
-  directories(): Array<{ source: string; directory: LdapDirectory }> {
-    const out: Array<{ source: string; directory: LdapDirectory }> = [];
-    if (this.deps.ldapDirectory) out.push({ source: 'ldap', directory: this.deps.ldapDirectory });
+  /**
+   * Every directory in use with its group source — the shared block's (`ldap`) and each LDAP connector's
+   * own — and the connectors whose sign-ins link people to its entries (its roles go only to those links).
+   */
+  directories(): Array<{ source: string; directory: LdapDirectory; connectors: string[] }> {
+    const out: Array<{ source: string; directory: LdapDirectory; connectors: string[] }> = [];
+    const shared = this.deps.ldapDirectory;
+    if (shared) {
+      const over = [...this.connectors.values()].filter((c) => ldapDirectoryOf(c) === shared).map((c) => c.id);
+      out.push({ source: 'ldap', directory: shared, connectors: over });
+    }
     for (const connector of this.connectors.values()) {
       const directory = ldapDirectoryOf(connector);
-      if (directory && directory !== this.deps.ldapDirectory) out.push({ source: connector.id, directory });
+      if (directory && directory !== shared) out.push({ source: connector.id, directory, connectors: [connector.id] });
     }
     return out;
   }

@@ -63,6 +63,7 @@ export const entraConnector: ConnectorFactory<typeof entraConfig> = {
   type: 'entra',
   configSchema: entraConfig,
   canProveMfa: true,
+  upstream: (config) => `${config.authority}/${config.tenant}/v2.0`,
   create(config, deps): RedirectConnector {
     return createEntraConnector(config, deps);
   },
@@ -80,7 +81,7 @@ const entraClaimsSchema = z.object({
   /** The implicit-flow overage signal. */
   hasgroups: z.literal(true).optional().catch(undefined),
   /** Optional claim: the email's domain is verified by the tenant. Booleans or "1"/"true" seen in practice. */
-  xms_edov: z.union([z.boolean(), z.literal(1), z.enum(['1', 'true', '0', 'false'])]).optional().catch(undefined),
+  xms_edov: z.union([z.boolean(), z.literal(1), z.literal(0), z.enum(['1', 'true', '0', 'false'])]).optional().catch(undefined),
   acrs: stringListSchema,
 });
 
@@ -143,6 +144,12 @@ function createEntraConnector(config: EntraConfig & ConnectorCommon, deps: Conne
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer(issuer) {
+      if (!multiTenant) return issuer === expectedIssuer;
+      const [before, after] = expectedIssuer.split('{tenantid}') as [string, string];
+      const tid = issuer.startsWith(before) && issuer.endsWith(after) ? issuer.slice(before.length, issuer.length - after.length) : '';
+      return GUID.test(tid);
+    },
 
     async begin({ redirectUri, state, loginHint }) {
       const nonce = randomToken();
@@ -208,12 +215,17 @@ function createEntraConnector(config: EntraConfig & ConnectorCommon, deps: Conne
 
       const email = claims.email ?? (claims.preferred_username !== undefined && EMAIL_LIKE.test(claims.preferred_username) ? claims.preferred_username : null);
       const domainVerified = claims.xms_edov === true || claims.xms_edov === 1 || claims.xms_edov === '1' || claims.xms_edov === 'true';
+      const domainUnverified = claims.xms_edov === false || claims.xms_edov === 0 || claims.xms_edov === '0' || claims.xms_edov === 'false';
       return {
         connector_id: config.id,
         subject: `${tenant}:${claims.oid}`,
+        // The token's issuer, checked above: the configured authority with the token's tenant.
+        issuer,
         email,
-        // A single-tenant connector trusts its own directory; across tenants any admin can set any email.
-        email_verified: resolveEmailVerified(email, singleTenant || domainVerified, config.trust_email),
+        // A single-tenant connector trusts its own directory (unless the token says the domain is not
+        // verified); across tenants any admin can set any email, so only xms_edov vouches for one, and
+        // trust_email cannot stand in for it.
+        email_verified: resolveEmailVerified(email, domainVerified || (singleTenant && !domainUnverified), config.trust_email),
         name: claims.name ?? null,
         groups: groups ?? [],
         amr: mfaSatisfied ? ['mfa'] : [],

@@ -75,6 +75,17 @@ export function parseConnectorConfig(raw: unknown): { ok: true; config: Connecto
   return { ok: true, config };
 }
 
+/**
+ * What decides the upstream of a validated entry (ConnectorFactory.upstream); an LDAP connector without its
+ * own `ldap` settings is the shared directory's.
+ */
+export function upstreamOf(config: ConnectorConfig, shared: { ldapDirectory?: LdapDirectory | undefined } = {}): string {
+  const factory = byType.get(config.type);
+  if (!factory) throw new Error(`unknown connector type ${config.type}`);
+  if (config.type === 'ldap' && !config.ldap) return shared.ldapDirectory?.issuer ?? '';
+  return factory.upstream(config);
+}
+
 /** Builds a connector from a validated entry. LDAP connectors without their own `ldap` use the shared directory. */
 export async function createConnector(config: ConnectorConfig, deps: ConnectorDeps, shared: { ldapDirectory?: LdapDirectory | undefined } = {}): Promise<Connector> {
   const factory = byType.get(config.type);

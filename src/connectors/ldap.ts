@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { LdapDirectory, LdapUnavailableError, ldapConfigSchema } from '../directory/ldap.ts';
+import { LdapDirectory, LdapUnavailableError, ldapConfigSchema, ldapIssuer } from '../directory/ldap.ts';
+import { resolveEmailVerified } from './oidc.ts';
 import { ConnectorError, type ConnectorCommon, type ConnectorDeps, type ConnectorFactory, type Identity, type PasswordConnector } from './types.ts';
 
 /**
@@ -36,15 +37,17 @@ export function createLdapConnector(config: ConnectorCommon, directory: LdapDire
   const connector: PasswordConnector = {
     ...common,
     kind: 'password',
+    trustsIssuer: (issuer) => issuer === directory.issuer,
     async login({ username, password }): Promise<Identity> {
       try {
         const user = await directory.authenticate(username, password);
         return {
           connector_id: common.id,
           subject: user.id,
+          issuer: directory.issuer,
           email: user.email,
           // The directory is the organisation's own record of its people's addresses.
-          email_verified: common.trust_email !== false,
+          email_verified: resolveEmailVerified(user.email, true, common.trust_email),
           name: user.name,
           groups: user.groups,
           amr: ['pwd'],
@@ -70,6 +73,7 @@ export const ldapConnector: ConnectorFactory<typeof configSchema> = {
   type: 'ldap',
   configSchema,
   canProveMfa: false,
+  upstream: (config) => (config.ldap ? ldapIssuer(config.ldap) : ''),
   create(config, deps) {
     if (!config.ldap) {
       throw new Error(`connector ${config.id}: no ldap settings (set connectors[].ldap, or the container passes the top-level ldap: block)`);

@@ -63,10 +63,22 @@ export function commonFields(config: ConnectorCommon): ConnectorCommon {
   };
 }
 
-/** `trust_email` (when set) overrides the connector's own rule; an absent email is never verified. */
-export function resolveEmailVerified(email: string | null, rule: boolean, trustEmail: boolean | undefined): boolean {
-  if (email === null) return false;
-  return trustEmail ?? rule;
+/** something@domain.tld, no spaces: an address that could have been verified at all. */
+const EMAIL_ADDRESS = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Whether an upstream's email counts as verified. `reported` is the upstream's own word after the
+ * connector's rule: `true` vouched for, `false` not (said so, or the rule says no: an Entra email of another
+ * tenant, a Yandex address other than the default one), `undefined` the upstream has no way to say (VK; an
+ * OIDC provider that sends no `email_verified`). `trust_email: false` counts none; `trust_email: true` counts
+ * only what the upstream cannot say, and never turns a reported `false` into `true`: that would let anyone
+ * who registers a victim's address upstream be linked to the victim's account. An absent or malformed
+ * address is never verified.
+ */
+export function resolveEmailVerified(email: string | null, reported: boolean | undefined, trustEmail: boolean | undefined): boolean {
+  if (email === null || email.length > 320 || !EMAIL_ADDRESS.test(email)) return false;
+  if (trustEmail === false) return false;
+  return reported ?? trustEmail === true;
 }
 
 /**
@@ -398,6 +410,7 @@ export const oidcConnector: ConnectorFactory<typeof oidcConfig> = {
   type: 'oidc',
   configSchema: oidcConfig,
   canProveMfa: true,
+  upstream: (config) => config.issuer,
   create(config, deps): RedirectConnector & RefreshConnector {
     return createOidcConnector(config, deps);
   },
@@ -484,8 +497,10 @@ function createOidcConnector(config: OidcConfig & ConnectorCommon, deps: Connect
     return withUpstream({
       connector_id: config.id,
       subject: sub,
+      // The id_token's `iss`, checked to be exactly the configured issuer (whose discovery we fetched).
+      issuer: config.issuer,
       email: emailOrNull,
-      email_verified: resolveEmailVerified(emailOrNull, emailVerifiedClaim === true, config.trust_email),
+      email_verified: resolveEmailVerified(emailOrNull, emailVerifiedClaim, config.trust_email),
       name: name ?? null,
       groups: groups ?? [],
       amr: amr ?? [],
@@ -496,6 +511,7 @@ function createOidcConnector(config: OidcConfig & ConnectorCommon, deps: Connect
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer: (issuer) => issuer === config.issuer,
 
     async begin({ redirectUri, state, loginHint }) {
       const nonce = randomToken();
@@ -537,6 +553,11 @@ function createOidcConnector(config: OidcConfig & ConnectorCommon, deps: Connect
 
     async refresh({ identity, refreshToken }) {
       const what = `${label}: token (refresh_token)`;
+      // A refresh token of another upstream (the connection was pointed elsewhere since the sign-in) is
+      // neither sent to this one nor answered for: the session it belongs to is over.
+      if (identity.issuer !== config.issuer) {
+        throw new ConnectorError('access_denied', `${what}: the session was made through another issuer`);
+      }
       const reply = await core.token(what, { grant_type: 'refresh_token', refresh_token: refreshToken });
       if (oauthErrorCode(reply) === 'invalid_grant') {
         // Revoked, expired or the account is gone upstream (RFC 6749 §5.2).

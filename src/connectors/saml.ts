@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as xmllint from '@authenio/samlify-node-xmllint';
 import { Constants, Extractor, IdentityProvider, SamlLib, ServiceProvider, setSchemaValidator } from 'samlify';
 import type { IdentityProviderInstance, ServiceProviderInstance } from 'samlify';
 import { z } from 'zod';
 import { ConnectorError } from './types.ts';
+import { resolveEmailVerified } from './oidc.ts';
 import type { ConnectorCommon, ConnectorDeps, ConnectorFactory, Identity, SamlConnector } from './types.ts';
 
 /**
@@ -108,6 +109,7 @@ export const samlConnector: ConnectorFactory<typeof samlConfig> = {
   type: 'saml',
   configSchema: samlConfig,
   canProveMfa: true,
+  upstream: (config) => config.idp_metadata_url ?? `inline metadata sha256:${createHash('sha256').update(config.idp_metadata ?? '').digest('hex')}`,
   create: createSamlConnector,
 };
 
@@ -136,6 +138,11 @@ export async function createSamlConnector(config: SamlConfig, deps: ConnectorDep
   const metadataXml = config.idp_metadata ?? (await fetchMetadata(config.idp_metadata_url ?? '', deps.fetch));
   const idp = loadIdp(config.id, metadataXml);
   const idpEntityId = idp.entityMeta.getEntityID();
+  // What identity links remember: the entity id alone is a name any metadata can claim, so it goes with the
+  // trust anchor it came with — the metadata URL, or the signing certificates of inline metadata.
+  const upstreamIssuer = config.idp_metadata_url !== undefined
+    ? `${idpEntityId} (metadata ${config.idp_metadata_url})`
+    : `${idpEntityId} (certificates sha256:${certificatesDigest(idp)})`;
   const ssoUrl = idp.entityMeta.getSingleSignOnService('redirect');
   if (typeof ssoUrl !== 'string') {
     throw new ConnectorError('upstream_error', `connector ${config.id}: IdP metadata has no HTTP-Redirect SingleSignOnService`);
@@ -280,7 +287,7 @@ export async function createSamlConnector(config: SamlConfig, deps: ConnectorDep
       throw new ConnectorError('replay', 'SAML response seen before');
     }
 
-    const identity = toIdentity(config, assertion);
+    const identity = toIdentity(config, upstreamIssuer, assertion);
     if (config.require_mfa && !identity.amr.includes('mfa')) {
       throw new ConnectorError('mfa_required', 'the IdP did not assert a multi-factor authentication context');
     }
@@ -296,6 +303,7 @@ export async function createSamlConnector(config: SamlConfig, deps: ConnectorDep
     email_domains: config.email_domains,
     require_mfa: config.require_mfa,
     trust_email: config.trust_email,
+    trustsIssuer: (issuer) => issuer === upstreamIssuer,
     metadata: () => Promise.resolve(sp.getMetadata()),
     begin: ({ relayState }) => {
       const id = `_${randomBytes(20).toString('hex')}`;
@@ -505,7 +513,13 @@ function pickBearerConfirmation(confirmations: Confirmation[], acsUrl: string, n
   throw new ConnectorError('invalid_token', reason);
 }
 
-function toIdentity(config: SamlConfig, assertion: VerifiedAssertion): Identity {
+/** SHA-256 (hex) of the IdP's signing certificates (base64 DER, whitespace removed, sorted). */
+function certificatesDigest(idp: IdentityProviderInstance): string {
+  const certs = flattenStrings(idp.entityMeta.getX509Certificate('signing') as unknown).map((c) => c.replace(/\s+/g, '')).filter((c) => c !== '').sort();
+  return createHash('sha256').update(certs.join('\n')).digest('hex');
+}
+
+function toIdentity(config: SamlConfig, issuer: string, assertion: VerifiedAssertion): Identity {
   const attr = (names: string[]): string[] => {
     for (const name of names) {
       const values = assertion.attributes[name];
@@ -540,8 +554,10 @@ function toIdentity(config: SamlConfig, assertion: VerifiedAssertion): Identity 
   return {
     connector_id: config.id,
     subject,
+    issuer,
     email,
-    email_verified: email !== null && config.trust_email !== false,
+    // The organisation's IdP signed the assertion: its address counts unless trust_email: false.
+    email_verified: resolveEmailVerified(email, true, config.trust_email),
     name,
     groups,
     amr: mfa ? ['mfa'] : pwd ? ['pwd'] : [],

@@ -16,8 +16,19 @@ export interface Identity {
   connector_id: string;
   /** The upstream's stable subject for this person (Entra: `<tid>:<oid>`; Yandex: `id`; VK: `user_id`). */
   subject: string;
+  /**
+   * Who vouched for `subject`: the upstream the connector verified this identity against — the OIDC `iss`
+   * (Entra: the token's tenant issuer), the SAML IdP entity id with where its metadata came from, the LDAP
+   * directory (`url/base_dn?id_attr`), the Yandex / VK user-info endpoint. Identity links remember it, so
+   * a connection pointed at another upstream never inherits the links made through the previous one.
+   */
+  issuer: string;
   email: string | null;
-  /** Whether the email counts as verified, after the connector's rules and `trust_email`. */
+  /**
+   * Whether the email counts as verified: the upstream's own word after the connector's rules, lowered by
+   * `trust_email: false`; `trust_email: true` counts only emails the upstream has no way to vouch for
+   * (VK), never one it reports unverified (see `resolveEmailVerified`).
+   */
   email_verified: boolean;
   name: string | null;
   /** Group names from the upstream (OIDC `groups` claim, SAML attribute, Entra groups incl. overage, LDAP). */
@@ -38,7 +49,11 @@ export interface ConnectorCommon {
   email_domains: string[];
   /** Ask the upstream for MFA and refuse a sign-in without proof of it. */
   require_mfa: boolean;
-  /** Override the connector's own rule on whether emails are verified. */
+  /**
+   * `true`: link an existing account by an email this upstream reports verified (and count emails of an
+   * upstream that cannot verify them, VK, as verified); never overrides an upstream's `email_verified: false`.
+   * `false`: no email of this upstream counts as verified.
+   */
   trust_email: boolean | undefined;
 }
 
@@ -62,7 +77,16 @@ export class ConnectorError extends Error {
   }
 }
 
-export interface RedirectConnector extends ConnectorCommon {
+/** What every connector object has besides its common options. */
+export interface ConnectorBase extends ConnectorCommon {
+  /**
+   * Whether an identity naming `issuer` is one this connector, as configured now, produces. An identity made
+   * through the connection before it was pointed elsewhere (or back) is not taken for one made after.
+   */
+  trustsIssuer(issuer: string): boolean;
+}
+
+export interface RedirectConnector extends ConnectorBase {
   kind: 'redirect';
   /**
    * The upstream authorization URL for a new sign-in. `state` is ours (random, single use); the returned
@@ -74,7 +98,7 @@ export interface RedirectConnector extends ConnectorCommon {
   complete(input: { redirectUri: string; query: URLSearchParams; transaction: Record<string, string> }): Promise<Identity>;
 }
 
-export interface SamlConnector extends ConnectorCommon {
+export interface SamlConnector extends ConnectorBase {
   kind: 'saml';
   /** Our SP metadata XML (entity id `{issuer}/federation/{id}/metadata`, ACS `{issuer}/federation/{id}/acs`). */
   metadata(): Promise<string>;
@@ -84,7 +108,7 @@ export interface SamlConnector extends ConnectorCommon {
   complete(input: { samlResponse: string; transaction: Record<string, string> | undefined }): Promise<Identity>;
 }
 
-export interface PasswordConnector extends ConnectorCommon {
+export interface PasswordConnector extends ConnectorBase {
   kind: 'password';
   /** Verifies a username (email) and password; throws ConnectorError('invalid_credentials') when wrong. */
   login(input: { username: string; password: string }): Promise<Identity>;
@@ -123,5 +147,11 @@ export interface ConnectorFactory<S extends z.ZodType = z.ZodType> {
   configSchema: S;
   /** False for providers that cannot prove MFA (Yandex, VK): `require_mfa: true` is then a config error. */
   canProveMfa: boolean;
+  /**
+   * The settings that decide which upstream vouches for this connector's people, as one string (the OIDC
+   * issuer, the Entra authority and tenant, the SAML metadata source, the LDAP directory, the Yandex / VK
+   * user-info endpoint): links made before issuers were recorded are followed only while it is unchanged.
+   */
+  upstream(config: z.infer<S> & ConnectorCommon): string;
   create(config: z.infer<S> & ConnectorCommon, deps: ConnectorDeps): Promise<Connector> | Connector;
 }

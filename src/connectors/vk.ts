@@ -40,6 +40,7 @@ export const vkConnector: ConnectorFactory<typeof vkConfig> = {
   type: 'vk',
   configSchema: vkConfig,
   canProveMfa: false,
+  upstream: (config) => config.endpoints.userinfo,
   create(config, deps): RedirectConnector {
     return createVkConnector(config, deps);
   },
@@ -72,6 +73,7 @@ function createVkConnector(config: VkConfig & ConnectorCommon, deps: ConnectorDe
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer: (issuer) => issuer === config.endpoints.userinfo,
 
     async begin({ redirectUri, state }) {
       const pkce = pkcePair();
@@ -118,9 +120,12 @@ function createVkConnector(config: VkConfig & ConnectorCommon, deps: ConnectorDe
       return {
         connector_id: config.id,
         subject: user.user_id,
+        // The endpoint that told us who this is (the token endpoint only hands out the access token).
+        issuer: config.endpoints.userinfo,
         email,
-        // VK makes no assertion about the email (`verified` is a profile badge, not an email flag).
-        email_verified: resolveEmailVerified(email, false, config.trust_email),
+        // VK makes no assertion about the email (`verified` is a profile badge, not an email flag): only
+        // trust_email counts it, and only a well-formed address.
+        email_verified: resolveEmailVerified(email, undefined, config.trust_email),
         name: name === '' ? null : name,
         groups: [],
         amr: [],

@@ -40,6 +40,7 @@ export const yandexConnector: ConnectorFactory<typeof yandexConfig> = {
   type: 'yandex',
   configSchema: yandexConfig,
   canProveMfa: false,
+  upstream: (config) => config.endpoints.userinfo,
   create(config, deps): RedirectConnector {
     return createYandexConnector(config, deps);
   },
@@ -68,6 +69,7 @@ function createYandexConnector(config: YandexConfig & ConnectorCommon, deps: Con
   return {
     ...commonFields(config),
     kind: 'redirect',
+    trustsIssuer: (issuer) => issuer === config.endpoints.userinfo,
 
     async begin({ redirectUri, state, loginHint }) {
       const pkce = pkcePair();
@@ -114,6 +116,8 @@ function createYandexConnector(config: YandexConfig & ConnectorCommon, deps: Con
       return {
         connector_id: config.id,
         subject: info.id,
+        // The endpoint that told us who this is (the token endpoint only hands out the access token).
+        issuer: config.endpoints.userinfo,
         email,
         email_verified: resolveEmailVerified(email, info.default_email !== undefined, config.trust_email),
         name: info.display_name ?? info.real_name ?? info.login ?? null,

@@ -6,6 +6,7 @@ import type { Identity } from '../connectors/types.ts';
 import type { MembershipRepository, MembershipChange, MembershipGrant } from './memberships.ts';
 import type { ProjectRepository } from './projects.ts';
 import type { UserRepository } from './users.ts';
+import type { IdentityRepository } from './identities.ts';
 import type { LdapDirectory, LdapUserWithGroups } from './ldap.ts';
 import { LdapUnavailableError } from './ldap.ts';
 import { rolesFromGroups, strongest, type RoleMapping } from './role-mapping.ts';
@@ -31,6 +32,8 @@ const USERS_WITH_GROUPS = 'groups:users:{index}';
 export interface DirectorySource {
   source: string;
   directory: LdapDirectory;
+  /** The connectors whose sign-ins link people to this directory's entries. */
+  connectors: string[];
 }
 
 export interface GroupRolesDeps {
@@ -38,6 +41,9 @@ export interface GroupRolesDeps {
   memberships: MembershipRepository;
   projects: ProjectRepository;
   users: UserRepository;
+  identities: IdentityRepository;
+  /** Whether a connector's links made before issuers were recorded may still be followed (ConnectionSet). */
+  legacyLinksTrusted: (connectorId: string, issuer: string) => Promise<boolean>;
   audit: AuditLog;
   logger: Logger;
   /**
@@ -141,13 +147,30 @@ export class GroupRoles {
   }
 
   /**
+   * The accounts linked to a directory entry: those whose sign-in through one of the directory's connectors
+   * linked this entry (its `id_attr` value, from this directory). An account that merely has the entry's
+   * email is not one of them: a password account made through an invitation for that address, say, must
+   * not receive the directory's roles.
+   */
+  private async linkedAccounts(source: DirectorySource, person: LdapUserWithGroups): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const connectorId of source.connectors) {
+      const ref = { connector_id: connectorId, issuer: source.directory.issuer, subject: person.id };
+      const link = await this.deps.identities.findForSignIn(ref, () => this.deps.legacyLinksTrusted(connectorId, ref.issuer));
+      if (link && (await this.deps.users.findById(link.user_id))) ids.add(link.user_id);
+    }
+    return [...ids];
+  }
+
+  /**
    * One LDAP sync pass (one node at a time), directory by directory, each under its own group source.
-   * For a directory that answered: everyone listed gets their current groups, and people who had groups
-   * from it but are no longer listed lose them. A directory that is unreachable or refuses the search
-   * (a wrong base DN, no access) changes nothing for its source and does not stop the others.
+   * For a directory that answered: every listed person's linked account (see `linkedAccounts`) gets their
+   * current groups, and accounts that had groups from it but are no longer linked to a listed person lose
+   * them. A directory that is unreachable or refuses the search (a wrong base DN, no access) changes nothing
+   * for its source and does not stop the others.
    */
   async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[]; failed: string[] } | { skipped: 'locked' | 'no_ldap' }> {
-    const { store, users, audit, logger } = this.deps;
+    const { store, audit, logger } = this.deps;
     const directories = this.deps.directories();
     if (directories.length === 0) return { skipped: 'no_ldap' };
     if (!(await store.putIfAbsent('ldap:sync:{lock}', { pid: process.pid, at: new Date().toISOString() }, Math.max(1, lockSeconds)))) return { skipped: 'locked' };
@@ -155,7 +178,8 @@ export class GroupRoles {
     const failed: string[] = [];
     let synced = 0;
     try {
-      for (const { source, directory } of directories) {
+      for (const entry of directories) {
+        const { source, directory } = entry;
         let people: LdapUserWithGroups[];
         try {
           people = await directory.listUsers();
@@ -174,11 +198,12 @@ export class GroupRoles {
           changes.push(...made);
         };
         for (const person of people) {
-          const user = person.email ? await users.findByEmail(person.email) : undefined;
-          if (!user || seen.has(user.id)) continue;
-          seen.add(user.id);
-          synced++;
-          await record(user.id, await this.apply(user.id, source, person.groups));
+          for (const userId of await this.linkedAccounts(entry, person)) {
+            if (seen.has(userId)) continue;
+            seen.add(userId);
+            synced++;
+            await record(userId, await this.apply(userId, source, person.groups));
+          }
         }
         // Gone from the directory (or from its user filter): the groups it gave are gone too.
         for (const userId of await store.smembers(USERS_WITH_GROUPS)) {

@@ -121,6 +121,11 @@ export class LdapUnavailableError extends Error {
   }
 }
 
+/** The directory as identity links remember it (see `LdapDirectory.issuer`). */
+export function ldapIssuer(config: Pick<LdapConfig, 'url' | 'user_search'>): string {
+  return `${config.url.replace(/\/+$/, '').toLowerCase()}/${config.user_search.base_dn}?${config.user_search.id_attr}`;
+}
+
 /** Matching rule LDAP_MATCHING_RULE_IN_CHAIN: AD walks the membership chain server-side. */
 const IN_CHAIN = '1.2.840.113556.1.4.1941';
 
@@ -174,6 +179,12 @@ function isUnavailable(error: unknown): boolean {
 export class LdapDirectory {
   /** The settings, without `bind_password` (read `sync_interval_seconds` here). */
   readonly config: LdapConfig;
+  /**
+   * Where this directory's subjects come from, as an RFC 4516 LDAP URL: `ldap://host:port/<people base
+   * DN>?<id attribute>`. Identity links remember it: the same `uid` on another server, under another base
+   * DN or read from another attribute is somebody else.
+   */
+  readonly issuer: string;
   private readonly logger: Logger;
   // A #private field: invisible to JSON.stringify, util.inspect and loggers that serialise objects.
   readonly #bindPassword: string;
@@ -184,6 +195,7 @@ export class LdapDirectory {
 
   constructor(config: LdapConfig, { logger, sockets }: { logger: Logger; sockets?: SocketFactories | undefined }) {
     this.config = { ...config, bind_password: undefined };
+    this.issuer = ldapIssuer(config);
     this.sockets = sockets;
     this.logger = logger.child({ component: 'ldap', url: config.url });
     this.#bindPassword =

@@ -18,7 +18,14 @@ export interface ProvisioningRule {
 
 export type SignInResult =
   | { ok: true; user: User; created: boolean; linked: boolean; changes: MembershipChange[] }
-  | { ok: false; reason: 'no_access' | 'email_unverified' | 'account_exists' | 'disabled' };
+  | { ok: false; reason: 'no_access' | 'email_unverified' | 'account_exists' | 'disabled' | 'connection_changed' };
+
+/** What the decision needs of the connector an identity came through (its current state). */
+export interface SignInConnector {
+  trust_email: boolean | undefined;
+  /** Whether the connector, as configured now, produces identities from this issuer (Connector.trustsIssuer). */
+  trustsIssuer(issuer: string): boolean;
+}
 
 export interface SignInDeps {
   users: UserRepository;
@@ -33,6 +40,12 @@ export interface SignInDeps {
   applyGroups?: (userId: string, identity: Identity) => Promise<MembershipChange[]>;
   /** Pending invitations let a verified email in without a provisioning rule; may be absent. */
   invitations?: InvitationRepository | undefined;
+  /**
+   * Whether a connector's links made before issuers were recorded may still be followed for an identity
+   * from `issuer`: true only while the connection points at the upstream it pointed at when that began
+   * (ConnectionSet). Absent: never.
+   */
+  legacyLinksTrusted?: ((connectorId: string, issuer: string) => Promise<boolean>) | undefined;
 }
 
 function domainOf(email: string): string {
@@ -52,8 +65,10 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
 
 /**
  * The directory's sign-in decision for an upstream identity (Dex-style just-in-time accounts, default deny):
- * 1. an identity linked before → its user (same `sub` every time);
- * 2. a verified email of an existing account → linked only when the connector is marked `trust_email`;
+ * 1. an identity linked before, through the same issuer → its user (same `sub` every time); the same
+ *    subject from another issuer (the connection was pointed elsewhere) is a new identity;
+ * 2. a verified email of an existing account → linked only when the connector is marked `trust_email`
+ *    (the connector has already refused to count an email its upstream reports unverified);
  * 3. a verified email matching a provisioning rule (domain, connector) → a new account, with the rule's
  *    project role when it names one;
  * 4. a verified email with pending invitations → a new account even without a rule; each invitation's
@@ -61,9 +76,14 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
  * 5. otherwise no access, and nothing is created.
  * An account that step 3 or 4 made at an earlier attempt that failed before linking is finished, not refused.
  */
-export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: { trust_email: boolean | undefined }): Promise<SignInResult> {
+export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: SignInConnector): Promise<SignInResult> {
   const { users, identities, memberships } = deps;
-  const linked = await identities.find(identity.connector_id, identity.subject);
+  // Every connector names the issuer it verified; an identity without one (kept across an upgrade) is refused.
+  if (!identity.issuer) return { ok: false, reason: 'no_access' };
+  // Made through the connection before it was pointed elsewhere (a callback that landed just before a change).
+  if (!connector.trustsIssuer(identity.issuer)) return { ok: false, reason: 'connection_changed' };
+  const legacyTrusted = deps.legacyLinksTrusted;
+  const linked = await identities.findForSignIn(identity, () => (legacyTrusted ? legacyTrusted(identity.connector_id, identity.issuer) : Promise.resolve(false)));
   let user: User | undefined;
   let created = false;
   let newLink = false;

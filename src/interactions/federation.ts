@@ -55,6 +55,7 @@ const SIGN_IN_MESSAGES: Record<Exclude<SignInResult, { ok: true }>['reason'], Me
   email_unverified: 'federation.error.email_unverified',
   account_exists: 'federation.error.account_exists',
   disabled: 'federation.error.disabled',
+  connection_changed: 'federation.error.state',
 };
 
 export function callbackUrl(issuer: string, connectorId: string): string {

@@ -75,6 +75,7 @@ describe('Entra ID connector against a fake Entra', () => {
     expect(identity).toEqual({
       connector_id: 'entra',
       subject: `${HOME}:${alice.oid}`,
+      issuer: `${entra.url}/${HOME}/v2.0`,
       email: 'alice@contoso.example',
       email_verified: true,
       name: 'Alice Contoso',
@@ -96,6 +97,7 @@ describe('Entra ID connector against a fake Entra', () => {
       expect(identity).toEqual({
         connector_id: 'entra',
         subject: `${PARTNER}:${partnerPat.oid}`,
+        issuer: `${entra.url}/${PARTNER}/v2.0`,
         email: 'pat@partner.example', // from preferred_username: it looks like an email
         email_verified: false,
         name: 'Pat Partner',
@@ -105,10 +107,12 @@ describe('Entra ID connector against a fake Entra', () => {
       });
     });
 
-    it('counts the email as verified with xms_edov, or when trust_email says so', async () => {
+    it('counts the email as verified with xms_edov only: trust_email cannot stand in for it', async () => {
       expect((await fullSignIn(await multiTenant(), { ...partnerPat, email: 'pat@partner.example', xms_edov: true })).email_verified).toBe(true);
-      expect((await fullSignIn(await multiTenant({ trust_email: true }), partnerPat)).email_verified).toBe(true);
+      // Earlier trust_email: true made any address another tenant's admin typed in "verified".
+      expect((await fullSignIn(await multiTenant({ trust_email: true }), partnerPat)).email_verified).toBe(false);
       expect((await fullSignIn(await connector({ trust_email: false }), alice)).email_verified).toBe(false);
+      expect((await fullSignIn(await connector({ trust_email: true }), { ...alice, xms_edov: false })).email_verified).toBe(false);
     });
 
     it('ignores a preferred_username that is not an email', async () => {

@@ -78,6 +78,7 @@ describe('generic OIDC connector against oidc-provider', () => {
     expect(identity).toEqual({
       connector_id: 'corp',
       subject: 'alice-0001',
+      issuer: upstream.url,
       email: 'alice@corp.example',
       email_verified: true,
       name: 'Alice Liddell',
@@ -224,13 +225,19 @@ describe('generic OIDC connector against oidc-provider', () => {
     });
   });
 
-  it('reflects an unverified email, and lets trust_email override either way', async () => {
+  it('reflects an unverified email; trust_email never overrides email_verified: false, and counts only an email the upstream says nothing about', async () => {
     const unverified: FakeOidcSignIn = { ...alice, accountId: 'bob-0002', claims: { email: 'bob@corp.example', email_verified: false, name: 'Bob' } };
     const identity = await fullSignIn(await connector(), upstream, unverified);
     expect(identity).toMatchObject({ subject: 'bob-0002', email: 'bob@corp.example', email_verified: false, groups: [] });
 
-    expect((await fullSignIn(await connector({ trust_email: true }), upstream, unverified)).email_verified).toBe(true);
+    // Earlier, trust_email: true turned this into true: anyone who registered bob's address upstream was "verified".
+    expect((await fullSignIn(await connector({ trust_email: true }), upstream, unverified)).email_verified).toBe(false);
     expect((await fullSignIn(await connector({ trust_email: false }), upstream, alice)).email_verified).toBe(false);
+    const silent: FakeOidcSignIn = { ...alice, accountId: 'cleo-0003', claims: { email: 'cleo@corp.example', name: 'Cleo' } };
+    expect((await fullSignIn(await connector(), upstream, silent)).email_verified).toBe(false);
+    expect((await fullSignIn(await connector({ trust_email: true }), upstream, silent)).email_verified).toBe(true);
+    const malformed: FakeOidcSignIn = { ...alice, accountId: 'dan-0004', claims: { email: 'dan at corp', email_verified: true, name: 'Dan' } };
+    expect((await fullSignIn(await connector({ trust_email: true }), upstream, malformed)).email_verified).toBe(false);
   });
 
   describe('refresh', () => {

@@ -79,6 +79,7 @@ describe('SAML connector', () => {
     expect(identity).toEqual({
       connector_id: ID,
       subject: 'u-1f9a7c',
+      issuer: `${idp.entityId} (metadata ${idp.metadataUrl})`,
       email: 'ada@example.com',
       email_verified: true,
       name: 'Ada Lovelace',

@@ -49,6 +49,7 @@ describe('VK ID connector against a fake VK ID', () => {
     expect(identity).toEqual({
       connector_id: 'vk',
       subject: '1234567890',
+      issuer: `${vk.url}/oauth2/user_info`,
       email: 'olga@mail.example',
       email_verified: false, // VK asserts nothing about emails
       name: 'Olga Smirnova',

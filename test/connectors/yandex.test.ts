@@ -58,6 +58,7 @@ describe('Yandex ID connector against a fake Yandex', () => {
     expect(identity).toEqual({
       connector_id: 'yandex',
       subject: '1000034426',
+      issuer: `${yandex.url}/info`,
       email: 'ivan.petrov@yandex.ru',
       email_verified: true,
       name: 'Ivan P.',
@@ -82,6 +83,8 @@ describe('Yandex ID connector against a fake Yandex', () => {
   it('falls back to the first of emails (unverified), and to real_name or login for the name', async () => {
     const identity = await fullSignIn(await connector(), { id: '42', login: 'masha', emails: ['masha@example.org'], real_name: 'Masha K.' });
     expect(identity).toMatchObject({ subject: '42', email: 'masha@example.org', email_verified: false, name: 'Masha K.' });
+    // Yandex vouches for default_email only: trust_email does not make another of the addresses verified.
+    expect((await fullSignIn(await connector({ trust_email: true }), { id: '42', login: 'masha', emails: ['masha@example.org'] })).email_verified).toBe(false);
     const bare = await fullSignIn(await connector(), { id: '43', login: 'petya' });
     expect(bare).toMatchObject({ email: null, email_verified: false, name: 'petya' });
   });

@@ -323,6 +323,8 @@ describe('ldapConnector', () => {
     expect(login).toEqual({
       connector_id: 'acme-ldap',
       subject: 'carol',
+      // RFC 4516: the server, the people base DN and the id attribute the subject comes from.
+      issuer: `${slapd.url}/${PEOPLE_DN}?uid`,
       email: 'carol@acme.ru',
       email_verified: true,
       name: 'Carol Platform',

@@ -16,8 +16,10 @@ describe('signInWithIdentity after a first sign-in that failed half-way', () => 
   let deps: SignInDeps;
   let projectId: string;
 
+  /** A connector as the decision sees it; whichever issuer the test names is the one it points at. */
+  const anyIssuer = { trust_email: undefined, trustsIssuer: () => true };
   const identity = (subject: string, email: string, overrides: Partial<Identity> = {}): Identity => ({
-    connector_id: 'corp', subject, email, email_verified: true, name: null, groups: [], amr: ['pwd'], acr: null, ...overrides,
+    connector_id: 'corp', subject, issuer: 'https://kc.acme.ru/realms/acme', email, email_verified: true, name: null, groups: [], amr: ['pwd'], acr: null, ...overrides,
   });
 
   beforeAll(async () => {
@@ -44,25 +46,62 @@ describe('signInWithIdentity after a first sign-in that failed half-way', () => 
   it('finishes an account this connector made but never linked, with the rule role', async () => {
     // What a first sign-in leaves when it dies right after creating the account.
     const half = await deps.users.create({ email: 'anna@acme.ru', email_verified: true, source: 'corp' });
-    const result = await signInWithIdentity(deps, identity('anna-1', 'anna@acme.ru'), { trust_email: undefined });
+    const result = await signInWithIdentity(deps, identity('anna-1', 'anna@acme.ru'), anyIssuer);
     expect(result).toMatchObject({ ok: true, created: true, linked: true, user: { id: half.user.id } });
     expect(await deps.memberships.rolesOf(half.user.id)).toEqual({ [projectId]: 'viewer' });
-    expect(await deps.identities.find('corp', 'anna-1')).toMatchObject({ user_id: half.user.id });
+    expect(await deps.identities.find({ connector_id: 'corp', issuer: 'https://kc.acme.ru/realms/acme', subject: 'anna-1' })).toMatchObject({ user_id: half.user.id });
   });
 
   it('still refuses to take over an account that is not such a leftover', async () => {
     await deps.users.create({ email: 'local@acme.ru', email_verified: true, source: 'local', password_hash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA' });
-    expect(await signInWithIdentity(deps, identity('local-1', 'local@acme.ru'), { trust_email: undefined })).toEqual({ ok: false, reason: 'account_exists' });
+    expect(await signInWithIdentity(deps, identity('local-1', 'local@acme.ru'), anyIssuer)).toEqual({ ok: false, reason: 'account_exists' });
     await deps.users.create({ email: 'other@acme.ru', email_verified: true, source: 'elsewhere' });
-    expect(await signInWithIdentity(deps, identity('other-1', 'other@acme.ru'), { trust_email: undefined })).toEqual({ ok: false, reason: 'account_exists' });
+    expect(await signInWithIdentity(deps, identity('other-1', 'other@acme.ru'), anyIssuer)).toEqual({ ok: false, reason: 'account_exists' });
     // anna is linked now: a second identity of the same connector with her email is no leftover.
-    expect(await signInWithIdentity(deps, identity('anna-2', 'anna@acme.ru'), { trust_email: undefined })).toEqual({ ok: false, reason: 'account_exists' });
+    expect(await signInWithIdentity(deps, identity('anna-2', 'anna@acme.ru'), anyIssuer)).toEqual({ ok: false, reason: 'account_exists' });
+  });
+
+  /** A link in the layout of versions before issuers were recorded. */
+  async function legacyLink(subject: string, userId: string): Promise<string> {
+    const key = `identity:{corp:${subject}}`;
+    const now = new Date().toISOString();
+    await store.batch([
+      { op: 'put', key, value: { user_id: userId, connector_id: 'corp', subject, email: null, groups: [], linked_at: now, last_login_at: now } },
+      { op: 'sadd', key: `identity:user:{${userId}}`, members: [key] },
+    ]);
+    return key;
+  }
+
+  it('follows a link made before issuers were recorded only while the connection is trusted to point where it did, then records its issuer', async () => {
+    const old = await deps.users.create({ email: 'old@acme.ru', email_verified: true, source: 'corp' });
+    const key = await legacyLink('old-1', old.user.id);
+    // The connection points elsewhere now: the legacy link is not this identity's, and the address is taken.
+    const distrusted = { ...deps, legacyLinksTrusted: () => Promise.resolve(false) };
+    expect(await signInWithIdentity(distrusted, identity('old-1', 'old@acme.ru', { issuer: 'https://evil.example' }), anyIssuer)).toEqual({ ok: false, reason: 'account_exists' });
+    expect(await store.get(key)).toBeDefined();
+    // Unchanged connection: the same person, and the link now carries the issuer.
+    const trusted = { ...deps, legacyLinksTrusted: (id: string) => Promise.resolve(id === 'corp') };
+    expect(await signInWithIdentity(trusted, identity('old-1', 'old@acme.ru'), anyIssuer)).toMatchObject({ ok: true, linked: false, user: { id: old.user.id } });
+    expect(await store.get(key)).toBeUndefined();
+    expect(await deps.identities.linkedTo(old.user.id)).toEqual([expect.objectContaining({ subject: 'old-1', issuer: 'https://kc.acme.ru/realms/acme' })]);
+    // Recorded under its issuer, the link is no longer anybody else's to claim, trusted or not.
+    expect(await signInWithIdentity(trusted, identity('old-1', 'new@acme.ru', { issuer: 'https://evil.example' }), anyIssuer)).toMatchObject({ ok: true, created: true });
+    expect((await deps.users.findByEmail('new@acme.ru'))!.id).not.toBe(old.user.id);
+  });
+
+  it('refuses an identity from an issuer the connector no longer points at (a callback that landed just before a change)', async () => {
+    const repointed = { trust_email: undefined, trustsIssuer: (issuer: string) => issuer === 'https://elsewhere.example' };
+    expect(await signInWithIdentity(deps, identity('anna-1', 'anna@acme.ru'), repointed)).toEqual({ ok: false, reason: 'connection_changed' });
+  });
+
+  it('refuses an identity that names no issuer', async () => {
+    expect(await signInWithIdentity(deps, identity('anna-1', 'anna@acme.ru', { issuer: '' }), anyIssuer)).toEqual({ ok: false, reason: 'no_access' });
   });
 
   it('gives an email a new account when its index outlived a create that failed before writing it', async () => {
     await store.put('user:email:{ghost@acme.ru}', { id: 'never-written' }); // the layout of src/directory/users.ts
     expect(await deps.users.findByEmail('ghost@acme.ru')).toBeUndefined();
-    const result = await signInWithIdentity(deps, identity('ghost-1', 'ghost@acme.ru'), { trust_email: undefined });
+    const result = await signInWithIdentity(deps, identity('ghost-1', 'ghost@acme.ru'), anyIssuer);
     expect(result).toMatchObject({ ok: true, created: true });
     const made = await deps.users.findByEmail('ghost@acme.ru');
     expect(made).toMatchObject({ email: 'ghost@acme.ru', source: 'corp' });
