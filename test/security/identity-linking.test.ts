@@ -150,7 +150,7 @@ describe('identity linking: emails, issuers, IdP groups (through HTTP, real serv
 
   it('IdP groups of a sign-in whose email is a local account\'s land nowhere unless that account is linked to that subject', async () => {
     // kc: no trust_email. The IdP person claims a local account's verified address and the admins group.
-    expect((await admin('POST', '/v1/connections', { id: 'kc', type: 'oidc', issuer: upstream.url, client_id: upstream.clientId, client_secret: secret, scopes: ['openid', 'email', 'profile', 'groups'] })).status).toBe(201);
+    expect((await owner('POST', '/v1/connections', { id: 'kc', type: 'oidc', issuer: upstream.url, client_id: upstream.clientId, client_secret: secret, scopes: ['openid', 'email', 'profile', 'groups'] })).status).toBe(201);
     expect((await admin('POST', '/v1/role-mappings', { source: 'kc', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' })).status).toBe(201);
     const local = (await userByEmail('dora@kc.example'))!;
     upstream.nextSignIn({ accountId: 'kc-dora-lookalike', claims: { email: 'dora@kc.example', email_verified: true, name: 'Not Dora', groups: ['logtrace-admins'] }, amr: ['pwd'] });
@@ -206,7 +206,7 @@ describe('identity linking: emails, issuers, IdP groups (through HTTP, real serv
   });
 
   it('check_upstream_on_refresh never sends an upstream refresh token to the upstream the connection was pointed at since', async () => {
-    expect((await admin('POST', '/v1/connections', { id: 'kcs', type: 'oidc', issuer: upstream.url, client_id: upstream.clientId, client_secret: secret, scopes: ['openid', 'email', 'profile', 'offline_access'], prompt: 'consent', check_upstream_on_refresh: true })).status).toBe(201);
+    expect((await owner('POST', '/v1/connections', { id: 'kcs', type: 'oidc', issuer: upstream.url, client_id: upstream.clientId, client_secret: secret, scopes: ['openid', 'email', 'profile', 'offline_access'], prompt: 'consent', check_upstream_on_refresh: true })).status).toBe(201);
     expect((await admin('POST', '/v1/provisioning-rules', { email_domain: 'sess.example', connectors: ['kcs'] })).status).toBe(201);
     upstream.nextSignIn({ accountId: 'sess-1', claims: { email: 'sam@sess.example', email_verified: true, name: 'Sam' }, amr: ['pwd'] });
     const signedIn = await federatedSignIn(server, 'kcs');
