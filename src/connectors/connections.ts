@@ -90,10 +90,25 @@ export function mergePatch(target: Json, patch: Json): Json {
   return out;
 }
 
-/** The top-level fields whose value differs between two configurations: what a change really touches. */
+/**
+ * The top-level fields a change really touches (what the access policy decides on). Both sides are compared
+ * as validated, so a form that sends a default explicitly changes nothing; a secret sent counts as a change
+ * of the field that holds it (its value is never compared: the stored one is sealed).
+ */
 export function changedFields(before: Json, after: Json): string[] {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  const normal = (raw: Json): Json => {
+    const stripped = withoutSecrets(raw);
+    for (const field of SECRET_FIELDS) if (hasPlace(stripped, field)) setPath(stripped, field, 'sealed');
+    const parsed = parseConnectorConfig(stripped);
+    return parsed.ok ? (parsed.config as unknown as Json) : stripped;
+  };
+  const [a, b] = [normal(before), normal(after)];
+  const changed = new Set([...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])));
+  for (const field of SECRET_FIELDS) {
+    const given = getPath(after, field);
+    if (typeof given === 'string' && given !== '') changed.add(field.split('.')[0]!);
+  }
+  return [...changed];
 }
 
 const recordKey = (id: string) => `connection:{${id}}`;
