@@ -6,7 +6,7 @@ import type { Browser } from 'playwright-core';
 import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
 import { codeFlowTokens, discover } from '../support/http-login.ts';
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
-import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
+import { directorySettings, startSlapd, PEOPLE, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
 import { launchBrowser, ARTIFACTS } from '../support/browser.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -31,15 +31,7 @@ describe('LDAP: password sign-in, groups → project roles, periodic sync', () =
         return {
           ...base,
           clients: [...(base.clients as Json[]), { client_id: 'console', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [REDIRECT_URI], scope: ALL }],
-          ldap: {
-            url: slapd.url,
-            bind_dn: READER_DN,
-            bind_password: READER_PASSWORD,
-            user_search: { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn' },
-            group_search: { base_dn: GROUPS_DN, filter: '(member={dn})', name_attr: 'cn', nested: true },
-            sync_interval_seconds: 1,
-            timeout_ms: 1500,
-          },
+          ldap: directorySettings(slapd.url, { sync_interval_seconds: 1, timeout_ms: 1500 }),
           connectors: [{ id: 'ldap', type: 'ldap', name: 'Corporate account' }],
           provisioning: { rules: [{ email_domain: 'acme.ru', connectors: ['ldap'] }] },
         };

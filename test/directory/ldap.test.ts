@@ -13,6 +13,7 @@ import { fillFilter, inChainFilter, LdapDirectory, ldapConfigSchema, LdapUnavail
 import type { Store } from '../../src/store/index.ts';
 import { freePort } from '../support/ports.ts';
 import {
+  directorySettings,
   GROUPS_DN,
   PEOPLE,
   PEOPLE_DN,
@@ -40,15 +41,7 @@ let slapd: SlapdServer;
 let directory: LdapDirectory;
 
 function configFor(url: string, overrides: Record<string, unknown> = {}): LdapConfig {
-  return ldapConfigSchema.parse({
-    url,
-    bind_dn: READER_DN,
-    bind_password: READER_PASSWORD,
-    user_search: { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn' },
-    group_search: { base_dn: GROUPS_DN, filter: '(member={dn})', name_attr: 'cn', nested: true },
-    timeout_ms: 2000,
-    ...overrides,
-  });
+  return ldapConfigSchema.parse(directorySettings(url, { timeout_ms: 2000, ...overrides }));
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

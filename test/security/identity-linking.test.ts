@@ -11,7 +11,7 @@ import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { freePort } from '../support/ports.ts';
 import { startFakeOidc, type FakeOidc, type FakeOidcSignIn } from '../support/fake-idps/oidc.ts';
 import { startFakeVk, type FakeVk, type VkUser } from '../support/fake-idps/vk.ts';
-import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
+import { directorySettings, startSlapd, PEOPLE, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
 import { eventually } from '../support/wait.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 
@@ -288,15 +288,7 @@ describe('directory roles land only on the directory identity (real slapd)', () 
         return {
           ...base,
           clients: [...(base.clients as Json[]), consoleClient],
-          ldap: {
-            url: slapd.url,
-            bind_dn: READER_DN,
-            bind_password: READER_PASSWORD,
-            user_search: { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn' },
-            group_search: { base_dn: GROUPS_DN, filter: '(member={dn})', name_attr: 'cn', nested: true },
-            sync_interval_seconds: 1,
-            timeout_ms: 1500,
-          },
+          ldap: directorySettings(slapd.url, { sync_interval_seconds: 1, timeout_ms: 1500 }),
           connectors: [{ id: 'ldap', type: 'ldap', name: 'Corporate account' }],
           provisioning: { rules: [{ email_domain: 'acme.ru', connectors: ['ldap'] }] },
         };

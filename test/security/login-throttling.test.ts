@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD, TEST_PASSWORD_HASH, type AuthServer } from '../support/auth-server.ts';
 import { CookieJar, discover } from '../support/http-login.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
-import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, type SlapdServer } from '../support/slapd.ts';
+import { directorySettings, startSlapd, PEOPLE, type SlapdServer } from '../support/slapd.ts';
 
 const MAX_FAILED = 5;
 const ACCOUNT_MAX_FAILED = 8;
@@ -112,14 +112,7 @@ describe.each(['embedded', 'redis'] as const)('login throttling (%s store)', (dr
           account_backoff_max_seconds: BACKOFF_MAX,
         },
         passwords: { max_concurrent_hashes: MAX_HASHES, max_queued_hashes: MAX_QUEUED },
-        ldap: {
-          url: slapd.url,
-          bind_dn: READER_DN,
-          bind_password: READER_PASSWORD,
-          user_search: { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn' },
-          group_search: { base_dn: GROUPS_DN, filter: '(member={dn})', name_attr: 'cn', nested: true },
-          timeout_ms: 5000,
-        },
+        ldap: directorySettings(slapd.url, { timeout_ms: 5000 }),
         connectors: [{ id: 'ldap', type: 'ldap', name: 'Corporate account' }],
       }),
     });

@@ -25,6 +25,18 @@ export const GROUPS_DN = `ou=groups,${SUFFIX}`;
 export const personDn = (uid: string) => `uid=${uid},${PEOPLE_DN}`;
 export const groupDn = (cn: string) => `cn=${cn},${GROUPS_DN}`;
 
+/** The `ldap:` settings that read the seeded directory as the reader account (people by mail, nested groups). */
+export function directorySettings(url: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    url,
+    bind_dn: READER_DN,
+    bind_password: READER_PASSWORD,
+    user_search: { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn' },
+    group_search: { base_dn: GROUPS_DN, filter: '(member={dn})', name_attr: 'cn', nested: true },
+    ...overrides,
+  };
+}
+
 export interface SeedPerson {
   uid: string;
   cn: string;
