@@ -142,10 +142,13 @@ export class AccessPolicy {
    * Throws unless the principal holds `scope` on the project: 404 when the project does not exist, 403
    * otherwise. Returns the scopes it holds there.
    */
-  async require(principal: Principal, projectId: string, scope: string, field = 'project_id'): Promise<string[]> {
-    if (!(await this.projects.pathOf(projectId))) throw new AccessDenied('not_found', `project ${projectId} does not exist`, field);
+  async require(principal: Principal, projectId: string, scope: string, field = 'project_id', about?: string): Promise<string[]> {
+    // A thing found by its own id (a key, a webhook, a mapping) is named instead of its project: the caller
+    // did not name that project and may not know it (it may be another organisation's).
+    const where = about ? `the project of ${about}` : `project ${projectId}`;
+    if (!(await this.projects.pathOf(projectId))) throw new AccessDenied('not_found', `${where} does not exist`, field);
     const scopes = await this.scopesOn(principal, projectId);
-    if (!scopes.includes(scope)) throw new AccessDenied('forbidden', `this credential does not hold ${scope} on project ${projectId}`);
+    if (!scopes.includes(scope)) throw new AccessDenied('forbidden', `this credential does not hold ${scope} on ${where}`);
     return scopes;
   }
 
@@ -173,8 +176,8 @@ export class AccessPolicy {
    * Creating or rotating an API key (or anything that carries scopes): admin:projects on the project and
    * every scope of the key. Rotation is creation of a new secret, so it checks exactly as much.
    */
-  async requireKeyScopes(principal: Principal, projectId: string, scopes: readonly string[], field = 'scopes'): Promise<void> {
-    const held = await this.require(principal, projectId, ADMIN);
+  async requireKeyScopes(principal: Principal, projectId: string, scopes: readonly string[], field = 'scopes', about?: string): Promise<void> {
+    const held = await this.require(principal, projectId, ADMIN, 'project_id', about);
     // A scope that does not exist is an input error, reported as such by the key service.
     const missing = scopes.filter((s) => ALL_SCOPES.includes(s) && !held.includes(s));
     if (missing.length) throw new AccessDenied('forbidden', `a key cannot hold scopes its creator lacks: ${missing.join(', ')}`, field);
@@ -183,7 +186,7 @@ export class AccessPolicy {
   /** Reading, revoking or reading usage of a key: admin:projects on its project; a key may always revoke itself. */
   async requireKeyAdmin(principal: Principal, key: { id: string; project_id: string }, action: 'read' | 'revoke' = 'read'): Promise<void> {
     if (action === 'revoke' && principal.kind === 'api_key' && principal.actor.id === key.id) return;
-    await this.require(principal, key.project_id, ADMIN);
+    await this.require(principal, key.project_id, ADMIN, 'id', `API key ${key.id}`);
   }
 
   /** The scopes an exchanged access token may carry: what the key holds, narrowed to what was asked for. */
@@ -196,8 +199,8 @@ export class AccessPolicy {
    * Giving, changing or taking a role on a project (a manual grant, an invitation, a group mapping, a
    * provisioning rule): admin:projects there, and an owner's right whenever owner is given or taken.
    */
-  async requireRoleChange(principal: Principal, projectId: string, change: { from?: string | null | undefined; to?: string | null | undefined }, what: string, fields: { project?: string; role?: string } = {}): Promise<void> {
-    await this.require(principal, projectId, ADMIN, fields.project ?? 'project_id');
+  async requireRoleChange(principal: Principal, projectId: string, change: { from?: string | null | undefined; to?: string | null | undefined }, what: string, fields: { project?: string; role?: string; about?: string } = {}): Promise<void> {
+    await this.require(principal, projectId, ADMIN, fields.project ?? 'project_id', fields.about);
     if ((change.from === 'owner' || change.to === 'owner') && !(await this.isOwner(principal, projectId))) {
       throw new AccessDenied('forbidden', `only an owner of the project may ${what}`, fields.role ?? 'role');
     }

@@ -62,7 +62,7 @@ export function keyRoutes(router: Router, services: Services): void {
     const input = parseBody(rotateKey, await readJson(ctx));
     const old = await keyFor(ctx, services, input.id);
     // A rotation mints a new secret with the key's scopes: it needs every one of them, as creating it did.
-    await services.access.requireKeyScopes(principalOf(ctx), old.project_id, old.scopes);
+    await services.access.requireKeyScopes(principalOf(ctx), old.project_id, old.scopes, 'scopes', `API key ${old.id}`);
     const rotated = await keys.rotate(old.id, input.grace_seconds ?? services.config.api_keys.rotation_grace_seconds, principalOf(ctx).actor).catch(keyError);
     await keyRotated(ctx, services, rotated);
     ctx.status = 201;

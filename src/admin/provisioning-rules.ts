@@ -55,7 +55,7 @@ export async function removeProvisioningRule(services: Services, principal: Prin
   if (rule.origin === 'config') throw new AppError('conflict', 'this rule comes from the configuration file (provisioning.rules); change it there');
   // A rule whose project is gone grants nothing; the organisation admin may remove it.
   if (rule.project && (await services.projects.get(rule.project))) {
-    await services.access.requireRoleChange(principal, rule.project, { from: rule.role }, 'remove a rule that makes owners');
+    await services.access.requireRoleChange(principal, rule.project, { from: rule.role }, 'remove a rule that makes owners', { project: 'id', about: `provisioning rule ${rule.id}` });
   }
   await services.provisioningRules.delete(rule.id);
   return { rule, auditProject: rule.project ?? root };

@@ -55,7 +55,7 @@ export function roleMappingRoutes(router: Router, services: Services): void {
   router.delete('/v1/role-mappings/:id', auth, async (ctx) => {
     const mapping = await groupRoles.get(ctx.params.id!);
     if (!mapping) throw new AppError('not_found', `role mapping ${ctx.params.id} does not exist`, { field: 'id' });
-    await services.access.requireRoleChange(principalOf(ctx), mapping.project_id, { from: mapping.role }, 'remove a mapping to owner');
+    await services.access.requireRoleChange(principalOf(ctx), mapping.project_id, { from: mapping.role }, 'remove a mapping to owner', { project: 'id', about: `role mapping ${mapping.id}` });
     if (mapping.origin === 'config') throw new AppError('conflict', 'this mapping comes from the configuration file; change it there');
     await groupRoles.delete(mapping.id);
     await auditAction(ctx, services, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
@@ -73,7 +73,7 @@ export function roleMappingRoutes(router: Router, services: Services): void {
     for (const [i, id] of (input.remove ?? []).entries()) {
       const mapping = await groupRoles.get(id);
       if (!mapping) throw new AppError('not_found', `role mapping ${id} does not exist`, { field: `remove.${i}` });
-      await services.access.require(principal, mapping.project_id, 'admin:projects', `remove.${i}`);
+      await services.access.require(principal, mapping.project_id, 'admin:projects', `remove.${i}`, `role mapping ${id}`);
     }
     const visible = await services.access.visibleProjects(principal, 'admin:projects');
     ctx.body = { changes: (await groupRoles.preview(input)).filter((c) => visible.has(c.project_id)) };

@@ -20,7 +20,7 @@ export function webhookRoutes(router: Router, services: Services): void {
   async function webhookFor(ctx: Parameters<Parameters<Router['get']>[1]>[0], id: string) {
     const webhook = await webhooks.get(id);
     if (!webhook) throw new AppError('not_found', `webhook ${id} does not exist`, { field: 'id' });
-    await services.access.require(principalOf(ctx), webhook.project_id, 'admin:projects');
+    await services.access.require(principalOf(ctx), webhook.project_id, 'admin:projects', 'id', `webhook ${webhook.id}`);
     return webhook;
   }
 

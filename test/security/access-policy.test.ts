@@ -156,6 +156,13 @@ describe('access policy: no privilege escalation through side doors', () => {
       const refused = await globexAdmin.call('PATCH', `/v1/users/${both.user.id}`, { name: 'B' });
       expect(refused.status).toBe(403);
       expect(JSON.stringify(refused.body)).not.toContain(acme.project.id);
+      // A key found by its id: refused without naming the project it belongs to.
+      const acmeKey = await keyApi<Json>('POST', '/v1/keys', { project_id: acme.project.id, name: 'acme-only', scopes: ['read:logs'], environment: 'live' });
+      for (const [method, path, body] of [['GET', `/v1/keys/${String(acmeKey.body.id)}`], ['GET', `/v1/keys/${String(acmeKey.body.id)}/usage`], ['POST', '/v1/keys/rotate', { id: acmeKey.body.id }], ['DELETE', `/v1/keys/${String(acmeKey.body.id)}`]] as const) {
+        const answer = await globexAdmin.call(method, path, body);
+        expect(answer.status, `${method} ${path}`).toBe(403);
+        expect(JSON.stringify(answer.body)).not.toContain(acme.project.id);
+      }
       const invite = await globexAdmin.call('POST', `/v1/projects/${globex.project.id}/invitations`, { email: 'olga@acme.test', role: 'viewer' });
       expect(invite.status).toBe(409);
       expect(JSON.stringify(invite.body)).not.toContain(acmeOwner.user.id);
