@@ -171,11 +171,14 @@ export class ScimService {
       if (!made.created) throw new ScimInputError('uniqueness', `an account with the email ${email} was created meanwhile`, 409);
       accountId = made.user.id;
     }
-    // Two creates racing for one userName: the index decides, the loser answers 409.
+    // Two creates racing for one userName: the index decides, the loser answers 409. An index entry is taken
+    // over only when it names this account, or a User this connection deleted (a record not written yet is
+    // a create in flight).
     if (!(await store.putIfAbsent(userNameKey(connection_id, attrs.userName), { id: accountId }))) {
       const winner = await store.get<{ id: string }>(userNameKey(connection_id, attrs.userName));
-      if (winner?.id !== accountId && this.deps.access.scimOwns(principal, await store.get<ScimUserRecord>(userKey(winner?.id ?? '')))) {
-        throw new ScimInputError('uniqueness', `a User with userName ${attrs.userName} exists (id ${winner?.id})`, 409);
+      const held = winner && winner.id !== accountId ? await store.get<ScimUserRecord>(userKey(winner.id)) : undefined;
+      if (winner && winner.id !== accountId && !(held?.deleted && held.connection_id === connection_id)) {
+        throw new ScimInputError('uniqueness', `a User with userName ${attrs.userName} exists (id ${winner.id})`, 409);
       }
       await store.put(userNameKey(connection_id, attrs.userName), { id: accountId });
     }

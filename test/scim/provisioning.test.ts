@@ -284,6 +284,19 @@ describe('SCIM 2.0 provisioning (real server over HTTP, Entra ID and Okta reques
       expect((await scimClient(server.url, oktaToken)('GET', '/Users')).status).toBe(200);
     });
 
+    it('races: two creates of one userName make one User; two PATCHes adding different members both land', async () => {
+      const scim = scimClient(server.url, entraToken);
+      const answers = await Promise.all([1, 2, 3].map(() => scim('POST', '/Users', { userName: 'racer@corp.example', active: true })));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409]);
+      expect((await scim('GET', '/Users?filter=userName%20eq%20%22racer@corp.example%22')).body).toMatchObject({ totalResults: 1 });
+      const [a, b] = await Promise.all(['race-a@corp.example', 'race-b@corp.example'].map((userName) => scim('POST', '/Users', { userName })));
+      const group = await scim('POST', '/Groups', { displayName: 'racers' });
+      const patches = await Promise.all([a, b].map((u) => scim('PATCH', `/Groups/${String(group.body.id)}`, { Operations: [{ op: 'Add', path: 'members', value: [{ value: String(u!.body.id) }] }] })));
+      expect(patches.map((p) => p.status)).toEqual([204, 204]);
+      const members = ((await scim('GET', `/Groups/${String(group.body.id)}`)).body.members as Json[]).map((m) => m.value);
+      expect(members.sort()).toEqual([String(a!.body.id), String(b!.body.id)].sort());
+    });
+
     it('paging: startIndex and count walk the list in a stable order', async () => {
       const scim = scimClient(server.url, entraToken);
       for (const n of [1, 2, 3]) expect((await scim('POST', '/Users', { userName: `page${n}@corp.example` })).status).toBe(201);
