@@ -157,8 +157,10 @@ export function connectionRoutes(router: Router, services: Services): void {
 
   router.delete('/v1/connections/:id', auth, async (ctx) => {
     const root = await services.access.requireConnectionChange(principalOf(ctx), { action: 'delete' });
+    const wasScim = (await connections.get(ctx.params.id!))?.type === 'scim';
     const deleted = await connections.delete(ctx.params.id!).catch(connectionError);
     if (!deleted) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
+    if (wasScim) await services.scim.connectionDeleted(ctx.params.id!, { ip: ctx.ip, user_agent: ctx.get('user-agent') || null });
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: ctx.params.id! }, project_id: root, outcome: 'success' });
     ctx.status = 204;
   });

@@ -289,6 +289,20 @@ export class ScimService {
     return undefined;
   }
 
+  /**
+   * A deleted SCIM connection's groups give nothing any more: its Users lose the roles they held through
+   * them (audited). The accounts stay as they are; they still sign in through their connector.
+   */
+  async connectionDeleted(connection: string, meta: ScimRequestMeta): Promise<void> {
+    const { store } = this.deps;
+    for (const id of await store.smembers(usersKey(connection))) {
+      const changes = await this.deps.groupRoles.apply(id, connection, [], 'scim');
+      for (const change of changes) {
+        await this.deps.audit.record({ actor: this.actor(connection), action: 'member.role_changed', target: { type: 'user', id }, project_id: change.project_id, ip: meta.ip, user_agent: meta.user_agent, outcome: 'success', detail: { cause: 'scim', source: connection, from: change.from, to: change.to, reason: 'connection_deleted' } });
+      }
+    }
+  }
+
   // ---- Groups ----
 
   private async groupRecord(principal: Principal, id: string): Promise<ScimGroupRecord> {
@@ -333,10 +347,10 @@ export class ScimService {
     const { connection_id } = this.deps.access.scimConnection(principal);
     await this.checkMembers(principal, attrs.members);
     const id = randomUUID();
+    // The name index decides between racing creates (a deleted group's entry is removed with it).
     if (!(await this.deps.store.putIfAbsent(groupNameKey(connection_id, attrs.displayName), { id }))) {
       const holder = await this.deps.store.get<{ id: string }>(groupNameKey(connection_id, attrs.displayName));
-      if (holder && (await this.deps.store.get(groupKey(holder.id)))) throw new ScimInputError('uniqueness', `a Group named ${attrs.displayName} exists (id ${holder.id})`, 409);
-      await this.deps.store.put(groupNameKey(connection_id, attrs.displayName), { id });
+      throw new ScimInputError('uniqueness', `a Group named ${attrs.displayName} exists (id ${holder?.id ?? 'being created'})`, 409);
     }
     const now = new Date().toISOString();
     const group: ScimGroupRecord = { id, connection_id, displayName: attrs.displayName, externalId: attrs.externalId, created_at: now, updated_at: now };

@@ -313,6 +313,21 @@ describe('SCIM 2.0 provisioning (real server over HTTP, Entra ID and Okta reques
     });
   });
 
+  it('deleting a SCIM connection stops its token and takes the roles its groups gave; the accounts stay', async () => {
+    const made = await owner.call<Json>('POST', '/v1/connections', { id: 'temp-scim', type: 'scim', connector: 'corp' });
+    expect(made.status).toBe(201);
+    const scim = scimClient(server.url, String(made.body.token));
+    expect((await admin('POST', '/v1/role-mappings', { source: 'temp-scim', group: 'viewers', project_id: boot.project.id, role: 'viewer' })).status).toBe(201);
+    const user = await scim('POST', '/Users', { userName: 'temp@corp.example' });
+    expect((await scim('POST', '/Groups', { displayName: 'viewers', members: [{ value: String(user.body.id) }] })).status).toBe(201);
+    expect((await account(String(user.body.id))).memberships).toEqual([expect.objectContaining({ role: 'viewer', causes: [expect.objectContaining({ cause: 'scim', source: 'temp-scim' })] })]);
+    const preview = await admin<{ changes: Json[] }>('POST', '/v1/role-mappings/preview', { add: [{ source: 'temp-scim', group: 'viewers', project_id: boot.project.id, role: 'member' }] });
+    expect(preview.body.changes).toContainEqual(expect.objectContaining({ user_id: user.body.id, from: 'viewer', to: 'member' }));
+    expect((await owner.call('DELETE', '/v1/connections/temp-scim')).status).toBe(204);
+    expect((await scim('GET', '/Users')).status).toBe(401);
+    expect(await account(String(user.body.id))).toMatchObject({ disabled: false, memberships: [] });
+  });
+
   describe('sign-in through the tied connector', () => {
     it('a provisioned person is linked at the first sign-in by a verified email, gets the SCIM group role, and loses refresh at deactivation', async () => {
       const scim = scimClient(server.url, entraToken);
