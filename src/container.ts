@@ -17,6 +17,7 @@ import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc
 import { Metrics, instrumentStore } from './http/metrics.ts';
 import { StoreHealth } from './http/koa-store-gate.ts';
 import { oidcViews } from './interactions/views.ts';
+import { ScimService } from './scim/index.ts';
 
 /** Everything a route or job needs, built once at start-up and passed explicitly. */
 export interface Services {
@@ -38,6 +39,8 @@ export interface Services {
   /** Human password hashes and checks, under the process's concurrency bound (passwords.*). */
   passwords: PasswordHasher;
   groupRoles: GroupRoles;
+  /** SCIM 2.0 provisioning: the accounts and groups SCIM connections push (src/scim). */
+  scim: ScimService;
   provisioningRules: ProvisioningRules;
   keys: KeyService;
   /** The one access policy every door asks (src/access). */
@@ -68,6 +71,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const users = new UserRepository(store);
   const audit = new AuditLog(store);
   const projects = new ProjectRepository(store);
+  const access = new AccessPolicy(projects);
   const memberships = new MembershipRepository(store);
   const identities = new IdentityRepository(store);
   const invitations = new InvitationRepository(store);
@@ -98,6 +102,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const groupRoles = new GroupRoles({ store, memberships, projects, users, identities, legacyLinksTrusted, audit, logger, directories: () => connections.directories(), configured });
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
   groupRoles.startLdapSync();
+  const scim = new ScimService({ store, users, identities, groupRoles, upstreamSessions, audit, access, logger, scimConnections: () => connections.scim.values() });
   const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
   const signIn: SignInDeps = {
     users,
@@ -110,6 +115,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connections.sourceOf(identity.connector_id)),
     invitations,
     legacyLinksTrusted,
+    provisionedAccount: (connectorId, email) => scim.accountForSignIn(connectorId, email),
   };
   const keys = new KeyService(store, projects, {
     defaultTtlDays: config.api_keys.default_ttl_days,
@@ -129,7 +135,6 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
 
   for (const user of config.users) await users.upsertStatic(user);
 
-  const access = new AccessPolicy(projects);
   const apiKeys = {
     exchangeScopes: (held: readonly string[], asked: readonly string[] | undefined) => access.exchangeScopes(held, asked),
     verifyApiKey: (key: string, ip: string) => keys.verify(key, { ip }),
@@ -218,6 +223,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     ldap,
     passwords,
     groupRoles,
+    scim,
     provisioningRules,
     keys,
     access,

@@ -106,4 +106,25 @@ describe('AccessPolicy', () => {
     expect(policy.exchangeScopes(['read:logs'], ['read:logs', 'admin:projects'])).toEqual({ scopes: ['read:logs'], refused: ['admin:projects'] });
     expect(policy.exchangeScopes(['read:logs', 'write:alerts'], undefined)).toEqual({ scopes: ['read:logs', 'write:alerts'], refused: [] });
   });
+
+  it('a SCIM token holds no scope anywhere and reaches only its own connection\'s resources', async () => {
+    const scim: Principal = { kind: 'scim', actor: { type: 'system', id: 'scim:entra-scim' }, connection_id: 'entra-scim', connector: 'corp' };
+    expect(await policy.scopesOn(scim, 'prj_acme')).toEqual([]);
+    expect(await policy.visibleProjects(scim)).toEqual(new Set());
+    expect(await policy.isOwner(scim, 'prj_acme')).toBe(false);
+    expect(await refusal(policy.requireConnectionChange(scim, { action: 'create' }))).toBe('forbidden');
+    expect(await refusal(policy.requireUserChange(scim, { id: 'u', grants: [] }))).toBe('not_found');
+    expect(() => policy.scimConnection(person({ prj_acme: 'owner' }))).toThrow(AccessDenied);
+    expect(() => policy.requireScimResource(scim, { connection_id: 'entra-scim' }, 'User', 'u')).not.toThrow();
+    for (const other of [{ connection_id: 'okta-scim' }, { connection_id: 'entra-scim', deleted: true }, undefined]) {
+      expect(() => policy.requireScimResource(scim, other, 'User', 'u')).toThrow(expect.objectContaining({ code: 'not_found' }));
+    }
+    const jit = { provisioned_by: null, source: 'corp', has_password: false, identity_connectors: ['corp'] };
+    expect(policy.scimMayClaim(scim, jit)).toBe(true);
+    expect(policy.scimMayClaim(scim, { ...jit, provisioned_by: 'entra-scim' })).toBe(true);
+    expect(policy.scimMayClaim(scim, { ...jit, provisioned_by: 'okta-scim' })).toBe(false);
+    expect(policy.scimMayClaim(scim, { ...jit, has_password: true })).toBe(false);
+    expect(policy.scimMayClaim(scim, { ...jit, source: 'static' })).toBe(false);
+    expect(policy.scimMayClaim(scim, { ...jit, identity_connectors: ['corp', 'vk'] })).toBe(false);
+  });
 });

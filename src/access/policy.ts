@@ -20,7 +20,12 @@ export interface Actor {
 export type Principal =
   | { kind: 'api_key'; actor: Actor; project_id: string; scopes: string[] }
   | { kind: 'token'; actor: Actor; scopes: string[]; project_roles: Record<string, string> }
-  | { kind: 'operator'; actor: Actor };
+  | { kind: 'operator'; actor: Actor }
+  /**
+   * A SCIM connection's bearer token (the directory pushing people and groups). It holds no scope on any
+   * project: it reaches only the accounts and groups of its own connection, through the scim* methods.
+   */
+  | { kind: 'scim'; actor: Actor; connection_id: string; connector: string };
 
 /** A refusal: 403 (the credential lacks the right) or 404 (it may not even know the thing exists). */
 export class AccessDenied extends Error {
@@ -48,6 +53,24 @@ export interface UserFacts {
   id: string;
   /** Every role the account holds, by any cause (manual, directory, IdP groups, provisioning). */
   grants: Array<{ project_id: string; role: string }>;
+}
+
+/** What the policy needs to know of a SCIM resource (a provisioned account or a group). */
+export interface ScimResourceFacts {
+  /** The SCIM connection that provisioned it. */
+  connection_id: string;
+  /** Deleted through SCIM: the account stays (disabled, for the audit), the resource is gone. */
+  deleted?: boolean | undefined;
+}
+
+/** What the policy needs to know of an existing account a SCIM token wants to provision again. */
+export interface ScimClaimFacts {
+  /** The SCIM connection that provisioned it (even if it later deleted it), or null. */
+  provisioned_by: string | null;
+  source: string;
+  has_password: boolean;
+  /** The connectors of the identities linked to it. */
+  identity_connectors: string[];
 }
 
 /** Which audit events a principal may read. */
@@ -81,6 +104,7 @@ export class AccessPolicy {
     const path = await this.projects.pathOf(projectId);
     if (!path) return [];
     if (principal.kind === 'operator') return [...ALL_SCOPES];
+    if (principal.kind === 'scim') return [];
     if (principal.kind === 'api_key') return path.includes(principal.project_id) ? principal.scopes : [];
     const granted = new Set<string>();
     for (const [project, role] of Object.entries(principal.project_roles)) {
@@ -105,7 +129,7 @@ export class AccessPolicy {
       starts.push(...(await this.projects.roots()).map((r) => r.id));
     } else if (principal.kind === 'api_key') {
       if (!scope || principal.scopes.includes(scope)) starts.push(principal.project_id);
-    } else {
+    } else if (principal.kind === 'token') {
       for (const [project, role] of Object.entries(principal.project_roles)) {
         if (!isRole(role)) continue;
         const held = ROLE_SCOPES[role].filter((s) => principal.scopes.includes(s));
@@ -268,6 +292,43 @@ export class AccessPolicy {
       }
     }
     return root;
+  }
+
+  /**
+   * The SCIM connection a principal acts for. /scim/v2 is the door of SCIM tokens only: a person's token or
+   * an API key is refused there, and a SCIM token is refused everywhere else (it holds no scope).
+   */
+  scimConnection(principal: Principal): { connection_id: string; connector: string } {
+    if (principal.kind !== 'scim') throw new AccessDenied('forbidden', 'only a SCIM connection token may provision accounts and groups');
+    return { connection_id: principal.connection_id, connector: principal.connector };
+  }
+
+  /** Whether a SCIM resource (an account or group it provisioned) belongs to this SCIM token's connection. */
+  scimOwns(principal: Principal, resource: ScimResourceFacts | undefined): boolean {
+    return principal.kind === 'scim' && !!resource && !resource.deleted && resource.connection_id === principal.connection_id;
+  }
+
+  /**
+   * Throws 404 unless the resource is one this SCIM token's connection provisioned (and has not deleted):
+   * another connection's users and groups, and accounts SCIM never provisioned, do not exist for it.
+   */
+  requireScimResource(principal: Principal, resource: ScimResourceFacts | undefined, what: 'User' | 'Group', id: string): void {
+    this.scimConnection(principal);
+    if (!this.scimOwns(principal, resource)) throw new AccessDenied('not_found', `${what} ${id} not found`);
+  }
+
+  /**
+   * Whether a SCIM token may take over an existing account whose email its new user carries (instead of
+   * refusing the userName as taken). Its own connection's accounts (a deleted one coming back) yes; another
+   * connection's never. An account SCIM never provisioned only when it came from the connector this SCIM
+   * connection is tied to and nothing else vouches for it (no password, no identity of another connector):
+   * that upstream can already sign the person in, so managing the account gives the SCIM client nothing
+   * more. A password account, an owner made by the CLI, a person of another connector: the userName is taken.
+   */
+  scimMayClaim(principal: Principal, account: ScimClaimFacts): boolean {
+    const { connection_id, connector } = this.scimConnection(principal);
+    if (account.provisioned_by) return account.provisioned_by === connection_id;
+    return account.source === connector && !account.has_password && account.identity_connectors.every((c) => c === connector);
   }
 
   /**

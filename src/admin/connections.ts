@@ -72,6 +72,13 @@ async function discoveryChecks(services: Services, fetchImpl: typeof fetch, disc
  */
 export async function testConnection(services: Services, connection: ConnectionView): Promise<Check[]> {
   if (connection.enabled === false) return [{ check: 'disabled', ok: false, detail: 'the connection is disabled: enable it to test it and to offer it at sign-in' }];
+  if (connection.type === 'scim') {
+    // A SCIM connection reaches nothing: the directory calls us. What can be wrong is the connector it is tied to.
+    const tied = String(connection.connector);
+    return services.connectors.has(tied)
+      ? [{ check: 'connector', ok: true, detail: `provisioned people sign in with connector ${tied}, which is running` }]
+      : [{ check: 'connector', ok: false, detail: `connector ${tied} is not running (missing, disabled or failing): provisioned people cannot sign in` }];
+  }
   const checks: Check[] = [];
   const fetchImpl = services.connections.fetchFor(connection.origin);
   if (connection.type === 'oidc') {
@@ -150,10 +157,23 @@ export function connectionRoutes(router: Router, services: Services): void {
 
   router.delete('/v1/connections/:id', auth, async (ctx) => {
     const root = await services.access.requireConnectionChange(principalOf(ctx), { action: 'delete' });
+    const wasScim = (await connections.get(ctx.params.id!))?.type === 'scim';
     const deleted = await connections.delete(ctx.params.id!).catch(connectionError);
     if (!deleted) throw new AppError('not_found', `connection ${ctx.params.id} does not exist`);
+    if (wasScim) await services.scim.connectionDeleted(ctx.params.id!, { ip: ctx.ip, user_agent: ctx.get('user-agent') || null });
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: ctx.params.id! }, project_id: root, outcome: 'success' });
     ctx.status = 204;
+  });
+
+  /**
+   * A new bearer token for a SCIM connection, shown once; the old one stops working at once. Owner business,
+   * like creating the connection: the token provisions and disables accounts.
+   */
+  router.post('/v1/connections/:id/token/rotate', auth, async (ctx) => {
+    const root = await services.access.requireConnectionChange(principalOf(ctx), { action: 'update', fields: ['token'] });
+    const token = await connections.rotateScimToken(ctx.params.id!).catch(connectionError);
+    await auditAction(ctx, services, { action: 'connection.token_rotated', target: { type: 'connection', id: ctx.params.id! }, project_id: root, outcome: 'success' });
+    ctx.body = { id: ctx.params.id, token };
   });
 
   /** Fetches discovery or metadata and says, in plain words, what is wrong. Changes nothing. */

@@ -16,12 +16,15 @@ const previewInput = z.strictObject({ add: z.array(mappingInput).max(100).option
 
 /**
  * Where groups come from: `ldap` (the shared `ldap:` block, and LDAP connectors over it) and every other
- * connector by id — an LDAP connection with a directory of its own is a source of its own.
+ * connector by id — an LDAP connection with a directory of its own is a source of its own — and every SCIM
+ * connection by id.
  */
 export function groupSources(services: Services): string[] {
   const sources = new Set<string>();
   for (const connector of services.connectors.values()) sources.add(services.connections.sourceOf(connector.id));
   if (services.connections.directories().some((d) => d.source === 'ldap')) sources.add('ldap');
+  // A SCIM connection's groups are a source of their own, named by the connection.
+  for (const id of services.connections.scim.keys()) sources.add(id);
   return [...sources].sort((a, b) => (a === 'ldap' ? -1 : b === 'ldap' ? 1 : a.localeCompare(b)));
 }
 

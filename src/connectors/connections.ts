@@ -1,7 +1,9 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Store } from '../store/index.ts';
 import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
-import { parseConnectorConfig, createConnector, ldapDirectoryOf, upstreamOf, type ConnectorConfig } from './index.ts';
+import { parseConnectorConfig, createConnector, ldapDirectoryOf, upstreamOf, commonConnectorSchema, type ConnectorConfig } from './index.ts';
 import type { Connector, ConnectorDeps } from './types.ts';
 import type { LdapDirectory } from '../directory/ldap.ts';
 
@@ -122,6 +124,26 @@ const VERSION = 'connection:version:{all}';
  */
 const LEGACY_SNAPSHOT = 'identity:legacy:{snapshot}';
 
+/**
+ * SCIM connections (`type: scim`): no connector, but the door a directory (Entra ID, Okta) pushes people and
+ * groups through, tied to the connector those people sign in with. Its bearer token is shown once and kept
+ * as SHA-256 (it is 256 random bits: a slow hash would buy nothing), with an index from the hash to the
+ * connection: connection:scim-token:{sha256 hex} → { id }.
+ */
+export const SCIM_TOKEN_PREFIX = 'lts_scim_';
+const scimTokenKey = (sha256Hex: string) => `connection:scim-token:{${sha256Hex}}`;
+const sha256 = (token: string) => createHash('sha256').update(token).digest();
+
+export const scimConnectionSchema = z.strictObject({
+  id: commonConnectorSchema.shape.id,
+  type: z.literal('scim'),
+  name: z.string().min(1).max(100).optional(),
+  /** The connector the provisioned people sign in with (their accounts are linked at the first sign-in). */
+  connector: z.string().min(1).max(63),
+  enabled: z.boolean().default(true),
+});
+export type ScimConnectionConfig = z.infer<typeof scimConnectionSchema>;
+
 interface LegacySnapshot {
   [key: string]: unknown;
   taken_at: string;
@@ -133,6 +155,8 @@ interface StoredConnection {
   [key: string]: unknown;
   config: Record<string, unknown>;
   secrets: Record<string, SealedSecret>;
+  /** SCIM connections: the SHA-256 (hex) of the bearer token. */
+  token_sha256?: string | undefined;
   created_at: string;
   updated_at: string;
 }
@@ -186,6 +210,8 @@ export class ConnectionSet {
   readonly configs = new Map<string, ConnectorConfig>();
   /** Why an enabled stored connection is not running (its creation failed), for the admin to read. */
   readonly failures = new Map<string, string>();
+  /** The SCIM connections (enabled or not), by id; kept current like the connectors. */
+  readonly scim = new Map<string, ScimConnectionConfig>();
   private version = -1;
   private timer: NodeJS.Timeout | undefined;
   private readonly deps: ConnectionSetDeps;
@@ -206,13 +232,19 @@ export class ConnectionSet {
   }
 
   /** The stored connections that can be read; why the others cannot goes into `failures`. */
-  private async storedConfigs(failures: Map<string, string>): Promise<Array<{ config: ConnectorConfig; record: StoredConnection }>> {
+  private async storedConfigs(failures: Map<string, string>, scim?: Map<string, ScimConnectionConfig>): Promise<Array<{ config: ConnectorConfig; record: StoredConnection }>> {
     const { store, secrets, logger } = this.deps;
     const ids = await store.smembers(ALL);
     const out: Array<{ config: ConnectorConfig; record: StoredConnection }> = [];
     for (const id of ids.sort()) {
       const record = await store.get<StoredConnection>(recordKey(id));
       if (!record) continue;
+      if (record.config.type === 'scim') {
+        const parsed = scimConnectionSchema.safeParse(record.config);
+        if (parsed.success) scim?.set(id, parsed.data);
+        else failures.set(id, `its stored settings are no longer valid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+        continue;
+      }
       const raw: Record<string, unknown> = { ...record.config };
       try {
         for (const [field, sealed] of Object.entries(record.secrets)) {
@@ -290,11 +322,12 @@ export class ConnectionSet {
     const next = new Map<string, Connector>();
     const configs = new Map<string, ConnectorConfig>();
     const failures = new Map<string, string>();
+    const scim = new Map<string, ScimConnectionConfig>();
     for (const config of this.deps.configured.filter((c) => c.enabled)) {
       next.set(config.id, await createConnector(config, connectorDeps, { ldapDirectory }));
       configs.set(config.id, config);
     }
-    for (const { config } of await this.storedConfigs(failures)) {
+    for (const { config } of await this.storedConfigs(failures, scim)) {
       if (!config.enabled || next.has(config.id)) continue;
       try {
         next.set(config.id, await createConnector(config, storedDeps, { ldapDirectory }));
@@ -310,6 +343,8 @@ export class ConnectionSet {
     for (const [id, config] of configs) this.configs.set(id, config);
     this.failures.clear();
     for (const [id, reason] of failures) this.failures.set(id, reason);
+    this.scim.clear();
+    for (const [id, config] of scim) this.scim.set(id, config);
     this.version = version;
   }
 
@@ -399,12 +434,13 @@ export class ConnectionSet {
     return createConnector(this.validate(raw), this.storedDeps, { ldapDirectory: this.deps.ldapDirectory });
   }
 
-  async save(raw: Record<string, unknown>, mode: 'create' | 'update'): Promise<ConnectionView> {
+  async save(raw: Record<string, unknown>, mode: 'create' | 'update'): Promise<ConnectionView & { token?: string }> {
     const id = String(raw.id ?? '');
     if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; change it there`, 'id');
     const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
     if (mode === 'create' && existing) throw new ConnectionInputError('conflict', `a connection with id ${id} exists`, 'id');
     if (mode === 'update' && !existing) throw new ConnectionInputError('not_found', `no connection ${id}`, 'id');
+    if (raw.type === 'scim') return this.saveScim(raw, existing);
     // Secrets are write-only: an update without one keeps the stored one.
     const full: Record<string, unknown> = { ...raw };
     const secrets: Record<string, SealedSecret> = { ...(existing?.secrets ?? {}) };
@@ -437,6 +473,70 @@ export class ConnectionSet {
     return { ...view(config, 'api', Object.keys(secrets)), created_at: record.created_at, updated_at: record.updated_at };
   }
 
+  /**
+   * A SCIM connection: validated, tied to an existing connector (not another SCIM connection). Creating one
+   * issues its bearer token, returned here once; an update keeps the token.
+   */
+  private async saveScim(raw: Record<string, unknown>, existing: StoredConnection | undefined): Promise<ConnectionView & { token?: string }> {
+    const parsed = scimConnectionSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (a SCIM connection has id, type, name, connector, enabled)` : issue.message;
+      throw new ConnectionInputError('invalid', `${issue.path.join('.') || '(root)'}: ${message}`, issue.path.join('.') || undefined);
+    }
+    const config = parsed.data;
+    const tied = config.connector === config.id ? undefined : await this.get(config.connector);
+    if (!tied || tied.type === 'scim') {
+      throw new ConnectionInputError('invalid', `connector: no connector ${config.connector}; a SCIM connection is tied to the connector its people sign in with (one of ${[...new Set([...this.deps.configured.map((c) => c.id), ...(await this.list()).filter((c) => c.type !== 'scim').map((c) => c.id)])].join(', ') || 'none yet'})`, 'connector');
+    }
+    const stored = { ...raw, enabled: config.enabled };
+    const now = new Date().toISOString();
+    const token = existing ? undefined : `${SCIM_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const hash = token ? sha256(token).toString('hex') : existing?.token_sha256;
+    const record: StoredConnection = { config: stored, secrets: {}, token_sha256: hash, created_at: existing?.created_at ?? now, updated_at: now };
+    await this.deps.store.batch([
+      { op: 'put', key: recordKey(config.id), value: record },
+      { op: 'sadd', key: ALL, members: [config.id] },
+      ...(token && hash ? [{ op: 'put' as const, key: scimTokenKey(hash), value: { id: config.id } }] : []),
+    ]);
+    await this.deps.store.incr(VERSION);
+    await this.reload();
+    return { ...view(stored, 'api', []), created_at: record.created_at, updated_at: record.updated_at, ...(token ? { token } : {}) };
+  }
+
+  /** A new bearer token for a SCIM connection; the old one stops working at once, on every node. */
+  async rotateScimToken(id: string): Promise<string> {
+    const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
+    if (!existing) throw new ConnectionInputError('not_found', `connection ${id} does not exist`, 'id');
+    if (existing.config.type !== 'scim') throw new ConnectionInputError('invalid', `connection ${id} is not a SCIM connection: only SCIM connections have a token`, 'id');
+    const token = `${SCIM_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const hash = sha256(token).toString('hex');
+    await this.deps.store.batch([
+      { op: 'put', key: recordKey(id), value: { ...existing, token_sha256: hash, updated_at: new Date().toISOString() } },
+      { op: 'put', key: scimTokenKey(hash), value: { id } },
+      ...(existing.token_sha256 ? [{ op: 'delete' as const, key: scimTokenKey(existing.token_sha256) }] : []),
+    ]);
+    return token;
+  }
+
+  /**
+   * The SCIM connection a bearer token belongs to, read from the store on every call (a rotation or a
+   * deletion takes effect at once on every node); `disabled` when the connection is switched off.
+   */
+  async scimConnectionForToken(token: string): Promise<{ ok: true; config: ScimConnectionConfig } | { ok: false; reason: 'unknown' | 'disabled' }> {
+    if (!token.startsWith(SCIM_TOKEN_PREFIX) || token.length > 200) return { ok: false, reason: 'unknown' };
+    const hash = sha256(token);
+    const ref = await this.deps.store.get<{ id: string }>(scimTokenKey(hash.toString('hex')));
+    const record = ref ? await this.deps.store.get<StoredConnection>(recordKey(ref.id)) : undefined;
+    // The index found it by hash; the record's own hash is compared in constant time, so a stale index
+    // entry (a rotation that half failed) never lets an old token in.
+    if (!record?.token_sha256 || !timingSafeEqual(Buffer.from(record.token_sha256, 'hex'), hash)) return { ok: false, reason: 'unknown' };
+    const parsed = scimConnectionSchema.safeParse(record.config);
+    if (!parsed.success) return { ok: false, reason: 'unknown' };
+    if (!parsed.data.enabled) return { ok: false, reason: 'disabled' };
+    return { ok: true, config: parsed.data };
+  }
+
   /** The stored form of a connection (secrets removed), for merging a PATCH. */
   async storedConfig(id: string): Promise<Record<string, unknown> | undefined> {
     return (await this.deps.store.get<StoredConnection>(recordKey(id)))?.config;
@@ -444,10 +544,12 @@ export class ConnectionSet {
 
   async delete(id: string): Promise<boolean> {
     if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; remove it there`, 'id');
-    if (!(await this.deps.store.get(recordKey(id)))) return false;
+    const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
+    if (!existing) return false;
     await this.deps.store.batch([
       { op: 'delete', key: recordKey(id) },
       { op: 'srem', key: ALL, members: [id] },
+      ...(existing.token_sha256 ? [{ op: 'delete' as const, key: scimTokenKey(existing.token_sha256) }] : []),
     ]);
     await this.deps.store.incr(VERSION);
     await this.reload();

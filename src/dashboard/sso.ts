@@ -199,13 +199,14 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
     const list = await connections.list();
-    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false }));
+    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
     const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
     render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
       connections: rows,
       rules: await ruleRows(undefined, list),
-      connectorChoices: rows.map((c) => ({ id: c.id, name: c.name })),
+      // A SCIM connection signs nobody in: provisioning rules are about connectors.
+      connectorChoices: rows.filter((c) => c.type !== 'scim').map((c) => ({ id: c.id, name: c.name })),
       projectChoices: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })),
       canOwner: await services.access.isOwner(o.state.principal, o.root),
       ruleForm: extra.ruleForm ?? { email_domain: '', connector: '', project: '', role: 'viewer' },

@@ -101,15 +101,18 @@ export class GroupRoles {
     return source === 'ldap' || this.deps.directories().some((d) => d.source === source) ? 'ldap_sync' : 'idp_groups';
   }
 
-  /** Applies one source's groups to a user's roles; returns the effective changes. */
-  async apply(userId: string, source: string, groups: string[]): Promise<MembershipChange[]> {
+  /**
+   * Applies one source's groups to a user's roles; returns the effective changes. The cause is the
+   * source's (see causeOf) unless the caller knows better: a SCIM connection's groups are `scim`.
+   */
+  async apply(userId: string, source: string, groups: string[], cause: 'ldap_sync' | 'idp_groups' | 'scim' = this.causeOf(source)): Promise<MembershipChange[]> {
     await this.deps.store.batch([
       { op: 'put', key: groupsKey(userId), value: { ...((await this.deps.store.get<Record<string, string[]>>(groupsKey(userId))) ?? {}), [source]: groups } },
       { op: 'sadd', key: USERS_WITH_GROUPS, members: [userId] },
     ]);
     const mappings = (await this.list()).filter((m) => m.source === source);
     const grants = rolesFromGroups(mappings, [{ source, groups }]);
-    return this.deps.memberships.syncAutomatic(userId, this.causeOf(source), source, grants);
+    return this.deps.memberships.syncAutomatic(userId, cause, source, grants);
   }
 
   /**

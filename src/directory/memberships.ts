@@ -5,13 +5,13 @@ import { strongest } from './role-mapping.ts';
 /**
  * Who holds which role on which project, and why. A person may hold roles on one project from several
  * causes (granted by hand, and through an LDAP group); the effective role is the strongest. Automatic
- * causes (`ldap_sync`, `idp_groups`, `provisioning`) are replaced wholesale when recomputed, per source;
+ * causes (`ldap_sync`, `idp_groups`, `provisioning`, `scim` — groups a SCIM client pushed) are replaced wholesale when recomputed, per source;
  * manual grants are never touched by a sync.
  *
  * Layout: membership:user:{userId} → { grants: MembershipGrant[] } (one read at token time),
  *         membership:project:{projectId} → set of user ids.
  */
-export type MembershipCause = 'manual' | 'ldap_sync' | 'idp_groups' | 'provisioning';
+export type MembershipCause = 'manual' | 'ldap_sync' | 'idp_groups' | 'provisioning' | 'scim';
 
 export interface MembershipGrant {
   project_id: string;

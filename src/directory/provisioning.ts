@@ -46,6 +46,12 @@ export interface SignInDeps {
    * (ConnectionSet). Absent: never.
    */
   legacyLinksTrusted?: ((connectorId: string, issuer: string) => Promise<boolean>) | undefined;
+  /**
+   * The account a SCIM connection tied to this connector provisioned with this email as its userName or
+   * primary email (deleted ones excluded); may be absent. The directory vouches for that person, so the
+   * first sign-in links it without `trust_email`.
+   */
+  provisionedAccount?: ((connectorId: string, email: string) => Promise<string | undefined>) | undefined;
 }
 
 function domainOf(email: string): string {
@@ -74,6 +80,8 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
  * 4. a verified email with pending invitations → a new account even without a rule; each invitation's
  *    role is granted (cause manual) and the invitation accepted;
  * 5. otherwise no access, and nothing is created.
+ * Before 2: an account a SCIM connection tied to this connector provisioned for this verified email (its
+ * userName or primary email) is linked, unless another subject of this connector is linked to it already.
  * An account that step 3 or 4 made at an earlier attempt that failed before linking is finished, not refused.
  */
 export async function signInWithIdentity(deps: SignInDeps, identity: Identity, connector: SignInConnector): Promise<SignInResult> {
@@ -94,6 +102,10 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
     user = await users.findById(linked.user_id);
     if (!user) return { ok: false, reason: 'no_access' };
   } else {
+    if (!identity.email) return { ok: false, reason: 'no_access' };
+    user = await provisionedFor(deps, identity);
+  }
+  if (!linked && !user) {
     if (!identity.email) return { ok: false, reason: 'no_access' };
     const existing = await users.findByEmail(identity.email);
     // An account this connector began to make at an earlier first sign-in that failed before the identity
@@ -128,8 +140,9 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
         if (change) changes.push(change);
       }
     }
-    newLink = true;
   }
+  if (!linked) newLink = true;
+  if (!user) return { ok: false, reason: 'no_access' };
 
   if (user.disabled) return { ok: false, reason: 'disabled' };
   await identities.link(user.id, identity);
@@ -158,4 +171,18 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
     });
   }
   return { ok: true, user, created, linked: newLink, changes };
+}
+
+/**
+ * The SCIM-provisioned account a first sign-in through this connector links to: only for an email the
+ * upstream verified, and only while no other subject of this connector is linked to the account (one person
+ * at the upstream, one account here).
+ */
+async function provisionedFor(deps: SignInDeps, identity: Identity): Promise<User | undefined> {
+  if (!identity.email || !identity.email_verified || !deps.provisionedAccount) return undefined;
+  const id = await deps.provisionedAccount(identity.connector_id, identity.email);
+  const user = id ? await deps.users.findById(id) : undefined;
+  if (!user) return undefined;
+  if ((await deps.identities.linkedTo(user.id)).some((l) => l.connector_id === identity.connector_id)) return undefined;
+  return user;
 }

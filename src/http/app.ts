@@ -14,6 +14,7 @@ import { metricsEndpoint } from './metrics.ts';
 import { clientAddress, proxyTrustEnabled } from './koa-client-address.ts';
 import { dashboardRoutes } from '../dashboard/index.ts';
 import { adminApi, storeInputDetail, verifyApi } from '../admin/index.ts';
+import { scimApi } from '../scim/index.ts';
 
 const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
 
@@ -212,6 +213,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
   app.use(only(isOps, router.allowedMethods()));
   app.use(storeGate(services.storeHealth, ['/token', '/auth', '/interaction', '/me']));
   app.use(adminApi(services));
+  app.use(scimApi(services, services.scim));
   app.use(securityHeaders(config.issuer.startsWith('https:')));
   app.use(only(isPage, pages.routes()));
   app.use(firstPartyOfflineAccess(config));

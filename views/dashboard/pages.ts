@@ -566,7 +566,7 @@ export interface MemberRow {
   email: string;
   name: string | null;
   role: DashRole;
-  causes: Array<{ role: DashRole; cause: 'manual' | 'ldap_sync' | 'idp_groups' | 'provisioning'; source: string | null }>;
+  causes: Array<{ role: DashRole; cause: 'manual' | 'ldap_sync' | 'idp_groups' | 'provisioning' | 'scim'; source: string | null }>;
   manual: DashRole | null;
 }
 

@@ -21,6 +21,8 @@ export interface ConnectionRow {
   email_domains: string[];
   origin: 'config' | 'api';
   enabled: boolean;
+  /** A SCIM connection's connector (its people sign in with it); managed through /v1/connections. */
+  connector?: string | undefined;
 }
 
 export interface RuleRow {
@@ -106,11 +108,11 @@ ${view.connections.length ? html`<div class="table-wrap" role="region" aria-labe
 ${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
   <th scope="row">${c.name}</th>
   <td><code>${c.id}</code></td>
-  <td>${PROVIDER_NAMES[c.type as ProviderType] ?? c.type}</td>
+  <td>${c.type === 'scim' ? `SCIM 2.0${c.connector ? ` → ${c.connector}` : ''}` : (PROVIDER_NAMES[c.type as ProviderType] ?? c.type)}</td>
   <td>${c.email_domains.join(', ') || '—'}</td>
   <td><span class="badge ${c.enabled ? 'status-active' : 'status-expired'}">${t(c.enabled ? 'dash.sso.enabled_yes' : 'dash.sso.enabled_no')}</span></td>
   <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
-  <td>${c.origin === 'api' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
+  <td>${c.origin === 'api' && c.type !== 'scim' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
 </tr>`)}
 </tbody>
 </table>
