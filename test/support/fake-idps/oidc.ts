@@ -152,6 +152,9 @@ export async function startFakeOidc(options: FakeOidcOptions): Promise<FakeOidc>
   });
 
   const server = createServer(provider.callback());
+  // Longer than any client's idle keep-alive: otherwise the server may close an idle socket just as fetch
+  // reuses it, and the request fails with ECONNRESET (a race that shows on a loaded machine).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
 
   return {
