@@ -63,7 +63,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   const maxTtlDays = config.api_keys.max_ttl_days;
   const defaults = (): KeyFormValues => ({ name: '', scopes: ['read:logs'], environment: 'live', ttl_days: String(config.api_keys.default_ttl_days), ip_allowlist: '', auto_rotate: false });
 
-  async function renderKeys(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApiAccessView, 'form' | 'errors' | 'created' | 'notice'>> = {}, status = 200) {
+  async function renderKeys(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApiAccessView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
     const page = dashPage(ctx);
     const by = SORT_KEYS.includes(ctx.query.sort as SortKey) ? (ctx.query.sort as SortKey) : 'created';
     const dir: SortDir = ctx.query.dir === 'asc' || ctx.query.dir === 'desc' ? ctx.query.dir : by === 'name' ? 'asc' : 'desc';
@@ -78,6 +78,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       errors: extra.errors ?? {},
       created: extra.created,
       notice: extra.notice,
+      caution: extra.caution,
     }), status);
   }
 
@@ -104,7 +105,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       if (revoked && revoked.project_id === project.id && revoked.status === 'revoked') notice = t('dash.revoke.done', { name: revoked.name });
     }
     const { flash: created, gone } = await dash.takeFlash<CreatedKeyFlash>(ctx, state, 'key', project.id);
-    await renderKeys(ctx, state, project, { notice: notice ?? (gone ? t('dash.flash.gone_key') : undefined), created });
+    await renderKeys(ctx, state, project, { notice, caution: gone ? t('dash.flash.gone_key') : undefined, created });
   });
 
   router.post(API_ACCESS_PATH, dashboardHeaders, async (ctx) => {

@@ -52,7 +52,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     return id ?? type;
   }
 
-  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created'>> = {}, status = 200) {
+  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created' | 'caution'>> = {}, status = 200) {
     const members = [];
     for (const m of await memberships.membersOf(project.id)) {
       const user = await users.findById(m.user_id);
@@ -84,6 +84,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
       mappingForm: extra.mappingForm ?? { source: available[0] ?? '', group: '', role: 'viewer' },
       errors: extra.errors ?? {},
       notice: extra.notice,
+      caution: extra.caution,
     }), status);
   }
 
@@ -118,7 +119,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const project = await dash.project(ctx, state, MEMBERS_PATH);
     if (!project) return;
     const { flash, gone } = await dash.takeFlash<InviteFlash>(ctx, state, 'invitation', project.id);
-    await renderMembers(ctx, state, project, { notice: flash?.notice ?? (gone ? dashPage(ctx).t('dash.flash.gone_invitation') : undefined), created: flash?.created });
+    await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
   });
 
   router.post(MEMBER_ROLE_PATH, dashboardHeaders, async (ctx) => {

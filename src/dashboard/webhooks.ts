@@ -34,7 +34,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
   const { webhooks } = services;
   const chromeOf = (state: DashState, project: Project) => ({ ...state.chrome, project: { id: project.id, name: project.name }, section: 'webhooks' as const });
 
-  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<WebhooksView, 'form' | 'errors' | 'created' | 'notice'>> = {}, status = 200) {
+  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<WebhooksView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
     render(ctx, webhooksPage(dashPage(ctx), chromeOf(state, project), {
       project: { id: project.id, name: project.name },
       webhooks: (await webhooks.list(project.id)).map(row),
@@ -43,6 +43,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
       errors: extra.errors ?? {},
       created: extra.created,
       notice: extra.notice,
+      caution: extra.caution,
     }), status);
   }
 
@@ -73,7 +74,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     const o = await opened(ctx, false);
     if (!o) return;
     const { flash: created, gone } = await dash.takeFlash<CreatedWebhookFlash>(ctx, o.state, 'webhook', o.project.id);
-    await renderList(ctx, o.state, o.project, { created, notice: gone ? dashPage(ctx).t('dash.flash.gone_webhook') : undefined });
+    await renderList(ctx, o.state, o.project, { created, caution: gone ? dashPage(ctx).t('dash.flash.gone_webhook') : undefined });
   });
 
   router.post(WEBHOOKS_PATH, dashboardHeaders, async (ctx) => {

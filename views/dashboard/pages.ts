@@ -220,6 +220,8 @@ export interface ApiAccessView {
   errors: Record<string, string>;
   created?: { key: string; name: string; rotated?: { grace_until: string | null } } | undefined;
   notice?: string | undefined;
+  /** Not an error, but not good news: a one-time secret asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
 }
 
 export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
@@ -372,6 +374,7 @@ export function apiAccessPage(page: DashPage, chrome: Chrome, view: ApiAccessVie
 <h1>${t('dash.keys.title')}</h1>
 <p class="lead">${t('dash.keys.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="warning caution" role="status">${view.caution}</div>` : ''}
 ${view.created ? createdKey(page, view.created, view.project.id) : ''}
 ${keysTable(page, chrome, view)}
 ${createForm(page, chrome, view)}`);
@@ -650,6 +653,8 @@ export interface MembersView {
   mappingForm: MappingForm;
   errors: Record<string, string>;
   notice?: string | undefined;
+  /** Not an error, but not good news: a one-time secret asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
 }
 
 export function roleName(page: DashPage, role: string | null): string {
@@ -719,6 +724,7 @@ export function membersPage(page: DashPage, chrome: Chrome, view: MembersView): 
 <h1>${t('dash.members.title')}</h1>
 <p class="lead">${t('dash.members.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="warning caution" role="status">${view.caution}</div>` : ''}
 ${errors.member ? html`<div class="alert" role="alert">${errors.member}</div>` : ''}
 ${view.created ? createdInvitation(page, view.created, project) : ''}
 ${view.members.length ? html`<div class="table-wrap" role="region" aria-labelledby="members-caption" tabindex="0">
@@ -897,6 +903,8 @@ export interface WebhooksView {
   errors: Record<string, string>;
   created?: { url: string; secret: string } | undefined;
   notice?: string | undefined;
+  /** Not an error, but not good news: a one-time secret asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
 }
 
 const WEBHOOK_ANCHORS: Record<string, string> = { url: 'wh-url', events: 'wh-events', description: 'wh-description' };
@@ -910,6 +918,7 @@ export function webhooksPage(page: DashPage, chrome: Chrome, view: WebhooksView)
 <h1>${t('dash.wh.title')}</h1>
 <p class="lead">${t('dash.wh.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="warning caution" role="status">${view.caution}</div>` : ''}
 ${view.created ? html`<section class="panel created" aria-labelledby="created-title">
 <h2 id="created-title">${t('dash.wh.secret_title')}</h2>
 <p class="warning" id="created-warning"><strong>${t('dash.wh.secret_warning')}</strong></p>
