@@ -5,6 +5,7 @@ import { openStore, type Store } from './store/index.ts';
 import { GroupRoles, PasswordHasher, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
 import { LdapDirectory } from './directory/ldap.ts';
 import { InvitationRepository } from './directory/invitations.ts';
+import { bootstrapDevelopmentOrganisation } from './directory/development-organisation.ts';
 import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
 import { ConnectionSet } from './connectors/connections.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
@@ -134,6 +135,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   expiryWatcher.start(config.api_keys.expiry_check_seconds);
 
   for (const user of config.users) await users.upsertStatic(user);
+  if (config.development.bootstrap_organisation) {
+    await bootstrapDevelopmentOrganisation({ store, projects, users, memberships, audit, logger }, config.development.bootstrap_organisation);
+  }
 
   const apiKeys = {
     exchangeScopes: (held: readonly string[], asked: readonly string[] | undefined) => access.exchangeScopes(held, asked),

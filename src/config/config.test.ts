@@ -89,6 +89,24 @@ describe('configuration', () => {
     expect(developmentDefaultsCheck(parseConfig({ issuer: 'https://auth.corp.test' }), key)).toEqual({ refuse: [], warnings: [] });
   });
 
+  it('takes development.bootstrap_organisation for an account of users only, and treats it as a development default', () => {
+    const users = [{ email: 'Owner@Corp.test', password_hash: '$2b$04$' + 'x'.repeat(53) }];
+    const bootstrap = { name: 'Development', owner: 'owner@corp.test' };
+    const key = { LOGTRACE_SECRET_KEY: 'k' };
+    expect(parseConfig(minimal).development).toEqual({});
+    expect(parseConfig({ ...minimal, users, development: { bootstrap_organisation: { name: ' Dev ', owner: 'OWNER@corp.test' } } }).development.bootstrap_organisation).toEqual({ name: 'Dev', owner: 'owner@corp.test' });
+    expect(() => parseConfig({ ...minimal, development: { bootstrap_organisation: bootstrap } })).toThrow(/development\.bootstrap_organisation\.owner: no account owner@corp\.test under users/);
+    expect(() => parseConfig({ ...minimal, users, development: { bootstrap_organisation: { name: '', owner: 'owner@corp.test' } } })).toThrow(/development\.bootstrap_organisation\.name/);
+    expect(() => parseConfig({ ...minimal, users, development: { bootstrap_organisation: true } })).toThrow(/development\.bootstrap_organisation: expected an object/);
+    expect(() => parseConfig({ ...minimal, development: { make_everyone_owner: true } })).toThrow(/development: unknown key make_everyone_owner/);
+    // Never implicit in production: refused with an issuer that is not localhost, like the other development defaults.
+    const production = parseConfig({ ...minimal, users, development: { bootstrap_organisation: bootstrap } });
+    expect(developmentDefaultsCheck(production, key).refuse).toEqual([expect.stringMatching(/^development\.bootstrap_organisation: on the first start, organisation "Development" is made and owner@corp\.test becomes its owner/)]);
+    expect(developmentDefaultsCheck({ ...production, allow_development_defaults: true }, key).warnings).toEqual([expect.stringContaining('development.bootstrap_organisation')]);
+    const local = parseConfig({ issuer: 'http://localhost:3000', users, development: { bootstrap_organisation: bootstrap } });
+    expect(developmentDefaultsCheck(local, key)).toEqual({ refuse: [], warnings: [expect.stringMatching(/^development default \(fine on localhost only\): development\.bootstrap_organisation/)] });
+  });
+
   it('validates the metrics block', () => {
     expect(parseConfig(minimal).metrics).toEqual({});
     expect(parseConfig({ ...minimal, metrics: { listen: '127.0.0.1:9464', token: 'a'.repeat(16) } }).metrics.listen).toBe('127.0.0.1:9464');

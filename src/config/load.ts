@@ -108,6 +108,8 @@ export function developmentDefaults(config: Config, env: Env = process.env): str
   config.clients.forEach((client, i) => {
     if (client.client_secret && PLACEHOLDER_SECRET.test(client.client_secret)) found.push(`clients.${i}.client_secret: client ${client.client_id} uses a development client secret`);
   });
+  const bootstrap = config.development.bootstrap_organisation;
+  if (bootstrap) found.push(`development.bootstrap_organisation: on the first start, organisation "${bootstrap.name}" is made and ${bootstrap.owner} becomes its owner`);
   if (!env.LOGTRACE_SECRET_KEY) {
     found.push('LOGTRACE_SECRET_KEY is not set: signing keys and cookie keys are kept in the store in clear (anyone who can read the store can sign tokens)');
   }

@@ -268,6 +268,25 @@ export const configSchema = z.strictObject({
     .default([]),
   /** LDAP / Active Directory: group sync and the `ldap` password connector. */
   ldap: ldapConfigSchema.optional(),
+  /**
+   * Conveniences for a trial on this machine (config/default.yaml). Each is a development default: warned
+   * about at start-up, refused when the issuer is not localhost unless allow_development_defaults: true.
+   */
+  development: z
+    .strictObject({
+      /**
+       * On the first start against a store with no organisation, make the organisation `name` and make
+       * `owner` (the email of an account under `users`) its owner, so /dashboard works at once. Once per
+       * store: later starts, and several nodes starting together, make nothing more.
+       */
+      bootstrap_organisation: z
+        .strictObject({
+          name: z.string().trim().min(1).max(200),
+          owner: z.email().transform((e) => e.toLowerCase()),
+        })
+        .optional(),
+    })
+    .prefault({}),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.clients.forEach((client, i) => {
@@ -287,6 +306,10 @@ export const configSchema = z.strictObject({
     if (emails.has(user.email)) ctx.addIssue({ code: 'custom', path: ['users', i, 'email'], message: `duplicate user ${user.email}` });
     emails.add(user.email);
   });
+  const bootstrap = config.development.bootstrap_organisation;
+  if (bootstrap && !emails.has(bootstrap.owner)) {
+    ctx.addIssue({ code: 'custom', path: ['development', 'bootstrap_organisation', 'owner'], message: `no account ${bootstrap.owner} under users: the owner must be one of them` });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -22,6 +22,9 @@ import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, typ
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];
 
+/** A key made (or rotated) by a post, for the page the post redirects to: its secret, shown once. */
+type CreatedKeyFlash = NonNullable<ApiAccessView['created']> & { [key: string]: unknown };
+
 function row(k: ApiKeyView): KeyRow {
   return { id: k.id, name: k.name, prefix: k.prefix, scopes: k.scopes, environment: k.environment, status: k.status, created_at: k.created_at, expires_at: k.expires_at, last_used_at: k.last_used_at };
 }
@@ -50,7 +53,9 @@ function fieldMessage(t: DashTranslate, err: KeyInputError, lines: string[], max
 
 /**
  * API Access: the project's keys, create, rotate, revoke. The same service calls, rules, audit events and
- * webhooks as /v1/keys (src/admin/keys.ts), with the person as the actor.
+ * webhooks as /v1/keys (src/admin/keys.ts), with the person as the actor. Create and rotate follow
+ * post/redirect/get: the new secret travels to the list page in a one-time flash of the session, so a
+ * reload or Back never makes a second key.
  */
 export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
@@ -58,7 +63,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   const maxTtlDays = config.api_keys.max_ttl_days;
   const defaults = (): KeyFormValues => ({ name: '', scopes: ['read:logs'], environment: 'live', ttl_days: String(config.api_keys.default_ttl_days), ip_allowlist: '', auto_rotate: false });
 
-  async function renderKeys(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApiAccessView, 'form' | 'errors' | 'created' | 'notice'>> = {}, status = 200) {
+  async function renderKeys(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApiAccessView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
     const page = dashPage(ctx);
     const by = SORT_KEYS.includes(ctx.query.sort as SortKey) ? (ctx.query.sort as SortKey) : 'created';
     const dir: SortDir = ctx.query.dir === 'asc' || ctx.query.dir === 'desc' ? ctx.query.dir : by === 'name' ? 'asc' : 'desc';
@@ -73,6 +78,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       errors: extra.errors ?? {},
       created: extra.created,
       notice: extra.notice,
+      caution: extra.caution,
     }), status);
   }
 
@@ -92,12 +98,14 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     if (!state) return;
     const project = await dash.project(ctx, state, API_ACCESS_PATH);
     if (!project) return;
+    const { t } = dashPage(ctx);
     let notice: string | undefined;
     if (typeof ctx.query.revoked === 'string') {
       const revoked = await keys.get(ctx.query.revoked);
-      if (revoked && revoked.project_id === project.id && revoked.status === 'revoked') notice = dashPage(ctx).t('dash.revoke.done', { name: revoked.name });
+      if (revoked && revoked.project_id === project.id && revoked.status === 'revoked') notice = t('dash.revoke.done', { name: revoked.name });
     }
-    await renderKeys(ctx, state, project, { notice });
+    const { flash: created, gone } = await dash.takeFlash<CreatedKeyFlash>(ctx, state, 'key', project.id);
+    await renderKeys(ctx, state, project, { notice, caution: gone ? t('dash.flash.gone_key') : undefined, created });
   });
 
   router.post(API_ACCESS_PATH, dashboardHeaders, async (ctx) => {
@@ -145,7 +153,8 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     }
     if (!created) return renderKeys(ctx, state, project, { form: values, errors }, 400);
     await keyCreated(ctx, services, project.id, created.view);
-    await renderKeys(ctx, state, project, { created: { key: created.key, name: created.view.name } });
+    const flash: CreatedKeyFlash = { key: created.key, name: created.view.name };
+    await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
   });
 
   router.post(ROTATE_PATH, dashboardHeaders, async (ctx) => {
@@ -172,7 +181,8 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       return renderKeys(ctx, state, project, { notice: err.field === 'id' ? t('dash.err.id') : err.message }, err.code === 'conflict' ? 409 : 400);
     }
     await keyRotated(ctx, services, rotated);
-    await renderKeys(ctx, state, project, { created: { key: rotated.key, name: rotated.view.name, rotated: { grace_until: rotated.old.grace_until } } });
+    const flash: CreatedKeyFlash = { key: rotated.key, name: rotated.view.name, rotated: { grace_until: rotated.old.grace_until } };
+    await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
   });
 
   router.get(REVOKE_PATH, dashboardHeaders, async (ctx) => {

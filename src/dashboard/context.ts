@@ -6,8 +6,11 @@ import type { Project } from '../directory/index.ts';
 import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
 import { dashTranslator } from '../../views/dashboard/i18n.ts';
-import { chooseProjectPage, messagePage, type Chrome, type DashPage } from '../../views/dashboard/pages.ts';
-import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession } from './session.ts';
+import { chooseProjectPage, messagePage, noAccessPage, url, type Chrome, type DashPage } from '../../views/dashboard/pages.ts';
+import { secretKeyFromEnv } from '../container.ts';
+import type { JsonObject } from '../store/index.ts';
+import { SecretBox } from '../webhooks/index.ts';
+import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
 
 /** What a signed-in dashboard request knows: the session, the person as a /v1 principal, what they administer. */
 export interface DashState {
@@ -61,7 +64,7 @@ export class DashboardContext {
 
   constructor(services: Services) {
     this.services = services;
-    this.sessions = new DashboardSessions(services.store);
+    this.sessions = new DashboardSessions(services.store, new SecretBox(services.store, secretKeyFromEnv().encryptionKey));
     this.secure = services.config.issuer.startsWith('https:');
     this.origin = new URL(services.config.issuer).origin;
   }
@@ -106,11 +109,7 @@ export class DashboardContext {
     const chrome: Chrome = { user: { email: session.email, name: session.name }, csrf: session.csrf, orgAdmin };
     if (adminProjects.size === 0) {
       const page = dashPage(ctx);
-      render(ctx, messagePage(page, chrome, {
-        title: page.t('dash.no_access.title'),
-        body: page.t('dash.no_access.body', { email: session.email }),
-        links: [{ href: '/dashboard/login?prompt=login', label: page.t('dash.no_access.other') }],
-      }), 403);
+      render(ctx, noAccessPage(page, chrome, { email: session.email }), 403);
       return undefined;
     }
     return { sessionId, session, principal, adminProjects, chrome };
@@ -131,6 +130,28 @@ export class DashboardContext {
     const token = form.get('_csrf') ?? '';
     if (!token || !safeEqual(token, state.session.csrf)) return refuse();
     return form;
+  }
+
+  /**
+   * Post/redirect/get after a form post that made something: what the next page shows (a secret, once)
+   * goes into a flash of this session, and the browser is sent (303) to `path` with the flash's id. A
+   * reload or Back then repeats the GET, never the post.
+   */
+  async redirectWithFlash(ctx: Context, state: Pick<DashState, 'sessionId'>, kind: FlashKind, projectId: string, path: string, payload: JsonObject): Promise<void> {
+    const flash = await this.sessions.putFlash(state.sessionId, kind, projectId, payload);
+    ctx.status = 303;
+    ctx.redirect(url(path, { project: projectId, flash }));
+  }
+
+  /**
+   * The flash named by `?flash=`, taken (shown once); `gone` when the URL names one that is no longer
+   * there (a reload, another tab, another session), so the page can say it was shown once.
+   */
+  async takeFlash<T extends JsonObject>(ctx: Context, state: Pick<DashState, 'sessionId'>, kind: FlashKind, projectId: string): Promise<{ flash?: T | undefined; gone: boolean }> {
+    const id = typeof ctx.query.flash === 'string' ? ctx.query.flash : undefined;
+    if (id === undefined) return { gone: false };
+    const flash = await this.sessions.takeFlash<T>(state.sessionId, kind, projectId, id);
+    return { flash, gone: !flash };
   }
 
   sameOrigin(ctx: Context): boolean {

@@ -23,12 +23,20 @@ import {
 } from '../../views/dashboard/pages.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
+/** What an invitation post did, for the page it redirects to: a notice and a new link, shown once. */
+interface InviteFlash {
+  [key: string]: unknown;
+  notice?: string | undefined;
+  created?: MembersView['created'];
+}
+
 /**
  * Members and roles: the project's members with the causes of their roles, manual roles (set, remove,
  * give an existing account a role by email, or invite an email with no account yet: a one-time link)
  * and group → role mappings with a preview before any change. The same rules and audit events as
  * /v1/projects/{id}/members and …/invitations (src/admin/users.ts, src/admin/invitations.ts) and
- * /v1/role-mappings (src/admin/role-mappings.ts).
+ * /v1/role-mappings (src/admin/role-mappings.ts). An invitation follows post/redirect/get with a one-time
+ * flash (its link is a secret), as keys do (src/dashboard/api-access.ts).
  */
 export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
@@ -44,7 +52,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     return id ?? type;
   }
 
-  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created'>> = {}, status = 200) {
+  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created' | 'caution'>> = {}, status = 200) {
     const members = [];
     for (const m of await memberships.membersOf(project.id)) {
       const user = await users.findById(m.user_id);
@@ -76,6 +84,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
       mappingForm: extra.mappingForm ?? { source: available[0] ?? '', group: '', role: 'viewer' },
       errors: extra.errors ?? {},
       notice: extra.notice,
+      caution: extra.caution,
     }), status);
   }
 
@@ -109,7 +118,8 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!state) return;
     const project = await dash.project(ctx, state, MEMBERS_PATH);
     if (!project) return;
-    await renderMembers(ctx, state, project);
+    const { flash, gone } = await dash.takeFlash<InviteFlash>(ctx, state, 'invitation', project.id);
+    await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
   });
 
   router.post(MEMBER_ROLE_PATH, dashboardHeaders, async (ctx) => {
@@ -146,7 +156,8 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (user) {
       const result = await setManual(ctx, p.state, p.project, user.id, role);
       if (result.error) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: result.error } }, result.status);
-      return renderMembers(ctx, p.state, p.project, { notice: result.notice });
+      const flash: InviteFlash = { notice: result.notice };
+      return dash.redirectWithFlash(ctx, p.state, 'invitation', p.project.id, MEMBERS_PATH, flash);
     }
     const email = invite.email.toLowerCase();
     if (!isEmailAddress(email)) return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_email') } }, 400);
@@ -161,10 +172,11 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
       return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: t('dash.members.err_owner') } }, 403);
     }
     const { invitation, token } = made;
-    await renderMembers(ctx, p.state, p.project, {
+    const flash: InviteFlash = {
       notice: t('dash.invite.unknown', { email }),
       created: { url: invitationUrl(services.config.issuer, token), email, role, expires_at: invitation.expires_at },
-    });
+    };
+    await dash.redirectWithFlash(ctx, p.state, 'invitation', p.project.id, MEMBERS_PATH, flash);
   });
 
   /** As DELETE /v1/projects/{id}/invitations/{id}: the link stops working at once. */

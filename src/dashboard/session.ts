@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
-import type { Store } from '../store/index.ts';
+import type { JsonObject, Store } from '../store/index.ts';
+import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
 
 /**
  * The dashboard is a backend-for-frontend: tokens from our own token endpoint stay in the store, keyed by
@@ -8,12 +9,26 @@ import type { Store } from '../store/index.ts';
  *
  *   dashboard:session:{id}   the session (idle TTL, renewed on use; absolute lifetime in `absolute_until`)
  *   dashboard:login:{state}  a sign-in in progress: PKCE verifier, nonce, where to return (10 minutes)
+ *   dashboard:flash:{id}:{flash}  what a form post made, for the page it redirects to (a new key's secret,
+ *                            sealed): shown once, to this session only (5 minutes)
  */
 export const SESSION_COOKIE = 'lt_dash';
 export const LOGIN_COOKIE = 'lt_dash_login';
 export const SESSION_IDLE_SECONDS = 8 * 3600;
 export const SESSION_ABSOLUTE_SECONDS = 24 * 3600;
 const LOGIN_TTL_SECONDS = 600;
+/** Long enough for the redirect after a post to arrive on a slow link; the secret is gone after that. */
+export const FLASH_TTL_SECONDS = 300;
+
+/** What a flash was made for: the page that shows it takes only its own kind. */
+export type FlashKind = 'key' | 'webhook' | 'invitation';
+
+interface StoredFlash {
+  [key: string]: unknown;
+  kind: FlashKind;
+  project_id: string;
+  sealed: SealedSecret;
+}
 
 export interface DashboardSessionFields {
   user_id: string;
@@ -42,6 +57,8 @@ export interface PendingLogin {
 
 const sessionKey = (id: string) => `dashboard:session:{${id}}`;
 const loginKey = (state: string) => `dashboard:login:{${state}}`;
+const flashKey = (sessionId: string, flashId: string) => `dashboard:flash:{${sessionId}}:${flashId}`;
+const flashAad = (sessionId: string, flashId: string, kind: FlashKind, projectId: string) => `dashboard-flash:${sessionId}:${flashId}:${kind}:${projectId}`;
 const ID_PATTERN = /^[\w-]{43}$/;
 
 export function randomId(): string {
@@ -56,8 +73,11 @@ export function safeEqual(a: string, b: string): boolean {
 
 export class DashboardSessions {
   private readonly store: Store;
-  constructor(store: Store) {
+  private readonly box: SecretBox;
+  /** `box` seals flashes (they may hold a new secret) as webhook secrets are sealed: with LOGTRACE_SECRET_KEY when set. */
+  constructor(store: Store, box: SecretBox) {
     this.store = store;
+    this.box = box;
   }
 
   async create(fields: DashboardSessionFields): Promise<{ id: string; session: DashboardSession }> {
@@ -83,6 +103,40 @@ export class DashboardSessions {
 
   async destroy(id: string | undefined): Promise<void> {
     if (id && ID_PATTERN.test(id)) await this.store.delete(sessionKey(id));
+  }
+
+  /**
+   * Post/redirect/get: a form post that made something keeps what the next page shows (a secret shown
+   * once) here and redirects to that page with the returned flash id. The id is a handle, not the secret:
+   * the flash is stored under this session, so the same URL in another browser or session finds nothing.
+   */
+  async putFlash(sessionId: string, kind: FlashKind, projectId: string, payload: JsonObject): Promise<string> {
+    const flashId = randomId();
+    const sealed = await this.box.seal(JSON.stringify(payload), flashAad(sessionId, flashId, kind, projectId));
+    const flash: StoredFlash = { kind, project_id: projectId, sealed };
+    await this.store.put(flashKey(sessionId, flashId), flash, FLASH_TTL_SECONDS);
+    return flashId;
+  }
+
+  /**
+   * The flash, once: of two requests racing with it (two tabs, a reload), one gets it (an atomic consume,
+   * as for sign-ins); afterwards it is gone. Undefined when unknown, used, expired, of another session,
+   * or for another page (kind or project).
+   */
+  async takeFlash<T extends JsonObject>(sessionId: string, kind: FlashKind, projectId: string, flashId: string | undefined): Promise<T | undefined> {
+    if (!flashId || !ID_PATTERN.test(flashId) || !ID_PATTERN.test(sessionId)) return undefined;
+    const key = flashKey(sessionId, flashId);
+    const flash = await this.store.get<StoredFlash>(key);
+    if (!flash || flash.kind !== kind || flash.project_id !== projectId) return undefined;
+    const outcome = await this.store.consume(key, 'shown', Date.now());
+    if (outcome.result !== 'consumed') return undefined;
+    await this.store.delete(key);
+    try {
+      return JSON.parse(await this.box.open(flash.sealed, flashAad(sessionId, flashId, kind, projectId))) as T;
+    } catch {
+      // Sealed with a key this node does not hold, or altered in the store: nothing to show.
+      return undefined;
+    }
   }
 
   async startLogin(login: PendingLogin): Promise<string> {

@@ -17,6 +17,9 @@ import {
 } from '../../views/dashboard/pages.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
+/** An endpoint made by a post, for the page the post redirects to: its signing secret, shown once. */
+type CreatedWebhookFlash = NonNullable<WebhooksView['created']> & { [key: string]: unknown };
+
 function row(w: WebhookView): WebhookRow {
   return { id: w.id, url: w.url, events: w.events, description: w.description, created_at: w.created_at };
 }
@@ -24,13 +27,14 @@ function row(w: WebhookView): WebhookRow {
 /**
  * Webhooks: the project's endpoints, create (the signing secret shown once), delete, delivery history
  * and redelivery. The same service calls, rules and audit events as /v1/webhooks (src/admin/webhooks.ts).
+ * Create follows post/redirect/get with a one-time flash, as keys do (src/dashboard/api-access.ts).
  */
 export function webhookRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { webhooks } = services;
   const chromeOf = (state: DashState, project: Project) => ({ ...state.chrome, project: { id: project.id, name: project.name }, section: 'webhooks' as const });
 
-  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<WebhooksView, 'form' | 'errors' | 'created' | 'notice'>> = {}, status = 200) {
+  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<WebhooksView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
     render(ctx, webhooksPage(dashPage(ctx), chromeOf(state, project), {
       project: { id: project.id, name: project.name },
       webhooks: (await webhooks.list(project.id)).map(row),
@@ -39,6 +43,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
       errors: extra.errors ?? {},
       created: extra.created,
       notice: extra.notice,
+      caution: extra.caution,
     }), status);
   }
 
@@ -67,7 +72,9 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
 
   router.get(WEBHOOKS_PATH, dashboardHeaders, async (ctx) => {
     const o = await opened(ctx, false);
-    if (o) await renderList(ctx, o.state, o.project);
+    if (!o) return;
+    const { flash: created, gone } = await dash.takeFlash<CreatedWebhookFlash>(ctx, o.state, 'webhook', o.project.id);
+    await renderList(ctx, o.state, o.project, { created, caution: gone ? dashPage(ctx).t('dash.flash.gone_webhook') : undefined });
   });
 
   router.post(WEBHOOKS_PATH, dashboardHeaders, async (ctx) => {
@@ -91,7 +98,8 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     }
     if (!created) return renderList(ctx, state, project, { form: values, errors }, 400);
     await auditAction(ctx, services, { action: 'webhook.created', target: { type: 'webhook', id: created.webhook.id }, project_id: project.id, outcome: 'success', detail: { url: created.webhook.url, events: created.webhook.events } });
-    await renderList(ctx, state, project, { created: { url: created.webhook.url, secret: created.secret } });
+    const flash: CreatedWebhookFlash = { url: created.webhook.url, secret: created.secret };
+    await dash.redirectWithFlash(ctx, state, 'webhook', project.id, WEBHOOKS_PATH, flash);
   });
 
   router.get(WEBHOOK_DELETE_PATH, dashboardHeaders, async (ctx) => {

@@ -58,9 +58,14 @@ describe('admin dashboard in Chromium', () => {
       page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === API_ACCESS),
       page.getByRole('button', { name: L.create }).click(),
     ]);
-    expect(response.status()).toBe(200);
+    // Post/redirect/get: the secret is on the page the post redirects to (a one-time flash), never in a URL.
+    expect(response.status()).toBe(303);
     expect(response.headers()['cache-control']).toBe('no-store');
-    return newKey(page, L.key);
+    await page.waitForURL((u) => u.pathname === API_ACCESS && u.searchParams.has('flash'));
+    const key = await newKey(page, L.key);
+    expect(response.headers().location).not.toContain(key);
+    expect(page.url()).not.toContain(key);
+    return key;
   }
 
   it('an owner signs in, creates a key (shown once), sees it, sorts, rotates and revokes it — in English', async () => {
@@ -279,9 +284,13 @@ describe('admin dashboard in Chromium', () => {
     const listed = await page.reload().then(() => page.content());
     expect(listed).not.toContain('csrf-probe');
     // The same request with the token and our origin is accepted.
-    const ok = await context.request.post(target, { form: { ...form, _csrf: csrf }, headers: { origin: server.url }, maxRedirects: 0 });
+    const posted = await context.request.post(target, { form: { ...form, _csrf: csrf }, headers: { origin: server.url }, maxRedirects: 0 });
+    expect(posted.status()).toBe(303);
+    const shown = new URL(posted.headers().location!, server.url).href;
+    const ok = await context.request.get(shown, { maxRedirects: 0 });
     expect(ok.status()).toBe(200);
     expect(await ok.text()).toMatch(/lt_live_[0-9A-Za-z]{38}/);
+    expect(await (await context.request.get(shown, { maxRedirects: 0 })).text()).not.toMatch(/lt_live_[0-9A-Za-z]{38}/);
 
     // Headers: our own script only, no framing, no caching.
     const headers = ok.headers();

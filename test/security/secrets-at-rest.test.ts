@@ -340,6 +340,7 @@ describe('development defaults with a public issuer', { timeout: 180_000 }, () =
     expect(out.stderr).toContain('users.0: admin@example.com has the development password');
     expect(out.stderr).toContain('clients.0.client_secret: client ingest-svc uses a development client secret');
     expect(out.stderr).toContain('LOGTRACE_SECRET_KEY is not set');
+    expect(out.stderr).toContain('development.bootstrap_organisation: on the first start, organisation "Development" is made and admin@example.com becomes its owner');
     expect(out.stderr).toContain('allow_development_defaults: true');
   });
 
@@ -354,6 +355,8 @@ describe('development defaults with a public issuer', { timeout: 180_000 }, () =
       store: { driver: 'embedded', path: path.join(dir, 'real') },
       clients: [{ client_id: 'ingest-svc', client_secret: randomBytes(24).toString('base64url'), grant_types: ['client_credentials'], scope: 'read:logs' }],
       users: [],
+      // Production drops the development conveniences with the development account they name.
+      development: {},
     };
     const file = path.join(dir, 'real.yaml');
     await writeFile(file, JSON.stringify(config));
@@ -385,6 +388,7 @@ describe('development defaults with a public issuer', { timeout: 180_000 }, () =
       expect(output).toContain('admin@example.com');
       expect(output).toContain('ingest-svc');
       expect(output).toContain('LOGTRACE_SECRET_KEY is not set');
+      expect(output).toContain('development.bootstrap_organisation');
     } finally {
       await server.stop();
       await server.cleanup();

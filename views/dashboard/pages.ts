@@ -126,6 +126,47 @@ ${view.alert ? html`<div class="alert" role="alert">${view.body}</div>` : html`<
 ${view.links?.length ? html`<ul class="links">${view.links.map((l) => html`<li><a href="${l.href}">${l.label}</a></li>`)}</ul>` : ''}`);
 }
 
+/** A word as the shell reads it: bare when plainly safe, otherwise in single quotes (a `'` written as `'\''`). */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Where the operator puts the organisation's name; quoted, so a pasted command fails with a clear message. */
+export const ORGANISATION_PLACEHOLDER = '<organisation>';
+
+/** The operator CLI commands that make `email` the first owner of an organisation (README: "First owner"). */
+export function firstOwnerCommands(email: string): { bootstrap: string; owner: string } {
+  const organisation = shellWord(ORGANISATION_PLACEHOLDER);
+  return {
+    bootstrap: `npm run --silent cli -- bootstrap --project ${organisation}`,
+    owner: `npm run --silent cli -- users add --email ${shellWord(email)} --project ${organisation} --role owner`,
+  };
+}
+
+/**
+ * A signed-in person who administers nothing: ask an owner, or, on a server nobody owns yet, the
+ * operator's commands that make them the first owner.
+ */
+export function noAccessPage(page: DashPage, chrome: Chrome, view: { email: string }): string {
+  const { t } = page;
+  const commands = firstOwnerCommands(view.email);
+  // Wrapped, never scrolled sideways: a scrolling region would need to be focusable to be read.
+  const command = (id: string, text: string) => html`<pre class="command" id="${id}"><code>${text}</code></pre>`;
+  return layout(page, chrome, t('dash.no_access.title'), html`
+<h1>${t('dash.no_access.title')}</h1>
+<p>${t('dash.no_access.body', { email: view.email })}</p>
+<ul class="links"><li><a href="/dashboard/login?prompt=login">${t('dash.no_access.other')}</a></li></ul>
+<section class="panel" aria-labelledby="first-owner-title">
+<h2 id="first-owner-title">${t('dash.no_access.operator_title')}</h2>
+<p>${t('dash.no_access.operator_intro', { email: view.email })}</p>
+<ol class="steps">
+  <li><p>${t('dash.no_access.operator_bootstrap')}</p>${command('bootstrap-command', commands.bootstrap)}</li>
+  <li><p>${t('dash.no_access.operator_owner', { email: view.email })}</p>${command('owner-command', commands.owner)}</li>
+</ol>
+<p class="hint">${t('dash.no_access.operator_placeholder')}</p>
+</section>`);
+}
+
 export interface ProjectChoice {
   id: string;
   name: string;
@@ -179,6 +220,8 @@ export interface ApiAccessView {
   errors: Record<string, string>;
   created?: { key: string; name: string; rotated?: { grace_until: string | null } } | undefined;
   notice?: string | undefined;
+  /** Not an error, but not good news: a one-time secret asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
 }
 
 export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
@@ -331,6 +374,7 @@ export function apiAccessPage(page: DashPage, chrome: Chrome, view: ApiAccessVie
 <h1>${t('dash.keys.title')}</h1>
 <p class="lead">${t('dash.keys.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="warning caution" role="status">${view.caution}</div>` : ''}
 ${view.created ? createdKey(page, view.created, view.project.id) : ''}
 ${keysTable(page, chrome, view)}
 ${createForm(page, chrome, view)}`);
@@ -609,6 +653,8 @@ export interface MembersView {
   mappingForm: MappingForm;
   errors: Record<string, string>;
   notice?: string | undefined;
+  /** Not an error, but not good news: a one-time secret asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
 }
 
 export function roleName(page: DashPage, role: string | null): string {
@@ -678,6 +724,7 @@ export function membersPage(page: DashPage, chrome: Chrome, view: MembersView): 
 <h1>${t('dash.members.title')}</h1>
 <p class="lead">${t('dash.members.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="warning caution" role="status">${view.caution}</div>` : ''}
 ${errors.member ? html`<div class="alert" role="alert">${errors.member}</div>` : ''}
 ${view.created ? createdInvitation(page, view.created, project) : ''}
 ${view.members.length ? html`<div class="table-wrap" role="region" aria-labelledby="members-caption" tabindex="0">
@@ -856,6 +903,8 @@ export interface WebhooksView {
   errors: Record<string, string>;
   created?: { url: string; secret: string } | undefined;
   notice?: string | undefined;
+  /** Not an error, but not good news: a one-time secret asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
 }
 
 const WEBHOOK_ANCHORS: Record<string, string> = { url: 'wh-url', events: 'wh-events', description: 'wh-description' };
@@ -869,6 +918,7 @@ export function webhooksPage(page: DashPage, chrome: Chrome, view: WebhooksView)
 <h1>${t('dash.wh.title')}</h1>
 <p class="lead">${t('dash.wh.intro', { project: view.project.name })}</p>
 ${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="warning caution" role="status">${view.caution}</div>` : ''}
 ${view.created ? html`<section class="panel created" aria-labelledby="created-title">
 <h2 id="created-title">${t('dash.wh.secret_title')}</h2>
 <p class="warning" id="created-warning"><strong>${t('dash.wh.secret_warning')}</strong></p>
