@@ -74,7 +74,7 @@ export const ldapConfigSchema = z
       disabled_filter: z
         .string()
         .min(1)
-        .refine((value) => value.trim().startsWith('(') && parsesAsFilter(value), 'not a valid LDAP filter (RFC 4515), e.g. (employeeType=disabled)')
+        .refine((value) => isOneFilter(value) && parsesAsFilter(value), 'not a valid LDAP filter (RFC 4515), e.g. (employeeType=disabled)')
         .optional(),
     }),
     group_search: z.strictObject({
@@ -154,6 +154,21 @@ export const AD_DISABLED_FILTER = '(userAccountControl:1.2.840.113556.1.4.803:=2
 /** The filter of disabled people in effect: the configured one, else AD's ACCOUNTDISABLE bit on AD, else none. */
 export function disabledFilter(config: Pick<LdapConfig, 'active_directory' | 'user_search'>): string | undefined {
   return config.user_search.disabled_filter ?? (config.active_directory ? AD_DISABLED_FILTER : undefined);
+}
+
+/**
+ * One parenthesised filter, parentheses balanced: it is pasted into `(&…)` as it is. (A value's own
+ * parentheses are escaped as \28 and \29 in a filter, so every raw one is structure.)
+ */
+function isOneFilter(value: string): boolean {
+  const trimmed = value.trim();
+  let depth = 0;
+  for (let i = 0; i < trimmed.length; i++) {
+    if (trimmed[i] === '(') depth++;
+    else if (trimmed[i] === ')') depth--;
+    if (depth < 0 || (depth === 0 && i < trimmed.length - 1)) return false;
+  }
+  return trimmed.startsWith('(') && depth === 0;
 }
 
 function parsesAsFilter(value: string): boolean {
