@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
-import { codeFlowTokens, discover } from '../support/http-login.ts';
+import { CookieJar, codeFlowTokens, discover } from '../support/http-login.ts';
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { startSlapd, PEOPLE, READER_DN, READER_PASSWORD, PEOPLE_DN, GROUPS_DN, groupDn, personDn, type SeedPerson, type SlapdServer } from '../support/slapd.ts';
 import { eventually } from '../support/wait.ts';
@@ -11,6 +11,38 @@ type Json = Record<string, unknown>;
 type UserView = { id: string; email: string; disabled: boolean; source: string; deprovisioned: Json | null; memberships: Array<{ project_id: string; role: string; causes: Json[] }>; identities: Json[] };
 const ALL = 'openid email profile offline_access read:logs write:alerts admin:projects';
 const FRANK: SeedPerson = { uid: 'frank', cn: 'Frank Leaver', mail: 'frank@acme.ru', password: 'frank-pass' };
+
+/**
+ * One browser over HTTP (its cookies kept in `jar`): follows redirects from `start`, fills the sign-in form
+ * once when `credentials` are given, and stops at the first page that is not a redirect, or at the client's
+ * redirect URI (a code was issued).
+ */
+async function browse(jar: CookieJar, start: string, credentials?: { email: string; password: string }): Promise<{ status: number; url: string; body: string }> {
+  let url = start;
+  let form: string | undefined;
+  for (let hop = 0; hop < 20; hop++) {
+    if (url.startsWith(REDIRECT_URI)) return { status: 302, url, body: '' };
+    const response = await fetch(url, { method: form ? 'POST' : 'GET', redirect: 'manual', headers: { cookie: jar.header(), ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) }, body: form });
+    jar.store(response);
+    form = undefined;
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      await response.body?.cancel();
+      url = new URL(location, url).href;
+      continue;
+    }
+    const body = await response.text();
+    const login = /<form method="post" action="([^"]+\/login)"/.exec(body);
+    if (credentials && login) {
+      url = new URL(login[1]!, url).href;
+      form = new URLSearchParams({ email: credentials.email, password: credentials.password }).toString();
+      credentials = undefined;
+      continue;
+    }
+    return { status: response.status, url, body };
+  }
+  throw new Error('too many redirects');
+}
 
 /**
  * The directory is the source of truth, against a real slapd: a role mapping alone lets a directory
@@ -136,6 +168,13 @@ describe('LDAP: mapped groups let people in; the sync deprovisions leavers', () 
     const frankId = (await userByEmail(FRANK.mail))!.id;
     const frankApi = api(server.url, tokens.access_token);
     expect((await frankApi('GET', `/v1/projects/${boot.project.id}/members`)).status).toBe(200);
+    // The same person in one browser: a dashboard session, and a session at /auth.
+    const browser = new CookieJar();
+    const signedIn = await browse(browser, `${server.url}/dashboard/login`, { email: FRANK.mail, password: FRANK.password });
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.url).toMatch(new RegExp(`^${server.url}/dashboard(/settings/|$)`));
+    const authorize = () => client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: client.randomPKCECodeVerifier(), code_challenge_method: 'S256' }).href;
+    expect((await browse(browser, authorize())).url).toMatch(/[?&]code=/); // signed in: straight back with a code
 
     // dave leaves first: his local account (never linked to the directory) must be left alone.
     await slapd.del(personDn('dave'));
@@ -153,6 +192,12 @@ describe('LDAP: mapped groups let people in; the sync deprovisions leavers', () 
     await eventually(async () => !(await user(frankId)).disabled, 20);
     expect(await user(frankId)).toMatchObject({ deprovisioned: null, memberships: [expect.objectContaining({ role: 'admin' })] });
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // The browser's sessions ended too: the dashboard signs it out, and /auth asks for a new sign-in.
+    const dashboard = await browse(browser, `${server.url}/dashboard`);
+    expect(dashboard.url).toBe(`${server.url}/dashboard/signed-out`);
+    const again = await browse(browser, authorize());
+    expect(again.url).toContain('/interaction/');
+    expect(again.body).toMatch(/<form method="post" action="[^"]+\/login"/);
     expect(await rolesIn((await signIn(FRANK)).access_token)).toEqual({ [boot.project.id]: 'admin' });
   });
 
