@@ -28,6 +28,8 @@ const mappingKey = (id: string) => `rolemap:{${id}}`;
 const ALL_MAPPINGS = 'rolemap:all:{index}';
 const groupsKey = (userId: string) => `groups:user:{${userId}}`;
 const USERS_WITH_GROUPS = 'groups:users:{index}';
+/** How far apart the clocks of two nodes may be (a sign-in's time is the signing node's, the listing's this one's). */
+const CLOCK_SKEW_MS = 5000;
 
 export interface DirectorySource {
   source: string;
@@ -197,6 +199,9 @@ export class GroupRoles {
     try {
       for (const entry of directories) {
         let people: LdapListedUser[];
+        // Taken before the listing: whoever signs in through the directory after it was asked is present,
+        // whatever the (older) listing says.
+        const listedAt = Date.now();
         try {
           people = await entry.directory.listUsers();
         } catch (error) {
@@ -206,7 +211,7 @@ export class GroupRoles {
           outcome.failed.push(entry.source);
           continue;
         }
-        await this.syncDirectory(entry, people, outcome);
+        await this.syncDirectory(entry, people, listedAt, outcome);
       }
     } finally {
       await store.delete('ldap:sync:{lock}');
@@ -214,7 +219,7 @@ export class GroupRoles {
     return outcome;
   }
 
-  private async syncDirectory(entry: DirectorySource, people: LdapListedUser[], outcome: { synced: number; changes: MembershipChange[]; deprovisioned: string[]; reprovisioned: string[] }): Promise<void> {
+  private async syncDirectory(entry: DirectorySource, people: LdapListedUser[], listedAt: number, outcome: { synced: number; changes: MembershipChange[]; deprovisioned: string[]; reprovisioned: string[] }): Promise<void> {
     const { store, audit, logger, users } = this.deps;
     const { source } = entry;
     const record = async (userId: string, made: MembershipChange[]) => {
@@ -247,7 +252,9 @@ export class GroupRoles {
     for (const [userId, groups] of enabled) {
       outcome.synced++;
       await record(userId, await this.apply(userId, source, groups));
-      if (await users.reprovision(userId, source)) {
+      // A plain read first (most accounts are enabled): the locked re-check runs only for the few that are not.
+      const current = await users.findById(userId);
+      if (current?.disabled && current.deprovisioned?.source === source && (await users.reprovision(userId, source))) {
         outcome.reprovisioned.push(userId);
         logger.info({ source, user: userId }, 'ldap sync: account enabled again');
         await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'user.reprovisioned', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'success', detail: { source } });
@@ -262,15 +269,18 @@ export class GroupRoles {
       if (enabled.has(userId) || disabled.has(userId)) continue;
       const known = (await store.get<Record<string, string[]>>(groupsKey(userId)))?.[source];
       if (known === undefined) continue;
+      // Only links to a subject of this directory as it is now: after the directory's address or base DN
+      // changed, links made with the old one say nothing about who left.
+      const links = (await this.deps.identities.linkedTo(userId)).filter((l) => typeof l.connector_id === 'string' && entry.connectors.includes(l.connector_id) && l.issuer === entry.directory.issuer);
+      // Signed in through the directory since (or just before, for clocks a little apart) it was listed:
+      // a first sign-in racing the pass, not a leaver. The next pass sees them.
+      if (links.some((l) => typeof l.last_login_at === 'string' && Date.parse(l.last_login_at) >= listedAt - CLOCK_SKEW_MS)) continue;
       if (known.length) await record(userId, await this.apply(userId, source, []));
       if (people.length === 0) {
         logger.warn({ source }, 'ldap sync: the directory lists nobody; accounts are not deprovisioned (check the base DN and user filter)');
         continue;
       }
-      // Only an account linked to a subject of this directory as it is now: after the directory's address
-      // or base DN changed, links made with the old one say nothing about who left.
-      const links = await this.deps.identities.linkedTo(userId);
-      if (links.some((l) => typeof l.connector_id === 'string' && entry.connectors.includes(l.connector_id) && l.issuer === entry.directory.issuer)) await deprovision(userId, 'gone');
+      if (links.length) await deprovision(userId, 'gone');
     }
   }
 
