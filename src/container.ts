@@ -114,6 +114,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     logger,
     rules: () => provisioningRules.active(),
     applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connections.sourceOf(identity.connector_id)),
+    mappedRoles: (identity) => groupRoles.mappedRoles(connections.sourceOf(identity.connector_id), identity.groups),
     invitations,
     legacyLinksTrusted,
     provisionedAccount: (connectorId, email) => scim.accountForSignIn(connectorId, email),

@@ -3,6 +3,7 @@ import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Services } from '../container.ts';
 import type { Principal } from '../access/index.ts';
 import { AppError } from './problem.ts';
+import { sessionEnded } from '../directory/index.ts';
 
 /**
  * Who is calling /v1: an API key (`Authorization: Bearer lt_…` or `X-Logs-Api-Key`) or a JWT access token
@@ -52,6 +53,8 @@ export async function authenticateCredential(ctx: Context, credential: string, s
     // A person's token: a disabled account loses the admin API at once, whatever its token says.
     const user = await services.users.findById(payload.sub);
     if (!user || user.disabled) throw new AppError('unauthorized', 'the account behind this access token is disabled or gone');
+    // Issued before the account's sessions were ended (it was disabled since): void even once enabled again.
+    if (typeof payload.iat !== 'number' || sessionEnded(user, payload.iat)) throw new AppError('unauthorized', 'this access token was issued before the account\'s sessions were ended; sign in again');
   }
   const roles = typeof payload.project_roles === 'object' && payload.project_roles !== null ? (payload.project_roles as Record<string, string>) : {};
   const isClient = payload.sub === payload.client_id;

@@ -19,6 +19,8 @@ async function userView(services: Services, user: User, visible?: Set<string>) {
     email_verified: user.email_verified,
     name: user.name ?? null,
     disabled: !!user.disabled,
+    /** Why a directory sync disabled it ({source, reason: gone | disabled, at}); null when it did not. */
+    deprovisioned: user.deprovisioned ?? null,
     source: user.source,
     created_at: user.created_at,
     last_login_at: user.last_login_at ?? null,
@@ -65,7 +67,8 @@ export function userRoutes(router: Router, services: Services): void {
     const input = parseBody(patchUser, await readJson(ctx));
     const { user, visible } = await visibleUser(ctx, ctx.params.id!);
     await services.access.requireUserChange(principalOf(ctx), { id: user.id, grants: await memberships.grantsOf(user.id) });
-    const updated = await users.update(user.id, input);
+    // Disabling ends the account's sessions and tokens; an admin's decision is never undone by a directory sync.
+    const updated = input.disabled === undefined ? await users.update(user.id, input) : await users.setDisabledByAdmin(user.id, input.disabled, input.name === undefined ? {} : { name: input.name });
     await auditAction(ctx, services, {
       action: input.disabled === undefined ? 'user.updated' : input.disabled ? 'user.disabled' : 'user.enabled',
       target: { type: 'user', id: user.id },

@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
 import type { Principal } from '../admin/koa-auth.ts';
 import { AccessDenied } from '../access/index.ts';
-import type { Project } from '../directory/index.ts';
+import { sessionEnded, type Project } from '../directory/index.ts';
 import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
 import { dashTranslator } from '../../views/dashboard/i18n.ts';
@@ -96,7 +96,8 @@ export class DashboardContext {
       return undefined;
     }
     const user = await this.services.users.findById(session.user_id);
-    if (!user || user.disabled) {
+    // Disabled, or disabled and enabled again since this session began: its sessions ended then.
+    if (!user || user.disabled || sessionEnded(user, Date.parse(session.created_at) / 1000)) {
       await this.sessions.destroy(sessionId);
       ctx.redirect('/dashboard/signed-out');
       return undefined;

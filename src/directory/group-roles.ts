@@ -5,11 +5,11 @@ import type { AuditLog } from '../audit/index.ts';
 import type { Identity } from '../connectors/types.ts';
 import type { MembershipRepository, MembershipChange, MembershipGrant } from './memberships.ts';
 import type { ProjectRepository } from './projects.ts';
-import type { UserRepository } from './users.ts';
+import type { DeprovisionReason, UserRepository } from './users.ts';
 import type { IdentityRepository } from './identities.ts';
-import type { LdapDirectory, LdapUserWithGroups } from './ldap.ts';
+import type { LdapDirectory, LdapListedUser, LdapUserWithGroups } from './ldap.ts';
 import { LdapUnavailableError } from './ldap.ts';
-import { rolesFromGroups, strongest, type RoleMapping } from './role-mapping.ts';
+import { rolesFromGroups, strongest, type Grant, type RoleMapping } from './role-mapping.ts';
 import { PeriodicJob } from '../periodic.ts';
 import type { Role } from './roles.ts';
 
@@ -28,6 +28,8 @@ const mappingKey = (id: string) => `rolemap:{${id}}`;
 const ALL_MAPPINGS = 'rolemap:all:{index}';
 const groupsKey = (userId: string) => `groups:user:{${userId}}`;
 const USERS_WITH_GROUPS = 'groups:users:{index}';
+/** How far apart the clocks of two nodes may be (a sign-in's time is the signing node's, the listing's this one's). */
+const CLOCK_SKEW_MS = 5000;
 
 export interface DirectorySource {
   source: string;
@@ -116,6 +118,17 @@ export class GroupRoles {
   }
 
   /**
+   * The roles `groups` of `source` map to, on projects that exist (a mapping may outlive its project):
+   * what lets a first sign-in in without a provisioning rule. Applies nothing.
+   */
+  async mappedRoles(source: string, groups: string[]): Promise<Grant[]> {
+    if (groups.length === 0) return [];
+    const grants = rolesFromGroups((await this.list()).filter((m) => m.source === source), [{ source, groups }]);
+    const exist = await Promise.all(grants.map((g) => this.deps.projects.get(g.project_id)));
+    return grants.filter((_, i) => exist[i] !== undefined);
+  }
+
+  /**
    * For a sign-in: the identity's groups under its connector's group source (`ldap` for connectors over
    * the shared directory, otherwise the connector id). Each directory is its own source, so a sign-in
    * through one never touches the groups another directory gave.
@@ -167,58 +180,111 @@ export class GroupRoles {
 
   /**
    * One LDAP sync pass (one node at a time), directory by directory, each under its own group source.
-   * For a directory that answered: every listed person's linked account (see `linkedAccounts`) gets their
-   * current groups, and accounts that had groups from it but are no longer linked to a listed person lose
-   * them. A directory that is unreachable or refuses the search (a wrong base DN, no access) changes nothing
-   * for its source and does not stop the others.
+   * For a directory that answered:
+   * - every listed, enabled person's linked account (see `linkedAccounts`) gets their current groups, and
+   *   is enabled again if this directory's sync had disabled it (never an account an admin disabled);
+   * - a person the directory lists as disabled (`user_search.disabled_filter`, AD's ACCOUNTDISABLE) loses
+   *   the groups it gave, and so does an account that had groups from it but is no longer linked to a
+   *   listed person (gone from the directory, or from its user filter);
+   * - such an account that came from this directory (made by a sign-in through one of its connectors, and
+   *   linked to a subject of it) is disabled ("deprovisioned"): its sessions and tokens end on every node.
+   *   An account that merely had the entry's email, or came from elsewhere, only loses the roles.
+   * A directory that is unreachable or refuses the search (a wrong base DN, no access) changes nothing
+   * for its source and does not stop the others; one that lists nobody at all disables nobody (an empty
+   * answer is far likelier a misconfiguration than everyone leaving at once).
    */
-  async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[]; failed: string[] } | { skipped: 'locked' | 'no_ldap' }> {
-    const { store, audit, logger } = this.deps;
+  async syncLdap(lockSeconds: number): Promise<{ synced: number; changes: MembershipChange[]; failed: string[]; deprovisioned: string[]; reprovisioned: string[] } | { skipped: 'locked' | 'no_ldap' }> {
+    const { store, logger } = this.deps;
     const directories = this.deps.directories();
     if (directories.length === 0) return { skipped: 'no_ldap' };
     if (!(await store.putIfAbsent('ldap:sync:{lock}', { pid: process.pid, at: new Date().toISOString() }, Math.max(1, lockSeconds)))) return { skipped: 'locked' };
-    const changes: MembershipChange[] = [];
-    const failed: string[] = [];
-    let synced = 0;
+    const outcome = { synced: 0, changes: [] as MembershipChange[], failed: [] as string[], deprovisioned: [] as string[], reprovisioned: [] as string[] };
     try {
       for (const entry of directories) {
-        const { source, directory } = entry;
-        let people: LdapUserWithGroups[];
+        let people: LdapListedUser[];
+        // Taken before the listing: whoever signs in through the directory after it was asked is present,
+        // whatever the (older) listing says.
+        const listedAt = Date.now();
         try {
-          people = await directory.listUsers();
+          people = await entry.directory.listUsers();
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          if (error instanceof LdapUnavailableError) logger.warn({ source, err: message }, 'ldap sync: directory unreachable; its roles left as they were');
-          else logger.error({ source, err: message }, 'ldap sync: the directory refused the search (check base DNs and filters); its roles left as they were');
-          failed.push(source);
+          if (error instanceof LdapUnavailableError) logger.warn({ source: entry.source, err: message }, 'ldap sync: directory unreachable; its roles left as they were');
+          else logger.error({ source: entry.source, err: message }, 'ldap sync: the directory refused the search (check base DNs and filters); its roles left as they were');
+          outcome.failed.push(entry.source);
           continue;
         }
-        const seen = new Set<string>();
-        const record = async (userId: string, made: MembershipChange[]) => {
-          for (const change of made) {
-            await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'member.role_changed', target: { type: 'user', id: userId }, project_id: change.project_id, ip: null, outcome: 'success', detail: { cause: 'ldap_sync', source, from: change.from, to: change.to } });
-          }
-          changes.push(...made);
-        };
-        for (const person of people) {
-          for (const userId of await this.linkedAccounts(entry, person)) {
-            if (seen.has(userId)) continue;
-            seen.add(userId);
-            synced++;
-            await record(userId, await this.apply(userId, source, person.groups));
-          }
-        }
-        // Gone from the directory (or from its user filter): the groups it gave are gone too.
-        for (const userId of await store.smembers(USERS_WITH_GROUPS)) {
-          if (seen.has(userId)) continue;
-          const known = (await store.get<Record<string, string[]>>(groupsKey(userId)))?.[source];
-          if (known?.length) await record(userId, await this.apply(userId, source, []));
-        }
+        await this.syncDirectory(entry, people, listedAt, outcome);
       }
     } finally {
       await store.delete('ldap:sync:{lock}');
     }
-    return { synced, changes, failed };
+    return outcome;
+  }
+
+  private async syncDirectory(entry: DirectorySource, people: LdapListedUser[], listedAt: number, outcome: { synced: number; changes: MembershipChange[]; deprovisioned: string[]; reprovisioned: string[] }): Promise<void> {
+    const { store, audit, logger, users } = this.deps;
+    const { source } = entry;
+    const record = async (userId: string, made: MembershipChange[]) => {
+      for (const change of made) {
+        await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'member.role_changed', target: { type: 'user', id: userId }, project_id: change.project_id, ip: null, outcome: 'success', detail: { cause: 'ldap_sync', source, from: change.from, to: change.to } });
+      }
+      outcome.changes.push(...made);
+    };
+    const deprovision = async (userId: string, reason: DeprovisionReason) => {
+      const user = await users.findById(userId);
+      // Only an account this directory made (a first sign-in through one of its connectors).
+      if (!user || !entry.connectors.includes(user.source)) return;
+      if (!(await users.deprovision(userId, source, reason))) return;
+      outcome.deprovisioned.push(userId);
+      logger.info({ source, user: userId, reason }, 'ldap sync: account deprovisioned');
+      await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'user.deprovisioned', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'success', detail: { source, reason } });
+    };
+
+    // Who is who first: an account linked to an enabled entry stays, even if another (disabled) entry links to it too.
+    const enabled = new Map<string, string[]>();
+    const disabled = new Set<string>();
+    for (const person of people) {
+      for (const userId of await this.linkedAccounts(entry, person)) {
+        if (person.disabled) disabled.add(userId);
+        else if (!enabled.has(userId)) enabled.set(userId, person.groups);
+      }
+    }
+    for (const userId of enabled.keys()) disabled.delete(userId);
+
+    for (const [userId, groups] of enabled) {
+      outcome.synced++;
+      await record(userId, await this.apply(userId, source, groups));
+      // A plain read first (most accounts are enabled): the locked re-check runs only for the few that are not.
+      const current = await users.findById(userId);
+      if (current?.disabled && current.deprovisioned?.source === source && (await users.reprovision(userId, source))) {
+        outcome.reprovisioned.push(userId);
+        logger.info({ source, user: userId }, 'ldap sync: account enabled again');
+        await audit.record({ actor: { type: 'system', id: 'ldap_sync' }, action: 'user.reprovisioned', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'success', detail: { source } });
+      }
+    }
+    for (const userId of disabled) {
+      await record(userId, await this.apply(userId, source, []));
+      await deprovision(userId, 'disabled');
+    }
+    // Gone from the directory (or from its user filter): the groups it gave are gone too.
+    for (const userId of await store.smembers(USERS_WITH_GROUPS)) {
+      if (enabled.has(userId) || disabled.has(userId)) continue;
+      const known = (await store.get<Record<string, string[]>>(groupsKey(userId)))?.[source];
+      if (known === undefined) continue;
+      // Only links to a subject of this directory as it is now: after the directory's address or base DN
+      // changed, links made with the old one say nothing about who left.
+      const links = (await this.deps.identities.linkedTo(userId)).filter((l) => typeof l.connector_id === 'string' && entry.connectors.includes(l.connector_id) && l.issuer === entry.directory.issuer);
+      // Signed in through the directory since (or just before, for clocks a little apart) it was listed:
+      // a first sign-in racing the pass, not a leaver. The next pass sees them.
+      if (links.some((l) => typeof l.last_login_at === 'string' && Date.parse(l.last_login_at) >= listedAt - CLOCK_SKEW_MS)) continue;
+      if (known.length) await record(userId, await this.apply(userId, source, []));
+      if (people.length === 0) {
+        logger.warn({ source }, 'ldap sync: the directory lists nobody; accounts are not deprovisioned (check the base DN and user filter)');
+        continue;
+      }
+      if (links.length) await deprovision(userId, 'gone');
+    }
   }
 
   /**

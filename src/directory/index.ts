@@ -1,4 +1,4 @@
-export { EMAIL_MAX_LENGTH, UserRepository, type User } from './users.ts';
+export { EMAIL_MAX_LENGTH, UserRepository, sessionEnded, type User, type DeprovisionReason } from './users.ts';
 export { hashPassword, verifyPassword, isSupportedHash, passwordProblem, PasswordHasher, PasswordBusyError, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordHasherObserver } from './passwords.ts';
 export { ProjectRepository, ProjectError, type Project } from './projects.ts';
 export { ROLES, ROLE_SCOPES, isRole, type Role } from './roles.ts';

@@ -65,6 +65,17 @@ export const ldapConfigSchema = z
       id_attr: z.string().min(1).default('uid'),
       email_attr: z.string().min(1).default('mail'),
       name_attr: z.string().min(1).default('cn'),
+      /**
+       * Entries this filter matches are people the directory has disabled: they cannot sign in, and the sync
+       * deprovisions their accounts. Default: none on OpenLDAP (e.g. `(pwdAccountLockedTime=*)` with
+       * ppolicy, or `(employeeType=disabled)`); on Active Directory the ACCOUNTDISABLE bit (0x2) of
+       * `userAccountControl`.
+       */
+      disabled_filter: z
+        .string()
+        .min(1)
+        .refine((value) => isOneFilter(value) && parsesAsFilter(value), 'not a valid LDAP filter (RFC 4515), e.g. (employeeType=disabled)')
+        .optional(),
     }),
     group_search: z.strictObject({
       base_dn: z.string().min(1),
@@ -107,6 +118,11 @@ export interface LdapUserWithGroups extends LdapUser {
   groups: string[];
 }
 
+/** A person as the sync lists them: with whether the directory has disabled them (`disabledFilter`). */
+export interface LdapListedUser extends LdapUserWithGroups {
+  disabled: boolean;
+}
+
 /**
  * The directory could not be used: unreachable, timed out, TLS failed, busy/unavailable, or the
  * service account was refused. Callers must fail closed (refuse the sign-in, skip the sync), never treat
@@ -128,6 +144,32 @@ export function ldapIssuer(config: Pick<LdapConfig, 'url' | 'user_search'>): str
 
 /** Matching rule LDAP_MATCHING_RULE_IN_CHAIN: AD walks the membership chain server-side. */
 const IN_CHAIN = '1.2.840.113556.1.4.1941';
+
+/**
+ * Active Directory's disabled accounts: `userAccountControl` with ACCOUNTDISABLE (0x2) set, by the
+ * LDAP_MATCHING_RULE_BIT_AND matching rule (OID 1.2.840.113556.1.4.803).
+ */
+export const AD_DISABLED_FILTER = '(userAccountControl:1.2.840.113556.1.4.803:=2)';
+
+/** The filter of disabled people in effect: the configured one, else AD's ACCOUNTDISABLE bit on AD, else none. */
+export function disabledFilter(config: Pick<LdapConfig, 'active_directory' | 'user_search'>): string | undefined {
+  return config.user_search.disabled_filter ?? (config.active_directory ? AD_DISABLED_FILTER : undefined);
+}
+
+/**
+ * One parenthesised filter, parentheses balanced: it is pasted into `(&…)` as it is. (A value's own
+ * parentheses are escaped as \28 and \29 in a filter, so every raw one is structure.)
+ */
+function isOneFilter(value: string): boolean {
+  const trimmed = value.trim();
+  let depth = 0;
+  for (let i = 0; i < trimmed.length; i++) {
+    if (trimmed[i] === '(') depth++;
+    else if (trimmed[i] === ')') depth--;
+    if (depth < 0 || (depth === 0 && i < trimmed.length - 1)) return false;
+  }
+  return trimmed.startsWith('(') && depth === 0;
+}
 
 function parsesAsFilter(value: string): boolean {
   try {
@@ -238,19 +280,26 @@ export class LdapDirectory {
     return this.withService((client) => this.resolveGroups(client, dn, new Map()));
   }
 
-  /** Everyone under `user_search.base_dn` matching the user filter, with their groups (paged searches). */
-  async listUsers(): Promise<LdapUserWithGroups[]> {
+  /**
+   * Everyone under `user_search.base_dn` matching the user filter, with their groups (paged searches) and
+   * whether the directory has disabled them (one more paged search, of the disabled filter).
+   */
+  async listUsers(): Promise<LdapListedUser[]> {
     const { user_search } = this.config;
     // The login filter with the email as a presence test: `(mail={email})` → `(mail=*)`.
     const filter = user_search.filter.replaceAll('{email}', '*');
+    const disabled = disabledFilter(this.config);
     return this.withService(async (client) => {
       const entries = await this.pagedSearch(client, user_search.base_dn, filter, this.userAttributes());
+      const disabledDns = disabled
+        ? new Set((await this.pagedSearch(client, user_search.base_dn, `(&${filter}${disabled})`, ['1.1'])).map((e) => e.dn.toLowerCase()))
+        : new Set<string>();
       const parents = new Map<string, GroupRef[]>();
-      const users: LdapUserWithGroups[] = [];
+      const users: LdapListedUser[] = [];
       for (const entry of entries) {
         const user = this.toUser(entry);
         if (!user) continue;
-        users.push({ ...user, groups: await this.resolveGroups(client, user.dn, parents) });
+        users.push({ ...user, groups: await this.resolveGroups(client, user.dn, parents), disabled: disabledDns.has(user.dn.toLowerCase()) });
       }
       return users.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     });
@@ -394,7 +443,10 @@ export class LdapDirectory {
 
   private async searchUser(client: Client, email: string): Promise<LdapUser | undefined> {
     const { user_search } = this.config;
-    const filter = fillFilter(user_search.filter, { email });
+    const disabled = disabledFilter(this.config);
+    // A person the directory has disabled is nobody to sign in (AD refuses their bind anyway; OpenLDAP
+    // marks them only by the configured filter).
+    const filter = disabled ? `(&${fillFilter(user_search.filter, { email })}(!${disabled}))` : fillFilter(user_search.filter, { email });
     const { searchEntries } = await client.search(user_search.base_dn, {
       scope: 'sub',
       filter,

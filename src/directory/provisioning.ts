@@ -6,6 +6,7 @@ import type { IdentityRepository } from './identities.ts';
 import type { MembershipRepository, MembershipChange } from './memberships.ts';
 import type { ProjectRepository, Project } from './projects.ts';
 import type { Role } from './roles.ts';
+import type { Grant } from './role-mapping.ts';
 import type { Invitation, InvitationRepository } from './invitations.ts';
 
 /** A provisioning rule: `provisioning.rules` of the configuration, or one stored through /v1/provisioning-rules. */
@@ -38,6 +39,12 @@ export interface SignInDeps {
   rules: () => Promise<ProvisioningRule[]>;
   /** Applies IdP group → role mappings for this identity (the directory's role mapping); may be absent. */
   applyGroups?: (userId: string, identity: Identity) => Promise<MembershipChange[]>;
+  /**
+   * The project roles the identity's groups map to (the role mappings of its connector's group source, on
+   * projects that exist). Any at all let a first sign-in in without a provisioning rule: the directory or
+   * IdP says who may do what. May be absent (then groups let nobody in).
+   */
+  mappedRoles?: ((identity: Identity) => Promise<Grant[]>) | undefined;
   /** Pending invitations let a verified email in without a provisioning rule; may be absent. */
   invitations?: InvitationRepository | undefined;
   /**
@@ -79,7 +86,10 @@ export async function resolveProjectRef(projects: ProjectRepository, ref: string
  *    project role when it names one;
  * 4. a verified email with pending invitations → a new account even without a rule; each invitation's
  *    role is granted (cause manual) and the invitation accepted;
- * 5. otherwise no access, and nothing is created.
+ * 5. a verified email and groups that a role mapping of the connector's group source maps to a project
+ *    → a new account even without a rule or invitation; the mapped roles are granted by `applyGroups`
+ *    below (cause `ldap_sync` / `idp_groups`), to the account linked to this identity only;
+ * 6. otherwise no access, and nothing is created.
  * Before 2: an account a SCIM connection tied to this connector provisioned for this verified email (its
  * userName or primary email) is linked, unless another subject of this connector is linked to it already.
  * An account that step 3 or 4 made at an earlier attempt that failed before linking is finished, not refused.
@@ -119,7 +129,9 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
       const rule = (await deps.rules()).find((r) => r.email_domain.toLowerCase() === domainOf(identity.email!) && (!r.connectors?.length || r.connectors.includes(identity.connector_id)));
       // Invitations count only for an email the upstream vouches for (the link went to that address).
       const invited = identity.email_verified && deps.invitations ? await deps.invitations.pendingForEmail(identity.email) : [];
-      if (!rule && !invited.length) return { ok: false, reason: 'no_access' };
+      // Asked only when nothing else lets the person in: the mapping then is the reason the account exists.
+      const mapped = !rule && !invited.length && identity.groups.length && deps.mappedRoles ? await deps.mappedRoles(identity) : [];
+      if (!rule && !invited.length && !mapped.length) return { ok: false, reason: 'no_access' };
       if (!identity.email_verified) return { ok: false, reason: 'email_unverified' };
       let project: Project | undefined;
       if (rule?.project) {

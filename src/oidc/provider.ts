@@ -1,7 +1,7 @@
-import Provider, { errors, type Configuration, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config, ClientConfig } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
-import type { UserRepository } from '../directory/index.ts';
+import { sessionEnded, type UserRepository } from '../directory/index.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { providerJwks, type KeySet, type SigningAlg } from './keys.ts';
 import { API_KEY_CLIENT_ID, TOKEN_EXCHANGE, exchangedKeyOf, registerTokenExchange, type ExchangeDeps } from './token-exchange.ts';
@@ -89,6 +89,20 @@ export function dashboardClient(issuer: string, resourceScopes: readonly string[
 
 export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
   return client?.first_party !== false;
+}
+
+/**
+ * oidc-provider's default prompts, plus: a browser session whose account findAccount no longer answers
+ * for (disabled, or its sessions ended) asks for a new sign-in, instead of handing out codes that the
+ * token endpoint then refuses.
+ */
+function interactionPolicyWithVoidSessions(): interactionPolicy.Prompt[] {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(new interactionPolicy.Check('account_unavailable', 'End-User authentication is required', (ctx) => {
+    const { oidc } = ctx;
+    return oidc.session?.accountId && !oidc.account && !oidc.result?.login ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  }));
+  return policy;
 }
 
 export function buildProvider(deps: ProviderDeps): Provider {
@@ -207,9 +221,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    async findAccount(ctx, sub) {
+    async findAccount(ctx, sub, token) {
       const user = await users.findById(sub);
       if (!user || user.disabled) return undefined;
+      // A session or token that began before the account's sessions were ended (it was disabled) stays
+      // void once the account is enabled again: refresh tokens and codes by the authentication behind
+      // them, the browser session by its login time.
+      const session = token ? undefined : ctx?.oidc?.session;
+      const began = token ? (('authTime' in token ? token.authTime : undefined) ?? token.iat) : session?.accountId === sub ? session.loginTs : undefined;
+      if (began !== undefined && sessionEnded(user, began)) return undefined;
       if (deps.checkUpstream && ctx?.oidc?.route === 'token' && (ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type === 'refresh_token') {
         const upstream = await deps.checkUpstream(user.id);
         if (upstream === 'gone') return undefined;
@@ -284,6 +304,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithVoidSessions(),
     },
     renderError: deps.renderError,
     routes: {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ldapConnector } from '../../src/connectors/ldap.ts';
 import { ConnectorError, type ConnectorDeps, type PasswordConnector } from '../../src/connectors/types.ts';
-import { fillFilter, inChainFilter, LdapDirectory, ldapConfigSchema, LdapUnavailableError, type LdapConfig } from '../../src/directory/ldap.ts';
+import { AD_DISABLED_FILTER, disabledFilter, fillFilter, inChainFilter, LdapDirectory, ldapConfigSchema, LdapUnavailableError, type LdapConfig } from '../../src/directory/ldap.ts';
 import type { Store } from '../../src/store/index.ts';
 import { freePort } from '../support/ports.ts';
 import {
@@ -284,7 +284,7 @@ describe('paging', () => {
     expect(users).toHaveLength(35);
     expect(users.map((u) => u.id)).toEqual([...['alice', 'bob', 'carol', 'dave', 'erin'], ...extra].sort());
     const byId = new Map(users.map((u) => [u.id, u]));
-    expect(byId.get('alice')).toEqual({ dn: personDn('alice'), id: 'alice', email: 'alice@acme.ru', name: 'Alice Admin', groups: ['logtrace-admins', 'logtrace-viewers'] });
+    expect(byId.get('alice')).toEqual({ dn: personDn('alice'), id: 'alice', email: 'alice@acme.ru', name: 'Alice Admin', groups: ['logtrace-admins', 'logtrace-viewers'], disabled: false });
     expect(byId.get('carol')?.groups).toEqual(['logtrace-admins', 'platform-team']);
     expect(byId.get('dave')?.groups).toEqual(['loop-a', 'loop-b']);
     expect(byId.get('user00')?.groups).toEqual(['logtrace-admins', 'platform-team']);
@@ -293,6 +293,45 @@ describe('paging', () => {
 
   it('a page size above the server limit still lists everyone (the server shortens the pages)', async () => {
     expect(await directory.listUsers()).toHaveLength(35);
+  });
+});
+
+describe('people the directory disables (user_search.disabled_filter)', () => {
+  const userSearch = { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn' };
+  const withFilter = () => new LdapDirectory(configFor(slapd.url, { user_search: { ...userSearch, disabled_filter: '(employeeType=disabled)' } }), { logger });
+
+  it('takes only a parenthesised RFC 4515 filter', () => {
+    for (const bad of ['employeeType=disabled', '(employeeType=disabled', '(&(a=b)', '']) {
+      const parsed = ldapConfigSchema.safeParse({ ...configFor('ldap://127.0.0.1:389'), bind_password: 'x', user_search: { ...userSearch, disabled_filter: bad } });
+      expect(parsed.success, bad).toBe(false);
+      expect(JSON.stringify(parsed.error?.issues)).toContain('disabled_filter');
+    }
+    expect(configFor('ldap://127.0.0.1:389', { user_search: { ...userSearch, disabled_filter: '(pwdAccountLockedTime=*)' } }).user_search.disabled_filter).toBe('(pwdAccountLockedTime=*)');
+  });
+
+  it('defaults to the ACCOUNTDISABLE bit of userAccountControl on Active Directory, to none elsewhere', () => {
+    expect(disabledFilter(configFor('ldap://127.0.0.1:389', { active_directory: true }))).toBe(AD_DISABLED_FILTER);
+    expect(AD_DISABLED_FILTER).toBe('(userAccountControl:1.2.840.113556.1.4.803:=2)');
+    expect(disabledFilter(configFor('ldap://127.0.0.1:389'))).toBeUndefined();
+    expect(disabledFilter(configFor('ldap://127.0.0.1:389', { active_directory: true, user_search: { ...userSearch, disabled_filter: '(lockoutTime>=1)' } }))).toBe('(lockoutTime>=1)');
+  });
+
+  it('lists a disabled person as disabled, and neither finds nor signs them in', async () => {
+    await slapd.modify(personDn('erin'), [{ operation: 'add', type: 'employeeType', values: ['disabled'] }]);
+    try {
+      const filtered = withFilter();
+      const listed = new Map((await filtered.listUsers()).map((u) => [u.id, u]));
+      expect(listed.get('erin')).toMatchObject({ disabled: true });
+      expect(listed.get('alice')).toMatchObject({ disabled: false });
+      expect(await filtered.findUser(PEOPLE.erin.mail)).toBeUndefined();
+      expect(await rejection(filtered.authenticate(PEOPLE.erin.mail, PEOPLE.erin.password))).toMatchObject({ code: 'invalid_credentials' });
+      await expect(filtered.authenticate(PEOPLE.bob.mail, PEOPLE.bob.password)).resolves.toMatchObject({ id: 'bob' });
+      // Without the filter the same entry is an ordinary person.
+      await expect(directory.authenticate(PEOPLE.erin.mail, PEOPLE.erin.password)).resolves.toMatchObject({ id: 'erin' });
+      expect((await directory.listUsers()).find((u) => u.id === 'erin')).toMatchObject({ disabled: false });
+    } finally {
+      await slapd.modify(personDn('erin'), [{ operation: 'delete', type: 'employeeType', values: ['disabled'] }]);
+    }
   });
 });
 

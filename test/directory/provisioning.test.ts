@@ -107,4 +107,42 @@ describe('signInWithIdentity after a first sign-in that failed half-way', () => 
     expect(made).toMatchObject({ email: 'ghost@acme.ru', source: 'corp' });
     expect(made!.id).not.toBe('never-written');
   });
+
+  describe('mapped groups let a first sign-in in without a rule', () => {
+    /** A connector with no provisioning rule: `corp-groups` maps `admins` to admin on the project. */
+    const viaGroups = (subject: string, email: string, groups: string[], overrides: Partial<Identity> = {}) => identity(subject, email, { connector_id: 'corp-groups', groups, ...overrides });
+    let mapped: SignInDeps;
+
+    beforeAll(() => {
+      const mappedRoles = (id: Identity) => Promise.resolve(id.groups.includes('admins') ? [{ project_id: projectId, role: 'admin' as const }] : []);
+      const applyGroups = async (userId: string, id: Identity) => deps.memberships.syncAutomatic(userId, 'idp_groups', id.connector_id, await mappedRoles(id));
+      mapped = { ...deps, mappedRoles, applyGroups };
+    });
+
+    it('creates the account with the mapped role (cause idp_groups) and links the identity', async () => {
+      const result = await signInWithIdentity(mapped, viaGroups('g-1', 'gina@partner.example', ['admins', 'other']), anyIssuer);
+      expect(result).toMatchObject({ ok: true, created: true, linked: true });
+      const user = (result as { user: { id: string } }).user;
+      expect(await deps.memberships.grantsOf(user.id)).toEqual([expect.objectContaining({ project_id: projectId, role: 'admin', cause: 'idp_groups', source: 'corp-groups' })]);
+    });
+
+    it('refuses groups no mapping names, and creates nothing (default deny)', async () => {
+      expect(await signInWithIdentity(mapped, viaGroups('h-1', 'hank@partner.example', ['other']), anyIssuer)).toEqual({ ok: false, reason: 'no_access' });
+      expect(await signInWithIdentity(mapped, viaGroups('h-2', 'hank2@partner.example', []), anyIssuer)).toEqual({ ok: false, reason: 'no_access' });
+      expect(await deps.users.findByEmail('hank@partner.example')).toBeUndefined();
+      expect(await deps.users.findByEmail('hank2@partner.example')).toBeUndefined();
+    });
+
+    it('refuses an unverified email even with mapped groups (an address nobody vouched for takes no account)', async () => {
+      expect(await signInWithIdentity(mapped, viaGroups('u-1', 'ursula@partner.example', ['admins'], { email_verified: false }), anyIssuer)).toEqual({ ok: false, reason: 'email_unverified' });
+      expect(await deps.users.findByEmail('ursula@partner.example')).toBeUndefined();
+    });
+
+    it('never puts the mapped roles on an existing account that merely has the same email', async () => {
+      const local = await deps.users.create({ email: 'lena@partner.example', email_verified: true, source: 'local', password_hash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA' });
+      expect(await signInWithIdentity(mapped, viaGroups('l-1', 'lena@partner.example', ['admins']), anyIssuer)).toEqual({ ok: false, reason: 'account_exists' });
+      expect(await deps.memberships.grantsOf(local.user.id)).toEqual([]);
+      expect(await deps.identities.linkedTo(local.user.id)).toEqual([]);
+    });
+  });
 });
