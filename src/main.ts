@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, source } = loaded;
+  const { config, source, overrides } = loaded;
   const { refuse } = developmentDefaultsCheck(config);
   if (refuse.length > 0) {
     console.error(developmentDefaultsRefusal(config, refuse));
@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   installCrashPolicy(logger);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+  // Said once, by the process that read the configuration (the primary when there are workers).
+  if (cluster.isPrimary) for (const note of overrides) logger[note.includes('ignored') ? 'warn' : 'info'](`configuration: ${note}`);
 
   if (workers > 1 && cluster.isPrimary) {
     for (const warning of devWarnings(config)) logger.warn(`configuration: ${warning}`);

@@ -413,10 +413,9 @@ export class ConnectionSet {
     const config = withoutSecrets(raw);
     const now = new Date().toISOString();
     const record: StoredConnection = { config, secrets, created_at: existing?.created_at ?? now, updated_at: now };
-    await this.deps.store.batch([
-      { op: 'put', key: recordKey(id), value: record },
-      { op: 'sadd', key: ALL, members: [id] },
-    ]);
+    // Index first (readers skip an id without a record), then the record: never a connection no list shows.
+    await this.deps.store.sadd(ALL, [id]);
+    await this.deps.store.put(recordKey(id), record);
     await this.deps.store.incr(VERSION);
     await this.reload();
     return { ...view(config, 'api', Object.keys(secrets)), created_at: record.created_at, updated_at: record.updated_at };
@@ -430,10 +429,9 @@ export class ConnectionSet {
   async delete(id: string): Promise<boolean> {
     if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; remove it there`, 'id');
     if (!(await this.deps.store.get(recordKey(id)))) return false;
-    await this.deps.store.batch([
-      { op: 'delete', key: recordKey(id) },
-      { op: 'srem', key: ALL, members: [id] },
-    ]);
+    // The record first: once it is gone the connection is gone, whatever happens to the index entry.
+    await this.deps.store.delete(recordKey(id));
+    await this.deps.store.srem(ALL, [id]);
     await this.deps.store.incr(VERSION);
     await this.reload();
     return true;
