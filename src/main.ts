@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { loadConfig, ConfigError, devWarnings, developmentDefaultsCheck, developmentDefaultsRefusal } from './config/index.ts';
 import { KeySetUnavailableError } from './oidc/index.ts';
+import { StoreConfigError } from './store/index.ts';
 import { createLogger, startServer } from './server.ts';
 
 /**
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, logger);
   } catch (err) {
-    if (err instanceof KeySetUnavailableError || err instanceof ConfigError) {
+    if (err instanceof KeySetUnavailableError || err instanceof ConfigError || err instanceof StoreConfigError) {
       console.error(err instanceof ConfigError ? err.message : `error: ${err.message}`);
       process.exit(1);
     }
