@@ -54,6 +54,11 @@ const redisStoreSchema = z
      * private CA (PEM) instead of the system's.
      */
     tls: z.strictObject({ ca_file: z.string().min(1).optional() }).optional(),
+    /**
+     * Acknowledge a write only once this many replicas hold it (Redis WAIT): with 1, a master killed
+     * right after a write does not lose it on failover. 0 (default) = as soon as the master has it.
+     */
+    wait_for_replicas: z.number().int().min(0).max(5).default(0),
   })
   .superRefine((store, ctx) => {
     const given = (['url', 'cluster', 'sentinel'] as const).filter((key) => store[key] !== undefined);

@@ -24,6 +24,7 @@ export type OpenStoreConfig =
       username?: string | undefined;
       password?: string | undefined;
       tls?: { ca_file?: string | undefined } | undefined;
+      wait_for_replicas?: number | undefined;
     };
 
 export interface OpenStoreHooks {
@@ -62,6 +63,7 @@ export async function openStore(config: OpenStoreConfig, hooks: OpenStoreHooks =
         username: config.username,
         password: config.password,
         ...(config.tls ? { tls: { ca } } : {}),
+        waitForReplicas: config.wait_for_replicas,
         onConnectionError: hooks.onConnectionError,
         onError: hooks.onError,
         onFailover: hooks.onFailover,

@@ -27,6 +27,7 @@
  * demoted) fails as unavailable and reconnects, so the next one reaches the new master.
  */
 import type { ConnectionOptions } from 'node:tls';
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
 import type { ChainableCommander, ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreInputError, StoreUnavailableError, checkCursor, checkKey, checkOneSlot, hashTagOf } from './types.ts';
@@ -68,6 +69,14 @@ export interface RedisStoreOptions {
    * readiness is observable through `ping()`.
    */
   onConnectionError?: ((error: Error) => void) | undefined;
+  /**
+   * After each write, wait (WAIT) until this many replicas hold it before acknowledging it; default 0.
+   * Redis replicates asynchronously: a master killed just after a write loses it on failover unless a
+   * replica had it. A write whose master fails before the replicas confirm it is answered as unavailable;
+   * one that fewer replicas confirm within half the command timeout (a replica is down) still succeeds,
+   * reported as a `replica_ack` error.
+   */
+  waitForReplicas?: number | undefined;
   /** Told of every failed operation, by kind (metrics). */
   onError?: ((kind: StoreErrorKind) => void) | undefined;
   /** Told when the store notices that another node became the master (a failover). */
@@ -317,6 +326,52 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     }
   }
 
+  const waitReplicas = options.waitForReplicas ?? 0;
+  const replicaWaitMs = Math.max(50, Math.floor(commandTimeoutMs / 2));
+  /**
+   * Online replicas per master (`host:port`; `single` outside Cluster), read every second. WAIT holds the
+   * connection it is sent on, so it is sent only to a master known to have the replicas it waits for: a
+   * master whose replica is gone (just after a failover, before the old master returns as a replica)
+   * acknowledges on its own, reported as `replica_ack`, instead of stalling every write behind a timeout.
+   */
+  const onlineReplicas = new Map<string, number>();
+  const masterOf = (key: string): string => (mode === 'cluster' ? ((redis as Cluster).slots[calculateSlot(key)]?.[0] ?? '') : 'single');
+  const readReplicas = async (): Promise<void> => {
+    const masters: Array<[string, Redis]> = mode === 'cluster' ? (redis as Cluster).nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]) : [['single', redis as Redis]];
+    await Promise.all(
+      masters.map(async ([address, node]) => {
+        try {
+          // Not through call(): a background read, not an operation to count in the error metrics.
+          const info = await node.info('replication');
+          onlineReplicas.set(address, (info.match(/^slave\d+:.*state=online/gm) ?? []).length);
+        } catch {
+          onlineReplicas.delete(address);
+        }
+      }),
+    );
+  };
+  const replicaTimer = waitReplicas > 0 ? setInterval(() => void readReplicas(), 1000) : undefined;
+  replicaTimer?.unref();
+
+  /** Resolves once `waitReplicas` replicas hold the writes made so far on the connection that serves `key`. */
+  async function replicated(key: string): Promise<void> {
+    if (waitReplicas <= 0) return;
+    const known = onlineReplicas.get(masterOf(key));
+    if (known !== undefined && known < waitReplicas) {
+      options.onError?.('replica_ack');
+      return;
+    }
+    const acknowledged = await call('wait', async () => {
+      if (mode !== 'cluster') return (redis as Redis).wait(waitReplicas, replicaWaitMs);
+      // WAIT names no key: a keyed command in the same pipeline sends it to the key's master.
+      const results = await (redis as Cluster).pipeline().exists(key).wait(waitReplicas, replicaWaitMs).exec();
+      const [error, count] = results?.[1] ?? [new Error('no reply to WAIT'), 0];
+      if (error) throw error;
+      return Number(count);
+    });
+    if (acknowledged < waitReplicas) options.onError?.('replica_ack');
+  }
+
   /** Keys grouped by hash tag: one command per group is one hash slot (Cluster refuses cross-slot commands). */
   const bySlot = (keys: string[]): string[][] => {
     if (mode !== 'cluster') return [keys];
@@ -349,12 +404,15 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
         multi.del(k(key)).hset(k(key), 'v', json);
         if (ttl > 0) multi.pexpire(k(key), ttl);
       });
+      await replicated(k(key));
     },
 
     async putIfAbsent(key, value, ttlSeconds) {
       const ttl = ttlMs(ttlSeconds);
       const json = JSON.stringify(value);
-      return (await call('putIfAbsent', () => scripts.ltPutIfAbsent(k(key), json, ttl))) === 1;
+      const wrote = (await call('putIfAbsent', () => scripts.ltPutIfAbsent(k(key), json, ttl))) === 1;
+      if (wrote) await replicated(k(key));
+      return wrote;
     },
 
     async consume(key, field, at) {
@@ -363,6 +421,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
         case 0:
           return { result: 'missing' };
         case 1:
+          await replicated(k(key));
           return { result: 'consumed' };
         case 2:
           return { result: 'already', at: Number(reply[1]) };
@@ -373,6 +432,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       if (keys.length === 0) return;
       const groups = bySlot(keys.map(k));
       await call('delete', () => Promise.all(groups.map((group) => redis.del(...group))));
+      await Promise.all(groups.map((group) => replicated(group[0]!)));
     },
 
     async ttl(key) {
@@ -387,11 +447,13 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
         multi.sadd(k(key), ...members);
         if (ttl > 0) multi.pexpire(k(key), ttl);
       });
+      await replicated(k(key));
     },
 
     async srem(key, members) {
       if (members.length === 0) return;
       await call('srem', () => redis.srem(k(key), ...members));
+      await replicated(k(key));
     },
 
     smembers(key) {
@@ -401,7 +463,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     async incr(key, by = 1, ttlSeconds) {
       if (!Number.isSafeInteger(by)) throw new RangeError(`incr: by must be a safe integer, got ${by}`);
       const ttl = ttlMs(ttlSeconds);
-      return call('incr', () => scripts.ltIncr(k(key), by, ttl));
+      const value = await call('incr', () => scripts.ltIncr(k(key), by, ttl));
+      await replicated(k(key));
+      return value;
     },
 
     async batch(ops) {
@@ -433,12 +497,14 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
           }
         }
       });
+      await replicated(k(prepared[0]!.key));
     },
 
     async append<T extends JsonObject>(log: string, value: T) {
       const json = JSON.stringify(value);
       const id = await call('append', () => redis.xadd(k(log), '*', 'v', json));
       if (id === null) throw new StoreUnavailableError('redis append: no id assigned');
+      await replicated(k(log));
       return id;
     },
 
@@ -478,11 +544,8 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
       return !closed && redis.status === 'ready';
     },
     async ping() {
-      if (mode === 'cluster') {
-        // Ready only when every master answers: a slot without a master fails its calls.
-        await call('ping', () => Promise.all((redis as Cluster).nodes('master').map((node) => node.ping())));
-        return;
-      }
+      // Cluster: any node. A master that is down fails the calls to its slots by themselves (fast); the
+      // rest of the store keeps serving, so this node stays ready (/readyz reports the masters reachable).
       await call('ping', () => redis.ping());
     },
 
@@ -534,6 +597,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(replicaTimer);
       try {
         await Promise.race([redis.quit(), delay(commandTimeoutMs)]);
       } catch {
@@ -628,6 +692,14 @@ function errorKind(error: Error): StoreErrorKind {
 /** Connection-level failures become StoreUnavailableError; command and input errors (WRONGTYPE…) pass through. */
 function toStoreError(operation: string, error: unknown): Error {
   if (error instanceof StoreUnavailableError || error instanceof StoreInputError) return error;
+  if (error instanceof Error && /^EXECABORT\b/.test(error.message)) {
+    // The transaction was discarded (nothing written) because a queued command was refused: by a node
+    // that cannot serve it now (a slot moving or without a master), or for a real mistake.
+    const previous = (error as Error & { previousErrors?: unknown[] }).previousErrors ?? [];
+    const transient = previous.length > 0 && previous.every((e) => e instanceof Error && (e.name !== 'ReplyError' || UNAVAILABLE_REPLIES.test(e.message) || /^(MOVED|ASK)\b/.test(e.message)));
+    if (transient) return new StoreUnavailableError(`redis ${operation}: transaction refused (${previous.map((e) => (e as Error).message.split(' ')[0]).join(', ')})`, { cause: error });
+    return error;
+  }
   if (error instanceof Error && error.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(error.message)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`redis ${operation}: ${reason}`, { cause: error });

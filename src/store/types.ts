@@ -46,7 +46,7 @@ export interface StoreTopology {
 }
 
 /** Why a store operation failed, for metrics. */
-export type StoreErrorKind = 'timeout' | 'connection' | 'readonly' | 'cluster_down' | 'redirections' | 'auth' | 'busy' | 'command' | 'input';
+export type StoreErrorKind = 'timeout' | 'connection' | 'readonly' | 'cluster_down' | 'redirections' | 'auth' | 'busy' | 'command' | 'input' | 'replica_ack';
 
 export interface Store {
   readonly driver: 'embedded' | 'redis';
