@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedisStore } from '../../src/store/redis.ts';
+import { StoreUnavailableError } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.ts';
 import { eventually } from '../support/wait.ts';
@@ -78,4 +79,42 @@ describe('redis cluster specifics', () => {
       direct.disconnect();
     }
   });
+
+  it('fails fast while a slot has no master, serves the other slots meanwhile, and recovers by itself after the failover', async () => {
+    const failovers: string[] = [];
+    const store = await openRedisStore({ cluster: cluster.seeds, prefix: randomPrefix(), waitForReplicas: 1, onFailover: (d) => failovers.push(d) });
+    try {
+      await eventually(() => store.ping().then(() => true), 20);
+      const keys = Array.from({ length: 30 }, (_, i) => `item:{${i}}`);
+      for (const key of keys) expect(await store.putIfAbsent(key, { key })).toBe(true);
+      const victim = (await cluster.masters())[0]!;
+      victim.kill();
+      // The slots of the dead master: refused quickly as unavailable, never a hang (the test would time out).
+      let refused = 0;
+      for (const key of keys) {
+        try {
+          await store.get(key);
+        } catch (error) {
+          expect(error).toBeInstanceOf(StoreUnavailableError);
+          refused++;
+        }
+      }
+      expect(refused).toBeGreaterThan(0);
+      expect(refused).toBeLessThan(keys.length);
+      // Promotion, then every acknowledged write is there, and the scripts run on the promoted node too.
+      await eventually(async () => {
+        for (const key of keys) await store.get(key);
+        return true;
+      }, 60);
+      for (const key of keys) expect(await store.get(key), key).toEqual({ key });
+      for (const key of keys) expect(await store.putIfAbsent(key, { again: true })).toBe(false);
+      expect(await store.consume(keys[0]!, 'used', 1)).toEqual({ result: 'consumed' });
+      await eventually(async () => failovers.length > 0, 30);
+      const topology = await store.topology();
+      expect(topology).toMatchObject({ mode: 'cluster', masters_reachable: topology.masters });
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });
+

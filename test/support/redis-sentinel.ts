@@ -48,11 +48,13 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   const auth = options.password ? ['--requirepass', options.password, '--masterauth', options.password] : [];
   const started: RedisServer[] = [];
   try {
-    const master = await startRedisServer({ ...(options.persist ? { persist: true } : {}), extraArgs: [...auth, '--replica-announce-ip', '127.0.0.1'] });
+    // Replicas sync at once (Redis 7 waits 5 s to batch diskless syncs).
+    const replication = ['--replica-announce-ip', '127.0.0.1', '--repl-diskless-sync-delay', '0'];
+    const master = await startRedisServer({ ...(options.persist ? { persist: true } : {}), extraArgs: [...auth, ...replication] });
     started.push(master);
     const replica = await startRedisServer({
       ...(options.persist ? { persist: true } : {}),
-      extraArgs: [...auth, '--replica-announce-ip', '127.0.0.1', '--replicaof', '127.0.0.1', String(master.port)],
+      extraArgs: [...auth, ...replication, '--replicaof', '127.0.0.1', String(master.port)],
     });
     started.push(replica);
     const sentinels: RedisServer[] = [];
