@@ -15,6 +15,8 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { Redis } from 'ioredis';
 import type { OpenStoreConfig } from '../src/store/index.ts';
+import { startRedisCluster } from '../test/support/redis-cluster.ts';
+import { startRedisServer } from '../test/support/redis-server.ts';
 import {
   BENCH_DIR,
   ROOT_DIR,
@@ -234,7 +236,12 @@ function bareProvider(): TargetSpec {
 }
 
 interface OursOptions {
-  store: 'embedded' | 'redis';
+  /**
+   * `redis`: the Redis on 127.0.0.1:6379; `redis-own`: a standalone redis-server the bench starts on a free
+   * port; `redis-cluster`: a 3-master, 3-replica Redis Cluster the bench starts (test/support), for the
+   * Cluster-vs-standalone scenarios (both without persistence, so they differ only in topology).
+   */
+  store: 'embedded' | 'redis' | 'redis-own' | 'redis-cluster';
   /** Extra environment for the server process, e.g. { WORKERS: '2' }. */
   env?: Record<string, string>;
   /** Extra top-level config keys, merged over the bench config. */
@@ -260,10 +267,21 @@ async function prepareOurs(options: OursOptions): Promise<OursSetup> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'logtrace-bench-'));
   const prefix = `bench${randomBytes(6).toString('hex')}:`;
-  const store: OpenStoreConfig =
-    options.store === 'embedded'
-      ? { driver: 'embedded', path: path.join(dir, 'data') }
-      : { driver: 'redis', url: `redis://${REDIS.host}:${REDIS.port}`, prefix };
+  let stopRedis = async (): Promise<void> => {};
+  let store: OpenStoreConfig;
+  if (options.store === 'embedded') {
+    store = { driver: 'embedded', path: path.join(dir, 'data') };
+  } else if (options.store === 'redis-own') {
+    const redis = await startRedisServer();
+    stopRedis = () => redis.dispose();
+    store = { driver: 'redis', url: redis.url, prefix };
+  } else if (options.store === 'redis-cluster') {
+    const cluster = await startRedisCluster();
+    stopRedis = () => cluster.dispose();
+    store = { driver: 'redis', cluster: cluster.seeds, prefix };
+  } else {
+    store = { driver: 'redis', url: `redis://${REDIS.host}:${REDIS.port}`, prefix };
+  }
   const config = {
     issuer: baseUrl,
     port,
@@ -279,6 +297,7 @@ async function prepareOurs(options: OursOptions): Promise<OursSetup> {
   const cleanup = async () => {
     await rm(dir, { recursive: true, force: true });
     if (options.store === 'redis') await deleteRedisPrefix(prefix);
+    await stopRedis();
   };
   return { baseUrl, dir, configPath, store, cleanup };
 }
@@ -588,6 +607,25 @@ function inProcessScenario(store: OursOptions['store'], concurrency: number): Sc
   };
 }
 
+/** Our server's verify endpoint on its own store and bootstrap key (Cluster vs standalone: two servers). */
+function oursVerify(options: OursOptions, label: string): TargetSpec {
+  return {
+    label,
+    describe: `src/main.ts, ${options.store} store, POST /v1/keys/verify with the bootstrap key (scope ${VERIFY_SCOPE})`,
+    async start() {
+      const fixture = await createVerifyFixture(options);
+      try {
+        const child = await launchOurs(options, fixture);
+        const request = verifyRequest(fixture.baseUrl, fixture.key);
+        return { child, request, check: () => checkVerify(label, request, fixture.keyId), cleanup: fixture.cleanup };
+      } catch (err) {
+        await fixture.cleanup();
+        throw err;
+      }
+    },
+  };
+}
+
 const cores = os.availableParallelism();
 /** CPU used by other processes during a run above which the run is flagged as disturbed. */
 const OTHER_CORES_WARN = 0.2;
@@ -623,6 +661,33 @@ const SCENARIOS: Scenario[] = [
         notes.push(`WORKERS=${cores} did not take effect: our server ran ${subject.processes} process, so this row measures a single process`);
       }
       return notes;
+    },
+  },
+  {
+    name: 'cc-cluster',
+    title: 'client_credentials token, ES256 JWT — ours on a 3-master Redis Cluster vs ours on standalone Redis',
+    byDefault: true,
+    target: { rps: 0.9 },
+    baseline: { ...ours({ store: 'redis-own' }), label: 'standalone' },
+    subject: { ...ours({ store: 'redis-cluster' }), label: 'cluster' },
+  },
+  {
+    name: 'verify-cluster',
+    title: 'POST /v1/keys/verify, valid key — ours on a 3-master Redis Cluster vs ours on standalone Redis',
+    byDefault: true,
+    timing: VERIFY_HTTP_TIMING,
+    target: { rps: 0.9 },
+    baseline: oursVerify({ store: 'redis-own' }, 'standalone'),
+    subject: oursVerify({ store: 'redis-cluster' }, 'cluster'),
+  },
+  {
+    name: 'cc-workers-2-vs-1',
+    title: 'client_credentials token, ES256 JWT — ours with workers: 2 vs workers: 1 (embedded): CPU per token',
+    byDefault: true,
+    baseline: { ...ours({ store: 'embedded', env: { WORKERS: '1' } }), label: 'workers:1' },
+    subject: { ...ours({ store: 'embedded', env: { WORKERS: '2' } }), label: 'workers:2' },
+    notes(subject) {
+      return subject.processes <= 2 ? [`workers: 2 did not take effect: ${subject.processes} process(es)`] : [];
     },
   },
   verifyScenario('embedded'),

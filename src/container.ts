@@ -59,7 +59,14 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const secretKey = secretKeyFromEnv().encryptionKey;
   const rawStore = await openStore(config.store, {
     onConnectionError: (error) => logger.error({ err: error.message }, 'store connection failing'),
+    onError: (kind) => metrics.storeErrors.inc({ kind }),
+    onFailover: (detail) => {
+      metrics.storeFailovers.inc();
+      logger.warn({ detail }, 'store failover observed');
+    },
   });
+  // Settings of the backing store that can lose acknowledged writes: said loudly, once, at start-up.
+  for (const warning of await rawStore.durabilityWarnings()) logger.warn(`store durability: ${warning}`);
   const store = instrumentStore(rawStore, metrics);
   // Signing and cookie keys are sealed only with LOGTRACE_SECRET_KEY: a data key kept in the same store
   // would protect nothing from someone who can read the store. Read first: a key set this process cannot

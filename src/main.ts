@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { loadConfig, ConfigError, devWarnings, developmentDefaultsCheck, developmentDefaultsRefusal } from './config/index.ts';
 import { KeySetUnavailableError } from './oidc/index.ts';
+import { StoreConfigError } from './store/index.ts';
 import { createLogger, startServer } from './server.ts';
 
 /**
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config, source } = loaded;
+  const { config, source, overrides } = loaded;
   const { refuse } = developmentDefaultsCheck(config);
   if (refuse.length > 0) {
     console.error(developmentDefaultsRefusal(config, refuse));
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   installCrashPolicy(logger);
   const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+  // Said once, by the process that read the configuration (the primary when there are workers).
+  if (cluster.isPrimary) for (const note of overrides) logger[note.includes('ignored') ? 'warn' : 'info'](`configuration: ${note}`);
 
   if (workers > 1 && cluster.isPrimary) {
     for (const warning of devWarnings(config)) logger.warn(`configuration: ${warning}`);
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, logger);
   } catch (err) {
-    if (err instanceof KeySetUnavailableError || err instanceof ConfigError) {
+    if (err instanceof KeySetUnavailableError || err instanceof ConfigError || err instanceof StoreConfigError) {
       console.error(err instanceof ConfigError ? err.message : `error: ${err.message}`);
       process.exit(1);
     }

@@ -20,7 +20,72 @@ describe('configuration', () => {
       driver: 'redis',
       url: 'redis://r:6379',
       prefix: 'p:',
+      wait_for_replicas: 0,
     });
+  });
+
+  it('takes a Redis store as exactly one of url, cluster or sentinel, naming the key otherwise', () => {
+    const redis = (store: Record<string, unknown>) => parseConfig({ ...minimal, store: { driver: 'redis', ...store } }).store;
+    expect(redis({ url: 'redis://user:pass@host:6379/0' })).toEqual({ driver: 'redis', url: 'redis://user:pass@host:6379/0', prefix: 'lt:', wait_for_replicas: 0 });
+    expect(redis({ cluster: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'], prefix: 'p:' })).toEqual({ driver: 'redis', cluster: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'], prefix: 'p:', wait_for_replicas: 0 });
+    expect(redis({ sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '[2001:db8::1]:26379'], password: 's3cret' }, username: 'app', password: 'pw', tls: { ca_file: '/etc/ca.pem' } })).toEqual({
+      driver: 'redis',
+      sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '[2001:db8::1]:26379'], password: 's3cret', tls: false },
+      username: 'app',
+      password: 'pw',
+      tls: { ca_file: '/etc/ca.pem' },
+      prefix: 'lt:',
+      wait_for_replicas: 0,
+    });
+    expect(redis({ cluster: ['rediss://a:7000', 'rediss://b:7000'], tls: { ca_file: '/ca.pem' } })).toMatchObject({ tls: { ca_file: '/ca.pem' } });
+    const refused: Array<[Record<string, unknown>, RegExp]> = [
+      [{}, /^store\.url: set one of url \(standalone\), cluster/],
+      [{ url: 'redis://a:1', cluster: ['redis://b:2'] }, /^store\.cluster: set only one of url, cluster, sentinel \(url and cluster/],
+      [{ url: 'redis://a:1', sentinel: { name: 'm', nodes: ['a:1'] } }, /^store\.sentinel: set only one/],
+      [{ cluster: [] }, /^store\.cluster: name at least one seed node/],
+      [{ cluster: ['http://a:1'] }, /^store\.cluster\.0: expected a redis:\/\/ or rediss:\/\/ URL/],
+      [{ cluster: ['redis://a:1', 'rediss://b:1'] }, /^store\.cluster: mix of redis:\/\/ and rediss:\/\//],
+      [{ url: 'redis://a:1', tls: { ca_file: '/ca.pem' } }, /^store\.tls: TLS is chosen by the URL scheme/],
+      [{ sentinel: { name: 'm', nodes: [] } }, /^store\.sentinel\.nodes: name at least one sentinel/],
+      [{ sentinel: { name: 'm', nodes: ['redis://a:1'] } }, /^store\.sentinel\.nodes\.0: expected host:port/],
+      [{ sentinel: { nodes: ['a:1'] } }, /^store\.sentinel\.name: /],
+      [{ url: 'redis://a:1', path: './data' }, /^store: unknown key path/],
+      [{ url: 'redis://a:1', wait_for_replicas: -1 }, /^store\.wait_for_replicas: /],
+    ];
+    for (const [store, message] of refused) {
+      try {
+        parseConfig({ ...minimal, store: { driver: 'redis', ...store } });
+        expect.unreachable(JSON.stringify(store));
+      } catch (err) {
+        expect((err as ConfigError).issues, JSON.stringify(store)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+      }
+    }
+  });
+
+  it('never turns a configured Redis store into an embedded one because DATA_DIR is set, and says which env var overrode what', () => {
+    const redisStore = { driver: 'redis', cluster: ['redis://10.0.0.1:7000'], prefix: 'shared:', wait_for_replicas: 1 };
+    const notes: string[] = [];
+    // Two nodes with store: redis in YAML and DATA_DIR in their environment share the Redis store (no split-brain).
+    expect(parseConfig({ ...minimal, store: redisStore }, 'x', { DATA_DIR: '/var/lib/lt' }, notes).store).toEqual(redisStore);
+    expect(notes).toEqual(['DATA_DIR is ignored: the configuration file\'s store is redis, not embedded']);
+
+    const overridden: string[] = [];
+    const config = parseConfig({ ...minimal, port: 3000, store: { ...redisStore, sentinel: undefined } }, 'x', { REDIS_URL: 'redis://u:secret@r:6379', PORT: '8080', DATA_DIR: '/d' }, overridden);
+    expect(config.store).toEqual({ driver: 'redis', url: 'redis://u:secret@r:6379', prefix: 'shared:', wait_for_replicas: 0 });
+    expect(overridden).toEqual([
+      'PORT overrides port from the configuration file',
+      'REDIS_URL overrides store from the configuration file (Redis Cluster store): using standalone Redis at redis://u:***@r:6379',
+      'DATA_DIR is ignored: the store is Redis (REDIS_URL)',
+    ]);
+    // The password never reaches the log line.
+    expect(overridden.join(' ')).not.toContain('secret');
+
+    const embedded: string[] = [];
+    expect(parseConfig({ ...minimal, store: { driver: 'embedded', path: './d', prefix: 'e:' } }, 'x', { DATA_DIR: '/var/lib/lt' }, embedded).store).toEqual({ driver: 'embedded', path: '/var/lib/lt', prefix: 'e:' });
+    expect(embedded).toEqual(['DATA_DIR overrides store.path from the configuration file']);
+    const quiet: string[] = [];
+    parseConfig(minimal, 'x', { DATA_DIR: '/var/lib/lt', PORT: '3000' }, quiet);
+    expect(quiet).toEqual([]);
   });
 
   it('takes trust_proxy as false, true, a hop count or proxy CIDRs', () => {

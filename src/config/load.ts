@@ -20,21 +20,51 @@ type Env = Record<string, string | undefined>;
 
 /**
  * Environment overrides, applied over the file before validation so their errors name the key too:
- * PORT, ISSUER, DATA_DIR (embedded store directory), REDIS_URL (switches the store to Redis), LOG_LEVEL, WORKERS.
+ * PORT, ISSUER, LOG_LEVEL, WORKERS; REDIS_URL (the store becomes standalone Redis at that URL, keeping the
+ * file's prefix); DATA_DIR (the embedded store's directory: only when the store is embedded, never turning a
+ * configured Redis store into a private lmdb file, which would split the nodes' state). Each override of a
+ * value the file set, and each variable ignored, is described in `notes` for the start-up log.
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
+export function applyEnvOverrides(raw: Record<string, unknown>, env: Env, notes: string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
-  if (env.PORT !== undefined && env.PORT !== '') out.port = /^\d+$/.test(env.PORT) ? Number(env.PORT) : env.PORT;
-  if (env.ISSUER) out.issuer = env.ISSUER;
-  if (env.LOG_LEVEL) out.log_level = env.LOG_LEVEL;
-  if (env.WORKERS) out.workers = /^\d+$/.test(env.WORKERS) ? Number(env.WORKERS) : env.WORKERS;
-  const store = (typeof raw.store === 'object' && raw.store !== null ? raw.store : {}) as Record<string, unknown>;
+  const set = (key: string, variable: string, value: unknown): void => {
+    if (raw[key] !== undefined && JSON.stringify(raw[key]) !== JSON.stringify(value)) notes.push(`${variable} overrides ${key} from the configuration file`);
+    out[key] = value;
+  };
+  if (env.PORT !== undefined && env.PORT !== '') set('port', 'PORT', /^\d+$/.test(env.PORT) ? Number(env.PORT) : env.PORT);
+  if (env.ISSUER) set('issuer', 'ISSUER', env.ISSUER);
+  if (env.LOG_LEVEL) set('log_level', 'LOG_LEVEL', env.LOG_LEVEL);
+  if (env.WORKERS) set('workers', 'WORKERS', /^\d+$/.test(env.WORKERS) ? Number(env.WORKERS) : env.WORKERS);
+  const store = (typeof raw.store === 'object' && raw.store !== null ? raw.store : undefined) as Record<string, unknown> | undefined;
+  const prefix = store?.prefix !== undefined ? { prefix: store.prefix } : {};
+  const configuredDriver = store?.driver ?? 'embedded';
   if (env.REDIS_URL) {
-    out.store = { driver: 'redis', url: env.REDIS_URL, ...(store.prefix !== undefined ? { prefix: store.prefix } : {}) };
+    if (store !== undefined) {
+      const was = configuredDriver === 'redis' ? (store.cluster ? 'Redis Cluster' : store.sentinel ? 'Redis Sentinel' : 'Redis') : String(configuredDriver);
+      notes.push(`REDIS_URL overrides store from the configuration file (${was} store): using standalone Redis at ${redactUrl(env.REDIS_URL)}`);
+    }
+    out.store = { driver: 'redis', url: env.REDIS_URL, ...prefix };
+    if (env.DATA_DIR) notes.push('DATA_DIR is ignored: the store is Redis (REDIS_URL)');
   } else if (env.DATA_DIR) {
-    out.store = { driver: 'embedded', path: env.DATA_DIR, ...(store.prefix !== undefined ? { prefix: store.prefix } : {}) };
+    if (configuredDriver === 'embedded') {
+      if (store?.path !== undefined && store.path !== env.DATA_DIR) notes.push('DATA_DIR overrides store.path from the configuration file');
+      out.store = { ...(store ?? {}), driver: 'embedded', path: env.DATA_DIR };
+    } else {
+      notes.push(`DATA_DIR is ignored: the configuration file's store is ${String(configuredDriver)}, not embedded`);
+    }
   }
   return out;
+}
+
+/** A Redis URL without its password, for logs. */
+function redactUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 export function formatIssues(error: z.ZodError): string[] {
@@ -52,18 +82,21 @@ function articled(word: string): string {
 }
 
 /** Parses an already-read object (used by tests and by loadConfig). */
-export function parseConfig(raw: unknown, source = 'configuration', env: Env = {}): Config {
+export function parseConfig(raw: unknown, source = 'configuration', env: Env = {}, notes: string[] = []): Config {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['(root): expected a mapping']);
-  const result = configSchema.safeParse(applyEnvOverrides(raw as Record<string, unknown>, env));
+  const result = configSchema.safeParse(applyEnvOverrides(raw as Record<string, unknown>, env, notes));
   if (!result.success) throw new ConfigError(source, formatIssues(result.error));
   const config = result.data;
   if (config.store.driver === 'embedded') config.store.path = path.resolve(config.store.path);
   return config;
 }
 
-/** Reads the YAML file named by LOGTRACE_CONFIG (default config/default.yaml) and applies env overrides. */
-export async function loadConfig(env: Env = process.env): Promise<{ config: Config; source: string }> {
+/**
+ * Reads the YAML file named by LOGTRACE_CONFIG (default config/default.yaml) and applies env overrides;
+ * `overrides` says which environment variables replaced (or could not replace) a configured value.
+ */
+export async function loadConfig(env: Env = process.env): Promise<{ config: Config; source: string; overrides: string[] }> {
   const source = env.LOGTRACE_CONFIG || DEFAULT_CONFIG_PATH;
   let text: string;
   try {
@@ -78,7 +111,8 @@ export async function loadConfig(env: Env = process.env): Promise<{ config: Conf
     if (err instanceof YAMLParseError) throw new ConfigError(source, [`YAML syntax: ${err.message}`]);
     throw err;
   }
-  return { config: parseConfig(raw, source, env), source };
+  const overrides: string[] = [];
+  return { config: parseConfig(raw, source, env, overrides), source, overrides };
 }
 
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);

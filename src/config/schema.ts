@@ -22,6 +22,54 @@ const cidr = z.string().transform((text, ctx) => {
   return parsed.cidr;
 });
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL');
+/** `host:port` of a Sentinel (`[v6]:port` for IPv6). */
+const sentinelAddress = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:/@[\]]+):(\d{1,5})$/, 'expected host:port, e.g. 10.0.0.1:26379');
+
+const redisStoreSchema = z
+  .strictObject({
+    driver: z.literal('redis'),
+    /** Standalone Redis. */
+    url: redisUrl.optional(),
+    /** Redis Cluster: seed nodes (any reachable one is enough; the rest are discovered). */
+    cluster: z.array(redisUrl).min(1, 'name at least one seed node').optional(),
+    /** Redis under Sentinel: the master's name and the sentinels to ask for it. */
+    sentinel: z
+      .strictObject({
+        name: z.string().min(1),
+        nodes: z.array(sentinelAddress).min(1, 'name at least one sentinel'),
+        /** Sentinel's own credentials (`requirepass` / ACL user on the sentinels). */
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        /** Talk TLS to the sentinels. */
+        tls: z.boolean().default(false),
+      })
+      .optional(),
+    prefix: z.string().default('lt:'),
+    /** The data nodes' credentials (instead of, or over, a URL's `user:password@`). */
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /**
+     * TLS to the data nodes: on with `rediss://` URLs, or with this block for Sentinel. `ca_file` trusts a
+     * private CA (PEM) instead of the system's.
+     */
+    tls: z.strictObject({ ca_file: z.string().min(1).optional() }).optional(),
+    /**
+     * Acknowledge a write only once this many replicas hold it (Redis WAIT): with 1, a master killed
+     * right after a write does not lose it on failover. 0 (default) = as soon as the master has it.
+     */
+    wait_for_replicas: z.number().int().min(0).max(5).default(0),
+  })
+  .superRefine((store, ctx) => {
+    const given = (['url', 'cluster', 'sentinel'] as const).filter((key) => store[key] !== undefined);
+    if (given.length === 0) ctx.addIssue({ code: 'custom', path: ['url'], message: 'set one of url (standalone), cluster (Redis Cluster seed nodes) or sentinel ({ name, nodes })' });
+    for (const extra of given.slice(1)) ctx.addIssue({ code: 'custom', path: [extra], message: `set only one of url, cluster, sentinel (${given.join(' and ')} are both set)` });
+    const urls = store.url !== undefined ? [store.url] : (store.cluster ?? []);
+    const schemes = new Set(urls.map((u) => u.slice(0, u.indexOf(':'))));
+    if (schemes.size > 1) ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'mix of redis:// and rediss://: use one scheme for every node' });
+    if (store.tls && urls.length > 0 && !schemes.has('rediss')) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'TLS is chosen by the URL scheme: use rediss://' });
+  });
+
 const storeSchema = z.discriminatedUnion('driver', [
   z.strictObject({
     driver: z.literal('embedded'),
@@ -29,11 +77,7 @@ const storeSchema = z.discriminatedUnion('driver', [
     path: z.string().min(1).default('./data'),
     prefix: z.string().default('lt:'),
   }),
-  z.strictObject({
-    driver: z.literal('redis'),
-    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
-    prefix: z.string().default('lt:'),
-  }),
+  redisStoreSchema,
 ]);
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Store } from '../store/index.ts';
+import { writeInOrder, type Store } from '../store/index.ts';
 import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
 import { parseConnectorConfig, createConnector, ldapDirectoryOf, upstreamOf, commonConnectorSchema, type ConnectorConfig } from './index.ts';
 import type { Connector, ConnectorDeps } from './types.ts';
@@ -464,10 +464,9 @@ export class ConnectionSet {
     const config = withoutSecrets(raw);
     const now = new Date().toISOString();
     const record: StoredConnection = { config, secrets, created_at: existing?.created_at ?? now, updated_at: now };
-    await this.deps.store.batch([
-      { op: 'put', key: recordKey(id), value: record },
-      { op: 'sadd', key: ALL, members: [id] },
-    ]);
+    // Index first (readers skip an id without a record), then the record: never a connection no list shows.
+    await this.deps.store.sadd(ALL, [id]);
+    await this.deps.store.put(recordKey(id), record);
     await this.deps.store.incr(VERSION);
     await this.reload();
     return { ...view(config, 'api', Object.keys(secrets)), created_at: record.created_at, updated_at: record.updated_at };
@@ -494,9 +493,9 @@ export class ConnectionSet {
     const token = existing ? undefined : `${SCIM_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const hash = token ? sha256(token).toString('hex') : existing?.token_sha256;
     const record: StoredConnection = { config: stored, secrets: {}, token_sha256: hash, created_at: existing?.created_at ?? now, updated_at: now };
-    await this.deps.store.batch([
-      { op: 'put', key: recordKey(config.id), value: record },
+    await writeInOrder(this.deps.store, [
       { op: 'sadd', key: ALL, members: [config.id] },
+      { op: 'put', key: recordKey(config.id), value: record },
       ...(token && hash ? [{ op: 'put' as const, key: scimTokenKey(hash), value: { id: config.id } }] : []),
     ]);
     await this.deps.store.incr(VERSION);
@@ -511,7 +510,7 @@ export class ConnectionSet {
     if (existing.config.type !== 'scim') throw new ConnectionInputError('invalid', `connection ${id} is not a SCIM connection: only SCIM connections have a token`, 'id');
     const token = `${SCIM_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const hash = sha256(token).toString('hex');
-    await this.deps.store.batch([
+    await writeInOrder(this.deps.store, [
       { op: 'put', key: recordKey(id), value: { ...existing, token_sha256: hash, updated_at: new Date().toISOString() } },
       { op: 'put', key: scimTokenKey(hash), value: { id } },
       ...(existing.token_sha256 ? [{ op: 'delete' as const, key: scimTokenKey(existing.token_sha256) }] : []),
@@ -546,11 +545,11 @@ export class ConnectionSet {
     if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; remove it there`, 'id');
     const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
     if (!existing) return false;
-    await this.deps.store.batch([
-      { op: 'delete', key: recordKey(id) },
-      { op: 'srem', key: ALL, members: [id] },
-      ...(existing.token_sha256 ? [{ op: 'delete' as const, key: scimTokenKey(existing.token_sha256) }] : []),
-    ]);
+    // The record first: once it is gone the connection is gone, whatever happens to the index entry; then
+    // its SCIM token stops at once (each write its own key: one hash slot per write on Redis Cluster).
+    await this.deps.store.delete(recordKey(id));
+    if (existing.token_sha256) await this.deps.store.delete(scimTokenKey(existing.token_sha256));
+    await this.deps.store.srem(ALL, [id]);
     await this.deps.store.incr(VERSION);
     await this.reload();
     return true;

@@ -81,20 +81,17 @@ export class GroupRoles {
 
   async create(input: Omit<RoleMapping, 'id'>): Promise<RoleMappingView> {
     const mapping: RoleMappingView = { id: `rm_${randomBytes(9).toString('base64url')}`, ...input, origin: 'api', created_at: new Date().toISOString() };
-    await this.deps.store.batch([
-      { op: 'put', key: mappingKey(mapping.id), value: { ...mapping } },
-      { op: 'sadd', key: ALL_MAPPINGS, members: [mapping.id] },
-    ]);
+    // Index first (list() skips an id without a mapping), then the mapping: never one no list shows.
+    await this.deps.store.sadd(ALL_MAPPINGS, [mapping.id]);
+    await this.deps.store.put(mappingKey(mapping.id), { ...mapping });
     return mapping;
   }
 
   async delete(id: string): Promise<boolean> {
     const existing = await this.deps.store.get(mappingKey(id));
     if (!existing) return false;
-    await this.deps.store.batch([
-      { op: 'delete', key: mappingKey(id) },
-      { op: 'srem', key: ALL_MAPPINGS, members: [id] },
-    ]);
+    await this.deps.store.delete(mappingKey(id));
+    await this.deps.store.srem(ALL_MAPPINGS, [id]);
     return true;
   }
 
@@ -108,10 +105,10 @@ export class GroupRoles {
    * source's (see causeOf) unless the caller knows better: a SCIM connection's groups are `scim`.
    */
   async apply(userId: string, source: string, groups: string[], cause: 'ldap_sync' | 'idp_groups' | 'scim' = this.causeOf(source)): Promise<MembershipChange[]> {
-    await this.deps.store.batch([
-      { op: 'put', key: groupsKey(userId), value: { ...((await this.deps.store.get<Record<string, string[]>>(groupsKey(userId))) ?? {}), [source]: groups } },
-      { op: 'sadd', key: USERS_WITH_GROUPS, members: [userId] },
-    ]);
+    // Index first: the directory sync walks it to take away groups a person lost, so every user with
+    // recorded groups must be in it (a user in it without groups is skipped).
+    await this.deps.store.sadd(USERS_WITH_GROUPS, [userId]);
+    await this.deps.store.put(groupsKey(userId), { ...((await this.deps.store.get<Record<string, string[]>>(groupsKey(userId))) ?? {}), [source]: groups });
     const mappings = (await this.list()).filter((m) => m.source === source);
     const grants = rolesFromGroups(mappings, [{ source, groups }]);
     return this.deps.memberships.syncAutomatic(userId, cause, source, grants);

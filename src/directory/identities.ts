@@ -66,11 +66,12 @@ export class IdentityRepository {
     const key = linkKey(ref);
     // A concurrent sign-in may have linked this issuer's key meanwhile: the first link stays.
     if (!(await this.store.putIfAbsent(key, migrated))) return this.find(ref);
+    // The user's index (one hash tag) in one batch, then the legacy link goes (its own tag).
     await this.store.batch([
       { op: 'sadd', key: userLinks(legacy.user_id), members: [key] },
       { op: 'srem', key: userLinks(legacy.user_id), members: [legacyKey(ref.connector_id, ref.subject)] },
-      { op: 'delete', key: legacyKey(ref.connector_id, ref.subject) },
     ]);
+    await this.store.delete(legacyKey(ref.connector_id, ref.subject));
     return migrated;
   }
 
@@ -89,10 +90,10 @@ export class IdentityRepository {
       linked_at: existing?.linked_at ?? now,
       last_login_at: now,
     };
-    await this.store.batch([
-      { op: 'put', key, value: link },
-      { op: 'sadd', key: userLinks(link.user_id), members: [key] },
-    ]);
+    // The user's index first (linkedTo skips a key without a link), then the link: a link always shows
+    // on its user, so it can be seen and removed.
+    await this.store.sadd(userLinks(link.user_id), [key]);
+    await this.store.put(key, link);
     return link;
   }
 

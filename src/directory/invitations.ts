@@ -129,13 +129,15 @@ export class InvitationRepository {
       if ((await this.close(old.id, { status: 'revoked', revoked_by: input.invited_by, revoked_reason: 'replaced' })).ok) replaced.push(old.id);
     }
     const ttl = ttlOf(record, now.getTime());
-    await this.store.batch([
-      { op: 'put', key: recordKey(record.id), value: record, ttlSeconds: ttl },
-      { op: 'put', key: tokenKey(record.token_hash), value: { id: record.id }, ttlSeconds: ttl },
-      { op: 'put', key: currentKey(record.project_id, email), value: { id: record.id }, ttlSeconds: ttl },
-      { op: 'sadd', key: projectKey(record.project_id), members: [record.id] },
-      { op: 'sadd', key: emailKey(email), members: [record.id] },
-    ]);
+    // One entity at a time (one Redis Cluster slot each): the record, its listings, then the pointer
+    // that makes it current, and last the token lookup that makes the link work. A failure part-way
+    // leaves an invitation no link can accept (it expires with its TTL), never a working link to a
+    // record that is missing or unlisted (so it could not be revoked).
+    await this.store.put(recordKey(record.id), record, ttl);
+    await this.store.sadd(projectKey(record.project_id), [record.id]);
+    await this.store.sadd(emailKey(email), [record.id]);
+    await this.store.put(currentKey(record.project_id, email), { id: record.id }, ttl);
+    await this.store.put(tokenKey(record.token_hash), { id: record.id }, ttl);
     return { invitation: publicView(record), token, replaced };
   }
 
@@ -223,11 +225,10 @@ export class InvitationRepository {
       closed: at,
     };
     // The `current` pointer stays: it may already name a newer invitation, and a closed one is never pending.
-    await this.store.batch([
-      { op: 'put', key: recordKey(id), value: closed, ttlSeconds: ttlOf(record, at) },
-      { op: 'srem', key: projectKey(record.project_id), members: [id] },
-      { op: 'srem', key: emailKey(record.email), members: [id] },
-    ]);
+    // The record decides (closed), then the listings drop it (pendingIn skips closed ones meanwhile).
+    await this.store.put(recordKey(id), closed, ttlOf(record, at));
+    await this.store.srem(projectKey(record.project_id), [id]);
+    await this.store.srem(emailKey(record.email), [id]);
     return { ok: true, invitation: publicView(closed) };
   }
 

@@ -106,11 +106,13 @@ export class MembershipRepository {
   private async write(userId: string, before: MembershipGrant[], after: MembershipGrant[]): Promise<void> {
     const beforeProjects = new Set(before.map((g) => g.project_id));
     const afterProjects = new Set(after.map((g) => g.project_id));
-    await this.store.batch([
-      { op: 'put', key: userKey(userId), value: { grants: after } },
-      ...[...afterProjects].filter((p) => !beforeProjects.has(p)).map((p) => ({ op: 'sadd' as const, key: projectKey(p), members: [userId] })),
-      ...[...beforeProjects].filter((p) => !afterProjects.has(p)).map((p) => ({ op: 'srem' as const, key: projectKey(p), members: [userId] })),
-    ]);
+    // One entity at a time (one Redis Cluster slot each). The user's grants decide; the per-project
+    // member sets are indexes (membersOf checks each member's grants). Added to new projects' sets
+    // before the grants, removed from old ones after: a failure between leaves a stale entry, never a
+    // member a project's list misses.
+    for (const p of afterProjects) if (!beforeProjects.has(p)) await this.store.sadd(projectKey(p), [userId]);
+    await this.store.put(userKey(userId), { grants: after });
+    for (const p of beforeProjects) if (!afterProjects.has(p)) await this.store.srem(projectKey(p), [userId]);
   }
 }
 

@@ -83,10 +83,10 @@ export class ProjectRepository {
     if (!input.parent_id && !(await this.store.putIfAbsent(rootNameKey(name), { id }))) {
       throw new ProjectError('conflict', `an organization named "${name}" already exists`, 'name');
     }
-    await this.store.batch([
-      { op: 'put', key: projectKey(id), value: project },
-      { op: 'sadd', key: input.parent_id ? childrenKey(input.parent_id) : ROOTS, members: [id] },
-    ]);
+    // Index first (load() skips an id without a project), then the project: never a project outside the
+    // tree, where subtree() (and so every role on its ancestors) would not reach it.
+    await this.store.sadd(input.parent_id ? childrenKey(input.parent_id) : ROOTS, [id]);
+    await this.store.put(projectKey(id), project);
     return project;
   }
 

@@ -116,10 +116,9 @@ export class ProvisioningRules {
       await this.store.put(scopeKey(rule), { id: rule.id });
     }
     try {
-      await this.store.batch([
-        { op: 'put', key: ruleKey(rule.id), value: { ...rule } },
-        { op: 'sadd', key: ALL, members: [rule.id] },
-      ]);
+      // Index first (list() skips an id without a rule), then the rule: never a rule no list shows.
+      await this.store.sadd(ALL, [rule.id]);
+      await this.store.put(ruleKey(rule.id), { ...rule });
     } catch (error) {
       await this.store.delete(scopeKey(rule)).catch(() => undefined);
       throw error;
@@ -130,11 +129,11 @@ export class ProvisioningRules {
   async delete(id: string): Promise<boolean> {
     const rule = await this.store.get<ProvisioningRuleView>(ruleKey(id));
     if (!rule) return false;
-    await this.store.batch([
-      { op: 'delete', key: ruleKey(id) },
-      { op: 'delete', key: scopeKey(rule) },
-      { op: 'srem', key: ALL, members: [id] },
-    ]);
+    // The rule first: once it is gone it applies nowhere. A scope lock left behind by a failure after it
+    // is taken over by the next create (see create), an index entry is skipped by list().
+    await this.store.delete(ruleKey(id));
+    await this.store.delete(scopeKey(rule));
+    await this.store.srem(ALL, [id]);
     return true;
   }
 }

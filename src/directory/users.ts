@@ -77,6 +77,15 @@ export class UserRepository {
    * Creates or updates a static (config-file) account. The id is created once and then kept, so the
    * `sub` of a static user survives restarts and stays the same on every node.
    */
+  /**
+   * Writes an account: the index of all accounts first (list() skips an id without an account), then the
+   * account, each its own Redis Cluster slot: never an account the admin listing cannot show.
+   */
+  private async save(user: User): Promise<void> {
+    await this.store.sadd(ALL_USERS, [user.id]);
+    await this.store.put(userKey(user.id), user);
+  }
+
   async upsertStatic(user: UserConfig): Promise<User> {
     const now = new Date().toISOString();
     const candidate = randomUUID();
@@ -95,10 +104,7 @@ export class UserRepository {
       created_at: existing?.created_at ?? now,
       updated_at: now,
     };
-    await this.store.batch([
-      { op: 'put', key: userKey(ref.id), value: record },
-      { op: 'sadd', key: ALL_USERS, members: [ref.id] },
-    ]);
+    await this.save(record);
     return record;
   }
 
@@ -118,10 +124,7 @@ export class UserRepository {
     }
     const now = new Date().toISOString();
     const user: User = { id, email, email_verified: input.email_verified, name: input.name, password_hash: input.password_hash, source: input.source, created_at: now, updated_at: now };
-    await this.store.batch([
-      { op: 'put', key: userKey(id), value: user },
-      { op: 'sadd', key: ALL_USERS, members: [id] },
-    ]);
+    await this.save(user);
     return { user, created: true };
   }
 

@@ -154,12 +154,15 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
+    const timeout = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 1500).unref())]);
+    // Counts only: the store's internal addresses are not for whoever can reach /readyz.
+    const topology = await timeout(store.topology()).catch(() => undefined);
     try {
-      await Promise.race([store.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 1500).unref())]);
-      ctx.body = { status: 'ready', store: store.driver };
+      await timeout(store.ping());
+      ctx.body = { status: 'ready', store: store.driver, ...(topology ? { topology } : {}) };
     } catch (err) {
       ctx.status = 503;
-      ctx.body = { status: 'not_ready', store: store.driver, reason: (err as Error).message };
+      ctx.body = { status: 'not_ready', store: store.driver, ...(topology ? { topology } : {}), reason: (err as Error).message };
     }
   });
   if (config.metrics.listen) {

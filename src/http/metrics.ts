@@ -79,6 +79,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly storeErrors = new Counter({
+    name: 'logtrace_store_errors_total',
+    help: 'Failed store operations by kind: timeout, connection, readonly (a demoted master), cluster_down, redirections, auth, busy, command, input',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly storeFailovers = new Counter({
+    name: 'logtrace_store_failovers_total',
+    help: 'Times this process saw another Redis node become master (Cluster promotion, Sentinel switch)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'logtrace_' });
   }

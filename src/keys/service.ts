@@ -239,12 +239,14 @@ export class KeyService {
       created_by: actor,
       ...extra,
     };
-    await this.store.batch([
-      { op: 'put', key: recordKey(record.hash), value: record },
-      { op: 'put', key: idKey(record.id), value: { hash: record.hash } },
-      { op: 'sadd', key: projectKeys(record.project_id), members: [record.id] },
-      { op: 'sadd', key: WATCH_SET, members: [record.id] },
-    ]);
+    // One entity at a time (one Redis Cluster slot each). The project's list and the id lookup come
+    // before the record that makes the key verify, so a key that works can always be listed and revoked;
+    // the expiry watch comes after it (the watcher drops ids without a record, and a key missing from it
+    // only misses its expiry notice: expiry itself is checked on every verify).
+    await this.store.sadd(projectKeys(record.project_id), [record.id]);
+    await this.store.put(idKey(record.id), { hash: record.hash });
+    await this.store.put(recordKey(record.hash), record);
+    await this.store.sadd(WATCH_SET, [record.id]);
     return { key, view: this.view(record), record };
   }
 
@@ -321,10 +323,8 @@ export class KeyService {
     if (!record) throw new KeyInputError('id', `API key ${id} does not exist`, 'not_found');
     if (record.revoked_at) return this.view(record);
     const updated: ApiKeyRecord = { ...record, revoked_at: new Date().toISOString(), revoked_by: actor };
-    await this.store.batch([
-      { op: 'put', key: recordKey(record.hash), value: updated },
-      { op: 'srem', key: WATCH_SET, members: [record.id] },
-    ]);
+    await this.store.put(recordKey(record.hash), updated);
+    await this.store.srem(WATCH_SET, [record.id]);
     return this.view(updated);
   }
 

@@ -70,18 +70,22 @@ export function createAdapterFactory(store: Store, options: AdapterOptions): new
       await guard(async () => {
         const key = this.key(id);
         const ttl = expiresIn > 0 ? expiresIn : undefined;
-        const ops: BatchOp[] = [{ op: 'put', key, value: payload as JsonObject, ttlSeconds: ttl }];
+        // Each write below is one entity (one Redis Cluster slot), in an order that leaves nothing unsafe
+        // if a later one fails: the grant index first, so revoking the grant always reaches the token (an
+        // index entry for a token never written is harmless); the lookups by user code and uid last, so
+        // they never name a token that is not there.
         if (GRANT_BOUND.has(this.name) && payload.grantId) {
           const grantKey = StoreAdapter.grantKey(payload.grantId);
           const grantTtl = await store.ttl(grantKey);
           // The index must outlive every artifact it lists; never shorten it.
           const keepTtl = ttl === undefined ? undefined : Math.max(ttl, grantTtl ?? 0);
-          ops.push({ op: 'sadd', key: grantKey, members: [key], ttlSeconds: keepTtl });
-          if (keepTtl !== undefined) ops.push({ op: 'expire', key: grantKey, ttlSeconds: keepTtl });
+          const index: BatchOp[] = [{ op: 'sadd', key: grantKey, members: [key], ttlSeconds: keepTtl }];
+          if (keepTtl !== undefined) index.push({ op: 'expire', key: grantKey, ttlSeconds: keepTtl });
+          await store.batch(index);
         }
-        if (payload.userCode) ops.push({ op: 'put', key: `oidc:${this.name}:userCode:{${payload.userCode}}`, value: { id }, ttlSeconds: ttl });
-        if (payload.uid) ops.push({ op: 'put', key: `oidc:${this.name}:uid:{${payload.uid}}`, value: { id }, ttlSeconds: ttl });
-        await store.batch(ops);
+        await store.put(key, payload as JsonObject, ttl);
+        if (payload.userCode) await store.put(`oidc:${this.name}:userCode:{${payload.userCode}}`, { id }, ttl);
+        if (payload.uid) await store.put(`oidc:${this.name}:uid:{${payload.uid}}`, { id }, ttl);
       });
     }
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.ts';
+import { writeInOrder, type Store } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { AccessPolicy, Principal } from '../access/index.ts';
 import type { ScimConnectionConfig } from '../connectors/connections.ts';
@@ -186,9 +186,9 @@ export class ScimService {
     const previous = await store.get<ScimUserRecord>(userKey(accountId));
     const record: ScimUserRecord = { ...attrs, id: accountId, connection_id, deleted: false, created_at: previous?.created_at ?? now, updated_at: now };
     const primary = primaryEmail(attrs);
-    await store.batch([
-      { op: 'put', key: userKey(accountId), value: record },
+    await writeInOrder(store, [
       { op: 'sadd', key: usersKey(connection_id), members: [accountId] },
+      { op: 'put', key: userKey(accountId), value: record },
       ...(primary ? [{ op: 'put' as const, key: emailKey(connection_id, primary), value: { id: accountId } }] : []),
     ]);
     await this.applyAccount(accountId, attrs, undefined, connection_id, meta);
@@ -226,7 +226,7 @@ export class ScimService {
     if (before && before.toLowerCase() !== after?.toLowerCase()) ops.push({ op: 'delete', key: emailKey(connection, before) });
     if (after) ops.push({ op: 'put', key: emailKey(connection, after), value: { id: record.id } });
     const next: ScimUserRecord = { ...record, ...attrs, updated_at: new Date().toISOString() };
-    await store.batch([{ op: 'put', key: userKey(record.id), value: next }, ...ops]);
+    await writeInOrder(store, [{ op: 'put', key: userKey(record.id), value: next }, ...ops]);
     await this.applyAccount(record.id, attrs, record, connection, meta);
     await this.auditEvent(connection, meta, 'scim.user_updated', { type: 'user', id: record.id }, { userName: attrs.userName, active: attrs.active });
     return next;
@@ -258,7 +258,7 @@ export class ScimService {
     const connection = record.connection_id;
     const primary = primaryEmail(record);
     const groups = await store.smembers(memberOfKey(id));
-    await store.batch([
+    await writeInOrder(store, [
       { op: 'put', key: userKey(id), value: { ...record, deleted: true, updated_at: new Date().toISOString() } },
       { op: 'srem', key: usersKey(connection), members: [id] },
       { op: 'delete', key: userNameKey(connection, record.userName) },
@@ -354,9 +354,9 @@ export class ScimService {
     }
     const now = new Date().toISOString();
     const group: ScimGroupRecord = { id, connection_id, displayName: attrs.displayName, externalId: attrs.externalId, created_at: now, updated_at: now };
-    await this.deps.store.batch([
-      { op: 'put', key: groupKey(id), value: group },
+    await writeInOrder(this.deps.store, [
       { op: 'sadd', key: groupsKey(connection_id), members: [id] },
+      { op: 'put', key: groupKey(id), value: group },
     ]);
     await this.auditEvent(connection_id, meta, 'scim.group_created', { type: 'scim_group', id }, { displayName: attrs.displayName });
     await this.changeMembers(group, [], attrs.members, false, meta);
@@ -402,7 +402,7 @@ export class ScimService {
     const group = await this.groupRecord(principal, id);
     const { store } = this.deps;
     const members = await store.smembers(membersKey(id));
-    await store.batch([
+    await writeInOrder(store, [
       { op: 'delete', key: groupKey(id) },
       { op: 'srem', key: groupsKey(group.connection_id), members: [id] },
       { op: 'delete', key: groupNameKey(group.connection_id, group.displayName) },

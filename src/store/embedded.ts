@@ -22,7 +22,7 @@
  */
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import { StoreInputError, StoreUnavailableError, checkCursor, checkKey } from './types.ts';
+import { CrossSlotBatchError, StoreInputError, StoreUnavailableError, checkCursor, checkKey, checkOneSlot } from './types.ts';
 import type { BatchOp, JsonObject, RangeOptions, Store, StoredEvent } from './types.ts';
 
 export interface EmbeddedStoreOptions {
@@ -94,7 +94,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
     try {
       return action();
     } catch (error) {
-      if (error instanceof StoreUsageError || error instanceof StoreInputError || error instanceof RangeError || error instanceof TypeError) throw error;
+      if (error instanceof StoreUsageError || error instanceof StoreInputError || error instanceof CrossSlotBatchError || error instanceof RangeError || error instanceof TypeError) throw error;
       throw new StoreUnavailableError(`embedded store ${operation} failed`, { cause: error });
     }
   }
@@ -308,6 +308,8 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
       return run('batch', () => {
         for (const op of ops) if (op.op !== 'delete' && op.op !== 'srem') checkTtl(op.ttlSeconds);
         if (ops.length === 0) return;
+        // Held to Redis Cluster's rule here too, so a batch that would break on Cluster fails every test.
+        checkOneSlot(ops.map((op) => checkKey(op.key)));
         // Abortable transaction: if any op throws (wrong type), none of the batch is committed.
         write(() => {
           const now = Date.now();
@@ -349,6 +351,13 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<
 
     available() {
       return !closed;
+    },
+    async topology() {
+      return { mode: 'embedded' as const, masters: 1, masters_reachable: closed ? 0 : 1 };
+    },
+    async durabilityWarnings() {
+      // Every write is committed and fsynced before it is acknowledged (transactionSync): nothing to warn about.
+      return [];
     },
     ping() {
       return run('ping', () => {

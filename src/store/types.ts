@@ -5,8 +5,10 @@
  * as Dex runs storage/conformance against every backend. Values are JSON-serialisable objects.
  *
  * Key layout is the caller's: `lt:` prefixes are added by the implementation (configurable), callers
- * pass logical keys such as `oidc:AccessToken:{id}`. A `{…}` section is a Redis Cluster hash tag:
- * keys touched by one `batch` must share it to be atomic on Cluster.
+ * pass logical keys such as `oidc:AccessToken:{id}`. A `{…}` section is a Redis Cluster hash tag: only
+ * the tag decides a key's hash slot (a key without one is hashed whole). Every key of one `batch` must
+ * have the same hash tag (checkOneSlot): every driver refuses a batch that spans several, so code that
+ * would break on Redis Cluster fails its tests on any store.
  */
 export type JsonObject = { [key: string]: unknown };
 
@@ -31,6 +33,20 @@ export interface RangeOptions {
   after?: string | undefined;
   limit?: number | undefined;
 }
+
+/** What /readyz reports about the store behind this node (counts only: no internal addresses). */
+export interface StoreTopology {
+  mode: 'embedded' | 'standalone' | 'cluster' | 'sentinel';
+  /** Masters this node knows of (the one database for embedded and standalone). */
+  masters: number;
+  /** Of those, how many answered a PING just now. */
+  masters_reachable: number;
+  /** Redis Cluster only: CLUSTER INFO's cluster_state (`ok`, or `fail` while a slot has no master). */
+  cluster_state?: string;
+}
+
+/** Why a store operation failed, for metrics. */
+export type StoreErrorKind = 'timeout' | 'connection' | 'readonly' | 'cluster_down' | 'redirections' | 'auth' | 'busy' | 'command' | 'input' | 'replica_ack';
 
 export interface Store {
   readonly driver: 'embedded' | 'redis';
@@ -61,7 +77,12 @@ export interface Store {
   /** Current values of counters, in order; an absent or expired counter reads 0. Writes nothing. */
   counters(keys: string[]): Promise<number[]>;
 
-  /** Several writes applied together: all or none. */
+  /**
+   * Several writes applied together: all or none. Every key must have the same hash tag (one Redis
+   * Cluster slot); a batch that spans several is refused with CrossSlotBatchError before any write.
+   * Work that touches several entities is several batches, ordered so that a failure between them
+   * leaves nothing unsafe (an index entry pointing at nothing, never a record its index misses).
+   */
   batch(ops: BatchOp[]): Promise<void>;
 
   /** Append-only event log: append returns the assigned id; range reads in id order. */
@@ -75,6 +96,13 @@ export interface Store {
    * round trip on paths that would otherwise not touch the store (fail closed). True promises nothing.
    */
   available(): boolean;
+  /** The topology behind the store and how much of it answers now (readiness). Never rejects. */
+  topology(): Promise<StoreTopology>;
+  /**
+   * Settings of the backing store that can lose acknowledged writes (eviction, no persistence), as
+   * sentences for the start-up log; empty when none is known. Never rejects.
+   */
+  durabilityWarnings(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -109,6 +137,47 @@ export function checkKey(key: string): string {
     throw new StoreInputError('key_too_long', `key longer than ${MAX_KEY_BYTES} bytes: ${key.slice(0, 60)}…`);
   }
   return key;
+}
+
+/**
+ * The part of a key Redis Cluster hashes to choose its slot: the text between the first `{` and the
+ * next `}` when that is not empty, else the whole key (the Redis Cluster specification's rule).
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close <= open + 1) return key;
+  return key.slice(open + 1, close);
+}
+
+/**
+ * A batch whose keys have different hash tags: Redis Cluster cannot apply it in one transaction. A bug
+ * in the caller (answered 500), never the user's input.
+ */
+export class CrossSlotBatchError extends Error {
+  override readonly name = 'CrossSlotBatchError';
+}
+
+/** Throws CrossSlotBatchError unless every key has the same hash tag. */
+export function checkOneSlot(keys: string[]): void {
+  const first = keys[0];
+  if (first === undefined) return;
+  const tag = hashTagOf(first);
+  const other = keys.find((key) => hashTagOf(key) !== tag);
+  if (other !== undefined) {
+    throw new CrossSlotBatchError(`batch spans several hash tags (${first.slice(0, 80)} and ${other.slice(0, 80)}): one batch must stay within one entity's hash tag`);
+  }
+}
+
+/**
+ * Writes spanning several entities, one after another in the given order, each its own single-slot batch
+ * (Redis Cluster applies a transaction only within one hash slot). Callers order them so that a crash
+ * between two leaves at worst a stale index entry: index before record, lookups and tokens last, and a
+ * deletion takes the record first.
+ */
+export async function writeInOrder(store: Pick<Store, 'batch'>, ops: BatchOp[]): Promise<void> {
+  for (const op of ops) await store.batch([op]);
 }
 
 /** Throws StoreInputError unless `after` is absent or an event id. */

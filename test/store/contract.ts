@@ -3,8 +3,8 @@
  * storage/conformance against every backend. An implementation's test file only supplies a factory.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_KEY_BYTES, StoreInputError, StoreUnavailableError } from '../../src/store/index.ts';
-import type { Store } from '../../src/store/index.ts';
+import { CrossSlotBatchError, MAX_KEY_BYTES, StoreInputError, StoreUnavailableError } from '../../src/store/index.ts';
+import type { BatchOp, Store } from '../../src/store/index.ts';
 
 export interface StoreUnderTest {
   /** A store with no data in it (a fresh directory, a fresh key prefix…). */
@@ -271,13 +271,13 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
 
     describe('batch', () => {
       it('applies every kind of op together', async () => {
-        await store.put('batch:old', { a: 1 });
+        await store.put('batch:{g}:old', { a: 1 });
         await store.sadd('batch:{g}:index', ['old-token', 'other']);
         await store.put('batch:{g}:extend', { a: 2 });
         await store.batch([
           { op: 'put', key: 'batch:{g}:token', value: { t: 1 }, ttlSeconds: 100 },
           { op: 'put', key: 'batch:{g}:plain', value: { t: 2 } },
-          { op: 'delete', key: 'batch:old' },
+          { op: 'delete', key: 'batch:{g}:old' },
           { op: 'sadd', key: 'batch:{g}:index', members: ['new-token'], ttlSeconds: 200 },
           { op: 'srem', key: 'batch:{g}:index', members: ['old-token'] },
           { op: 'expire', key: 'batch:{g}:extend', ttlSeconds: 300 },
@@ -286,7 +286,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect(await store.ttl('batch:{g}:token')).toBeGreaterThanOrEqual(99);
         expect(await store.get('batch:{g}:plain')).toEqual({ t: 2 });
         expect(await store.ttl('batch:{g}:plain')).toBeUndefined();
-        expect(await store.get('batch:old')).toBeUndefined();
+        expect(await store.get('batch:{g}:old')).toBeUndefined();
         expect(sorted(await store.smembers('batch:{g}:index'))).toEqual(['new-token', 'other']);
         expect(await store.ttl('batch:{g}:index')).toBeGreaterThanOrEqual(199);
         expect(await store.ttl('batch:{g}:extend')).toBeGreaterThanOrEqual(299);
@@ -296,14 +296,36 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
 
       it('applies ops in order within the batch', async () => {
         await store.batch([
-          { op: 'put', key: 'batch:order', value: { v: 1 } },
-          { op: 'delete', key: 'batch:order' },
-          { op: 'put', key: 'batch:order', value: { v: 2 } },
-          { op: 'sadd', key: 'batch:order-set', members: ['a', 'b'] },
-          { op: 'srem', key: 'batch:order-set', members: ['a'] },
+          { op: 'put', key: 'batch:{o}', value: { v: 1 } },
+          { op: 'delete', key: 'batch:{o}' },
+          { op: 'put', key: 'batch:{o}', value: { v: 2 } },
+          { op: 'sadd', key: 'batch:{o}:set', members: ['a', 'b'] },
+          { op: 'srem', key: 'batch:{o}:set', members: ['a'] },
         ]);
-        expect(await store.get('batch:order')).toEqual({ v: 2 });
-        expect(await store.smembers('batch:order-set')).toEqual(['b']);
+        expect(await store.get('batch:{o}')).toEqual({ v: 2 });
+        expect(await store.smembers('batch:{o}:set')).toEqual(['b']);
+      });
+
+      it('refuses a batch spanning several hash tags (several Cluster slots), writing nothing', async () => {
+        // Redis Cluster cannot apply such a batch in one transaction; every driver refuses it so the
+        // mistake shows in every test run, not only on a Cluster.
+        const spans: BatchOp[][] = [
+          [{ op: 'put', key: 'slot:{a}', value: { a: 1 } }, { op: 'put', key: 'slot:{b}', value: { b: 1 } }],
+          [{ op: 'put', key: 'slot:{a}:record', value: { a: 1 } }, { op: 'sadd', key: 'slot:index', members: ['a'] }],
+          // An empty tag is no tag: the whole key is hashed.
+          [{ op: 'put', key: 'slot:{}:x', value: { a: 1 } }, { op: 'put', key: 'slot:{}:y', value: { a: 1 } }],
+        ];
+        for (const ops of spans) await expect(store.batch(ops)).rejects.toBeInstanceOf(CrossSlotBatchError);
+        for (const key of ['slot:{a}', 'slot:{b}', 'slot:{a}:record', 'slot:{}:x', 'slot:{}:y']) expect(await store.get(key), key).toBeUndefined();
+        expect(await store.smembers('slot:index')).toEqual([]);
+        // The same tag anywhere in the key is one slot; keys without a tag that are equal are one slot.
+        await store.batch([
+          { op: 'put', key: 'user:{u1}', value: { a: 1 } },
+          { op: 'sadd', key: 'user:{u1}:sessions', members: ['s'] },
+          { op: 'put', key: 'x:{u1}:y:{other}', value: { a: 2 } },
+        ]);
+        expect(await store.get('x:{u1}:y:{other}')).toEqual({ a: 2 });
+        await store.ping();
       });
 
       it('applies nothing when one op is invalid', async () => {
@@ -369,6 +391,16 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         await store.append('log:ab', { from: 'ab' });
         expect((await store.range('log:a')).map((e) => e.value)).toEqual([{ from: 'a' }]);
         expect((await store.range('log:{t}:b')).map((e) => e.value)).toEqual([{ from: 'b' }]);
+      });
+    });
+
+    describe('topology', () => {
+      it('reports its mode and every master reachable', async () => {
+        const topology = await store.topology();
+        expect(['embedded', 'standalone', 'cluster', 'sentinel']).toContain(topology.mode);
+        expect(topology.masters).toBeGreaterThanOrEqual(1);
+        expect(topology.masters_reachable).toBe(topology.masters);
+        expect(Array.isArray(await store.durabilityWarnings())).toBe(true);
       });
     });
 

@@ -146,3 +146,27 @@ describe('redis store: data survives a Redis restart with persistence on', () =>
     }
   });
 });
+
+describe('redis store: durability checks', () => {
+  const cases: Array<{ name: string; args: string[]; persist?: boolean; expected: RegExp[] }> = [
+    { name: 'no persistence', args: [], expected: [/^Redis appendonly is no: a Redis crash or restart loses everything written/] },
+    { name: 'an eviction policy', args: ['--maxmemory-policy', 'allkeys-lru'], persist: true, expected: [/^Redis maxmemory-policy is allkeys-lru: .*set it to noeviction$/] },
+    { name: 'appendfsync no', args: ['--appendfsync', 'no'], persist: true, expected: [/^Redis appendfsync is no: /] },
+    { name: 'CONFIG disabled (managed Redis)', args: ['--rename-command', 'CONFIG', '""'], expected: [/^could not read the Redis configuration .*make sure maxmemory-policy is noeviction and appendonly is yes/] },
+    { name: 'AOF and noeviction', args: [], persist: true, expected: [] },
+  ];
+  for (const { name, args, persist, expected } of cases) {
+    it(`warns about settings that can lose acknowledged writes: ${name}`, async () => {
+      const redis = await startRedisServer({ ...(persist ? { persist: true } : {}), extraArgs: args });
+      const store = await openRedisStore({ url: redis.url, prefix: randomPrefix() });
+      try {
+        const warnings = await store.durabilityWarnings();
+        expect(warnings).toHaveLength(expected.length);
+        expected.forEach((pattern, i) => expect(warnings[i]).toMatch(pattern));
+      } finally {
+        await store.close();
+        await redis.dispose();
+      }
+    });
+  }
+});

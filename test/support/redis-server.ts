@@ -7,7 +7,7 @@
  * dies without running exit handlers (SIGKILL, crash), so no redis-server outlives its test run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,13 @@ export interface RedisServerOptions {
   binary?: string;
   /** How long start-up may take before it is an error; default 10 s. */
   startTimeoutMs?: number;
+  /** More command-line settings (`--cluster-enabled yes`, `--replicaof 127.0.0.1 7000`…). */
+  extraArgs?: string[];
+  /**
+   * Run as a Sentinel: `redis-server <dir>/sentinel.conf --sentinel`, the file first holding these lines
+   * (Sentinel rewrites it as it learns the topology).
+   */
+  sentinelConfig?: string;
 }
 
 export interface RedisServer {
@@ -76,15 +83,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), 'lt-redis-'));
   directories.add(dir);
+  const sentinelFile = path.join(dir, 'sentinel.conf');
+  if (options.sentinelConfig !== undefined) writeFileSync(sentinelFile, `${options.sentinelConfig}\n`);
   const args = [
+    ...(options.sentinelConfig !== undefined ? [sentinelFile, '--sentinel'] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
     '--daemonize', 'no',
     '--protected-mode', 'no',
-    '--save', '',
-    ...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     '--logfile', '',
+    ...(options.sentinelConfig !== undefined
+      ? []
+      : ['--save', '', ...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])]),
+    ...(options.extraArgs ?? []),
   ];
 
   let child: ChildProcess | undefined;
@@ -167,7 +179,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 }
 
-/** True when a fresh connection gets `+PONG` (not `-LOADING`, not refused) within 500 ms. */
+/** True when a fresh connection gets `+PONG` (or `-NOAUTH`: it answers, behind a password) within 500 ms; not `-LOADING`, not refused. */
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
@@ -181,7 +193,7 @@ function answersPing(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk) => {
       reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
   });
 }
