@@ -9,7 +9,7 @@ import { canRefresh, ConnectorError, type Connector } from './connectors/index.t
 import { ConnectionSet } from './connectors/connections.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
-import { ExpiryWatcher, KeyService } from './keys/index.ts';
+import { ExpiryWatcher, KeyEventFeed, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
@@ -40,6 +40,8 @@ export interface Services {
   groupRoles: GroupRoles;
   provisioningRules: ProvisioningRules;
   keys: KeyService;
+  /** The key event log as GET /v1/keys/events streams it (src/keys/events.ts). */
+  keyEvents: KeyEventFeed;
   /** The one access policy every door asks (src/access). */
   access: AccessPolicy;
   webhooks: WebhookService;
@@ -116,6 +118,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     maxTtlDays: config.api_keys.max_ttl_days,
     logger,
   });
+  const keyEvents = new KeyEventFeed(store, logger, { pollMs: config.api_keys.events_poll_ms });
   const webhooks = new WebhookService(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
@@ -220,6 +223,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     groupRoles,
     provisioningRules,
     keys,
+    keyEvents,
     access,
     webhooks,
     audit,
@@ -227,6 +231,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     providers,
     storeHealth,
     async close() {
+      keyEvents.stop();
       providers.stop();
       storeHealth.stop();
       connections.stop();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Services } from '../container.ts';
@@ -10,6 +11,14 @@ const createProject = z.strictObject({ name: z.string().trim().min(1).max(200), 
 
 function projectView(p: Project) {
   return { id: p.id, name: p.name, parent_id: p.parent_id, path: p.path, created_at: p.created_at };
+}
+
+/** RFC 9110 §13.1.2: whether an If-None-Match list names this entity tag (weak comparison). */
+export function ifNoneMatch(header: string, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare);
 }
 
 export function projectRoutes(router: Router, services: Services): void {
@@ -33,7 +42,19 @@ export function projectRoutes(router: Router, services: Services): void {
   router.get('/v1/projects', auth, async (ctx) => {
     const visible = await services.access.visibleProjects(principalOf(ctx));
     const projects = (await Promise.all([...visible].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
-    ctx.body = { projects: projects.map(projectView) };
+    projects.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+    const body = { projects: projects.map(projectView) };
+    // An ETag so a resource server (the verifier library's project tree) revalidates without a download.
+    const etag = `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
+    ctx.set('ETag', etag);
+    ctx.set('Cache-Control', 'private, no-cache');
+    // Compared here rather than with ctx.fresh: fetch() adds `Cache-Control: no-cache` to every conditional
+    // request (Fetch §4.5), which ctx.fresh reads as "never answer 304".
+    if (ifNoneMatch(ctx.get('if-none-match'), etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = body;
   });
 
   router.get('/v1/projects/:id', auth, async (ctx) => {
