@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { Services } from '../container.ts';
@@ -6,19 +5,12 @@ import { ProjectError, type Project } from '../directory/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
+import { etagOf, ifNoneMatch } from '../http/etag.ts';
 
 const createProject = z.strictObject({ name: z.string().trim().min(1).max(200), parent_id: z.string().optional().nullable() });
 
 function projectView(p: Project) {
   return { id: p.id, name: p.name, parent_id: p.parent_id, path: p.path, created_at: p.created_at };
-}
-
-/** RFC 9110 §13.1.2: whether an If-None-Match list names this entity tag (weak comparison). */
-export function ifNoneMatch(header: string, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  const bare = etag.replace(/^W\//, '');
-  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare);
 }
 
 export function projectRoutes(router: Router, services: Services): void {
@@ -45,11 +37,9 @@ export function projectRoutes(router: Router, services: Services): void {
     projects.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
     const body = { projects: projects.map(projectView) };
     // An ETag so a resource server (the verifier library's project tree) revalidates without a download.
-    const etag = `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
+    const etag = etagOf(JSON.stringify(body));
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', 'private, no-cache');
-    // Compared here rather than with ctx.fresh: fetch() adds `Cache-Control: no-cache` to every conditional
-    // request (Fetch §4.5), which ctx.fresh reads as "never answer 304".
     if (ifNoneMatch(ctx.get('if-none-match'), etag)) {
       ctx.status = 304;
       return;
