@@ -69,7 +69,7 @@ export class ApiKeyVerifier {
   private continuousSince = Infinity;
   private lastHeard = -Infinity;
   private lastEventId: string | undefined;
-  readonly stats = { serverVerifications: 0, cacheHits: 0, evictions: 0, streamConnections: 0, usageReports: 0 };
+  readonly stats = { serverVerifications: 0, cacheHits: 0, keyEvents: 0, evictions: 0, streamConnections: 0, usageReports: 0 };
 
   constructor(options: ApiKeyOptions) {
     this.options = options;
@@ -317,6 +317,7 @@ export class ApiKeyVerifier {
             backoff = 250;
           } else {
             const data = safeJson(item.data);
+            this.stats.keyEvents++;
             if (data && typeof data.key_id === 'string') this.evict(data.key_id, now);
           }
           if (item.id) this.lastEventId = item.id;

@@ -7,6 +7,6 @@
  *   if (!(await verifier.can(principal, 'read:logs', projectId))) …
  *   await verifier.close();
  */
-export { createVerifier, type Principal, type Verifier, type VerifierOptions, type VerifyInput } from './verifier.ts';
+export { createVerifier, type Principal, type Verifier, type VerifierOptions, type VerifierStats, type VerifyInput } from './verifier.ts';
 export { VerifierError, type VerifierErrorCode } from './errors.ts';
 export { credentialsOf, expressGuard, koaGuard, nodeHttpGuard, sendRefusal, type GuardOptions } from './adapters.ts';

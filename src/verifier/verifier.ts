@@ -72,12 +72,27 @@ export interface VerifyInput {
   project_id?: string | undefined;
 }
 
+/** Counters for monitoring (and tests): what was fetched, verified remotely, served from memory. */
+export interface VerifierStats {
+  discoveryFetches: number;
+  jwksFetches: number;
+  unknownKidRefetches: number;
+  serverVerifications: number;
+  cacheHits: number;
+  keyEvents: number;
+  evictions: number;
+  streamConnections: number;
+  usageReports: number;
+  /** The key event stream is connected and was heard from within failSafeMs. */
+  streamLive: boolean;
+}
+
 export interface Verifier {
   verify(input: VerifyInput): Promise<Principal>;
   can(principal: Principal, scope: string, projectId: string): Promise<boolean>;
   /** Resolves once discovery, the JWKS and (with apiKeys) the event stream are ready, or after timeoutMs. */
   ready(timeoutMs?: number): Promise<boolean>;
-  stats(): Record<string, number | boolean>;
+  stats(): VerifierStats;
   close(): Promise<void>;
 }
 
