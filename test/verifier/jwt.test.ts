@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { SignJWT, exportJWK, generateKeyPair, decodeProtectedHeader } from 'jose';
 import type { Browser } from 'playwright-core';
-import { startAuthServer, testConfig, CC_SECRET, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
+import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../support/auth-server.ts';
+import { clientCredentialsToken } from '../support/tokens.ts';
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { discover } from '../support/http-login.ts';
 import { launchBrowser } from '../support/browser.ts';
@@ -10,17 +11,6 @@ import { eventually, startCallbackServer } from '../support/wait.ts';
 import { createVerifier, VerifierError, type Verifier } from '../../src/verifier/index.ts';
 
 const AUDIENCE = 'https://api.logtrace.test';
-
-export async function clientCredentialsToken(server: Pick<AuthServer, 'url'>, scope = 'read:logs'): Promise<string> {
-  const response = await fetch(`${server.url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`ingest-svc:${CC_SECRET}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
-  });
-  const body = (await response.json()) as { access_token?: string };
-  if (!body.access_token) throw new Error(`no token: ${JSON.stringify(body)}`);
-  return body.access_token;
-}
 
 async function refusal(promise: Promise<unknown>): Promise<VerifierError> {
   try {
