@@ -5,13 +5,15 @@ import { fetchJson, type CachedDocument, type FetchLike } from './http.ts';
  * `GET /v1/projects` (every project the credential can see, each with its ancestry `path`), fetched at
  * start-up and revalidated with its ETag. Projects are never moved on the server, so a path once known
  * never changes: the cache can only be incomplete, never wrong. A project it does not know yet (created
- * since) costs at most one revalidation per cooldown; still unknown, it is a project nobody here may use.
+ * since) costs at most one revalidation per cooldown (callers within the cooldown wait for the next one);
+ * still unknown, it is a project nobody here may use.
  */
 export class ProjectTree {
   private paths = new Map<string, readonly string[]>();
   private document: CachedDocument<Map<string, readonly string[]>> | undefined;
   private lastFetch = -Infinity;
   private loading: Promise<void> | undefined;
+  private scheduled: Promise<void> | undefined;
   private readonly options: { baseUrl: string; credential: string; fetch: FetchLike; cooldownMs: number; timeoutMs: number };
 
   constructor(options: ProjectTree['options']) {
@@ -22,7 +24,10 @@ export class ProjectTree {
   async pathOf(projectId: string): Promise<readonly string[] | undefined> {
     const known = this.paths.get(projectId);
     if (known) return known;
-    if (Date.now() - this.lastFetch >= this.options.cooldownMs) await this.load().catch(() => undefined);
+    // Within the cooldown, wait for the next revalidation (shared by every caller) rather than answer
+    // "unknown" for a project created a moment ago.
+    const wait = this.lastFetch + this.options.cooldownMs - Date.now();
+    await (wait > 0 ? (this.scheduled ??= delay(wait).then(() => this.load()).finally(() => (this.scheduled = undefined))) : this.load()).catch(() => undefined);
     return this.paths.get(projectId);
   }
 
@@ -55,4 +60,8 @@ function parseProjects(body: unknown): Map<string, readonly string[]> {
     }
   }
   return paths;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
