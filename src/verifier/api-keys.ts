@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { buildAllowlist, ipAllowed } from './ip.ts';
-import { hashKey, parseKey } from './key-format.ts';
+import { hashKey, KEY_PATTERN, parseKey } from './key-format.ts';
 import { readSse } from './sse.ts';
 import type { FetchLike } from './http.ts';
 
@@ -60,6 +60,8 @@ export class ApiKeyVerifier {
   /** Key ids with an event, and when: a verification in flight across an event is not cached. */
   private readonly recentEvents = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<KeyCheck>>();
+  /** Hashes of keys the server refused for good (revoked, rotated, expired, unknown), bounded like the cache. */
+  private readonly refused = new Map<string, { code: Exclude<KeyOutcome, 'valid'>; at: number }>();
   private usage = new Map<string, { key_id: string; outcome: KeyOutcome; count: number; last_used_at?: number; last_used_ip?: string }>();
   private usageTimer: NodeJS.Timeout | undefined;
   private stream: AbortController | undefined;
@@ -95,18 +97,22 @@ export class ApiKeyVerifier {
   }
 
   async check(key: string, request: { ip?: string | null | undefined; scope?: string | undefined; project_id?: string | undefined }): Promise<KeyCheck> {
-    if (!parseKey(key).ok) return { ok: false, code: 'not_found' };
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key)) return { ok: false, code: 'not_found' };
+    // A cached key passed the checksum when it was cached: the hot path is one SHA-256 and a map lookup.
     const hash = hashKey(key);
     const now = Date.now();
     const entry = this.cache.get(hash);
     if (entry && this.usable(entry, now)) {
       this.stats.cacheHits++;
-      const outcome = await this.localOutcome(entry, request, now);
+      const outcome = this.timeAndAddress(entry, request.ip, now) ?? (request.project_id || request.scope ? await this.projectAndScope(entry, request) : 'valid');
       this.count(entry.key_id, outcome, request.ip ?? undefined, now);
       if (outcome === 'rotated' || outcome === 'expired') this.evict(entry.key_id);
       return outcome === 'valid' ? { ok: true, key: publicView(entry) } : { ok: false, code: outcome };
     }
     if (entry) this.forget(entry);
+    const final = this.refused.get(hash);
+    if (final && now - final.at < this.options.cacheTtlMs) return { ok: false, code: final.code };
+    if (!parseKey(key).ok) return { ok: false, code: 'not_found' };
     const flightKey = `${hash}|${request.ip ?? ''}`;
     let flight = this.inFlight.get(flightKey);
     if (!flight) {
@@ -133,10 +139,15 @@ export class ApiKeyVerifier {
   }
 
   private async localOutcome(entry: Entry, request: { ip?: string | null | undefined; scope?: string | undefined; project_id?: string | undefined }, now: number): Promise<KeyOutcome> {
+    return this.timeAndAddress(entry, request.ip, now) ?? this.projectAndScope(entry, request);
+  }
+
+  /** The first checks, in the server's order: rotated (grace over) → expired → IP allowlist. */
+  private timeAndAddress(entry: Entry, ip: string | null | undefined, now: number): KeyOutcome | undefined {
     if (entry.graceUntilMs !== undefined && entry.graceUntilMs <= now) return 'rotated';
     if (entry.expiresAtMs <= now) return 'expired';
-    if (entry.allowlist && !(request.ip && ipAllowed(entry.allowlist, request.ip))) return 'ip_not_allowed';
-    return this.projectAndScope(entry, request);
+    if (entry.allowlist && !(ip && ipAllowed(entry.allowlist, ip))) return 'ip_not_allowed';
+    return undefined;
   }
 
   private async projectAndScope(key: VerifiedKey, request: { scope?: string | undefined; project_id?: string | undefined }): Promise<KeyOutcome> {
@@ -169,6 +180,12 @@ export class ApiKeyVerifier {
     }
     if (body.valid !== true) {
       const code = typeof body.code === 'string' && OUTCOMES.has(body.code) ? (body.code as Exclude<KeyOutcome, 'valid'>) : 'not_found';
+      // Revoked, rotated, expired and unknown keys never become valid again: remembered, so a client
+      // retrying a dead key costs the server (and its failure limits) one call, not one per request.
+      if (FINAL_REFUSALS.has(code)) {
+        if (this.refused.size >= this.options.maxEntries) this.refused.delete(this.refused.keys().next().value!);
+        this.refused.set(hash, { code, at: Date.now() });
+      }
       return { ok: false, code };
     }
     const verified: VerifiedKey = {
@@ -341,10 +358,12 @@ export class ApiKeyVerifier {
     await this.flushUsage();
     this.cache.clear();
     this.hashesByKey.clear();
+    this.refused.clear();
   }
 }
 
 const OUTCOMES = new Set(['not_found', 'expired', 'revoked', 'rotated', 'ip_not_allowed', 'insufficient_scope', 'wrong_project']);
+const FINAL_REFUSALS: ReadonlySet<string> = new Set(['not_found', 'expired', 'revoked', 'rotated']);
 
 function publicView(entry: Entry): VerifiedKey {
   return { key_id: entry.key_id, project_id: entry.project_id, scopes: entry.scopes, environment: entry.environment, expires_at: entry.expires_at };

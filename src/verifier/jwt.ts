@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { errors as joseErrors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { fetchJson, type CachedDocument, type CachePolicy, type FetchLike } from './http.ts';
 
 /**
@@ -30,6 +30,11 @@ interface Discovery {
 }
 
 
+/** A refusal decided before jose verifies the signature (no kid, an unknown kid, an algorithm not allowed). */
+class Refusal extends Error {
+  override readonly name = 'Refusal';
+}
+
 export type JwtFailure = { code: 'invalid_token' | 'token_expired'; message: string } | { code: 'unavailable'; message: string; cause: unknown };
 
 export class JwtVerifier {
@@ -52,29 +57,12 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<{ ok: true; payload: JWTPayload } | { ok: false; failure: JwtFailure }> {
-    let kid: string | undefined;
-    let alg: string | undefined;
-    try {
-      const header = decodeProtectedHeader(token);
-      kid = header.kid;
-      alg = header.alg;
-    } catch {
-      return { ok: false, failure: { code: 'invalid_token', message: 'the access token is not a JWT' } };
-    }
-    if (typeof kid !== 'string' || !kid) return { ok: false, failure: { code: 'invalid_token', message: 'the access token names no signing key (kid)' } };
     try {
       const now = Date.now();
       if (!this.jwks || !this.discovery || now >= this.jwks.expiresAt || now >= this.discovery.expiresAt) await this.refresh(false);
-      let key = this.keys.get(kid);
-      if (!key && now - this.lastUnknownKidFetch >= this.options.unknownKidCooldownMs) {
-        this.lastUnknownKidFetch = now;
-        this.stats.unknownKidRefetches++;
-        await this.refresh(true);
-        key = this.keys.get(kid);
-      }
-      if (!key) return { ok: false, failure: { code: 'invalid_token', message: 'the access token is signed with a key the issuer does not publish' } };
-      if (typeof alg !== 'string' || !this.discovery!.value.algorithms.includes(alg)) return { ok: false, failure: { code: 'invalid_token', message: `the access token's algorithm ${String(alg)} is not allowed` } };
-      const { payload } = await jwtVerify(token, key, {
+      // jose parses the header once and hands it here: the key is chosen by kid, the algorithm checked
+      // against discovery's before any signature work.
+      const { payload } = await jwtVerify(token, this.keyFor, {
         issuer: this.options.issuer,
         audience: this.options.audience,
         typ: 'at+jwt',
@@ -84,11 +72,28 @@ export class JwtVerifier {
       });
       return { ok: true, payload };
     } catch (err) {
+      if (err instanceof Refusal) return { ok: false, failure: { code: 'invalid_token', message: err.message } };
       if (err instanceof joseErrors.JWTExpired) return { ok: false, failure: { code: 'token_expired', message: 'the access token has expired' } };
       if (err instanceof joseErrors.JOSEError) return { ok: false, failure: { code: 'invalid_token', message: `the access token is not valid: ${describe(err)}` } };
       return { ok: false, failure: { code: 'unavailable', message: 'the issuer’s signing keys could not be fetched', cause: err } };
     }
   }
+
+  private readonly keyFor = async (header: { kid?: string | undefined; alg?: string | undefined }): Promise<CryptoKey> => {
+    const { kid, alg } = header;
+    if (typeof kid !== 'string' || !kid) throw new Refusal('the access token names no signing key (kid)');
+    if (typeof alg !== 'string' || !this.discovery!.value.algorithms.includes(alg)) throw new Refusal(`the access token's algorithm ${String(alg)} is not allowed`);
+    let key = this.keys.get(kid);
+    const now = Date.now();
+    if (!key && now - this.lastUnknownKidFetch >= this.options.unknownKidCooldownMs) {
+      this.lastUnknownKidFetch = now;
+      this.stats.unknownKidRefetches++;
+      await this.refresh(true);
+      key = this.keys.get(kid);
+    }
+    if (!key) throw new Refusal('the access token is signed with a key the issuer does not publish');
+    return key;
+  };
 
   /** One refresh at a time: concurrent callers share it. `force` refetches a JWKS that is still fresh. */
   private refresh(force: boolean): Promise<void> {
