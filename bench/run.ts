@@ -525,46 +525,54 @@ function inProcess(mode: 'verify' | 'get', store: OursOptions['store'], concurre
         await cleanup();
         throw err;
       }
-      const runFor = async (seconds: number): Promise<InProcessRun> => {
-        const res = await fetch(`${baseUrl}/run?seconds=${seconds}`, { method: 'POST', signal: AbortSignal.timeout(seconds * 1000 + 30_000) });
-        const text = await res.text();
-        if (res.status !== 200) throw new Error(`in-process ${mode}: run answered ${res.status}: ${text.slice(0, 300)}`);
-        return JSON.parse(text) as InProcessRun;
-      };
+      return driven(child, baseUrl, `in-process ${mode}`, cleanup);
+    },
+  };
+}
+
+/**
+ * A child driven over its control endpoint (GET /ready, POST /run?seconds=S answering an InProcessRun:
+ * inprocess-verify.ts, verifier-inprocess.ts) as a target: no HTTP load, operations per second.
+ */
+function driven(child: Child, baseUrl: string, name: string, cleanup: () => Promise<void>): Running {
+  const runFor = async (seconds: number): Promise<InProcessRun> => {
+    const res = await fetch(`${baseUrl}/run?seconds=${seconds}`, { method: 'POST', signal: AbortSignal.timeout(seconds * 1000 + 30_000) });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${name}: run answered ${res.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as InProcessRun;
+  };
+  return {
+    child,
+    async run(opts, onMeasureStart) {
+      const warm = opts.warmup > 0 ? await runFor(opts.warmup) : undefined;
+      onMeasureStart();
+      const r = await runFor(opts.duration);
+      const failureSample = r.failureSample ?? warm?.failureSample;
       return {
-        child,
-        async run(opts, onMeasureStart) {
-          const warm = opts.warmup > 0 ? await runFor(opts.warmup) : undefined;
-          onMeasureStart();
-          const r = await runFor(opts.duration);
-          const failureSample = r.failureSample ?? warm?.failureSample;
-          return {
-            rps: r.ops / r.seconds,
-            p50: Number.NaN,
-            p90: Number.NaN,
-            p99: Number.NaN,
-            max: Number.NaN,
-            responses: r.ops,
-            ok: r.ops - r.invalid - r.thrown,
-            non2xx: r.invalid,
-            errors: r.thrown,
-            timeouts: 0,
-            mismatches: 0,
-            warmupFailures: (warm?.invalid ?? 0) + (warm?.thrown ?? 0),
-            ...(failureSample !== undefined ? { failureSample } : {}),
-            statusCodes: { ok: r.ops - r.invalid - r.thrown, ...(r.invalid ? { invalid: r.invalid } : {}), ...(r.thrown ? { thrown: r.thrown } : {}) },
-            seconds: r.seconds,
-            // No load generator: the harness only waits for the answer.
-            cpuSeconds: 0,
-          };
-        },
-        async check() {
-          const r = await runFor(0.05);
-          if (r.ops === 0 || r.invalid || r.thrown) throw new Error(`in-process ${mode}: ${r.ops} ops, ${r.invalid} invalid, ${r.thrown} thrown: ${r.failureSample ?? ''}`);
-        },
-        cleanup,
+        rps: r.ops / r.seconds,
+        p50: Number.NaN,
+        p90: Number.NaN,
+        p99: Number.NaN,
+        max: Number.NaN,
+        responses: r.ops,
+        ok: r.ops - r.invalid - r.thrown,
+        non2xx: r.invalid,
+        errors: r.thrown,
+        timeouts: 0,
+        mismatches: 0,
+        warmupFailures: (warm?.invalid ?? 0) + (warm?.thrown ?? 0),
+        ...(failureSample !== undefined ? { failureSample } : {}),
+        statusCodes: { ok: r.ops - r.invalid - r.thrown, ...(r.invalid ? { invalid: r.invalid } : {}), ...(r.thrown ? { thrown: r.thrown } : {}) },
+        seconds: r.seconds,
+        // No load generator: the harness only waits for the answer.
+        cpuSeconds: 0,
       };
     },
+    async check() {
+      const r = await runFor(0.05);
+      if (r.ops === 0 || r.invalid || r.thrown) throw new Error(`${name}: ${r.ops} ops, ${r.invalid} invalid, ${r.thrown} thrown: ${r.failureSample ?? ''}`);
+    },
+    cleanup,
   };
 }
 
@@ -625,6 +633,223 @@ function oursVerify(options: OursOptions, label: string): TargetSpec {
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The verifier library (logtrace-auth/verifier): in process vs over HTTP, and vs bare jose
+
+/** Our server running for the verifier scenarios, with an admin key, a read:logs key and a token. */
+interface VerifierFixture extends OursSetup {
+  server: Child;
+  adminKey: string;
+  key: string;
+  keyId: string;
+  token: string;
+}
+
+async function createVerifierFixture(): Promise<VerifierFixture> {
+  const options: OursOptions = { store: 'embedded' };
+  const setup = await prepareOurs(options);
+  try {
+    const admin = await bootstrapKey(setup);
+    const server = await launchOurs(options, setup);
+    const project = (await (await fetch(`${setup.baseUrl}/v1/projects`, { headers: { authorization: `Bearer ${admin.key}` } })).json()) as { projects: Array<{ id: string }> };
+    const created = (await (
+      await fetch(`${setup.baseUrl}/v1/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ project_id: project.projects[0]!.id, name: 'bench-reader', scopes: [VERIFY_SCOPE], environment: 'live' }),
+      })
+    ).json()) as { id: string; key: string };
+    const tokenRequest = clientCredentialsRequest(setup.baseUrl);
+    const token = ((await (await fetch(tokenRequest.url, { method: tokenRequest.method, headers: tokenRequest.headers, body: tokenRequest.body ?? null })).json()) as { access_token: string }).access_token;
+    return { ...setup, server, adminKey: admin.key, key: created.key, keyId: created.id, token };
+  } catch (err) {
+    await setup.cleanup();
+    throw err;
+  }
+}
+
+/** One fixture shared by a scenario's two targets; the server stops and the files go when both are done. */
+function sharedVerifierFixture() {
+  let fixture: Promise<VerifierFixture> | undefined;
+  let users = 0;
+  return {
+    acquire(): Promise<VerifierFixture> {
+      users++;
+      fixture ??= createVerifierFixture();
+      return fixture;
+    },
+    async release(): Promise<void> {
+      if (--users > 0) return;
+      const f = await fixture?.catch(() => undefined);
+      fixture = undefined;
+      await f?.server.stop();
+      await f?.cleanup();
+    },
+  };
+}
+
+function verifierChild(label: string, describe: string, mode: 'apikey' | 'jwt' | 'jose', shared: ReturnType<typeof sharedVerifierFixture>): TargetSpec {
+  return {
+    label,
+    describe,
+    async start() {
+      const f = await shared.acquire();
+      try {
+        const port = await freePort();
+        const baseUrl = `http://127.0.0.1:${port}`;
+        const child = await startChild({
+          name: `verifier in process (${mode})`,
+          cmd: process.execPath,
+          args: [path.join(BENCH_DIR, 'verifier-inprocess.ts')],
+          env: { PORT: String(port), MODE: mode, ISSUER: f.baseUrl, AUDIENCE, KEY: f.key, CREDENTIAL: f.adminKey, TOKEN: f.token, NODE_ENV: 'production' },
+          readyUrl: `${baseUrl}/ready`,
+        });
+        return driven(child, baseUrl, `verifier ${mode}`, () => shared.release());
+      } catch (err) {
+        await shared.release();
+        throw err;
+      }
+    },
+  };
+}
+
+function verifierApiKeyScenario(): Scenario {
+  const shared = sharedVerifierFixture();
+  return {
+    name: 'verifier-apikey',
+    title: 'API key: the verifier library from its cache, in process — vs POST /v1/keys/verify over HTTP (ours, embedded, 16 connections)',
+    byDefault: true,
+    kind: 'inprocess',
+    timing: INPROCESS_TIMING,
+    quickTiming: INPROCESS_QUICK_TIMING,
+    target: { rps: 50 },
+    baseline: {
+      label: 'http',
+      describe: 'src/main.ts, embedded store, POST /v1/keys/verify of a read:logs key',
+      async start() {
+        const f = await shared.acquire();
+        const request = verifyRequest(f.baseUrl, f.key);
+        // The fixture's server is this target's child: the harness stops it; release() then finds it stopped.
+        return { child: f.server, request, check: () => checkVerify('http', request, f.keyId), cleanup: () => shared.release() };
+      },
+    },
+    subject: verifierChild('verifier', "verifier.verify({ apiKey, ip }) with apiKeys.credential: cached after the first call (event stream live)", 'apikey', shared),
+  };
+}
+
+function verifierJwtScenario(): Scenario {
+  const shared = sharedVerifierFixture();
+  return {
+    name: 'verifier-jwt',
+    title: 'access token (ES256 JWT): verifier.verify() in process — vs bare jose.jwtVerify with the key imported once',
+    byDefault: true,
+    kind: 'inprocess',
+    timing: INPROCESS_TIMING,
+    quickTiming: INPROCESS_QUICK_TIMING,
+    target: { rps: 0.9 },
+    baseline: verifierChild('jose', 'jwtVerify(token, importedKey, { issuer, audience })', 'jose', shared),
+    subject: verifierChild('verifier', "verifier.verify({ authorization: 'Bearer …' }): cached JWKS, typ/alg/iss/aud/exp checks", 'jwt', shared),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes: measurements that are not a pair of targets
+
+interface ProbeReport {
+  name: string;
+  title: string;
+  status: 'ok' | 'skipped' | 'failed';
+  reason?: string;
+  lines: string[];
+  result?: Record<string, unknown>;
+}
+
+interface Probe {
+  name: string;
+  title: string;
+  byDefault: boolean;
+  run(flags: Flags): Promise<{ lines: string[]; result: Record<string, unknown> }>;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/**
+ * Revocation propagation: a key cached by a verifier (in this process) is revoked with DELETE /v1/keys/{id};
+ * the time from the revoke's answer until the verifier refuses the key. Two server nodes on one Redis when
+ * Redis answers (revoked on one, the verifier on the other), else one node on the embedded store.
+ */
+const revocationProbe: Probe = {
+  name: 'verifier-revocation',
+  title: 'revocation propagation to a verifier: DELETE /v1/keys/{id} answered → the verifier refuses the key',
+  byDefault: true,
+  async run(flags) {
+    const { createVerifier } = await import('../src/verifier/index.ts');
+    const useRedis = await redisAnswers(REDIS.host, REDIS.port);
+    // One log API (credential) and one end-client address revoking 100 keys a minute is a bench artifact
+    // the verify limiter would throttle.
+    const apiKeys = { verify_failures_per_minute: 100_000 };
+    const options: OursOptions = { store: useRedis ? 'redis' : 'embedded', config: { api_keys: apiKeys } };
+    const first = await prepareOurs(options);
+    const setups = [first];
+    const children: Child[] = [];
+    try {
+      if (useRedis) {
+        // A second node on the same Redis prefix: its own port and config file.
+        const port = await freePort();
+        const baseUrl = `http://127.0.0.1:${port}`;
+        const configPath = path.join(first.dir, 'config-b.yaml');
+        await writeFile(configPath, toYaml({ issuer: baseUrl, port, host: '127.0.0.1', log_level: 'warn', store: first.store, resource: { audience: AUDIENCE, scopes: RESOURCE_SCOPES }, clients: [CLIENT], api_keys: apiKeys }));
+        setups.push({ ...first, baseUrl, configPath, cleanup: async () => undefined });
+      }
+      const admin = await bootstrapKey(first);
+      for (const setup of setups) children.push(await launchOurs(options, setup));
+      const revoker = setups[0]!.baseUrl;
+      const verifierNode = setups.at(-1)!.baseUrl;
+      const verifier = createVerifier({ issuer: verifierNode, audience: AUDIENCE, apiKeys: { credential: admin.key }, onError: () => undefined });
+      if (!(await verifier.ready(30_000))) throw new Error('the verifier’s event stream did not connect');
+      const auth = { authorization: `Bearer ${admin.key}`, 'content-type': 'application/json' };
+      const projectId = ((await (await fetch(`${revoker}/v1/projects`, { headers: auth })).json()) as { projects: Array<{ id: string }> }).projects[0]!.id;
+      const samples: number[] = [];
+      const count = flags.quick ? 20 : 100;
+      try {
+        for (let i = 0; i < count; i++) {
+          const created = (await (await fetch(`${revoker}/v1/keys`, { method: 'POST', headers: auth, body: JSON.stringify({ project_id: projectId, name: `r${i}`, scopes: ['read:logs'], environment: 'live' }) })).json()) as { id: string; key: string };
+          await verifier.verify({ apiKey: created.key, ip: '127.0.0.1' });
+          // Cached now (a second verification makes no server call).
+          await verifier.verify({ apiKey: created.key, ip: '127.0.0.1' });
+          const revoked = await fetch(`${revoker}/v1/keys/${created.id}`, { method: 'DELETE', headers: auth });
+          await revoked.arrayBuffer();
+          const answered = performance.now();
+          if (revoked.status !== 200) throw new Error(`revoke answered ${revoked.status}`);
+          for (;;) {
+            const refused = await verifier.verify({ apiKey: created.key, ip: '127.0.0.1' }).then(() => false, () => true);
+            if (refused) break;
+            if (performance.now() - answered > 30_000) throw new Error('a revoked key was still accepted after 30 s');
+            await sleep(1);
+          }
+          samples.push(performance.now() - answered);
+        }
+      } finally {
+        await verifier.close();
+      }
+      const sorted = [...samples].sort((x, y) => x - y);
+      const result = { revocations: samples.length, nodes: setups.length, store: options.store, p50_ms: percentile(sorted, 50), p99_ms: percentile(sorted, 99), max_ms: sorted.at(-1) ?? Number.NaN, target_p99_ms: 1000 };
+      const lines = [
+        `  ${samples.length} revocations, ${setups.length === 2 ? 'revoked on node A, verifier on node B (one Redis)' : 'one node (embedded store)'}, event log read every 100 ms (default)`,
+        `  propagation p50 ${fmt(result.p50_ms, 1)} ms  p99 ${fmt(result.p99_ms, 1)} ms  max ${fmt(result.max_ms, 1)} ms — target p99 ≤ 1000 ms: ${result.p99_ms <= 1000 ? 'met' : 'NOT MET'}`,
+      ];
+      return { lines, result };
+    } finally {
+      for (const child of children) await child.stop();
+      await first.cleanup();
+    }
+  },
+};
+
+const PROBES: Probe[] = [revocationProbe];
 
 const cores = os.availableParallelism();
 /** CPU used by other processes during a run above which the run is flagged as disturbed. */
@@ -696,6 +921,8 @@ const SCENARIOS: Scenario[] = [
   inProcessScenario('embedded', 16),
   inProcessScenario('redis', 1),
   inProcessScenario('redis', 16),
+  verifierApiKeyScenario(),
+  verifierJwtScenario(),
   {
     name: 'cc-bare-vs-bare',
     title: 'calibration (A/A): bare oidc-provider vs another bare oidc-provider — the noise floor of the ratios',
@@ -1052,11 +1279,13 @@ function printReport(reports: ScenarioReport[], flags: Flags): void {
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   if (flags.list) {
-    for (const s of SCENARIOS) console.log(`${s.name.padEnd(30)} ${s.byDefault ? '       ' : '(--only)'} ${s.title}`);
+    for (const s of [...SCENARIOS, ...PROBES]) console.log(`${s.name.padEnd(30)} ${s.byDefault ? '       ' : '(--only)'} ${s.title}`);
     return;
   }
-  const chosen = flags.only.length ? SCENARIOS.filter((s) => flags.only.some((o) => s.name === o || s.name.includes(o))) : SCENARIOS.filter((s) => s.byDefault);
-  if (!chosen.length) throw new Error(`--only=${flags.only.join(',')} matches no scenario; --list shows them`);
+  const picked = <T extends { name: string; byDefault: boolean }>(list: T[]) => (flags.only.length ? list.filter((s) => flags.only.some((o) => s.name === o || s.name.includes(o))) : list.filter((s) => s.byDefault));
+  const chosen = picked(SCENARIOS);
+  const probes = picked(PROBES);
+  if (!chosen.length && !probes.length) throw new Error(`--only=${flags.only.join(',')} matches no scenario; --list shows them`);
   const estimate = chosen.reduce((sum, scenario) => {
     const t = timingFor(scenario, flags);
     // Per round: the load generator's start-up (HTTP) or a control request (in process).
@@ -1071,12 +1300,25 @@ async function main(): Promise<void> {
   );
   const startedAt = new Date();
   const reports: ScenarioReport[] = [];
+  const probeReports: ProbeReport[] = [];
   try {
     for (const scenario of chosen) reports.push(await runScenario(scenario, timingFor(scenario, flags)));
+    for (const probe of probes) {
+      console.log(`\n=== ${probe.name}: ${probe.title}`);
+      try {
+        const { lines, result } = await probe.run(flags);
+        for (const line of lines) console.log(line);
+        probeReports.push({ name: probe.name, title: probe.title, status: 'ok', lines, result });
+      } catch (err) {
+        console.error(`  FAILED: ${(err as Error).message}`);
+        probeReports.push({ name: probe.name, title: probe.title, status: 'failed', reason: (err as Error).message, lines: [] });
+      }
+    }
   } finally {
     await stopAll();
   }
-  printReport(reports, flags);
+  if (reports.length) printReport(reports, flags);
+  for (const p of probeReports) console.log(`\n${p.name}: ${p.status === 'ok' ? p.lines.map((l) => l.trim()).join('; ') : `FAILED ${p.reason ?? ''}`}`);
 
   const resultsDir = path.join(BENCH_DIR, 'results');
   await mkdir(resultsDir, { recursive: true });
@@ -1090,11 +1332,12 @@ async function main(): Promise<void> {
     loadavg: os.loadavg(),
     options: { rounds: flags.rounds, duration: flags.duration, warmup: flags.warmup, connections: flags.connections, quick: flags.quick, only: flags.only },
     scenarios: reports,
+    probes: probeReports,
   };
   const file = path.join(resultsDir, 'latest.json');
   await writeFile(file, JSON.stringify(out, null, 2) + '\n');
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
-  const bad = reports.some((r) => r.status === 'failed' || (r.baseline?.errors ?? 0) + (r.subject?.errors ?? 0) > 0);
+  const bad = reports.some((r) => r.status === 'failed' || (r.baseline?.errors ?? 0) + (r.subject?.errors ?? 0) > 0) || probeReports.some((p) => p.status === 'failed');
   if (bad) process.exitCode = 1;
 }
 

@@ -10,7 +10,7 @@ import { canRefresh, ConnectorError, type Connector } from './connectors/index.t
 import { ConnectionSet } from './connectors/connections.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
-import { ExpiryWatcher, KeyService } from './keys/index.ts';
+import { ExpiryWatcher, KeyEventFeed, KeyService } from './keys/index.ts';
 import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
@@ -44,6 +44,8 @@ export interface Services {
   scim: ScimService;
   provisioningRules: ProvisioningRules;
   keys: KeyService;
+  /** The key event log as GET /v1/keys/events streams it (src/keys/events.ts). */
+  keyEvents: KeyEventFeed;
   /** The one access policy every door asks (src/access). */
   access: AccessPolicy;
   webhooks: WebhookService;
@@ -131,6 +133,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     maxTtlDays: config.api_keys.max_ttl_days,
     logger,
   });
+  const keyEvents = new KeyEventFeed(store, logger, { pollMs: config.api_keys.events_poll_ms });
   const webhooks = new WebhookService(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
@@ -238,6 +241,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     scim,
     provisioningRules,
     keys,
+    keyEvents,
     access,
     webhooks,
     audit,
@@ -245,6 +249,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     providers,
     storeHealth,
     async close() {
+      keyEvents.stop();
       providers.stop();
       storeHealth.stop();
       connections.stop();

@@ -34,6 +34,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Event streams never finish on their own: end them so the drain below is not held for 10 s.
+      services.keyEvents.stop();
       await Promise.all(
         servers.map(
           (server) =>

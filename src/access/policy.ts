@@ -1,4 +1,5 @@
 import { ROLE_SCOPES, isRole, type Role } from '../directory/roles.ts';
+import { scopesOnPath } from '../verifier/scopes.ts';
 
 /**
  * The one access policy: who may do what on which project. Every door — /v1, the dashboard, the CLI and
@@ -105,12 +106,7 @@ export class AccessPolicy {
     if (!path) return [];
     if (principal.kind === 'operator') return [...ALL_SCOPES];
     if (principal.kind === 'scim') return [];
-    if (principal.kind === 'api_key') return path.includes(principal.project_id) ? principal.scopes : [];
-    const granted = new Set<string>();
-    for (const [project, role] of Object.entries(principal.project_roles)) {
-      if (path.includes(project) && isRole(role)) for (const scope of ROLE_SCOPES[role]) granted.add(scope);
-    }
-    return principal.scopes.filter((s) => granted.has(s));
+    return scopesOnPath(principal, path);
   }
 
   /** Whether the principal is an owner of the project or of a project above it. Keys and clients never are. */
@@ -211,6 +207,22 @@ export class AccessPolicy {
   async requireKeyAdmin(principal: Principal, key: { id: string; project_id: string }, action: 'read' | 'revoke' = 'read'): Promise<void> {
     if (action === 'revoke' && principal.kind === 'api_key' && principal.actor.id === key.id) return;
     await this.require(principal, key.project_id, ADMIN, 'id', `API key ${key.id}`);
+  }
+
+  /**
+   * Subscribing to key events (GET /v1/keys/events, the verifier library's cache invalidation): admin:projects
+   * on an organisation. Returns the organisations administered. Each event is then sent only where
+   * receivesKeyEvent holds.
+   */
+  async requireKeyEventSubscription(principal: Principal): Promise<string[]> {
+    const organisations = await this.administeredOrganisations(principal);
+    if (organisations.length === 0) throw new AccessDenied('forbidden', 'the key event stream needs admin:projects on the organization (root project)');
+    return organisations;
+  }
+
+  /** Whether a subscriber is told about a key event of this project: it administers the project (as reading the key needs). */
+  async receivesKeyEvent(principal: Principal, projectId: string): Promise<boolean> {
+    return (await this.scopesOn(principal, projectId)).includes(ADMIN);
   }
 
   /** The scopes an exchanged access token may carry: what the key holds, narrowed to what was asked for. */

@@ -7,6 +7,7 @@ import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware } from './koa-auth.ts';
 import { principalOf } from './context.ts';
 import { keyCreated, keyRevoked, keyRotated } from './key-events.ts';
+import { keyStreamRoutes } from './key-stream.ts';
 
 const createKey = z.strictObject({
   project_id: z.string().min(1),
@@ -69,6 +70,9 @@ export function keyRoutes(router: Router, services: Services): void {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...rotated.view, key: rotated.key, previous: rotated.old };
   });
+
+  // Before /v1/keys/:id, which would take "events" for an id.
+  keyStreamRoutes(router, services);
 
   router.get('/v1/keys/:id', auth, async (ctx) => {
     ctx.body = await keyFor(ctx, services, ctx.params.id!);

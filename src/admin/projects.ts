@@ -5,6 +5,7 @@ import { ProjectError, type Project } from '../directory/index.ts';
 import { AppError, parseBody, readJson } from './problem.ts';
 import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
+import { etagOf, ifNoneMatch } from '../http/etag.ts';
 
 const createProject = z.strictObject({ name: z.string().trim().min(1).max(200), parent_id: z.string().optional().nullable() });
 
@@ -33,7 +34,17 @@ export function projectRoutes(router: Router, services: Services): void {
   router.get('/v1/projects', auth, async (ctx) => {
     const visible = await services.access.visibleProjects(principalOf(ctx));
     const projects = (await Promise.all([...visible].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
-    ctx.body = { projects: projects.map(projectView) };
+    projects.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+    const body = { projects: projects.map(projectView) };
+    // An ETag so a resource server (the verifier library's project tree) revalidates without a download.
+    const etag = etagOf(JSON.stringify(body));
+    ctx.set('ETag', etag);
+    ctx.set('Cache-Control', 'private, no-cache');
+    if (ifNoneMatch(ctx.get('if-none-match'), etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = body;
   });
 
   router.get('/v1/projects/:id', auth, async (ctx) => {

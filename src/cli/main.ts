@@ -26,10 +26,14 @@ Commands:
                                 a local account (password from standard input) with a role
   hash-password                 read a password from standard input, print its argon2id hash
   signing-keys list [--json]    list signing keys (never the private parts)
-  signing-keys rotate [--alg ES256|EdDSA|RS256] [--json]
-                                add a new signing key; the old one stays published until
-                                tokens signed with it have expired (needs the servers'
-                                LOGTRACE_SECRET_KEY when the keys are sealed with it)
+  signing-keys rotate [--alg ES256|EdDSA|RS256] [--now] [--json]
+                                add a new signing key: published at once, signing only after
+                                signing_keys.publish_ahead seconds (resource servers' cached
+                                JWKS learn it first); the old key stays published until tokens
+                                it signed have expired. --now (emergency): sign with the new
+                                key at once and withdraw the old one at once (its tokens stop
+                                verifying as caches refresh). Needs the servers'
+                                LOGTRACE_SECRET_KEY when the keys are sealed with it
   cookie-keys rotate [--json]   replace the cookie keys: every browser session and sign-in in
                                 progress ends (for keys that may have been read)
 
@@ -78,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       email: { type: 'string' },
       role: { type: 'string' },
       'password-stdin': { type: 'boolean' },
+      now: { type: 'boolean', default: false },
     },
   });
   const [command, sub] = positionals;
@@ -111,9 +116,9 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'signing-keys' && sub === 'list') {
     return withStore(async (store) => {
       const keySet = await listSigningKeys(store);
-      const keys = (keySet?.keys ?? []).map((k) => ({ kid: k.kid, alg: k.alg, created_at: k.created_at, retire_at: k.retire_at ?? null }));
+      const keys = (keySet?.keys ?? []).map((k) => ({ kid: k.kid, alg: k.alg, created_at: k.created_at, sign_from: k.sign_from ?? null, retire_at: k.retire_at ?? null }));
       if (values.json) console.log(JSON.stringify({ version: keySet?.version ?? 0, keys }));
-      else for (const k of keys) console.log(`${k.kid}  ${k.alg}  created ${k.created_at}${k.retire_at ? `  retires ${k.retire_at}` : '  active'}`);
+      else for (const k of keys) console.log(`${k.kid}  ${k.alg}  created ${k.created_at}${k.sign_from && Date.parse(k.sign_from) > Date.now() ? `  signs from ${k.sign_from}` : ''}${k.retire_at ? `  retires ${k.retire_at}` : '  active'}`);
       return 0;
     });
   }
@@ -129,10 +134,16 @@ async function main(argv: string[]): Promise<number> {
       await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional, box);
       // Tokens signed by the old key live at most this long: keep it published until then.
       const retireAfter = Math.max(config.tokens.access_token_ttl, config.tokens.id_token_ttl) + 300;
-      const { added, retired } = await rotateSigningKey(store, alg, retireAfter, box);
-      const result = { added: { kid: added.kid, alg: added.alg }, retired: retired.map((k) => ({ kid: k.kid, retire_at: k.retire_at })) };
+      const now = values.now === true;
+      const { added, retired } = await rotateSigningKey(store, alg, retireAfter, box, { publishAheadSeconds: now ? 0 : config.signing_keys.publish_ahead, withdrawNow: now });
+      const signFrom = added.sign_from ?? added.created_at;
+      const result = { added: { kid: added.kid, alg: added.alg, sign_from: signFrom }, retired: retired.map((k) => ({ kid: k.kid, retire_at: k.retire_at })) };
       if (values.json) console.log(JSON.stringify(result));
-      else console.log(`new ${added.alg} signing key ${added.kid}; running servers pick it up within ${config.signing_keys.reload_interval} s${retired.map((k) => `\nkey ${k.kid} stays published until ${k.retire_at}`).join('')}`);
+      else {
+        const published = `new ${added.alg} signing key ${added.kid}; running servers publish it within ${config.signing_keys.reload_interval} s`;
+        const signs = now ? 'and sign with it at once (--now)' : `and sign with it from ${signFrom}`;
+        console.log(`${published} ${signs}${retired.map((k) => (now ? `\nkey ${k.kid} withdrawn` : `\nkey ${k.kid} stays published until ${k.retire_at}`)).join('')}`);
+      }
       return 0;
     });
   }

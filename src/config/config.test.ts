@@ -13,6 +13,12 @@ describe('configuration', () => {
     expect(config.signing_keys.algorithm).toBe('ES256');
   });
 
+  it('publishes rotated signing keys ahead of the JWKS lifetime, and refuses a shorter lead', () => {
+    expect(parseConfig(minimal).signing_keys).toMatchObject({ jwks_max_age: 300, publish_ahead: 600, reload_interval: 30 });
+    expect(() => parseConfig({ ...minimal, signing_keys: { jwks_max_age: 300, publish_ahead: 320 } })).toThrow(/publish_ahead must exceed jwks_max_age \+ reload_interval/);
+    expect(parseConfig({ ...minimal, signing_keys: { jwks_max_age: 2, reload_interval: 1, publish_ahead: 4 } }).signing_keys.publish_ahead).toBe(4);
+  });
+
   it('applies PORT, ISSUER, DATA_DIR and REDIS_URL overrides', () => {
     expect(parseConfig(minimal, 'x', { PORT: '8080', ISSUER: 'https://id.example.com' })).toMatchObject({ port: 8080, issuer: 'https://id.example.com' });
     expect(parseConfig(minimal, 'x', { DATA_DIR: '/var/lib/lt' }).store).toMatchObject({ driver: 'embedded', path: '/var/lib/lt' });

@@ -193,8 +193,21 @@ export const configSchema = z.strictObject({
       additional: z.array(z.enum(['ES256', 'EdDSA', 'RS256'])).default(['RS256']),
       /** How often a running server looks for keys rotated by another process (seconds). */
       reload_interval: positiveSeconds.default(30),
+      /** `Cache-Control: max-age` of /jwks and the discovery document (seconds): how long resource servers may cache them. */
+      jwks_max_age: z.number().int().min(0).max(86_400).default(300),
+      /**
+       * `signing-keys rotate` publishes the new key in the JWKS this many seconds before it signs anything,
+       * so a resource server holding a cached JWKS knows it before the first token it signs arrives. Must
+       * exceed jwks_max_age + reload_interval (a node may publish the key that much later than another).
+       * `signing-keys rotate --now` skips it (emergency: the old key is withdrawn at once).
+       */
+      publish_ahead: z.number().int().min(0).max(30 * 86_400).default(600),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((k) => k.publish_ahead > k.jwks_max_age + k.reload_interval, {
+      message: 'publish_ahead must exceed jwks_max_age + reload_interval: a resource server must see a new key before it signs',
+      path: ['publish_ahead'],
+    }),
   login: z
     .strictObject({
       /** Failed password attempts allowed per account and client IP within `window_seconds`. */
@@ -239,6 +252,18 @@ export const configSchema = z.strictObject({
       expiry_check_seconds: positiveSeconds.default(60),
       /** `key.expiring` is sent this many days before expires_at, for keys with auto_rotate. */
       expiring_notice_days: z.number().int().min(1).max(90).default(7),
+      /** GET /v1/keys/events: how often each stream reads the key event log (milliseconds). */
+      events_poll_ms: z.number().int().min(10).max(5000).default(100),
+      /**
+       * GET /v1/keys/events: a heartbeat at least this often (milliseconds), sent only after a successful
+       * read of the log, so a verifier can tell a live stream from a stalled one (its fail-safe expiry).
+       */
+      events_heartbeat_ms: z.number().int().min(100).max(60_000).default(1000),
+      /**
+       * GET /v1/keys/events: a stream ends after this long (seconds) and the subscriber reconnects with
+       * Last-Event-ID, authenticating again: a credential revoked or narrowed since stops receiving events.
+       */
+      events_max_stream_seconds: z.number().int().min(5).max(86_400).default(300),
     })
     .prefault({})
     .refine((k) => k.default_ttl_days <= k.max_ttl_days, { message: 'default_ttl_days must not exceed max_ttl_days', path: ['default_ttl_days'] }),

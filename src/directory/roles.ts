@@ -1,15 +1,2 @@
-/** Project roles, strongest first; a role on a project holds on its whole subtree. */
-export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** The scopes each role may hold (ARCHITECTURE.md, identity model). */
-export const ROLE_SCOPES: Record<Role, readonly string[]> = {
-  viewer: ['read:logs'],
-  member: ['read:logs', 'write:alerts'],
-  admin: ['read:logs', 'write:alerts', 'admin:projects'],
-  owner: ['read:logs', 'write:alerts', 'admin:projects'],
-};
-
-export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
-}
+/** Project roles and their scopes: defined with the verifier library, which reads tokens' roles the same way. */
+export { ROLES, ROLE_SCOPES, isRole, type Role } from '../verifier/roles.ts';

@@ -15,6 +15,7 @@ import { clientAddress, proxyTrustEnabled } from './koa-client-address.ts';
 import { dashboardRoutes } from '../dashboard/index.ts';
 import { adminApi, storeInputDetail, verifyApi } from '../admin/index.ts';
 import { scimApi } from '../scim/index.ts';
+import { etagOf, ifNoneMatch } from './etag.ts';
 
 const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
 
@@ -140,6 +141,30 @@ function errorHandler(services: Services): Middleware {
   };
 }
 
+/**
+ * GET /jwks: the public signing keys, served from the key set this node holds (keys published ahead of
+ * signing included, retired ones gone), with `Cache-Control: max-age` = `signing_keys.jwks_max_age` and an
+ * ETag, so resource servers cache it for a known time and revalidate it cheaply. `signing-keys rotate`
+ * publishes a new key longer than that ahead of its first signature (`signing_keys.publish_ahead`).
+ */
+function publishedKeys(services: Services): Middleware {
+  const maxAge = services.config.signing_keys.jwks_max_age;
+  return async (ctx, next) => {
+    if (ctx.path !== '/jwks' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    const json = JSON.stringify(services.providers.publicJwks());
+    const etag = etagOf(json);
+    ctx.set('Cache-Control', `public, max-age=${maxAge}`);
+    ctx.set('ETag', etag);
+    ctx.set('Access-Control-Allow-Origin', '*');
+    if (ifNoneMatch(ctx.get('if-none-match'), etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = 'application/jwk-set+json; charset=utf-8';
+    ctx.body = json;
+  };
+}
+
 export interface AppOptions {
   /** `metrics.token` / `metrics.token_file`, read at start-up: /metrics then needs it as a bearer token. */
   metricsToken?: string | undefined;
@@ -220,8 +245,11 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
   app.use(securityHeaders(config.issuer.startsWith('https:')));
   app.use(only(isPage, pages.routes()));
   app.use(firstPartyOfflineAccess(config));
-  // oidc-provider answers everything else (/auth, /token, /jwks, discovery…), as its own Koa app.
+  app.use(publishedKeys(services));
+  // oidc-provider answers everything else (/auth, /token, discovery…), as its own Koa app.
   app.use(async (ctx) => {
+    // Resource servers cache discovery as long as the JWKS (the verifier library reads both).
+    if (ctx.path === '/.well-known/openid-configuration') ctx.res.setHeader('Cache-Control', `public, max-age=${config.signing_keys.jwks_max_age}`);
     ctx.respond = false;
     await services.providers.handler(ctx.req, ctx.res);
   });

@@ -3,6 +3,7 @@ import type { Store } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { KeyService } from './service.ts';
 import { PeriodicJob } from '../periodic.ts';
+import { publishKeyEvent } from './events.ts';
 
 /** What the watcher needs of the webhooks module: an event that is sent at most once per dedupe key. */
 export interface OnceEmitter {
@@ -39,6 +40,8 @@ export class ExpiryWatcher {
     for (const id of await keys.watched()) {
       const record = await keys.getRecord(id);
       if (!record || record.revoked_at || (record.grace_until && Date.parse(record.grace_until) <= now)) {
+        // Subscribers check grace_until themselves; the event is for those whose clocks disagree.
+        if (record && !record.revoked_at) await publishKeyEvent(store, { type: 'key.rotation_ended', key_id: id, project_id: record.project_id });
         await keys.unwatch(id);
         continue;
       }
@@ -46,6 +49,7 @@ export class ExpiryWatcher {
       const view = keys.view(record);
       if (expiresAt <= now) {
         const sent = await webhooks.emitOnce(`key.expired:${id}`, { type: 'key.expired', project_id: record.project_id, data: { key: view } });
+        await publishKeyEvent(store, { type: 'key.expired', key_id: id, project_id: record.project_id });
         await audit.record({ actor: { type: 'system', id: null }, action: 'key.expired', target: { type: 'api_key', id }, project_id: record.project_id, ip: null, outcome: 'success', detail: { expires_at: record.expires_at, webhooks: sent } });
         await keys.unwatch(id);
       } else if (record.auto_rotate && expiresAt - now <= noticeDays * 86_400_000) {

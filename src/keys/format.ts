@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { checksum, type KeyEnvironment } from '../verifier/key-format.ts';
 
 /**
  * API key format, GitHub-token style: `lt_<env>_<body><checksum>`.
@@ -6,13 +7,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  *   checksum  6 base62 characters of CRC-32(prefix + body): typos are refused without a store lookup and
  *             secret scanners can recognise a real key (`lt_(live|test)_[0-9A-Za-z]{38}`).
  * Keys are ≥ 160-bit random, so SHA-256 is the right storage hash (a slow hash buys nothing here).
+ * Parsing and hashing live with the verifier library (src/verifier/key-format.ts), which checks keys too.
  */
-export type KeyEnvironment = 'live' | 'test';
+export { crc32, parseKey, hashKey, hashesEqual, KEY_PATTERN, type KeyEnvironment, type ParsedKey } from '../verifier/key-format.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY_LENGTH = 32;
-const CHECKSUM_LENGTH = 6;
-export const KEY_PATTERN = /^lt_(live|test)_([0-9A-Za-z]{38})$/;
 
 function base62(bytes: Buffer, length: number): string {
   let n = BigInt(`0x${bytes.toString('hex') || '0'}`);
@@ -24,55 +24,7 @@ function base62(bytes: Buffer, length: number): string {
   return out;
 }
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** CRC-32 (IEEE) of an ASCII string (keys are ASCII; other characters are reduced to their low byte). */
-export function crc32(text: string): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < text.length; i++) crc = CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** A CRC-32 (< 2^32 < 62^6) in 6 base62 digits; plain number arithmetic (verify's hot path). */
-function checksum(prefixAndBody: string): string {
-  let n = crc32(prefixAndBody);
-  let out = '';
-  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
-    out = ALPHABET[n % 62] + out;
-    n = Math.floor(n / 62);
-  }
-  return out;
-}
-
 export function generateKey(environment: KeyEnvironment): string {
   const prefixAndBody = `lt_${environment}_${base62(randomBytes(24), BODY_LENGTH)}`;
   return prefixAndBody + checksum(prefixAndBody);
-}
-
-export type ParsedKey = { ok: true; environment: KeyEnvironment; displayPrefix: string } | { ok: false };
-
-/** Checks shape and checksum only (no store access). */
-export function parseKey(key: string): ParsedKey {
-  const match = KEY_PATTERN.exec(key);
-  if (!match) return { ok: false };
-  const prefixAndBody = key.slice(0, key.length - CHECKSUM_LENGTH);
-  const expected = Buffer.from(checksum(prefixAndBody));
-  const actual = Buffer.from(key.slice(-CHECKSUM_LENGTH));
-  if (!timingSafeEqual(expected, actual)) return { ok: false };
-  return { ok: true, environment: match[1] as KeyEnvironment, displayPrefix: key.slice(0, `lt_${match[1]}_`.length + 6) };
-}
-
-/** The stored form of a key: SHA-256, hex. */
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
-
-export function hashesEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -2,3 +2,4 @@ export { KeyService, KeyInputError, KEY_SCOPES, VERIFY_OUTCOMES, statusOf, type 
 export { generateKey, parseKey, hashKey, KEY_PATTERN, type KeyEnvironment } from './format.ts';
 export { parseCidr, normalizeIp, addressBucket } from './ip.ts';
 export { ExpiryWatcher, type OnceEmitter } from './expiry-watcher.ts';
+export { KeyEventFeed, KEY_EVENT_TYPES, KEY_EVENTS_LOG, publishKeyEvent, type KeyEvent, type KeyEventType } from './events.ts';

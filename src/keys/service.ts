@@ -4,6 +4,7 @@ import type { Store } from '../store/index.ts';
 import type { ProjectRepository } from '../directory/index.ts';
 import { generateKey, hashKey, hashesEqual, parseKey, type KeyEnvironment } from './format.ts';
 import { buildAllowlist, ipAllowed, parseCidr } from './ip.ts';
+import { publishKeyEvent } from './events.ts';
 
 /**
  * Project-scoped API keys. Domain only: plain inputs, plain results (a failed verification is a normal
@@ -141,12 +142,12 @@ class UsageBuffer {
     this.logger = logger;
   }
 
-  record(keyId: string, outcome: VerifyOutcome, ip: string | null): void {
+  record(keyId: string, outcome: VerifyOutcome, ip: string | null, count = 1, at = Date.now()): void {
     const now = Date.now();
     if (now >= this.day.until) this.day = { value: new Date(now).toISOString().slice(0, 10), until: now - (now % 1000) + 1000 };
     const key = usageKey(keyId, this.day.value, outcome);
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    if (outcome === 'valid') this.lastUsed.set(keyId, { at: now, ip });
+    this.counts.set(key, (this.counts.get(key) ?? 0) + count);
+    if (outcome === 'valid' && at >= (this.lastUsed.get(keyId)?.at ?? 0)) this.lastUsed.set(keyId, { at, ip });
   }
 
   start(intervalMs: number): void {
@@ -315,6 +316,8 @@ export class KeyService {
     const now = new Date();
     const updated: ApiKeyRecord = { ...old, rotated_at: now.toISOString(), grace_until: new Date(now.getTime() + graceSeconds * 1000).toISOString(), replaced_by: created.record.id };
     await this.store.put(recordKey(old.hash), updated);
+    // After the record: a subscriber that re-verifies on this event reads the new grace_until.
+    await publishKeyEvent(this.store, { type: 'key.rotated', key_id: old.id, project_id: old.project_id, grace_until: updated.grace_until! });
     return { key: created.key, view: created.view, old: this.view(updated) };
   }
 
@@ -325,7 +328,18 @@ export class KeyService {
     const updated: ApiKeyRecord = { ...record, revoked_at: new Date().toISOString(), revoked_by: actor };
     await this.store.put(recordKey(record.hash), updated);
     await this.store.srem(WATCH_SET, [record.id]);
+    // After the record, before the answer: a resource server told of the revocation re-verifies and reads
+    // `revoked`, and the revoke call's answer means every subscribed verifier is being told.
+    await publishKeyEvent(this.store, { type: 'key.revoked', key_id: record.id, project_id: record.project_id });
     return this.view(updated);
+  }
+
+  /**
+   * Verifications a resource server decided itself from its cache (the verifier library), reported in
+   * batches: they land in the same per-key counters and last-use record as server-side verifications.
+   */
+  recordUsage(keyId: string, outcome: VerifyOutcome, count: number, lastUsed: { at: number; ip: string | null } | undefined): void {
+    this.usage.record(keyId, outcome, lastUsed?.ip ?? null, count, lastUsed?.at ?? 0);
   }
 
   /** Verifications per day (UTC) split by outcome, oldest first. */

@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { JWK } from 'jose';
 import type { SecretBox } from '../webhooks/index.ts';
-import { keySetVersion, publicJwks, readKeySet, type KeySet } from './keys.ts';
+import { keySetVersion, nextKeyTransition, publicJwks, readKeySet, type KeySet } from './keys.ts';
 
 /**
  * Holds the running oidc-provider instance. oidc-provider's keystore is fixed at construction, so when
  * another process rotates the signing keys in the store, this node builds a new provider with the new
- * key set and swaps it in; requests in flight finish on the old one.
+ * key set and swaps it in; requests in flight finish on the old one. It does the same when the clock
+ * alone changes the keys: a key published ahead starts signing (sign_from), a retired one leaves.
  */
 export class ProviderHolder {
   current: Provider;
@@ -17,6 +18,8 @@ export class ProviderHolder {
   private version: number;
   private keySet: KeySet;
   private timer: NodeJS.Timeout | undefined;
+  private transition: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly build: (keySet: KeySet) => Provider;
   private readonly onBuilt: ((provider: Provider) => void) | undefined;
 
@@ -28,6 +31,30 @@ export class ProviderHolder {
     onBuilt?.(this.current);
     this.version = keySet.version;
     this.keySet = keySet;
+    this.scheduleTransition();
+  }
+
+  /** Rebuilds the provider when the next sign_from or retire_at of the held key set passes. */
+  private scheduleTransition(): void {
+    if (this.transition) clearTimeout(this.transition);
+    this.transition = undefined;
+    const at = nextKeyTransition(this.keySet);
+    if (at === undefined || this.stopped) return;
+    // setTimeout takes at most 2^31-1 ms; a later transition is looked at again then.
+    this.transition = setTimeout(() => {
+      if (Date.now() >= at) this.swap(this.keySet);
+      else this.scheduleTransition();
+    }, Math.min(at - Date.now() + 10, 2 ** 31 - 1));
+    this.transition.unref();
+  }
+
+  private swap(keySet: KeySet): void {
+    this.current = this.build(keySet);
+    this.handler = this.current.callback();
+    this.onBuilt?.(this.current);
+    this.version = keySet.version;
+    this.keySet = keySet;
+    this.scheduleTransition();
   }
 
   /** Public signing keys currently published (for verifying our own tokens in-process). */
@@ -40,11 +67,7 @@ export class ProviderHolder {
     if ((await keySetVersion(store)) === this.version) return false;
     const keySet = await readKeySet(store, box);
     if (!keySet || keySet.version === this.version) return false;
-    this.current = this.build(keySet);
-    this.handler = this.current.callback();
-    this.onBuilt?.(this.current);
-    this.version = keySet.version;
-    this.keySet = keySet;
+    this.swap(keySet);
     return true;
   }
 
@@ -60,6 +83,8 @@ export class ProviderHolder {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.transition) clearTimeout(this.transition);
   }
 }

@@ -15,8 +15,11 @@ import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
  * sealed key set that cannot be opened (secret missing or different) stops start-up: a new key set is
  * never generated over it.
  *
- * Rotation (operator command `signing-keys rotate`) puts a new key first (the one that signs) and keeps
- * the previous ones published in the JWKS until `retire_at`: the longest lifetime of a token they signed.
+ * Rotation (operator command `signing-keys rotate`) publishes a new key at once but lets it sign only from
+ * `sign_from` (`signing_keys.publish_ahead` later, longer than resource servers may cache the JWKS), so no
+ * cached JWKS meets a token signed by a key it has never seen. The previous key signs until then and stays
+ * published until `retire_at`: the longest lifetime of a token it signed after that. `--now` (emergency)
+ * signs with the new key at once and withdraws the old one at once.
  */
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -26,6 +29,8 @@ export interface StoredSigningKey {
   created_at: string;
   /** ISO time after which the key is no longer published; absent while it may still sign. */
   retire_at?: string;
+  /** ISO time from which the key may sign (published before that); absent: since it was created. */
+  sign_from?: string;
   jwk: JWK;
 }
 
@@ -43,6 +48,7 @@ interface KeyRecord {
   alg: SigningAlg;
   created_at: string;
   retire_at?: string;
+  sign_from?: string;
   jwk?: JWK;
   sealed_jwk?: SealedSecret;
 }
@@ -81,7 +87,7 @@ function signingAlgs(primary: SigningAlg, additional: SigningAlg[]): SigningAlg[
 }
 
 function metadataOf(k: KeyRecord | StoredSigningKey): KeyMetadata {
-  return { kid: k.kid, alg: k.alg, created_at: k.created_at, ...(k.retire_at ? { retire_at: k.retire_at } : {}) };
+  return { kid: k.kid, alg: k.alg, created_at: k.created_at, ...(k.retire_at ? { retire_at: k.retire_at } : {}), ...(k.sign_from ? { sign_from: k.sign_from } : {}) };
 }
 
 function isSealed(record: KeySetRecord): boolean {
@@ -180,26 +186,37 @@ export async function ensureKeySet(store: Store, primary: SigningAlg, additional
 }
 
 /**
- * Adds a new key of `alg` in front; the previous active key of that algorithm retires after
- * `retireAfterSeconds` (the longest lifetime of anything it signed). Expired retired keys are dropped.
+ * Adds a new key of `alg`, published now and signing from `publishAheadSeconds` later. Every earlier key of
+ * that algorithm still in service retires `retireAfterSeconds` (the longest lifetime of anything it signed)
+ * after it stops signing; with `publishAheadSeconds` 0 and `withdrawNow` (the `--now` emergency) they leave
+ * the JWKS at once. A key that was published ahead but never signed is withdrawn at once. Expired retired
+ * keys are dropped.
  */
-export async function rotateSigningKey(store: Store, alg: SigningAlg, retireAfterSeconds: number, box: SecretBox | undefined): Promise<{ added: KeyMetadata; retired: KeyMetadata[] }> {
+export async function rotateSigningKey(
+  store: Store,
+  alg: SigningAlg,
+  retireAfterSeconds: number,
+  box: SecretBox | undefined,
+  options: { publishAheadSeconds?: number; withdrawNow?: boolean } = {},
+): Promise<{ added: KeyMetadata; retired: KeyMetadata[] }> {
   const current = await readKeySet(store, box);
   if (!current) throw new Error('no signing keys yet: start the server once, or run with the same store configuration');
-  const added = await generateSigningKey(alg);
-  const retireAt = new Date(Date.now() + retireAfterSeconds * 1000).toISOString();
   const now = Date.now();
+  const generated = await generateSigningKey(alg);
+  const signFrom = now + (options.publishAheadSeconds ?? 0) * 1000;
+  const added: StoredSigningKey = signFrom > now ? { ...generated, sign_from: new Date(signFrom).toISOString() } : generated;
   const retired: StoredSigningKey[] = [];
   const kept = current.keys
     .filter((k) => !k.retire_at || Date.parse(k.retire_at) > now)
     .map((k) => {
-      if (k.alg === alg && !k.retire_at) {
-        const r = { ...k, retire_at: retireAt };
-        retired.push(r);
-        return r;
-      }
-      return k;
-    });
+      if (k.alg !== alg || k.retire_at) return k;
+      const neverSigned = k.sign_from !== undefined && Date.parse(k.sign_from) > now;
+      const retireAt = neverSigned || options.withdrawNow ? now : signFrom + retireAfterSeconds * 1000;
+      const r = { ...k, retire_at: new Date(retireAt).toISOString() };
+      retired.push(r);
+      return r;
+    })
+    .filter((k) => !k.retire_at || Date.parse(k.retire_at) > now);
   await store.put(KEYSET_KEY, await toRecord({ ...current, version: current.version + 1, keys: [added, ...kept] }, box));
   return { added: metadataOf(added), retired: retired.map(metadataOf) };
 }
@@ -217,16 +234,31 @@ export async function rotateCookieKeys(store: Store, box: SecretBox | undefined)
   return { version };
 }
 
+/** When a key started (or starts) signing. */
+const signingStart = (k: StoredSigningKey): number => Date.parse(k.sign_from ?? k.created_at);
+
 /**
- * The private JWKS handed to oidc-provider: active keys first (the first key of an algorithm signs),
- * then retired keys still within their publication window (verification only, via /jwks).
+ * The private JWKS handed to oidc-provider, which signs with the first key of each algorithm: per algorithm
+ * the key that signs now (the latest whose sign_from has come, primary algorithm first), then every other
+ * published key (published ahead, or retired but still within its window: verification only).
  */
-export function providerJwks(keySet: KeySet, primary: SigningAlg): { keys: JWK[] } {
-  const now = Date.now();
+export function providerJwks(keySet: KeySet, primary: SigningAlg, now = Date.now()): { keys: JWK[] } {
   const live = keySet.keys.filter((k) => !k.retire_at || Date.parse(k.retire_at) > now);
-  const active = live.filter((k) => !k.retire_at).sort((a, b) => Number(b.alg === primary) - Number(a.alg === primary));
-  const retired = live.filter((k) => k.retire_at);
-  return { keys: [...active, ...retired].map((k) => k.jwk) };
+  const signers = new Map<SigningAlg, StoredSigningKey>();
+  for (const k of live) {
+    if (signingStart(k) > now) continue;
+    const best = signers.get(k.alg);
+    if (!best || signingStart(k) > signingStart(best) || (signingStart(k) === signingStart(best) && !k.retire_at && best.retire_at)) signers.set(k.alg, k);
+  }
+  const active = [...signers.values()].sort((a, b) => Number(b.alg === primary) - Number(a.alg === primary));
+  const rest = live.filter((k) => !active.includes(k));
+  return { keys: [...active, ...rest].map((k) => k.jwk) };
+}
+
+/** The next time the signing or published keys change by the clock alone (a sign_from or retire_at passes). */
+export function nextKeyTransition(keySet: KeySet, now = Date.now()): number | undefined {
+  const times = keySet.keys.flatMap((k) => [k.sign_from, k.retire_at]).filter((t): t is string => !!t).map(Date.parse).filter((t) => t > now);
+  return times.length ? Math.min(...times) : undefined;
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;

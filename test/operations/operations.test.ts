@@ -13,7 +13,7 @@ describe('operations', () => {
 
   beforeAll(async () => {
     server = await startAuthServer({
-      config: (port, dataDir) => testConfig(port, { store: { driver: 'embedded', path: dataDir }, signing_keys: { reload_interval: 1 }, log_level: 'info' }),
+      config: (port, dataDir) => testConfig(port, { store: { driver: 'embedded', path: dataDir }, signing_keys: { reload_interval: 1, jwks_max_age: 1, publish_ahead: 3 }, log_level: 'info' }),
     });
   });
   afterAll(async () => {
@@ -62,7 +62,8 @@ describe('operations', () => {
     expect(result.retired.map((k) => k.kid)).toEqual([oldKid]);
     expect(rotate.stdout).not.toMatch(/"d"/);
 
-    // The running server picks the new key set up by itself (reload_interval: 1 s in this test).
+    // The running server picks the new key set up by itself (reload_interval: 1 s in this test) and signs
+    // with the new key once it has been published for publish_ahead (3 s here).
     let after = before;
     for (let i = 0; i < 40 && decodeProtectedHeader(after.access_token).kid === oldKid; i++) {
       await new Promise((r) => setTimeout(r, 250));
