@@ -8,8 +8,8 @@ import { ConnectionInputError, changedFields, getPath, mergePatch, type Connecti
 import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import type { Project } from '../directory/index.ts';
-import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage } from '../../views/dashboard/pages.ts';
-import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, connectionDeletePage, ssoFormPage, ssoPage, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
+import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage, url } from '../../views/dashboard/pages.ts';
+import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, SCIM_TYPE, connectionDeletePage, scimFormPage, ssoFormPage, ssoPage, type ScimFormValues, type ScimFormView, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 import { FailureLimiter } from '../http/rate-limit.ts';
@@ -95,6 +95,9 @@ function valuesOf(c: ConnectionView): SsoFormValues {
     ldap: ldapValuesOf(c.ldap),
   };
 }
+
+/** A SCIM connection's token made by a post (create or rotate), for the edit page it redirects to: shown once. */
+type ScimTokenFlash = { token: string; rotated: boolean } & { [key: string]: unknown };
 
 const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, enabled: true, scopes: 'openid email profile', groups_claim: 'groups', allowed_tenants: '', mfa_auth_context: '', attr_email: '', attr_name: '', attr_groups: '', ldap: LDAP_DEFAULTS };
 
@@ -219,7 +222,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   async function stored(ctx: Context, state: DashState, id: string): Promise<ConnectionView | undefined> {
     const connection = id ? await connections.get(id) : undefined;
     const page = dashPage(ctx);
-    if (!connection || !isProviderType(connection.type)) {
+    if (!connection || (!isProviderType(connection.type) && connection.type !== SCIM_TYPE)) {
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 404);
       return undefined;
     }
@@ -246,6 +249,50 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
   const editView = async (connection: ConnectionView) => ({ type: connection.type as ProviderType, mode: 'edit' as const, form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id) });
 
+  /* SCIM connections: their own form (id, the connection its people sign in with, Enabled), as /v1/connections. */
+  const scimValues = (c: ConnectionView): ScimFormValues => ({ id: c.id, connector: typeof c.connector === 'string' ? c.connector : '', enabled: c.enabled !== false });
+  /** What a SCIM connection can be tied to: the connections people sign in with (not other SCIM ones). */
+  const scimChoices = async () => (await connections.list()).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
+  const renderScim = async (ctx: Context, state: DashState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices() }), status);
+
+  /**
+   * Post/redirect/get for a new token (create, rotate): it travels to the edit page in a one-time flash of
+   * this session, bound to the organisation root, so a reload or Back never shows it again nor makes another.
+   */
+  async function redirectWithToken(ctx: Context, o: { state: DashState; root: string }, id: string, flash: ScimTokenFlash): Promise<void> {
+    const flashId = await dash.sessions.putFlash(o.state.sessionId, 'scim_token', o.root, flash);
+    ctx.status = 303;
+    ctx.redirect(url(SSO_EDIT_PATH, { id, flash: flashId }));
+  }
+
+  /** As POST /v1/connections (create) and PATCH (edit) with type scim: the same owner check, service call and audit. */
+  async function saveScim(ctx: Context, o: { state: DashState; root: string }, form: URLSearchParams, existing: ConnectionView | undefined): Promise<void> {
+    const { t } = dashPage(ctx);
+    const mode = existing ? 'edit' : 'create';
+    const values: ScimFormValues = { id: existing ? existing.id : (form.get('id') ?? '').trim(), connector: form.get('connector') ?? '', enabled: form.get('enabled') === 'on' };
+    const current = existing ? ((await connections.storedConfig(existing.id)) ?? {}) : {};
+    const next = mergePatch(current, { id: values.id, type: SCIM_TYPE, connector: values.connector, enabled: values.enabled });
+    const fields = changedFields(current, next);
+    if (!(await ownerCheck(ctx, o.state, existing ? { action: 'update', fields } : { action: 'create' }))) return;
+    if (!values.connector) return renderScim(ctx, o.state, { mode, form: values, errors: { connector: t('dash.scim.err_connector') } }, 400);
+    let saved: Awaited<ReturnType<typeof connections.save>>;
+    try {
+      saved = await connections.save(next, existing ? 'update' : 'create');
+    } catch (err) {
+      if (!(err instanceof ConnectionInputError)) throw err;
+      const [field, message] = err.field === 'connector'
+        ? ['connector', t('dash.scim.err_connector')]
+        : err.code === 'conflict' ? ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')] : ['id', err.message.replace(/^[\w.]+: /, '')];
+      return renderScim(ctx, o.state, { mode, form: values, errors: { [field]: message } }, err.code === 'conflict' ? 409 : 400);
+    }
+    await auditAction(ctx, services, existing
+      ? { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { fields } }
+      : { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { type: saved.type } });
+    if (saved.token) return redirectWithToken(ctx, o, saved.id, { token: saved.token, rotated: false });
+    ctx.status = 303;
+    ctx.redirect(url(SSO_EDIT_PATH, { id: saved.id, saved: '1' }));
+  }
+
   router.get(SSO_PATH, dashboardHeaders, async (ctx) => {
     const o = await orgAdmin(ctx);
     if (!o) return;
@@ -256,6 +303,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const o = await orgAdmin(ctx);
     if (!o) return;
     const type = ctx.query.type;
+    if (type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'create', form: { id: '', connector: '', enabled: true }, errors: {} });
     if (!isProviderType(type)) return ctx.redirect(SSO_PATH);
     renderForm(ctx, o.state, { type, mode: 'create', form: EMPTY_FORM, secretSet: false, errors: {} });
   });
@@ -266,6 +314,18 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
     const { t } = dashPage(ctx);
+    if (connection.type === SCIM_TYPE) {
+      const { flash, gone } = await dash.takeFlash<ScimTokenFlash>(ctx, o.state, 'scim_token', o.root);
+      const token = flash && typeof flash.token === 'string' ? { value: flash.token, rotated: flash.rotated === true } : undefined;
+      return renderScim(ctx, o.state, {
+        mode: 'edit',
+        form: scimValues(connection),
+        errors: {},
+        token,
+        caution: gone ? t('dash.scim.token_gone') : undefined,
+        notice: token && !token.rotated ? t('dash.scim.created', { id: connection.id }) : ctx.query.saved === '1' ? t('dash.sso.saved_only', { id: connection.id }) : undefined,
+      });
+    }
     const notRunning = connection.enabled === false ? undefined : connections.failures.get(connection.id);
     renderForm(ctx, o.state, { ...(await editView(connection)), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
   });
@@ -280,11 +340,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     let current: Record<string, unknown> = {};
     let secretSet = false;
     if (mode === 'create') {
+      if (ctx.query.type === SCIM_TYPE) return saveScim(ctx, o, form, undefined);
       if (!isProviderType(ctx.query.type)) return ctx.redirect(SSO_PATH);
       type = ctx.query.type;
     } else {
       const connection = await stored(ctx, o.state, form.get('id') ?? '');
       if (!connection) return;
+      if (connection.type === SCIM_TYPE) return saveScim(ctx, o, form, connection);
       type = connection.type as ProviderType;
       current = (await connections.storedConfig(connection.id)) ?? {};
       secretSet = secretOf(connection);
@@ -380,6 +442,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const checks = await testConnection(services, connection);
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
+    if (connection.type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'edit', form: scimValues(connection), errors: {}, test: { ok, checks } });
     renderForm(ctx, o.state, { ...(await editView(connection)), test: { ok, checks } });
   });
 
@@ -450,8 +513,32 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const { o, connection } = p;
     if (!(await ownerCheck(ctx, o.state, { action: 'delete' }))) return;
     if (!(await connections.delete(connection.id))) return dash.notFound(ctx, o.state, SSO_PATH);
+    // As DELETE /v1/connections/{id}: its people lose the roles its groups gave, and are disabled.
+    if (connection.type === SCIM_TYPE) await services.scim.connectionDeleted(connection.id, { ip: ctx.ip, user_agent: ctx.get('user-agent') || null });
     await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
     await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
+  });
+
+  /**
+   * As POST /v1/connections/{id}/token/rotate: owner business (the token provisions and disables accounts),
+   * audited; the new token is shown once on the edit page, the old one stops working at once.
+   */
+  router.post(SSO_SCIM_ROTATE_PATH, dashboardHeaders, async (ctx) => {
+    const p = await postedConnection(ctx);
+    if (!p) return;
+    const { o, connection } = p;
+    if (connection.type !== SCIM_TYPE) return dash.notFound(ctx, o.state, SSO_PATH);
+    if (!(await ownerCheck(ctx, o.state, { action: 'update', fields: ['token'] }))) return;
+    let token: string;
+    try {
+      token = await connections.rotateScimToken(connection.id);
+    } catch (err) {
+      // Deleted between the page and the post.
+      if (err instanceof ConnectionInputError && err.code === 'not_found') return dash.notFound(ctx, o.state, SSO_PATH);
+      throw err;
+    }
+    await auditAction(ctx, services, { action: 'connection.token_rotated', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
+    await redirectWithToken(ctx, o, connection.id, { token, rotated: true });
   });
 
   /** As POST /v1/provisioning-rules (the same checks through addProvisioningRule). */

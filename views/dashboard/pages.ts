@@ -35,6 +35,7 @@ export const SSO_EDIT_PATH = `${SSO_PATH}/edit`;
 export const SSO_TEST_PATH = `${SSO_PATH}/test`;
 export const SSO_TRY_PATH = `${SSO_PATH}/try`;
 export const SSO_DELETE_PATH = `${SSO_PATH}/delete`;
+export const SSO_SCIM_ROTATE_PATH = `${SSO_PATH}/scim/rotate`;
 export const SSO_RULE_ADD_PATH = `${SSO_PATH}/rules/add`;
 export const SSO_RULE_DELETE_PATH = `${SSO_PATH}/rules/delete`;
 export const WEBHOOK_DELETE_PATH = `${WEBHOOKS_PATH}/delete`;

@@ -4,7 +4,7 @@
  */
 import { html, type SafeHtml } from '../html.ts';
 import type { DashKey } from './i18n.ts';
-import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
+import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
 
 /* Single sign-on --------------------------------------------------------------------------------------- */
 
@@ -13,6 +13,9 @@ export type ProviderType = (typeof PROVIDER_TYPES)[number];
 export const PROVIDER_NAMES: Record<ProviderType, string> = { yandex: 'Yandex ID', vk: 'VK ID', entra: 'Microsoft Entra ID', oidc: 'OpenID Connect (OIDC)', saml: 'SAML 2.0', ldap: 'LDAP / Active Directory' };
 /** Providers that cannot tell whether a second factor was used (LDAP proves a password only). */
 export const NO_MFA: readonly ProviderType[] = ['yandex', 'vk', 'ldap'];
+
+/** SCIM connections: not a sign-in provider but the door a directory pushes people through; its own form. */
+export const SCIM_TYPE = 'scim';
 
 export interface ConnectionRow {
   id: string;
@@ -112,7 +115,7 @@ ${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
   <td>${c.email_domains.join(', ') || '—'}</td>
   <td><span class="badge ${c.enabled ? 'status-active' : 'status-expired'}">${t(c.enabled ? 'dash.sso.enabled_yes' : 'dash.sso.enabled_no')}</span></td>
   <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
-  <td>${c.origin === 'api' && c.type !== 'scim' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
+  <td>${c.origin === 'api' ? html`<a href="${url(SSO_EDIT_PATH, { id: c.id })}">${t('dash.sso.edit')}<span class="visually-hidden"> ${c.id}</span></a>` : ''}</td>
 </tr>`)}
 </tbody>
 </table>
@@ -120,7 +123,8 @@ ${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
 <section class="panel" aria-labelledby="sso-add-title">
 <h2 id="sso-add-title">${t('dash.sso.add')}</h2>
 <p>${t('dash.sso.choose')}:</p>
-<ul class="provider-choice">${PROVIDER_TYPES.map((type) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type })}">${PROVIDER_NAMES[type]}</a></li>`)}</ul>
+<ul class="provider-choice">${PROVIDER_TYPES.map((type) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type })}">${PROVIDER_NAMES[type]}</a></li>`)}
+  <li><a class="button secondary" href="${url(SSO_NEW_PATH, { type: SCIM_TYPE })}">${t('dash.scim.choice')}</a></li></ul>
 </section>
 <section class="panel" id="rules" aria-labelledby="rules-title">
 <h2 id="rules-title">${t('dash.rules.title')}</h2>
@@ -466,7 +470,7 @@ export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { con
 <p>${t('dash.sso.delete_body')}</p>
 <dl class="facts">
   <dt>${t('dash.sso.col.id')}</dt><dd><code>${connection.id}</code></dd>
-  <dt>${t('dash.sso.col.type')}</dt><dd>${PROVIDER_NAMES[connection.type as ProviderType] ?? connection.type}</dd>
+  <dt>${t('dash.sso.col.type')}</dt><dd>${connection.type === SCIM_TYPE ? t('dash.scim.choice') : (PROVIDER_NAMES[connection.type as ProviderType] ?? connection.type)}</dd>
 </dl>
 ${view.rules.length ? html`<p>${t('dash.sso.delete_rules', { count: view.rules.length })}</p>` : ''}
 <form method="post" action="${SSO_DELETE_PATH}" class="stack">
@@ -478,6 +482,115 @@ ${view.rules.length ? html`<p>${t('dash.sso.delete_rules', { count: view.rules.l
   </div>
 </form>
 </section>`);
+}
+
+export interface ScimFormValues {
+  id: string;
+  /** The connection its people sign in with. */
+  connector: string;
+  enabled: boolean;
+}
+
+export interface ScimFormView {
+  mode: 'create' | 'edit';
+  issuer: string;
+  form: ScimFormValues;
+  /** Sign-in connections (not SCIM ones) a SCIM connection can be tied to. */
+  connectorChoices: Array<{ id: string; name: string }>;
+  errors: Record<string, string>;
+  notice?: string | undefined;
+  /** Not an error, but not good news: the one-time token asked for again (post/redirect/get flash). */
+  caution?: string | undefined;
+  /** The bearer token just made (create or rotate), from the one-time flash: shown once. */
+  token?: { value: string; rotated: boolean } | undefined;
+  test?: SsoFormView['test'];
+}
+
+const SCIM_ANCHORS: Record<string, string> = { id: 'scim-id', connector: 'scim-connector', enabled: 'scim-enabled' };
+
+/**
+ * A SCIM connection (Entra ID, Okta provisioning): its id, the connection its people sign in with, Enabled;
+ * on its edit page the SCIM base URL, the token once after create or rotate, "Rotate token", test, delete.
+ */
+export function scimFormPage(page: DashPage, chrome: Chrome, view: ScimFormView): string {
+  const { t } = page;
+  const { form, errors } = view;
+  const title = view.mode === 'create' ? t('dash.sso.new_title', { type: t('dash.scim.choice') }) : t('dash.sso.edit_title', { id: form.id });
+  const action = view.mode === 'create' ? url(SSO_NEW_PATH, { type: SCIM_TYPE }) : url(SSO_EDIT_PATH, { id: form.id });
+  const baseUrl = `${view.issuer}/scim/v2`;
+  const errorCount = Object.keys(errors).length;
+  return layout(page, chrome, title, html`
+<h1>${title}</h1>
+${view.notice ? html`<div class="notice" role="status">${view.notice}</div>` : ''}
+${view.caution ? html`<div class="alert" role="status">${view.caution}</div>` : ''}
+<p class="lead">${t('dash.scim.intro')}</p>
+${view.token ? html`<section class="panel created" aria-labelledby="scim-token-title">
+<h2 id="scim-token-title">${t(view.token.rotated ? 'dash.scim.token_rotated_title' : 'dash.scim.token_title')}</h2>
+<p class="warning" id="scim-token-warning"><strong>${t('dash.scim.token_warning')}</strong></p>
+${view.token.rotated ? html`<p>${t('dash.scim.token_old')}</p>` : ''}
+<label for="scim-token">${t('dash.scim.token_label')}</label>
+<div class="copy-row">
+  <input id="scim-token" type="text" readonly value="${view.token.value}" aria-describedby="scim-token-warning" spellcheck="false" autocomplete="off" class="mono">
+  <button type="button" class="secondary" data-copy="scim-token" data-copied="${t('dash.created.copied')}" data-copy-failed="${t('dash.created.copy_failed')}" hidden>${t('dash.created.copy')}</button>
+</div>
+<p class="status" role="status" data-copy-status="scim-token"></p>
+</section>` : ''}
+${view.mode === 'edit' ? html`<section class="panel" aria-labelledby="scim-urls-title">
+<h2 id="scim-urls-title">${t('dash.scim.urls')}</h2>
+${copyField(page, 'scim-base-url', t('dash.scim.base_url'), baseUrl)}
+</section>` : ''}
+${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" aria-labelledby="test-title">
+<h2 id="test-title">${t('dash.sso.test_title')}</h2>
+<p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
+<ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> ${c.detail}</li>`)}</ul>
+</section>` : ''}
+<section class="panel" aria-labelledby="scim-form-title">
+<h2 id="scim-form-title">${t('dash.scim.choice')}</h2>
+${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
+  <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#${SCIM_ANCHORS[field] ?? 'scim-id'}">${message}</a></li>`)}</ul></div>` : ''}
+${view.connectorChoices.length ? '' : html`<p class="alert" role="status">${t('dash.scim.no_connectors')}</p>`}
+<form method="post" action="${action}" class="stack" novalidate>
+  ${csrfField(chrome)}
+  ${view.mode === 'create' ? html`<div class="field">
+    <label for="scim-id">${t('dash.sso.field.id')}</label>
+    <p class="hint" id="scim-id-hint">${t('dash.scim.id_hint')}</p>
+    <input id="scim-id" name="id" type="text" spellcheck="false" maxlength="63" autocomplete="off" value="${form.id}" ${describedBy(errors, 'id', 'scim-id-hint')}>
+    ${fieldError(errors, 'id')}
+  </div>` : html`<input type="hidden" name="id" value="${form.id}">`}
+  <div class="field">
+    <label for="scim-connector">${t('dash.scim.connector')}</label>
+    <p class="hint" id="scim-connector-hint">${t('dash.scim.connector_hint')}</p>
+    <select id="scim-connector" name="connector" ${describedBy(errors, 'connector', 'scim-connector-hint')}>
+      <option value="" ${form.connector === '' ? 'selected' : ''}>${t('dash.scim.choose_connector')}</option>
+      ${view.connectorChoices.map((c) => html`<option value="${c.id}" ${form.connector === c.id ? 'selected' : ''}>${c.name} (${c.id})</option>`)}
+    </select>
+    ${fieldError(errors, 'connector')}
+  </div>
+  <div class="field check">
+    <input type="checkbox" id="scim-enabled" name="enabled" value="on" aria-describedby="scim-enabled-hint" ${form.enabled ? 'checked' : ''}>
+    <label for="scim-enabled">${t('dash.sso.field.enabled')}</label>
+    <p class="hint" id="scim-enabled-hint">${t('dash.scim.enabled_hint')}</p>
+  </div>
+  <div class="button-row"><button type="submit">${t('dash.sso.save')}</button></div>
+</form>
+${view.mode === 'edit' ? html`<form method="post" action="${url(SSO_TEST_PATH, { id: form.id })}" class="confirm-form">
+  ${csrfField(chrome)}<input type="hidden" name="id" value="${form.id}">
+  <button type="submit" class="secondary">${t('dash.sso.test')}</button>
+</form>
+<form method="get" action="${SSO_DELETE_PATH}" class="confirm-form">
+  <input type="hidden" name="id" value="${form.id}">
+  <button type="submit" class="danger">${t('dash.sso.delete')}</button>
+</form>` : ''}
+</section>
+${view.mode === 'edit' ? html`<section class="panel" aria-labelledby="scim-rotate-title">
+<h2 id="scim-rotate-title">${t('dash.scim.rotate_title')}</h2>
+<p class="hint">${t('dash.scim.rotate_intro')}</p>
+<form method="post" action="${url(SSO_SCIM_ROTATE_PATH, { id: form.id })}" class="confirm-form">
+  ${csrfField(chrome)}<input type="hidden" name="id" value="${form.id}">
+  <button type="submit" class="secondary">${t('dash.scim.rotate')}</button>
+</form>
+</section>` : ''}
+<p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
 }
 
 function isDashKeyLocal(key: string): boolean {
