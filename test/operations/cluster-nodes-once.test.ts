@@ -2,7 +2,7 @@
  * Many nodes on one Redis Cluster behave as one server, for what is not a request/response hop:
  * - a user disabled through /v1 on node A is refused on node B at once (refresh token: invalid_grant;
  *   /v1 access token: 401), and enabling them again does not revive what they held;
- * - background jobs run once across nodes: two nodes both run the key expiry watcher (every second) and
+ * - background jobs run once across nodes: two nodes both run the key expiry watcher (every 3 s) and
  *   both run webhook delivery, yet each `key.expiring` reaches a real receiver exactly once;
  * - `workers: 2` (node:cluster) on the Cluster store: a person's token from one worker is honoured by the
  *   other, and its refresh token rotates across the workers (requests on fresh connections, which the
@@ -11,7 +11,10 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthServer, testConfig, type AuthServer } from '../support/auth-server.ts';
-import { api, bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
+import { openStore } from '../../src/store/index.ts';
+import { ADMIN_SCOPES, api, bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
+import { codeFlowTokens, discover } from '../support/http-login.ts';
+import { startSlapd, GROUPS_DN, PEOPLE, PEOPLE_DN, READER_DN, READER_PASSWORD, personDn, type SlapdServer } from '../support/slapd.ts';
 import { freePort } from '../support/ports.ts';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.ts';
 import { eventually } from '../support/wait.ts';
@@ -51,18 +54,30 @@ const me = (server: AuthServer, accessToken: string) => fresh(`${server.url}/v1/
 describe('nodes on one Redis Cluster: disabled users, jobs once, node:cluster workers', () => {
   let cluster: RedisCluster;
   let receiver: Receiver;
+  let slapd: SlapdServer;
   let a: AuthServer;
   let b: AuthServer;
   let workers: AuthServer;
   let boot: Bootstrapped;
 
   beforeAll(async () => {
-    [cluster, receiver] = await Promise.all([startRedisCluster(), startReceiver()]);
-    const store = { driver: 'redis', cluster: cluster.seeds.slice(0, 3), prefix: 'once:' };
+    [cluster, receiver, slapd] = await Promise.all([startRedisCluster(), startReceiver(), startSlapd()]);
+    const store = { driver: 'redis' as const, cluster: cluster.seeds.slice(0, 3), prefix: 'once:' };
     // One issuer for A and B (A's address): a token A issued is one B must judge on its merits.
     const portA = await freePort();
     const issuer = `http://127.0.0.1:${portA}`;
-    const nodeConfig = (port: number) => testConfig(port, { issuer, store, api_keys: { expiry_check_seconds: 1 } });
+    // A pass every 3 s holds the watcher's lock 2 s: longer than any pass here, even on a loaded machine.
+    // Both nodes also sync one LDAP directory every second.
+    const ldap = {
+      url: slapd.url,
+      bind_dn: READER_DN,
+      bind_password: READER_PASSWORD,
+      user_search: { base_dn: PEOPLE_DN, filter: '(mail={email})', id_attr: 'uid', email_attr: 'mail', name_attr: 'cn', disabled_filter: '(employeeType=disabled)' },
+      group_search: { base_dn: GROUPS_DN, filter: '(member={dn})', name_attr: 'cn', nested: true },
+      sync_interval_seconds: 1,
+      timeout_ms: 1500,
+    };
+    const nodeConfig = (port: number) => testConfig(port, { issuer, store, api_keys: { expiry_check_seconds: 3 }, ldap, connectors: [{ id: 'ldap', type: 'ldap', name: 'Corporate account' }] });
     [a, b, workers] = await Promise.all([
       startAuthServer({ port: portA, config: nodeConfig }),
       startAuthServer({ config: nodeConfig }),
@@ -75,6 +90,7 @@ describe('nodes on one Redis Cluster: disabled users, jobs once, node:cluster wo
     await Promise.all([a?.stop(), b?.stop(), workers?.stop()]);
     await Promise.all([a?.cleanup(), b?.cleanup(), workers?.cleanup()]);
     await receiver?.close();
+    await slapd?.dispose();
     await cluster?.dispose();
   });
 
@@ -104,9 +120,9 @@ describe('nodes on one Redis Cluster: disabled users, jobs once, node:cluster wo
     expect((await me(b, owner.token)).status).toBe(200);
   }, 60_000);
 
-  it('sends key.expiring exactly once per key although both nodes run the expiry watcher and webhook delivery', async () => {
+  it('sends key.expiring and key.expired exactly once per key although both nodes run the expiry watcher and webhook delivery', async () => {
     const admin = api(a.url, boot.key.key);
-    const created = await admin('POST', '/v1/webhooks', { project_id: boot.project.id, url: receiver.url('/expiring'), events: ['key.expiring'] });
+    const created = await admin('POST', '/v1/webhooks', { project_id: boot.project.id, url: receiver.url('/expiring'), events: ['key.expiring', 'key.expired'] });
     expect(created.status).toBe(201);
     receiver.endpoint('/expiring', String(created.body.secret));
     const onB = api(b.url, boot.key.key);
@@ -119,19 +135,55 @@ describe('nodes on one Redis Cluster: disabled users, jobs once, node:cluster wo
     }
     const quiet = await admin('POST', '/v1/keys', { project_id: boot.project.id, name: 'manual', scopes: ['read:logs'], environment: 'live', ttl_days: 1 });
     expect(quiet.status).toBe(201);
+    // And one that has expired: its record moved into the past in the shared store (the watcher reads it there).
+    const lapsed = await admin('POST', '/v1/keys', { project_id: boot.project.id, name: 'lapsed', scopes: ['read:logs'], environment: 'live', ttl_days: 1 });
+    const direct = await openStore({ driver: 'redis', cluster: cluster.seeds.slice(0, 3), prefix: 'once:' });
+    try {
+      const ref = await direct.get<{ hash: string }>(`apikey:{${String(lapsed.body.id)}}`);
+      const recordKey = `apikey:hash:{${ref!.hash}}`;
+      const record = (await direct.get<Json>(recordKey))!;
+      await direct.put(recordKey, { ...record, expires_at: new Date(Date.now() - 1000).toISOString() });
+    } finally {
+      await direct.close();
+    }
 
-    const keyIds = () => receiver.receipts('/expiring').map((r) => String(((JSON.parse(r.body) as Json).data as { key: Json }).key.id));
-    await eventually(async () => new Set(keyIds()).size === ids.length, 20);
-    // Several more watcher passes on both nodes (each runs one every second): still one notice per key.
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const ofType = (type: string) => receiver.receipts('/expiring').filter((r) => (JSON.parse(r.body) as Json).type === type);
+    const keyIds = () => ofType('key.expiring').map((r) => String(((JSON.parse(r.body) as Json).data as { key: Json }).key.id));
+    await eventually(async () => new Set(keyIds()).size === ids.length && ofType('key.expired').length > 0, 20);
+    // Two more watcher passes on each node: still one notice per key.
+    await new Promise((resolve) => setTimeout(resolve, 6500));
     const receipts = receiver.receipts('/expiring');
     expect(receipts.every((r) => r.verified)).toBe(true);
     expect(keyIds().sort()).toEqual([...ids].sort());
     expect(new Set(receipts.map((r) => r.id)).size).toBe(receipts.length);
+    expect(ofType('key.expired')).toHaveLength(1);
+    expect(ofType('key.expired')[0]!.body).toContain(String(lapsed.body.id));
+    // One pass handled it: one audit event, not one per node.
+    const audited = await admin<{ events: Json[] }>('GET', `/v1/audit?action=key.expired&target_id=${String(lapsed.body.id)}`);
+    expect(audited.status, JSON.stringify(audited.body)).toBe(200);
+    expect(audited.body.events).toHaveLength(1);
     // Each attempted by one delivery worker, once: one delivery record per message.
     const deliveries = (await admin<{ deliveries: Json[] }>('GET', `/v1/webhooks/${String(created.body.id)}/deliveries`)).body.deliveries;
     expect(deliveries.filter((d) => d.event_type === 'key.expiring')).toHaveLength(ids.length);
+    expect(deliveries.filter((d) => d.event_type === 'key.expired')).toHaveLength(1);
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+  }, 60_000);
+
+  it('deprovisions a person who left the directory once, although both nodes run the LDAP sync', async () => {
+    const owner = await personApi(a, { email: 'ldap-owner@example.com', project: boot.project.id, role: 'owner' });
+    expect((await owner.call('POST', '/v1/role-mappings', { source: 'ldap', group: 'logtrace-admins', project_id: boot.project.id, role: 'admin' })).status).toBe(201);
+    // alice (logtrace-admins) signs in through the directory on A; she leaves the directory.
+    await codeFlowTokens(await discover(a.url, 'admin-console'), { email: PEOPLE.alice.mail, password: PEOPLE.alice.password, scope: ADMIN_SCOPES });
+    const users = (await owner.call<{ users: Array<{ id: string; email: string; disabled: boolean }> }>('GET', '/v1/users')).body.users;
+    const alice = users.find((u) => u.email === PEOPLE.alice.mail)!;
+    expect(alice).toMatchObject({ disabled: false });
+    await slapd.del(personDn('alice'));
+    const onB = api(b.url, owner.token);
+    await eventually(async () => (await onB<{ disabled: boolean }>('GET', `/v1/users/${alice.id}`)).body.disabled, 20);
+    // Several more syncs on each node: still one deprovisioning, audited once.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const audited = await owner.call<{ events: Json[] }>('GET', `/v1/audit?action=user.deprovisioned&target_id=${alice.id}&limit=100`);
+    expect(audited.body.events).toHaveLength(1);
   }, 60_000);
 
   it('workers: 2 on the Cluster store: a token from one worker works on the other, and its refresh rotates across them', async () => {
