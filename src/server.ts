@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -18,7 +19,8 @@ export interface RunningServer {
 export function createLogger(config: Pick<Config, 'log_level'>): Logger {
   return pino({
     level: config.log_level,
-    base: { service: 'logtrace-auth' },
+    // Workers (`workers` > 1) share one stdout: their pid tells whose line it is.
+    base: { service: 'logtrace-auth', ...(cluster.isWorker ? { pid: process.pid } : {}) },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Belt and braces: these never reach a log line even if an object carrying them is logged.
     redact: { paths: ['*.client_secret', '*.password', '*.password_hash', '*.bind_password', '*.d', '*.jwk', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
