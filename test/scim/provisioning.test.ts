@@ -3,10 +3,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD_HASH, type AuthServer } from '../support/auth-server.ts';
-import { CookieJar, discover } from '../support/http-login.ts';
+import { startAuthServer, testConfig, TEST_PASSWORD_HASH, type AuthServer } from '../support/auth-server.ts';
+import { discover } from '../support/http-login.ts';
 import { api, bootstrap, personApi, ADMIN_SCOPES, type Bootstrapped } from '../support/admin.ts';
 import { freePort } from '../support/ports.ts';
+import { federatedSignIn as walkFederatedSignIn } from '../support/federated-login.ts';
 import { startFakeOidc, type FakeOidc } from '../support/fake-idps/oidc.ts';
 
 type Json = Record<string, unknown>;
@@ -41,42 +42,15 @@ function fill<T>(value: T, captured: Map<string, string>): T {
 
 type Outcome = { ok: true; sub: string; roles: Record<string, string>; refreshToken: string | undefined } | { ok: false; status: number; text: string };
 
-/** A federated sign-in over plain HTTP as a browser makes it (see test/security/identity-linking.test.ts). */
+/**
+ * A federated sign-in over plain HTTP as a browser makes it (test/support/federated-login.ts), reduced to
+ * what these tests compare: the subject and the roles of the access token, or the refusal.
+ */
 async function federatedSignIn(server: AuthServer, connectorId: string): Promise<Outcome> {
-  const config = await discover(server.url, 'admin-console');
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const authorization = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: ADMIN_SCOPES, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state });
-  const jars = new Map<string, CookieJar>();
-  const jar = (url: string) => {
-    const origin = new URL(url).origin;
-    if (!jars.has(origin)) jars.set(origin, new CookieJar());
-    return jars.get(origin)!;
-  };
-  let url = authorization.href;
-  let leftForConnector = false;
-  for (let hop = 0; hop < 25; hop++) {
-    if (url.startsWith(REDIRECT_URI)) {
-      const tokens = await client.authorizationCodeGrant(config, new URL(url), { pkceCodeVerifier: verifier, expectedState: state });
-      const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
-      return { ok: true, sub: String(payload.sub), roles: (payload.project_roles ?? {}) as Record<string, string>, refreshToken: tokens.refresh_token };
-    }
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar(url).header(), accept: 'text/html' } });
-    jar(url).store(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const text = await response.text();
-    const interaction = /^(.*\/interaction\/[^/?]+)$/.exec(url);
-    if (response.ok && interaction && new URL(url).origin === server.url && !leftForConnector) {
-      leftForConnector = true;
-      url = `${interaction[1]}/federation/${connectorId}`;
-      continue;
-    }
-    return { ok: false, status: response.status, text };
-  }
-  throw new Error('too many redirects');
+  const outcome = await walkFederatedSignIn(await discover(server.url, 'admin-console'), connectorId, ADMIN_SCOPES);
+  if (!outcome.ok) return { ok: false, status: outcome.status, text: outcome.body };
+  const { payload } = await jwtVerify(outcome.tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
+  return { ok: true, sub: String(payload.sub), roles: (payload.project_roles ?? {}) as Record<string, string>, refreshToken: outcome.tokens.refresh_token };
 }
 
 describe('SCIM 2.0 provisioning (real server over HTTP, Entra ID and Okta request sequences, fake OIDC upstream)', () => {

@@ -6,9 +6,10 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { parse, stringify } from 'yaml';
 import { startAuthServer, testConfig, REDIRECT_URI, TEST_PASSWORD, TEST_PASSWORD_HASH, type AuthServer } from '../support/auth-server.ts';
-import { codeFlowTokens, CookieJar, discover } from '../support/http-login.ts';
+import { codeFlowTokens, discover } from '../support/http-login.ts';
 import { api, bootstrap, cli, type Bootstrapped } from '../support/admin.ts';
 import { freePort } from '../support/ports.ts';
+import { federatedSignIn as walkFederatedSignIn } from '../support/federated-login.ts';
 import { startFakeOidc, type FakeOidc, type FakeOidcSignIn } from '../support/fake-idps/oidc.ts';
 import { startFakeVk, type FakeVk, type VkUser } from '../support/fake-idps/vk.ts';
 import { directorySettings, startSlapd, PEOPLE, groupDn, personDn, type SlapdServer } from '../support/slapd.ts';
@@ -22,49 +23,14 @@ const consoleClient = { client_id: 'console', token_endpoint_auth_method: 'none'
 type Outcome = { ok: true; sub: string; roles: Record<string, string>; refreshToken: string | undefined } | { ok: false; status: number; text: string };
 
 /**
- * A federated sign-in over plain HTTP as a browser makes it: our /auth, straight to the connector's button,
- * through the upstream (which signs in whoever the test chose), back to our callback, and on to the client's
- * redirect URI; then the code is exchanged. Cookies are kept per origin (our server and the upstreams all
- * listen on 127.0.0.1, and both speak oidc-provider, whose cookie names are the same).
+ * A federated sign-in over plain HTTP as a browser makes it (test/support/federated-login.ts), reduced to
+ * what these tests compare: the subject and the roles of the access token, or the refusal.
  */
 async function federatedSignIn(server: AuthServer, connectorId: string, beforeDecision?: () => Promise<void>): Promise<Outcome> {
-  const config = await discover(server.url, 'console');
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const authorization = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: ALL, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state });
-  const jars = new Map<string, CookieJar>();
-  const jar = (url: string) => {
-    const origin = new URL(url).origin;
-    if (!jars.has(origin)) jars.set(origin, new CookieJar());
-    return jars.get(origin)!;
-  };
-  let url = authorization.href;
-  let leftForConnector = false;
-  for (let hop = 0; hop < 25; hop++) {
-    if (url.startsWith(REDIRECT_URI)) {
-      const tokens = await client.authorizationCodeGrant(config, new URL(url), { pkceCodeVerifier: verifier, expectedState: state });
-      const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
-      return { ok: true, sub: String(payload.sub), roles: (payload.project_roles ?? {}) as Record<string, string>, refreshToken: tokens.refresh_token };
-    }
-    // The upstream's answer is in; our decision on it comes with the next request.
-    if (beforeDecision && /\/interaction\/[^/]+\/federated$/.test(new URL(url).pathname)) await beforeDecision();
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar(url).header(), accept: 'text/html' } });
-    jar(url).store(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const text = await response.text();
-    const interaction = /^(.*\/interaction\/[^/?]+)$/.exec(url);
-    if (response.ok && interaction && new URL(url).origin === server.url && !leftForConnector) {
-      // Our sign-in page: press the connector's button.
-      leftForConnector = true;
-      url = `${interaction[1]}/federation/${connectorId}`;
-      continue;
-    }
-    return { ok: false, status: response.status, text };
-  }
-  throw new Error('too many redirects');
+  const outcome = await walkFederatedSignIn(await discover(server.url, 'console'), connectorId, ALL, beforeDecision);
+  if (!outcome.ok) return { ok: false, status: outcome.status, text: outcome.body };
+  const { payload } = await jwtVerify(outcome.tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), { issuer: server.url });
+  return { ok: true, sub: String(payload.sub), roles: (payload.project_roles ?? {}) as Record<string, string>, refreshToken: outcome.tokens.refresh_token };
 }
 
 describe('identity linking: emails, issuers, IdP groups (through HTTP, real server, real upstreams)', () => {

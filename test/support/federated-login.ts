@@ -34,7 +34,11 @@ class OriginJars {
   }
 }
 
-export async function federatedSignIn(config: client.Configuration, connectorId: string, scope: string): Promise<FederatedOutcome> {
+/**
+ * `beforeDecision` runs once the upstream's answer is in and before our server decides on it (the request
+ * to `/interaction/{uid}/federated`): a test changes the world there (repoints a connection) to race it.
+ */
+export async function federatedSignIn(config: client.Configuration, connectorId: string, scope: string, beforeDecision?: () => Promise<void>): Promise<FederatedOutcome> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   let url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope, state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }).href;
@@ -45,6 +49,7 @@ export async function federatedSignIn(config: client.Configuration, connectorId:
       const tokens = await client.authorizationCodeGrant(config, new URL(url), { pkceCodeVerifier: verifier, expectedState: state });
       return { ok: true, tokens };
     }
+    if (beforeDecision && /\/interaction\/[^/]+\/federated$/.test(new URL(url).pathname)) await beforeDecision();
     const response = await fetch(url, { redirect: 'manual', headers: { cookie: jars.header(url), accept: 'text/html' } });
     jars.store(url, response);
     const location = response.headers.get('location');
