@@ -1,5 +1,6 @@
 import { ROLE_SCOPES, isRole, type Role } from '../directory/roles.ts';
 import { scopesOnPath } from '../verifier/scopes.ts';
+import { DomainError } from '../domain/index.ts';
 
 /**
  * The one access policy: who may do what on which project. Every door — /v1, the dashboard, the CLI and
@@ -29,16 +30,11 @@ export type Principal =
   | { kind: 'scim'; actor: Actor; connection_id: string; connector: string };
 
 /** A refusal: 403 (the credential lacks the right) or 404 (it may not even know the thing exists). */
-export class AccessDenied extends Error {
+export class AccessDenied extends DomainError {
   override readonly name = 'AccessDenied';
-  readonly code: 'forbidden' | 'not_found';
-  readonly status: 403 | 404;
-  readonly field: string | undefined;
+  declare readonly code: 'forbidden' | 'not_found';
   constructor(code: 'forbidden' | 'not_found', message: string, field?: string) {
-    super(message);
-    this.code = code;
-    this.status = code === 'forbidden' ? 403 : 404;
-    this.field = field;
+    super(code, message, field);
   }
 }
 

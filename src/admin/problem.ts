@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
-import { AccessDenied } from '../access/index.ts';
+import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { readBodyText } from '../http/form.ts';
 
 /**
@@ -41,15 +41,25 @@ export class AppError extends Error {
   }
 }
 
-/** The access policy's refusal as a problem (403 or 404, with the field it names). */
-export function fromAccessDenied(err: AccessDenied): AppError {
-  return new AppError(err.code, err.message, { field: err.field });
+/** Each domain refusal's problem code: the one place a DomainError becomes an HTTP status. */
+const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemCode> = {
+  invalid: 'invalid_request',
+  forbidden: 'forbidden',
+  not_found: 'not_found',
+  conflict: 'conflict',
+  unavailable: 'unavailable',
+  rate_limited: 'rate_limited',
+};
+
+/** A domain service's refusal (the access policy's included) as a problem, with the field it names. */
+export function fromDomainError(err: DomainError): AppError {
+  return new AppError(DOMAIN_PROBLEMS[err.code], err.message, { field: err.field });
 }
 
-/** A refusal from /v1 helpers or the access policy as an AppError (for the dashboard's messages); else undefined. */
+/** A refusal from /v1 helpers or a domain service as an AppError (for the dashboard's messages); else undefined. */
 export function asAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
-  if (err instanceof AccessDenied) return fromAccessDenied(err);
+  if (err instanceof DomainError) return fromDomainError(err);
   return undefined;
 }
 
@@ -82,7 +92,7 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
       if (ctx.status === 404 && ctx.body === undefined) problem = new AppError('not_found', `no route ${ctx.method} ${ctx.path}`);
     } catch (err) {
       if (err instanceof AppError) problem = err;
-      else if (err instanceof AccessDenied) problem = fromAccessDenied(err);
+      else if (err instanceof DomainError) problem = fromDomainError(err);
       else if (err instanceof StoreUnavailableError) problem = new AppError('unavailable', 'the store is unreachable; try again shortly', { headers: { 'Retry-After': '1' } });
       else if (err instanceof StoreInputError) problem = new AppError('invalid_request', storeInputDetail(err));
       else {

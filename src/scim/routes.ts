@@ -233,7 +233,7 @@ function scimError(err: unknown, services: Services, ctx: Context): ScimHttpErro
   if (err instanceof ScimHttpError) return err;
   if (err instanceof ScimInputError) return new ScimHttpError(err.status, err.message, err.scimType);
   if (err instanceof ScimFilterError) return new ScimHttpError(400, err.message, 'invalidFilter');
-  if (err instanceof AccessDenied) return new ScimHttpError(err.status, err.message);
+  if (err instanceof AccessDenied) return new ScimHttpError(err.code === 'forbidden' ? 403 : 404, err.message);
   if (err instanceof AppError) {
     // readJson's refusals: too large (413), not JSON (400), nested too deep (400).
     return new ScimHttpError(err.status, err.detail, err.status === 400 ? 'invalidSyntax' : undefined);
