@@ -9,6 +9,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Every /v1 answer a test gets is checked by the server against its declared schema (/v1/openapi.json).
+    env: { LOGTRACE_CHECK_RESPONSES: '1' },
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

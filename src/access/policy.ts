@@ -1,6 +1,6 @@
 import { ROLE_SCOPES, isRole, type Role } from '../directory/roles.ts';
 import { scopesOnPath } from '../verifier/scopes.ts';
-import { DomainError } from '../domain/index.ts';
+import { DomainError, type Principal } from '../domain/index.ts';
 
 /**
  * The one access policy: who may do what on which project. Every door — /v1, the dashboard, the CLI and
@@ -14,20 +14,7 @@ import { DomainError } from '../domain/index.ts';
  * configuration and store) holds everything. Only people are owners: an API key or a client never is,
  * so nothing an owner alone may do can be done with a key.
  */
-export interface Actor {
-  type: 'api_key' | 'user' | 'client' | 'system';
-  id: string | null;
-}
-
-export type Principal =
-  | { kind: 'api_key'; actor: Actor; project_id: string; scopes: string[] }
-  | { kind: 'token'; actor: Actor; scopes: string[]; project_roles: Record<string, string> }
-  | { kind: 'operator'; actor: Actor }
-  /**
-   * A SCIM connection's bearer token (the directory pushing people and groups). It holds no scope on any
-   * project: it reaches only the accounts and groups of its own connection, through the scim* methods.
-   */
-  | { kind: 'scim'; actor: Actor; connection_id: string; connector: string };
+export type { Actor, Principal } from '../domain/index.ts';
 
 /** A refusal: 403 (the credential lacks the right) or 404 (it may not even know the thing exists). */
 export class AccessDenied extends DomainError {

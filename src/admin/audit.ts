@@ -1,15 +1,9 @@
-import type Router from '@koa/router';
+import { z } from 'zod';
 import type { Services } from '../container.ts';
-import { AppError } from './problem.ts';
-import { authMiddleware, type Principal } from './koa-auth.ts';
+import type { ApiRoutes } from './api-routes.ts';
+import type { Principal } from './koa-auth.ts';
 import { principalOf } from './context.ts';
 import { isEventId } from '../audit/index.ts';
-
-function isoOrThrow(value: string | undefined, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (Number.isNaN(Date.parse(value))) throw new AppError('invalid_request', `${field} must be an ISO 8601 time`, { field });
-  return new Date(value).toISOString();
-}
 
 /** The accounts the principal may see (for the audit events that belong to no project). */
 async function visibleUserIds(services: Services, principal: Principal): Promise<Set<string>> {
@@ -19,44 +13,75 @@ async function visibleUserIds(services: Services, principal: Principal): Promise
   return ids;
 }
 
-const QUERY_FIELDS = ['project_id', 'action', 'actor_id', 'target_id', 'since', 'until', 'after', 'limit'] as const;
 /** Longer than any id or action name: a filter that long matches nothing and is refused instead. */
 const MAX_FILTER_LENGTH = 256;
+const filter = (description: string) => z.string().max(MAX_FILTER_LENGTH, `longer than ${MAX_FILTER_LENGTH} characters`).describe(description).optional();
+const isoTime = (description: string) =>
+  z
+    .string()
+    .max(64)
+    .refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 time')
+    .transform((value) => new Date(value).toISOString())
+    .describe(description)
+    .optional();
 
-/** Each known parameter once at most, bounded; `after` an event id. */
-function auditQuery(query: Record<string, string | string[] | undefined>): Partial<Record<(typeof QUERY_FIELDS)[number], string>> {
-  const out: Partial<Record<(typeof QUERY_FIELDS)[number], string>> = {};
-  for (const field of QUERY_FIELDS) {
-    const value = query[field];
-    if (value === undefined) continue;
-    if (typeof value !== 'string') throw new AppError('invalid_request', `${field} may be given once`, { field });
-    if (value.length > MAX_FILTER_LENGTH) throw new AppError('invalid_request', `${field} is longer than ${MAX_FILTER_LENGTH} characters`, { field });
-    out[field] = value;
-  }
-  if (out.after !== undefined && !isEventId(out.after)) throw new AppError('invalid_request', 'after must be the `next` cursor of a previous page (an event id)', { field: 'after' });
-  return out;
-}
+export const AUDIT_QUERY = z.object({
+  project_id: filter('Only events of this project (and its subtree) — one the caller administers'),
+  action: filter('An action or its prefix: `key` matches `key.created`, `key.revoked`, …'),
+  actor_id: filter('Only events by this actor (user, client or API key id)'),
+  target_id: filter('Only events about this target'),
+  since: isoTime('Events at or after this time'),
+  until: isoTime('Events at or before this time'),
+  after: z
+    .string()
+    .refine(isEventId, 'must be the `next` cursor of a previous page (an event id)')
+    .describe('The `next` cursor of the previous page')
+    .optional(),
+  limit: z.coerce.number().int().min(1, 'a whole number from 1 to 1000').max(1000, 'a whole number from 1 to 1000').default(100).describe('Events per page (1–1000, default 100)'),
+});
 
-export function auditRoutes(router: Router, services: Services): void {
+export const AUDIT_EVENT = z
+  .object({
+    id: z.string(),
+    timestamp: z.iso.datetime(),
+    actor: z.object({ type: z.enum(['user', 'client', 'api_key', 'system', 'anonymous']), id: z.string().nullable() }),
+    action: z.string(),
+    target: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
+    project_id: z.string().nullable(),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable().optional(),
+    outcome: z.enum(['success', 'failure']),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+
+export function auditRoutes(api: ApiRoutes, services: Services): void {
   /** Append-only: there is no route that changes or deletes an event. */
-  router.get('/v1/audit', authMiddleware(services), async (ctx) => {
-    const q = auditQuery(ctx.query);
-    const principal = principalOf(ctx);
-    const view = await services.access.auditView(principal, q.project_id, () => visibleUserIds(services, principal));
-    const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AppError('invalid_request', 'limit must be a whole number from 1 to 1000', { field: 'limit' });
-    const result = await services.audit.query({
-      project_ids: view.project_ids,
-      include_unscoped: view.include_unscoped,
-      unscoped_subjects: view.unscoped_subjects,
-      action: q.action,
-      actor_id: q.actor_id,
-      target_id: q.target_id,
-      since: isoOrThrow(q.since, 'since'),
-      until: isoOrThrow(q.until, 'until'),
-      after: q.after,
-      limit,
-    });
-    ctx.body = result;
-  });
+  api.add(
+    {
+      method: 'get',
+      path: '/v1/audit',
+      operationId: 'listAuditEvents',
+      summary: 'Audit events the caller may see, oldest first, in pages',
+      tag: 'Audit',
+      query: AUDIT_QUERY,
+      responses: { 200: { description: 'A page of events; `next` is the cursor of the next page', schema: z.object({ events: z.array(AUDIT_EVENT), next: z.string().nullable() }) } },
+    },
+    async (ctx, { query }) => {
+      const principal = principalOf(ctx);
+      const view = await services.access.auditView(principal, query.project_id, () => visibleUserIds(services, principal));
+      return services.audit.query({
+        project_ids: view.project_ids,
+        include_unscoped: view.include_unscoped,
+        unscoped_subjects: view.unscoped_subjects,
+        action: query.action,
+        actor_id: query.actor_id,
+        target_id: query.target_id,
+        since: query.since,
+        until: query.until,
+        after: query.after,
+        limit: query.limit,
+      });
+    },
+  );
 }

@@ -14,8 +14,15 @@ import { provisioningRuleRoutes } from './provisioning-rules.ts';
 import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
 import { clip } from './context.ts';
+import { ApiRoutes, type OpenApiDocument } from './api-routes.ts';
+import { VERIFY_ROUTE } from './verify.ts';
+import { authMiddleware } from './koa-auth.ts';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 
 export { AppError, storeInputDetail } from './problem.ts';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * POST /v1/keys/verify on its own, mounted ahead of the general middleware (access log, routers, gates):
@@ -51,15 +58,32 @@ export function adminApi(services: Services): Middleware {
       detail: { status: problem.status, code: problem.code, detail: clip(problem.detail, 1024), ...(problem.field ? { field: clip(problem.field, 256) } : {}) },
     });
   };
+  const api = new ApiRoutes(router, authMiddleware(services));
   projectRoutes(router, services);
   keyRoutes(router, services);
-  auditRoutes(router, services);
+  auditRoutes(api, services);
   webhookRoutes(router, services);
   userRoutes(router, services);
   invitationRoutes(router, services);
   roleMappingRoutes(router, services);
   connectionRoutes(router, services);
   provisioningRuleRoutes(router, services);
+  let document: OpenApiDocument | undefined;
+  api.add(
+    {
+      method: 'get',
+      path: '/v1/openapi.json',
+      operationId: 'getOpenApiDocument',
+      summary: 'This description of the /v1 API (OpenAPI 3.1)',
+      tag: 'Meta',
+      auth: 'none',
+      responses: { 200: { description: 'The OpenAPI 3.1 document', schema: z.object({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }).loose() } },
+    },
+    // Built on first request: every route is declared by then.
+    async () => (document ??= api.document({ version: PACKAGE_VERSION, serverUrl: services.config.issuer, extra: [VERIFY_ROUTE] })),
+  );
+  const undescribed = api.undescribedRoutes();
+  if (undescribed.length) services.logger.error({ routes: undescribed }, '/v1 routes without a description in /v1/openapi.json');
   const problems = problemMiddleware(services.logger, auditFailure);
   const routes = router.routes();
   const methods = router.allowedMethods({ throw: true });

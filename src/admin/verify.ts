@@ -4,7 +4,9 @@ import type { Services } from '../container.ts';
 import { AppError, readJson } from './problem.ts';
 import { LocalFailureLimiter } from './local-limiter.ts';
 import { authenticateCredential } from './koa-auth.ts';
-import { addressBucket, normalizeIp, parseKey } from '../keys/index.ts';
+import { z } from 'zod';
+import { addressBucket, normalizeIp, parseKey, KEY_SCOPES, VERIFY_FAILURES } from '../keys/index.ts';
+import type { RouteSpec } from './api-routes.ts';
 
 const FIELDS = new Set(['key', 'ip', 'scope', 'project_id']);
 
@@ -110,3 +112,30 @@ export function verifyHandler(services: Services): (ctx: Context) => Promise<voi
     ctx.body = { valid: true, key_id: result.key_id, project_id: result.project_id, scopes: result.scopes, environment: result.environment, expires_at: result.expires_at };
   };
 }
+
+/**
+ * How POST /v1/keys/verify is described in /v1/openapi.json. The handler above parses by hand (hot path);
+ * these schemas say the same, and the verify tests check answers against VERIFY_ANSWER.
+ */
+export const VERIFY_BODY = z.strictObject({
+  key: z.string().describe('The API key; or send it in X-Logs-Api-Key').optional(),
+  ip: z.string().describe("The log API's end client: checked against the key's IP allowlist").optional(),
+  scope: z.string().describe('A scope the key must hold').optional(),
+  project_id: z.string().describe('A project the key must reach (its own or a descendant)').optional(),
+});
+export const VERIFY_ANSWER = z.discriminatedUnion('valid', [
+  z.object({ valid: z.literal(true), key_id: z.string(), project_id: z.string(), scopes: z.array(z.enum(KEY_SCOPES)), environment: z.enum(['live', 'test']), expires_at: z.iso.datetime() }),
+  z.object({ valid: z.literal(false), code: z.enum(VERIFY_FAILURES) }),
+]);
+export const VERIFY_ROUTE: RouteSpec<typeof VERIFY_BODY, undefined, undefined> = {
+  method: 'post',
+  path: '/v1/keys/verify',
+  operationId: 'verifyApiKey',
+  summary: "Checks an API key for the log API: project, scopes, environment (one store read; a bad key is 200 {valid:false})",
+  description: 'No credential is needed but the key. A log API may authenticate its calls with its own API key or client token (Authorization: Bearer), to be rate-limited per credential and end client.',
+  tag: 'API keys',
+  auth: 'none',
+  body: VERIFY_BODY,
+  responses: { 200: { description: 'The verdict', schema: VERIFY_ANSWER } },
+  problems: [429],
+};

@@ -1,4 +1,4 @@
-export { KeyService, KeyInputError, KEY_SCOPES, VERIFY_OUTCOMES, statusOf, type Actor, type ApiKeyRecord, type ApiKeyView, type VerifyResult, type KeyScope, type CreateKeyInput } from './service.ts';
+export { KeyService, KeyInputError, KEY_SCOPES, VERIFY_OUTCOMES, VERIFY_FAILURES, statusOf, type Actor, type ApiKeyRecord, type ApiKeyView, type VerifyResult, type KeyScope, type CreateKeyInput } from './service.ts';
 export { generateKey, parseKey, hashKey, KEY_PATTERN, type KeyEnvironment } from './format.ts';
 export { parseCidr, normalizeIp, addressBucket } from './ip.ts';
 export { ExpiryWatcher, type OnceEmitter } from './expiry-watcher.ts';

@@ -21,8 +21,9 @@ import { publishKeyEvent } from './events.ts';
 export const KEY_SCOPES = ['read:logs', 'write:alerts', 'admin:projects'] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
 export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
-export type VerifyFailure = 'not_found' | 'expired' | 'revoked' | 'rotated' | 'ip_not_allowed' | 'insufficient_scope' | 'wrong_project';
-export const VERIFY_OUTCOMES = ['valid', 'not_found', 'expired', 'revoked', 'rotated', 'ip_not_allowed', 'insufficient_scope', 'wrong_project'] as const;
+export const VERIFY_FAILURES = ['not_found', 'expired', 'revoked', 'rotated', 'ip_not_allowed', 'insufficient_scope', 'wrong_project'] as const;
+export type VerifyFailure = (typeof VERIFY_FAILURES)[number];
+export const VERIFY_OUTCOMES = ['valid', ...VERIFY_FAILURES] as const;
 export type VerifyOutcome = (typeof VERIFY_OUTCOMES)[number];
 
 export interface Actor {
