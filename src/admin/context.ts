@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { Services } from '../container.ts';
 import type { AuditInput } from '../audit/index.ts';
 import type { Principal } from './koa-auth.ts';
+import type { Caller } from '../domain/index.ts';
 
 export function principalOf(ctx: Context): Principal {
   return ctx.state.principal as Principal;
@@ -24,4 +25,9 @@ export async function auditAction(ctx: Context, services: Services, event: Omit<
     user_agent: clip(ctx.get('user-agent'), 512) || null,
     ...event,
   });
+}
+
+/** The calling principal and where the call came from, as domain services take it. */
+export function callerOf(ctx: Context): Caller {
+  return { principal: principalOf(ctx), ip: ctx.ip, user_agent: clip(ctx.get('user-agent'), 512) || null };
 }
