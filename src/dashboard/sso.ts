@@ -5,7 +5,7 @@ import { testConnection } from '../admin/connections.ts';
 import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, ruleAuditDetail } from '../admin/provisioning-rules.ts';
 import { AppError, asAppError } from '../admin/problem.ts';
 import { ConnectionInputError, changedFields, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
-import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
+import { ConnectorError } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage, url } from '../../views/dashboard/pages.ts';
@@ -459,7 +459,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const { t } = dashPage(ctx);
     const email = (form.get('email') ?? '').trim();
     const password = form.get('password') ?? '';
-    const directory = ldapDirectoryOf(services.connectors.get(connection.id));
+    const directory = connections.directoryOf(connection.id);
     let result: LdapTryResult;
     const person = email.toLowerCase();
     // Reserve-then-check, as the sign-in page: the try is counted before the bind, so concurrent tries
