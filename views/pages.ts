@@ -25,17 +25,17 @@ ${body}
 </html>`.value;
 }
 
-/** Small text badges standing in for provider logos (no external images: strict CSP, works offline). */
-const LOGOS: Record<string, string> = { yandex: 'Я', vk: 'VK', entra: '⊞', oidc: '◎', saml: '⛨', ldap: '⌂' };
-
 export interface LoginView {
   action: string;
   clientName: string;
   email?: string | undefined;
   error?: string | undefined;
   abortUrl: string;
-  /** Connector buttons (federated sign-in), in display order. */
-  connectors?: Array<{ id: string; name: string; type: string; href: string }>;
+  /**
+   * Connector buttons (federated sign-in), in display order; `logo` is the type's small text badge (no
+   * external images: strict CSP, works offline).
+   */
+  connectors?: Array<{ id: string; name: string; type: string; logo: string; href: string }>;
 }
 
 export function loginPage(page: PageContext, view: LoginView): string {
@@ -45,7 +45,7 @@ export function loginPage(page: PageContext, view: LoginView): string {
 <h1>${t('login.title')}</h1>
 <p class="subtitle">${t('login.subtitle', { client: view.clientName })}</p>
 ${view.error ? html`<div class="alert" role="alert" id="${errorId}">${view.error}</div>` : ''}
-${view.connectors?.length ? html`<ul class="connectors">${view.connectors.map((c) => html`<li><a class="button secondary connector connector-${c.type}" data-connector="${c.id}" href="${c.href}"><span class="logo-badge" aria-hidden="true">${LOGOS[c.type] ?? '→'}</span> ${t('login.continue_with', { name: c.name })}</a></li>`)}</ul><div class="divider"><span>${t('login.or')}</span></div>` : ''}
+${view.connectors?.length ? html`<ul class="connectors">${view.connectors.map((c) => html`<li><a class="button secondary connector connector-${c.type}" data-connector="${c.id}" href="${c.href}"><span class="logo-badge" aria-hidden="true">${c.logo}</span> ${t('login.continue_with', { name: c.name })}</a></li>`)}</ul><div class="divider"><span>${t('login.or')}</span></div>` : ''}
 <form method="post" action="${view.action}" novalidate>
   <label for="email">${t('login.email')}</label>
   <input id="email" name="email" type="email" autocomplete="username" autocapitalize="none" spellcheck="false" value="${view.email ?? ''}" autofocus ${view.error ? html`aria-describedby="${errorId}" aria-invalid="true"` : ''}>

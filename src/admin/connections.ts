@@ -2,8 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
 import { ConnectionInputError, changedFields, mergePatch, type ConnectionView } from '../connectors/connections.ts';
-import { ldapDirectoryOf } from '../connectors/index.ts';
-import { BlockedAddressError } from '../net/index.ts';
+import type { ConnectionCheck } from '../connectors/index.ts';
 import { AppError, readJson } from './problem.ts';
 import { authMiddleware } from './koa-auth.ts';
 import { auditAction, principalOf } from './context.ts';
@@ -19,95 +18,14 @@ function connectionError(err: unknown): never {
   throw err;
 }
 
-export type Check = { check: string; ok: boolean; detail: string };
+export type Check = ConnectionCheck;
 
 /**
- * GET a JSON document with the connection's own fetch: a connection made at run time goes through the
- * outbound address policy (a loopback or private issuer is refused before any request), one from the
- * configuration file does not. Redirects are never followed.
+ * What POST /v1/connections/{id}/test checks (also the dashboard's "Test connection"): each connector type
+ * says what to check (ConnectionSet.test). Changes nothing.
  */
-async function fetchJson(services: Services, fetchImpl: typeof fetch, url: string): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; detail: string }> {
-  try {
-    const response = await fetchImpl(url, { signal: AbortSignal.timeout(8000), redirect: 'manual', headers: { accept: 'application/json' } });
-    if (response.status >= 300 && response.status < 400) {
-      await response.body?.cancel().catch(() => {});
-      const location = response.headers.get('location');
-      return { ok: false, detail: `${url} answered with a redirect (HTTP ${response.status}${location ? ` to ${location}` : ''}), which is not followed: configure the final URL` };
-    }
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => {});
-      return { ok: false, detail: `${url} answered HTTP ${response.status}` };
-    }
-    return { ok: true, body: (await response.json()) as Record<string, unknown> };
-  } catch (err) {
-    services.logger.debug({ url, err: String(err) }, 'connection test fetch failed');
-    if (err instanceof BlockedAddressError) return { ok: false, detail: `${url} was not fetched: ${err.message}` };
-    const cause = (err as Error).cause;
-    const reason = (err as Error).name === 'TimeoutError' ? 'timed out' : cause instanceof Error ? cause.message : (err as Error).message;
-    return { ok: false, detail: `${url} is unreachable (${reason})` };
-  }
-}
-
-/** Discovery and keys of an OpenID provider: reachable, issuer as expected, signing keys published. */
-async function discoveryChecks(services: Services, fetchImpl: typeof fetch, discoveryUrl: string, expectIssuer: (issuer: string) => string | null): Promise<Check[]> {
-  const checks: Check[] = [];
-  const discovery = await fetchJson(services, fetchImpl, discoveryUrl);
-  if (!discovery.ok) return [{ check: 'discovery', ok: false, detail: discovery.detail }];
-  checks.push({ check: 'discovery', ok: true, detail: `fetched ${discoveryUrl}` });
-  const issuer = String(discovery.body.issuer ?? '');
-  const mismatch = expectIssuer(issuer);
-  checks.push({ check: 'issuer', ok: !mismatch, detail: mismatch ?? `issuer ${issuer}` });
-  const jwksUri = typeof discovery.body.jwks_uri === 'string' ? discovery.body.jwks_uri : '';
-  if (!jwksUri) return [...checks, { check: 'signing_keys', ok: false, detail: 'discovery has no jwks_uri' }];
-  const jwks = await fetchJson(services, fetchImpl, jwksUri);
-  const keys = jwks.ok && Array.isArray(jwks.body.keys) ? jwks.body.keys.length : 0;
-  checks.push({ check: 'signing_keys', ok: keys > 0, detail: jwks.ok ? `${keys} signing key(s) at ${jwksUri}` : jwks.detail });
-  return checks;
-}
-
-/**
- * What POST /v1/connections/{id}/test checks (also the dashboard's "Test connection"): discovery or metadata
- * reachable, issuer as expected, signing keys published, the connector running; for LDAP, the server
- * reached, the service account bound, people and their groups found. Changes nothing.
- */
-export async function testConnection(services: Services, connection: ConnectionView): Promise<Check[]> {
-  if (connection.enabled === false) return [{ check: 'disabled', ok: false, detail: 'the connection is disabled: enable it to test it and to offer it at sign-in' }];
-  if (connection.type === 'scim') {
-    // A SCIM connection reaches nothing: the directory calls us. What can be wrong is the connector it is tied to.
-    const tied = String(connection.connector);
-    return services.connectors.has(tied)
-      ? [{ check: 'connector', ok: true, detail: `provisioned people sign in with connector ${tied}, which is running` }]
-      : [{ check: 'connector', ok: false, detail: `connector ${tied} is not running (missing, disabled or failing): provisioned people cannot sign in` }];
-  }
-  const checks: Check[] = [];
-  const fetchImpl = services.connections.fetchFor(connection.origin);
-  if (connection.type === 'oidc') {
-    const issuer = String(connection.issuer).replace(/\/$/, '');
-    checks.push(...(await discoveryChecks(services, fetchImpl, `${issuer}/.well-known/openid-configuration`, (found) => (found === connection.issuer ? null : `issuer mismatch: discovery says ${found || '(none)'}, configured ${String(connection.issuer)}`))));
-  } else if (connection.type === 'entra') {
-    const authority = String(connection.authority ?? 'https://login.microsoftonline.com').replace(/\/$/, '');
-    const tenant = String(connection.tenant);
-    checks.push(...(await discoveryChecks(services, fetchImpl, `${authority}/${tenant}/v2.0/.well-known/openid-configuration`, (found) => {
-      const expected = /^[0-9a-f-]{36}$/i.test(tenant) ? `${authority}/${tenant}/v2.0` : `${authority}/{tenantid}/v2.0`;
-      return found === expected ? null : `issuer mismatch: discovery says ${found || '(none)'}, expected ${expected}`;
-    })));
-  }
-  const connector = services.connectors.get(connection.id);
-  const notStarted = `the connector could not be started: ${services.connections.whyNotRunning(connection.id)}`;
-  if (connection.type === 'ldap') {
-    const directory = ldapDirectoryOf(connector);
-    if (!directory) return [{ check: 'configuration', ok: false, detail: notStarted }];
-    return directory.check();
-  }
-  if (connection.type === 'saml') {
-    checks.push(connector ? { check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' } : { check: 'metadata', ok: false, detail: `the IdP metadata could not be loaded or used: ${services.connections.whyNotRunning(connection.id)}` });
-  } else if (!connector) {
-    checks.push({ check: 'configuration', ok: false, detail: notStarted });
-  } else if (checks.length === 0) {
-    // Yandex ID and VK ID publish no discovery: the configuration is all that can be checked here.
-    checks.push({ check: 'configuration', ok: true, detail: 'the connector is running; its endpoints are first used at sign-in' });
-  }
-  return checks;
+export function testConnection(services: Services, connection: ConnectionView): Promise<Check[]> {
+  return services.connections.test(connection);
 }
 
 export function connectionRoutes(router: Router, services: Services): void {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
+import { connectorType } from '../connectors/index.ts';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.yaml';
 
@@ -184,7 +185,7 @@ export function devWarnings(config: Config, env: Env = process.env): string[] {
     for (const id of rule.connectors ?? []) if (!connectorIds.has(id)) warnings.push(`provisioning.rules.${i}.connectors: no configured connector ${id} (fine if it is a connection created through /v1/connections)`);
   });
   config.role_mappings.forEach((mapping, i) => {
-    const directory = config.ldap || config.connectors.some((c) => c.type === 'ldap');
+    const directory = config.ldap || config.connectors.some((c) => connectorType(c.type)?.directory);
     if (mapping.source === 'ldap' && !directory) warnings.push(`role_mappings.${i}.source: ldap, but no ldap: block or LDAP connector is configured (fine if an LDAP connection is created through /v1/connections)`);
     if (mapping.source !== 'ldap' && !connectorIds.has(mapping.source)) warnings.push(`role_mappings.${i}.source: no configured connector ${mapping.source} (fine if it is a connection created through /v1/connections)`);
   });

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeInOrder, type Store } from '../store/index.ts';
 import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
-import { parseConnectorConfig, createConnector, ldapDirectoryOf, upstreamOf, commonConnectorSchema, type ConnectorConfig } from './index.ts';
-import type { Connector, ConnectorDeps } from './types.ts';
+import { parseConnectorConfig, createConnector, upstreamOf, commonConnectorSchema, type ConnectorConfig } from './index.ts';
+import { hasDirectory, isTestable, type ConnectionCheck, type Connector, type ConnectorDeps } from './types.ts';
+import { allSecretFields, allServerFileFields, connectorType } from './registry.ts';
 import type { LdapDirectory } from '../directory/ldap.ts';
+import { BlockedAddressError } from '../net/index.ts';
 
 /**
  * Connections: connectors managed at run time through /v1/connections (the SSO wizard), next to the
@@ -16,24 +18,14 @@ import type { LdapDirectory } from '../directory/ldap.ts';
  * Layout: connection:{id} → { config (secrets removed), secrets: { field: SealedSecret } },
  *         connection:all:{index} → ids, connection:version:{all} → counter.
  */
-/** Write-only fields, as dotted paths (`ldap.bind_password` is the bind_password inside the ldap block). */
-export const SECRET_FIELDS = ['client_secret', 'sp_private_key', 'ldap.bind_password'] as const;
 /**
- * Settings that name files on the server: fine in the configuration file, which the operator writes, but
- * through the API they would let an admin have the server read any file (a bind_password_file is sent to
- * the LDAP server the admin chose). Refused for connections.
+ * Write-only fields, as dotted paths (`ldap.bind_password` is the bind_password inside the ldap block), with
+ * where each is sent (ConnectorType.secretFields, every registered type's): a stored secret is reused by an
+ * update only while those stay as they were. Settings that name files on the server
+ * (ConnectorType.serverFileFields) are refused for connections.
  */
-const SERVER_FILE_FIELDS = ['ldap.bind_password_file', 'ldap.ca_file'] as const;
-/**
- * Where each secret is sent. A stored secret is reused by an update only while these stay as they were:
- * otherwise an admin could point the connection at a server of theirs (a new LDAP URL, issuer or token
- * endpoint) and have us hand it the secret. Changing them needs the secret again.
- */
-const SECRET_DESTINATIONS: Record<(typeof SECRET_FIELDS)[number], string[]> = {
-  client_secret: ['issuer', 'authority', 'endpoints'],
-  'ldap.bind_password': ['ldap.url'],
-  sp_private_key: [],
-};
+const secretFields = () => allSecretFields();
+const secretPaths = () => secretFields().map((f) => f.path);
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -77,7 +69,7 @@ function hasPlace(obj: Json, path: string): boolean {
 /** A copy with the secrets removed. */
 export function withoutSecrets(config: Json): Json {
   const out: Json = { ...config };
-  for (const field of SECRET_FIELDS) deletePath(out, field);
+  for (const field of secretPaths()) deletePath(out, field);
   return out;
 }
 
@@ -100,13 +92,13 @@ export function mergePatch(target: Json, patch: Json): Json {
 export function changedFields(before: Json, after: Json): string[] {
   const normal = (raw: Json): Json => {
     const stripped = withoutSecrets(raw);
-    for (const field of SECRET_FIELDS) if (hasPlace(stripped, field)) setPath(stripped, field, 'sealed');
+    for (const field of secretPaths()) if (hasPlace(stripped, field)) setPath(stripped, field, 'sealed');
     const parsed = parseConnectorConfig(stripped);
     return parsed.ok ? (parsed.config as unknown as Json) : stripped;
   };
   const [a, b] = [normal(before), normal(after)];
   const changed = new Set([...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])));
-  for (const field of SECRET_FIELDS) {
+  for (const field of secretPaths()) {
     const given = getPath(after, field);
     if (typeof given === 'string' && given !== '') changed.add(field.split('.')[0]!);
   }
@@ -201,6 +193,33 @@ export interface ConnectionSetDeps {
 function view(config: ConnectorConfig | Record<string, unknown>, origin: 'config' | 'api', secretsSet: string[]): ConnectionView {
   const out = withoutSecrets(config);
   return { ...out, id: String(config.id), type: String(config.type), origin, secrets_set: secretsSet } as ConnectionView;
+}
+
+/**
+ * GET a JSON document with the connection's own fetch: a connection made at run time goes through the
+ * outbound address policy (a loopback or private issuer is refused before any request), one from the
+ * configuration file does not. Redirects are never followed.
+ */
+async function fetchJson(logger: Logger, fetchImpl: typeof fetch, url: string): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; detail: string }> {
+  try {
+    const response = await fetchImpl(url, { signal: AbortSignal.timeout(8000), redirect: 'manual', headers: { accept: 'application/json' } });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => {});
+      const location = response.headers.get('location');
+      return { ok: false, detail: `${url} answered with a redirect (HTTP ${response.status}${location ? ` to ${location}` : ''}), which is not followed: configure the final URL` };
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      return { ok: false, detail: `${url} answered HTTP ${response.status}` };
+    }
+    return { ok: true, body: (await response.json()) as Record<string, unknown> };
+  } catch (err) {
+    logger.debug({ url, err: String(err) }, 'connection test fetch failed');
+    if (err instanceof BlockedAddressError) return { ok: false, detail: `${url} was not fetched: ${err.message}` };
+    const cause = (err as Error).cause;
+    const reason = (err as Error).name === 'TimeoutError' ? 'timed out' : cause instanceof Error ? cause.message : (err as Error).message;
+    return { ok: false, detail: `${url} is unreachable (${reason})` };
+  }
 }
 
 /** The live connector set: configuration connectors plus stored connections, rebuilt when the version moves. */
@@ -376,8 +395,13 @@ export class ConnectionSet {
    */
   sourceOf(connectorId: string): string {
     const connector = this.connectors.get(connectorId);
-    const directory = ldapDirectoryOf(connector);
-    return directory && directory === this.deps.ldapDirectory ? 'ldap' : connectorId;
+    return hasDirectory(connector) && connector.directory() === this.deps.ldapDirectory ? 'ldap' : connectorId;
+  }
+
+  /** The directory behind a running DirectoryConnector (the dashboard's "Try a sign-in"). */
+  directoryOf(connectorId: string): LdapDirectory | undefined {
+    const connector = this.connectors.get(connectorId);
+    return hasDirectory(connector) ? connector.directory() : undefined;
   }
 
   /**
@@ -388,18 +412,46 @@ export class ConnectionSet {
     const out: Array<{ source: string; directory: LdapDirectory; connectors: string[] }> = [];
     const shared = this.deps.ldapDirectory;
     if (shared) {
-      const over = [...this.connectors.values()].filter((c) => ldapDirectoryOf(c) === shared).map((c) => c.id);
+      const over = [...this.connectors.values()].filter((c) => hasDirectory(c) && c.directory() === shared).map((c) => c.id);
       out.push({ source: 'ldap', directory: shared, connectors: over });
     }
     for (const connector of this.connectors.values()) {
-      const directory = ldapDirectoryOf(connector);
+      const directory = hasDirectory(connector) ? connector.directory() : undefined;
       if (directory && directory !== shared) out.push({ source: connector.id, directory, connectors: [connector.id] });
     }
     return out;
   }
 
+  /**
+   * What POST /v1/connections/{id}/test checks (also the dashboard's "Test connection"): the type's checks
+   * of the settings (discovery, issuer, signing keys), then the running connector's own (TestableConnector:
+   * an LDAP server reached, the service account bound, people and groups found; SAML metadata loaded), or
+   * why it is not running. A SCIM connection reaches nothing: what can be wrong is its connector. Changes nothing.
+   */
+  async test(connection: ConnectionView): Promise<ConnectionCheck[]> {
+    if (connection.enabled === false) return [{ check: 'disabled', ok: false, detail: 'the connection is disabled: enable it to test it and to offer it at sign-in' }];
+    if (connection.type === 'scim') {
+      const tied = String(connection.connector);
+      return this.connectors.has(tied)
+        ? [{ check: 'connector', ok: true, detail: `provisioned people sign in with connector ${tied}, which is running` }]
+        : [{ check: 'connector', ok: false, detail: `connector ${tied} is not running (missing, disabled or failing): provisioned people cannot sign in` }];
+    }
+    const type = connectorType(connection.type);
+    const fetchImpl = this.fetchFor(connection.origin);
+    const checks = type?.testSettings ? await type.testSettings(connection, { fetchJson: (url) => fetchJson(this.deps.logger, fetchImpl, url) }) : [];
+    const connector = this.connectors.get(connection.id);
+    if (!connector) {
+      const reason = this.whyNotRunning(connection.id);
+      return [...checks, type?.notStarted?.(reason) ?? { check: 'configuration', ok: false, detail: `the connector could not be started: ${reason}` }];
+    }
+    if (isTestable(connector)) return [...checks, ...(await connector.selfTest())];
+    // Yandex ID and VK ID publish no discovery: the configuration is all that can be checked here.
+    if (checks.length === 0) checks.push({ check: 'configuration', ok: true, detail: 'the connector is running; its endpoints are first used at sign-in' });
+    return checks;
+  }
+
   async list(): Promise<ConnectionView[]> {
-    const configured = this.deps.configured.map((c) => view(c, 'config', SECRET_FIELDS.filter((f) => getPath(c, f) !== undefined)));
+    const configured = this.deps.configured.map((c) => view(c, 'config', secretPaths().filter((f) => getPath(c, f) !== undefined)));
     const stored = (await this.deps.store.smembers(ALL)).sort();
     const views: ConnectionView[] = [...configured];
     for (const id of stored) {
@@ -415,12 +467,11 @@ export class ConnectionSet {
 
   /** Validates like the configuration file does; returns the parsed config or throws ConnectionInputError. */
   private validate(raw: Record<string, unknown>): ConnectorConfig {
-    for (const field of SERVER_FILE_FIELDS) {
+    for (const field of allServerFileFields()) {
       if (getPath(raw, field) !== undefined) throw new ConnectionInputError('invalid', `${field}: names a file on the server, which only the configuration file may do; send the value itself`, field);
     }
-    if (raw.type === 'ldap' && raw.ldap === undefined && !this.deps.ldapDirectory) {
-      throw new ConnectionInputError('invalid', 'ldap: the directory settings (url, bind_dn, bind_password, user_search, group_search) are required: this server has no ldap: block to share', 'ldap');
-    }
+    const problem = connectorType(String(raw.type))?.precheck?.(raw, { ldapDirectory: this.deps.ldapDirectory });
+    if (problem) throw new ConnectionInputError('invalid', problem.message, problem.field);
     const parsed = parseConnectorConfig(raw);
     if (!parsed.ok) {
       const issue = parsed.issues[0]!;
@@ -444,14 +495,14 @@ export class ConnectionSet {
     // Secrets are write-only: an update without one keeps the stored one.
     const full: Record<string, unknown> = { ...raw };
     const secrets: Record<string, SealedSecret> = { ...(existing?.secrets ?? {}) };
-    for (const field of SECRET_FIELDS) {
+    for (const { path: field, destinations } of secretFields()) {
       const given = getPath(raw, field);
       if (typeof given === 'string' && given) {
         if (!this.deps.secrets) throw new ConnectionInputError('no_secret_key', 'set LOGTRACE_SECRET_KEY (32 bytes, base64 or hex) to store connection secrets', field);
         secrets[field] = await this.deps.secrets.seal(given, `connection:${id}:${field}`);
       } else if (existing?.secrets[field] && this.deps.secrets) {
         if (!hasPlace(raw, field)) continue; // its block is gone: dropped below
-        const moved = SECRET_DESTINATIONS[field].find((dest) => JSON.stringify(getPath(raw, dest)) !== JSON.stringify(getPath(existing.config, dest)));
+        const moved = destinations.find((dest) => JSON.stringify(getPath(raw, dest)) !== JSON.stringify(getPath(existing.config, dest)));
         if (moved) throw new ConnectionInputError('invalid', `${field}: ${moved} changed, and a stored secret is only sent where it was set for; send ${field} again`, field);
         setPath(full, field, await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`));
       }

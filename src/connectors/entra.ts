@@ -15,6 +15,9 @@
  */
 import { z } from 'zod';
 import {
+  CALLBACK_URLS,
+  CLIENT_FIELDS,
+  discoveryChecks,
   clientIdSchema,
   checkCallback,
   commonFields,
@@ -30,7 +33,7 @@ import {
   tokenResponseSchema,
   transactionValue,
 } from './oidc.ts';
-import { ConnectorError, type ConnectorCommon, type ConnectorDeps, type ConnectorFactory, type Identity, type RedirectConnector } from './types.ts';
+import { ConnectorError, type ConnectionCheck, type SettingsProbe, type ConnectorCommon, type ConnectorDeps, type ConnectorType, type Identity, type RedirectConnector } from './types.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MULTI_TENANT = new Set(['organizations', 'common']);
@@ -59,10 +62,33 @@ export const entraConfig = z.object({
 });
 export type EntraConfig = z.output<typeof entraConfig>;
 
-export const entraConnector: ConnectorFactory<typeof entraConfig> = {
+export const entraConnector: ConnectorType<typeof entraConfig> = {
   type: 'entra',
+  names: { en: 'Microsoft Entra ID', ru: 'Microsoft Entra ID' },
+  logo: '⊞',
   configSchema: entraConfig,
   canProveMfa: true,
+  secretFields: [{ path: 'client_secret', destinations: ['authority'] }],
+  form: {
+    urls: CALLBACK_URLS,
+    sections: [{
+      fields: [
+        ...CLIENT_FIELDS,
+        { name: 'tenant', path: 'tenant', kind: 'text', label: 'dash.sso.field.tenant', hint: 'dash.sso.field.tenant_hint' },
+        { name: 'allowed_tenants', path: 'allowed_tenants', kind: 'list', label: 'dash.sso.field.allowed_tenants', hint: 'dash.sso.field.allowed_tenants_hint' },
+        { name: 'mfa_auth_context', path: 'mfa_auth_context', kind: 'optional', id: 'sso-mfa-context', label: 'dash.sso.field.mfa_context', hint: 'dash.sso.field.mfa_context_hint' },
+      ],
+    }],
+    emailDomains: true,
+  },
+  testSettings(settings: Record<string, unknown>, probe: SettingsProbe): Promise<ConnectionCheck[]> {
+    const authority = String(settings.authority ?? 'https://login.microsoftonline.com').replace(/\/$/, '');
+    const tenant = String(settings.tenant);
+    return discoveryChecks(probe, `${authority}/${tenant}/v2.0/.well-known/openid-configuration`, (found) => {
+      const expected = /^[0-9a-f-]{36}$/i.test(tenant) ? `${authority}/${tenant}/v2.0` : `${authority}/{tenantid}/v2.0`;
+      return found === expected ? null : `issuer mismatch: discovery says ${found || '(none)'}, expected ${expected}`;
+    });
+  },
   upstream: (config) => `${config.authority}/${config.tenant}/v2.0`,
   create(config, deps): RedirectConnector {
     return createEntraConnector(config, deps);

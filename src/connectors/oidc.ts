@@ -13,8 +13,11 @@ import {
   ConnectorError,
   type ConnectorCommon,
   type ConnectorDeps,
-  type ConnectorFactory,
+  type ConnectionCheck,
+  type ConnectorType,
+  type FormField,
   type Identity,
+  type SettingsProbe,
   type RedirectConnector,
   type RefreshConnector,
 } from './types.ts';
@@ -187,6 +190,35 @@ export const expiresInSchema = z.union([z.number().nonnegative(), z.string().reg
 /** Epoch seconds at which an access token with `expires_in` seconds left expires. */
 export function expiresAt(expiresIn: number | undefined): number | undefined {
   return expiresIn === undefined ? undefined : Math.floor(Date.now() / 1000) + expiresIn;
+}
+
+/** The SSO wizard's client id and secret inputs, shared by the redirect connectors. */
+export const CLIENT_FIELDS: FormField[] = [
+  { name: 'client_id', path: 'client_id', kind: 'text', label: 'dash.sso.field.client_id', autocomplete: 'off' },
+  { name: 'client_secret', path: 'client_secret', kind: 'secret', label: 'dash.sso.field.client_secret' },
+];
+
+/** The address a redirect connector's provider sends people back to. */
+export const CALLBACK_URLS = [{ id: 'sso-redirect', label: 'dash.sso.redirect_uri', suffix: 'callback' }];
+
+/**
+ * The connection test of an OpenID provider from its settings: discovery reachable, issuer as expected
+ * (`expectIssuer` returns what is wrong, or null), signing keys published.
+ */
+export async function discoveryChecks(probe: SettingsProbe, discoveryUrl: string, expectIssuer: (issuer: string) => string | null): Promise<ConnectionCheck[]> {
+  const checks: ConnectionCheck[] = [];
+  const discovery = await probe.fetchJson(discoveryUrl);
+  if (!discovery.ok) return [{ check: 'discovery', ok: false, detail: discovery.detail }];
+  checks.push({ check: 'discovery', ok: true, detail: `fetched ${discoveryUrl}` });
+  const issuer = String(discovery.body.issuer ?? '');
+  const mismatch = expectIssuer(issuer);
+  checks.push({ check: 'issuer', ok: !mismatch, detail: mismatch ?? `issuer ${issuer}` });
+  const jwksUri = typeof discovery.body.jwks_uri === 'string' ? discovery.body.jwks_uri : '';
+  if (!jwksUri) return [...checks, { check: 'signing_keys', ok: false, detail: 'discovery has no jwks_uri' }];
+  const jwks = await probe.fetchJson(jwksUri);
+  const keys = jwks.ok && Array.isArray(jwks.body.keys) ? jwks.body.keys.length : 0;
+  checks.push({ check: 'signing_keys', ok: keys > 0, detail: jwks.ok ? `${keys} signing key(s) at ${jwksUri}` : jwks.detail });
+  return checks;
 }
 
 function truncate(value: string, max = 200): string {
@@ -406,14 +438,33 @@ export const oidcConfig = z.object({
 });
 export type OidcConfig = z.output<typeof oidcConfig>;
 
-export const oidcConnector: ConnectorFactory<typeof oidcConfig> = {
+/** The form and connection test of a generic OIDC provider (also for providers built on this connector). */
+export const OIDC_FORM_FIELDS: FormField[] = [
+  ...CLIENT_FIELDS,
+  { name: 'issuer', path: 'issuer', kind: 'text', label: 'dash.sso.field.issuer', hint: 'dash.sso.field.issuer_hint', example: 'https://idp.example.com', inputmode: 'url' },
+  { name: 'scopes', path: 'scopes', kind: 'words', label: 'dash.sso.field.scopes', hint: 'dash.sso.field.scopes_hint', default: 'openid email profile' },
+  { name: 'groups_claim', path: 'groups_claim', kind: 'optional', label: 'dash.sso.field.groups_claim', hint: 'dash.sso.field.groups_claim_hint', default: 'groups' },
+];
+
+export function oidcSettingsTest(settings: Record<string, unknown>, probe: SettingsProbe): Promise<ConnectionCheck[]> {
+  const issuer = String(settings.issuer).replace(/\/$/, '');
+  return discoveryChecks(probe, `${issuer}/.well-known/openid-configuration`, (found) => (found === settings.issuer ? null : `issuer mismatch: discovery says ${found || '(none)'}, configured ${String(settings.issuer)}`));
+}
+
+export const oidcConnector: ConnectorType<typeof oidcConfig> = {
   type: 'oidc',
+  names: { en: 'OpenID Connect (OIDC)', ru: 'OpenID Connect (OIDC)' },
+  logo: '◎',
   configSchema: oidcConfig,
   canProveMfa: true,
+  refreshes: true,
+  secretFields: [{ path: 'client_secret', destinations: ['issuer'] }],
+  form: { urls: CALLBACK_URLS, sections: [{ fields: OIDC_FORM_FIELDS }], emailDomains: true },
   upstream: (config) => config.issuer,
   create(config, deps): RedirectConnector & RefreshConnector {
     return createOidcConnector(config, deps);
   },
+  testSettings: oidcSettingsTest,
 };
 
 function createOidcConnector(config: OidcConfig & ConnectorCommon, deps: ConnectorDeps): RedirectConnector & RefreshConnector {

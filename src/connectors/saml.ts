@@ -5,7 +5,7 @@ import type { IdentityProviderInstance, ServiceProviderInstance } from 'samlify'
 import { z } from 'zod';
 import { ConnectorError } from './types.ts';
 import { resolveEmailVerified } from './oidc.ts';
-import type { ConnectorCommon, ConnectorDeps, ConnectorFactory, Identity, SamlConnector } from './types.ts';
+import type { ConnectorCommon, ConnectorDeps, ConnectorType, Identity, SamlConnector, TestableConnector } from './types.ts';
 
 /**
  * SAML 2.0 service provider (Web Browser SSO profile: AuthnRequest by HTTP-Redirect, Response by HTTP-POST)
@@ -105,16 +105,30 @@ export const samlConfig = z.object({
 
 export type SamlConfig = z.infer<typeof samlConfig> & ConnectorCommon;
 
-export const samlConnector: ConnectorFactory<typeof samlConfig> = {
+const attribute = (name: 'email' | 'name' | 'groups') => ({ name: `attr_${name}`, path: `attributes.${name}`, kind: 'optional' as const, label: `dash.sso.field.attr_${name}` });
+
+export const samlConnector: ConnectorType<typeof samlConfig> = {
   type: 'saml',
+  names: { en: 'SAML 2.0', ru: 'SAML 2.0' },
+  logo: '⛨',
   configSchema: samlConfig,
   canProveMfa: true,
+  secretFields: [{ path: 'sp_private_key', destinations: [] }],
+  form: {
+    urls: [{ id: 'sso-acs', label: 'dash.sso.acs', suffix: 'acs' }, { id: 'sso-sp-metadata', label: 'dash.sso.sp_metadata', suffix: 'metadata' }],
+    sections: [
+      { fields: [{ name: 'idp_metadata_url', path: 'idp_metadata_url', kind: 'text', id: 'sso-metadata-url', label: 'dash.sso.field.metadata_url', inputmode: 'url' }] },
+      { legend: 'dash.sso.field.attributes', hint: 'dash.sso.field.attributes_hint', fields: [attribute('email'), attribute('name'), attribute('groups')] },
+    ],
+    emailDomains: true,
+  },
+  notStarted: (reason) => ({ check: 'metadata', ok: false, detail: `the IdP metadata could not be loaded or used: ${reason}` }),
   upstream: (config) => config.idp_metadata_url ?? `inline metadata sha256:${createHash('sha256').update(config.idp_metadata ?? '').digest('hex')}`,
   create: createSamlConnector,
 };
 
 /** Builds the SP for one configured IdP: loads and checks the IdP metadata (throws ConnectorError 'upstream_error'). */
-export async function createSamlConnector(config: SamlConfig, deps: ConnectorDeps): Promise<SamlConnector> {
+export async function createSamlConnector(config: SamlConfig, deps: ConnectorDeps): Promise<SamlConnector & TestableConnector> {
   const log = deps.logger.child({ connector: config.id, connector_type: 'saml' });
   const issuer = deps.issuer.replace(/\/+$/, '');
   const spEntityId = `${issuer}/federation/${encodeURIComponent(config.id)}/metadata`;
@@ -304,6 +318,8 @@ export async function createSamlConnector(config: SamlConfig, deps: ConnectorDep
     require_mfa: config.require_mfa,
     trust_email: config.trust_email,
     trustsIssuer: (issuer) => issuer === upstreamIssuer,
+    // Running means the IdP metadata was loaded and checked at creation.
+    selfTest: () => Promise.resolve([{ check: 'metadata', ok: true, detail: 'IdP metadata loaded, signing certificate present' }]),
     metadata: () => Promise.resolve(sp.getMetadata()),
     begin: ({ relayState }) => {
       const id = `_${randomBytes(20).toString('hex')}`;

@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import {
+  CALLBACK_URLS,
+  CLIENT_FIELDS,
   checkCallback,
   clientIdSchema,
   commonFields,
@@ -19,7 +21,7 @@ import {
   resolveEmailVerified,
   transactionValue,
 } from './oidc.ts';
-import { ConnectorError, type ConnectorCommon, type ConnectorDeps, type ConnectorFactory, type Identity, type RedirectConnector } from './types.ts';
+import { ConnectorError, type ConnectorCommon, type ConnectorDeps, type ConnectorType, type Identity, type RedirectConnector } from './types.ts';
 
 export const vkConfig = z.object({
   client_id: clientIdSchema,
@@ -36,10 +38,14 @@ export const vkConfig = z.object({
 });
 export type VkConfig = z.output<typeof vkConfig>;
 
-export const vkConnector: ConnectorFactory<typeof vkConfig> = {
+export const vkConnector: ConnectorType<typeof vkConfig> = {
   type: 'vk',
+  names: { en: 'VK ID', ru: 'VK ID' },
+  logo: 'VK',
   configSchema: vkConfig,
   canProveMfa: false,
+  secretFields: [{ path: 'client_secret', destinations: ['endpoints'] }],
+  form: { urls: CALLBACK_URLS, sections: [{ fields: CLIENT_FIELDS }], emailDomains: true },
   upstream: (config) => config.endpoints.userinfo,
   create(config, deps): RedirectConnector {
     return createVkConnector(config, deps);

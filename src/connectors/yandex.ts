@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import {
+  CALLBACK_URLS,
+  CLIENT_FIELDS,
   basicAuthorization,
   checkCallback,
   clientIdSchema,
@@ -18,7 +20,7 @@ import {
   sendUpstream,
   transactionValue,
 } from './oidc.ts';
-import type { ConnectorCommon, ConnectorDeps, ConnectorFactory, Identity, RedirectConnector } from './types.ts';
+import type { ConnectorCommon, ConnectorDeps, ConnectorType, Identity, RedirectConnector } from './types.ts';
 
 export const yandexConfig = z.object({
   client_id: clientIdSchema,
@@ -36,10 +38,14 @@ export const yandexConfig = z.object({
 });
 export type YandexConfig = z.output<typeof yandexConfig>;
 
-export const yandexConnector: ConnectorFactory<typeof yandexConfig> = {
+export const yandexConnector: ConnectorType<typeof yandexConfig> = {
   type: 'yandex',
+  names: { en: 'Яндекс ID', ru: 'Яндекс ID' },
+  logo: 'Я',
   configSchema: yandexConfig,
   canProveMfa: false,
+  secretFields: [{ path: 'client_secret', destinations: ['endpoints'] }],
+  form: { urls: CALLBACK_URLS, sections: [{ fields: CLIENT_FIELDS }], emailDomains: true },
   upstream: (config) => config.endpoints.userinfo,
   create(config, deps): RedirectConnector {
     return createYandexConnector(config, deps);

@@ -5,49 +5,37 @@ import { testConnection } from '../admin/connections.ts';
 import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, ruleAuditDetail } from '../admin/provisioning-rules.ts';
 import { AppError, asAppError } from '../admin/problem.ts';
 import { ConnectionInputError, changedFields, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
-import { ConnectorError, ldapDirectoryOf } from '../connectors/index.ts';
+import { ConnectorError, connectorType, connectorTypes, type ConnectorType, type FormField } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage, url } from '../../views/dashboard/pages.ts';
-import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, SCIM_TYPE, connectionDeletePage, scimFormPage, ssoFormPage, ssoPage, type ScimFormValues, type ScimFormView, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
-import type { DashTranslate } from '../../views/dashboard/i18n.ts';
+import { SCIM_TYPE, connectionDeletePage, formFields, scimFormPage, ssoFormPage, ssoPage, type ProviderForm, type ScimFormValues, type ScimFormView, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
+import { isDashKey, type DashTranslate } from '../../views/dashboard/i18n.ts';
+import type { Lang } from '../../views/i18n.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 import { FailureLimiter } from '../http/rate-limit.ts';
 
-const FORM_FIELDS = new Set(['id', 'name', 'client_id', 'client_secret', 'issuer', 'tenant', 'idp_metadata_url', 'email_domains', 'require_mfa', 'trust_email', 'scopes', 'groups_claim', 'allowed_tenants', 'mfa_auth_context']);
-/** SAML attribute names: the validator's `attributes.email` is the form's `attr_email`. */
-const ATTRIBUTE_FIELDS: Record<string, string> = { 'attributes.email': 'attr_email', 'attributes.name': 'attr_name', 'attributes.groups': 'attr_groups' };
+/** The inputs every connection has besides its type's own (ConnectorType.form). */
+const COMMON_FIELDS = new Set(['id', 'name', 'email_domains', 'require_mfa', 'trust_email']);
 
-/**
- * The LDAP form, one row per field: where it lives in the connection's `ldap` block and how it is read.
- * `optional` fields sent empty go back to the block's default. The form posts each as `ldap_<key>`.
- */
-const LDAP_FIELDS: Record<keyof LdapFormValues, { path: string; kind: 'text' | 'optional' | 'flag' | 'number' }> = {
-  url: { path: 'url', kind: 'text' },
-  start_tls: { path: 'start_tls', kind: 'flag' },
-  bind_dn: { path: 'bind_dn', kind: 'text' },
-  user_base_dn: { path: 'user_search.base_dn', kind: 'text' },
-  user_filter: { path: 'user_search.filter', kind: 'optional' },
-  id_attr: { path: 'user_search.id_attr', kind: 'optional' },
-  email_attr: { path: 'user_search.email_attr', kind: 'optional' },
-  name_attr: { path: 'user_search.name_attr', kind: 'optional' },
-  group_base_dn: { path: 'group_search.base_dn', kind: 'text' },
-  group_filter: { path: 'group_search.filter', kind: 'optional' },
-  group_name_attr: { path: 'group_search.name_attr', kind: 'optional' },
-  nested: { path: 'group_search.nested', kind: 'flag' },
-  active_directory: { path: 'active_directory', kind: 'flag' },
-  sync_interval_seconds: { path: 'sync_interval_seconds', kind: 'number' },
-};
-const LDAP_KEYS = Object.keys(LDAP_FIELDS) as Array<keyof LdapFormValues>;
+/** A connector type as the wizard shows it, in the reader's language; undefined for no (sign-in) type. */
+function providerOf(type: unknown, lang: Lang): ProviderForm | undefined {
+  const described: ConnectorType | undefined = typeof type === 'string' ? connectorType(type) : undefined;
+  if (!described) return undefined;
+  return { type: described.type, name: described.names[lang], canProveMfa: described.canProveMfa, canTry: described.directory === true, form: described.form };
+}
 
-/** Where the connections validator's key paths (`ldap.user_search.base_dn`) appear in the LDAP form. */
-const LDAP_PATHS: Record<string, string> = {
-  ...Object.fromEntries(LDAP_KEYS.map((key) => [`ldap.${LDAP_FIELDS[key].path}`, `ldap_${key}`])),
-  'ldap': 'ldap_url',
-  'ldap.bind_password': 'ldap_bind_password',
-  'ldap.user_search': 'ldap_user_base_dn',
-  'ldap.group_search': 'ldap_group_base_dn',
-};
+/** The connection's type as people call it; a SCIM connection with the connector it is tied to. */
+function typeNameOf(t: DashTranslate, lang: Lang, c: { type: string; connector?: unknown }, long = false): string {
+  if (c.type === SCIM_TYPE) return long ? t('dash.scim.choice') : `SCIM 2.0${typeof c.connector === 'string' && c.connector ? ` → ${c.connector}` : ''}`;
+  return connectorType(c.type)?.names[lang] ?? c.type;
+}
+
+/** The inputs of a type that are shown (a shared block's are not) and posted. */
+function shownFields(provider: ProviderForm, shared: boolean): FormField[] {
+  const block = provider.form.block;
+  return formFields(provider.form).filter((f) => !(shared && block && (f.path === block.path || f.path.startsWith(`${block.path}.`))));
+}
 
 /** Sets a dotted path in a plain object, making the objects on the way. */
 function putPath(obj: Record<string, unknown>, path: string, value: unknown): void {
@@ -57,92 +45,78 @@ function putPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   at[parts.at(-1)!] = value;
 }
 
-function isProviderType(value: unknown): value is ProviderType {
-  return typeof value === 'string' && (PROVIDER_TYPES as readonly string[]).includes(value);
+/** A stored setting as its input shows it; an absent one as the type's default. */
+function shownValue(field: FormField, value: unknown): string | boolean {
+  if (field.kind === 'flag') return value === true;
+  if (Array.isArray(value)) return value.join(field.kind === 'list' ? ', ' : ' ');
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  return field.default ?? '';
 }
 
-function ldapValuesOf(raw: unknown): LdapFormValues {
-  const ldap = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-  const values: Record<string, string | boolean> = {};
-  for (const key of LDAP_KEYS) {
-    const value = getPath(ldap, LDAP_FIELDS[key].path);
-    values[key] = LDAP_FIELDS[key].kind === 'flag' ? value === true : typeof value === 'string' || typeof value === 'number' ? String(value) : LDAP_DEFAULTS[key];
-  }
-  return values as unknown as LdapFormValues; // every key of LdapFormValues, each of its kind (the table above)
-}
-
-function valuesOf(c: ConnectionView): SsoFormValues {
+function valuesOf(c: ConnectionView, provider: ProviderForm): SsoFormValues {
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
-  const attributes = typeof c.attributes === 'object' && c.attributes !== null ? (c.attributes as Record<string, unknown>) : {};
   return {
     id: c.id,
     name: str(c.name),
-    client_id: str(c.client_id),
-    issuer: str(c.issuer),
-    tenant: str(c.tenant),
-    idp_metadata_url: str(c.idp_metadata_url),
     email_domains: Array.isArray(c.email_domains) ? c.email_domains.join(', ') : '',
     require_mfa: c.require_mfa === true,
     trust_email: c.trust_email === true,
     enabled: c.enabled !== false,
-    scopes: Array.isArray(c.scopes) ? c.scopes.join(' ') : c.type === 'oidc' ? 'openid email profile' : '',
-    groups_claim: str(c.groups_claim) || (c.type === 'oidc' ? 'groups' : ''),
-    allowed_tenants: Array.isArray(c.allowed_tenants) ? c.allowed_tenants.join(', ') : '',
-    mfa_auth_context: str(c.mfa_auth_context),
-    attr_email: str(attributes.email),
-    attr_name: str(attributes.name),
-    attr_groups: str(attributes.groups),
-    ldap: ldapValuesOf(c.ldap),
+    fields: Object.fromEntries(formFields(provider.form).filter((f) => f.kind !== 'secret').map((f) => [f.name, shownValue(f, getPath(c, f.path))])),
   };
+}
+
+function emptyForm(provider: ProviderForm): SsoFormValues {
+  return { id: '', name: '', email_domains: '', require_mfa: false, trust_email: false, enabled: true, fields: Object.fromEntries(formFields(provider.form).filter((f) => f.kind !== 'secret').map((f) => [f.name, f.kind === 'flag' ? false : (f.default ?? '')])) };
+}
+
+/** A posted input as a merge-patch value: a cleared optional one is `null` (back to the connector's default). */
+function patchValue(field: FormField, value: string | boolean): unknown {
+  const list = (separator: RegExp) => String(value).split(separator).map((v) => v.trim()).filter(Boolean);
+  switch (field.kind) {
+    case 'flag': return value === true;
+    case 'number': return Number(value);
+    case 'optional': return value || null;
+    case 'words': return value ? list(/\s+/) : null;
+    case 'list': return list(/[\s,]+/);
+    default: return value;
+  }
+}
+
+/** What the form lacks, in the reader's language, all at once (the validator stops at the first): required text, then secrets, then numbers. */
+function formErrors(t: DashTranslate, fields: FormField[], values: SsoFormValues, secretsGiven: Set<string>, secretSet: boolean): Record<string, string> {
+  const errors: Record<string, string> = {};
+  const say = (key: string, vars?: Record<string, string>) => (isDashKey(key) ? t(key, vars) : key);
+  for (const f of fields) if (f.required && f.kind !== 'secret' && f.kind !== 'flag' && !values.fields[f.name]) errors[f.name] = say(f.required, { field: say(f.label) });
+  for (const f of fields) if (f.required && f.kind === 'secret' && !secretsGiven.has(f.name) && !secretSet) errors[f.name] = say(f.required);
+  for (const f of fields) if (f.kind === 'number' && f.invalid && !/^[1-9]\d{0,6}$/.test(String(values.fields[f.name]))) errors[f.name] = say(f.invalid);
+  return errors;
+}
+
+/** ConnectionSet's error next to its input (found by settings path), in the reader's language where we know the case. */
+function fieldError(t: DashTranslate, err: ConnectionInputError, provider: ProviderForm): [string, string] {
+  const fields = formFields(provider.form);
+  const secret = fields.find((f) => f.kind === 'secret');
+  if (err.code === 'no_secret_key') return [secret?.name ?? 'client_secret', t('dash.sso.err_secret_key')];
+  if (err.code === 'conflict' && err.field === 'id') return ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
+  const message = err.message.replace(/^[\w.]+: /, '');
+  const path = err.field ?? '';
+  const parts = path.split('.');
+  let field: FormField | undefined;
+  for (let n = parts.length; n > 0 && !field; n--) {
+    const prefix = parts.slice(0, n).join('.');
+    field = fields.find((f) => f.path === prefix || f.aliases?.includes(prefix));
+  }
+  const block = provider.form.block;
+  if (!field && block && path.startsWith(block.path)) field = fields.find((f) => f.path.startsWith(`${block.path}.`));
+  if (field?.kind === 'secret' && / changed, /.test(err.message)) return [field.name, t('dash.sso.err_secret_moved')];
+  if (field) return [field.name, field.error && isDashKey(field.error) ? t(field.error) : message];
+  if (parts[0] === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
+  return COMMON_FIELDS.has(parts[0]!) ? [parts[0]!, message] : ['name', err.message];
 }
 
 /** A SCIM connection's token made by a post (create or rotate), for the edit page it redirects to: shown once. */
 type ScimTokenFlash = { token: string; rotated: boolean } & { [key: string]: unknown };
-
-const EMPTY_FORM: SsoFormValues = { id: '', name: '', client_id: '', issuer: '', tenant: '', idp_metadata_url: '', email_domains: '', require_mfa: false, trust_email: false, enabled: true, scopes: 'openid email profile', groups_claim: 'groups', allowed_tenants: '', mfa_auth_context: '', attr_email: '', attr_name: '', attr_groups: '', ldap: LDAP_DEFAULTS };
-
-/**
- * The ldap block a form post describes, as a merge patch over the stored one: a cleared optional field is
- * `null` (back to its default), so settings the form does not show (timeouts, page size) are kept.
- */
-function ldapPatch(v: LdapFormValues, password: string): Record<string, unknown> {
-  const patch: Record<string, unknown> = password ? { bind_password: password } : {};
-  for (const key of LDAP_KEYS) {
-    const { path, kind } = LDAP_FIELDS[key];
-    const value = v[key];
-    putPath(patch, path, kind === 'number' ? Number(value) : kind === 'optional' ? value || null : value);
-  }
-  return patch;
-}
-
-/** What the LDAP form lacks, in the reader's language, all at once (the validator stops at the first). */
-function ldapFormErrors(t: DashTranslate, v: LdapFormValues, passwordGiven: boolean, passwordSet: boolean): Record<string, string> {
-  const errors: Record<string, string> = {};
-  for (const [field, value, label] of [['ldap_url', v.url, 'dash.ldap.url'], ['ldap_bind_dn', v.bind_dn, 'dash.ldap.bind_dn'], ['ldap_user_base_dn', v.user_base_dn, 'dash.ldap.base_dn'], ['ldap_group_base_dn', v.group_base_dn, 'dash.ldap.group_base_dn']] as const) {
-    if (!value) errors[field] = t('dash.ldap.err_required', { field: t(label) });
-  }
-  if (!passwordGiven && !passwordSet) errors.ldap_bind_password = t('dash.ldap.err_password');
-  if (!/^[1-9]\d{0,6}$/.test(v.sync_interval_seconds)) errors.ldap_sync_interval_seconds = t('dash.ldap.err_interval');
-  return errors;
-}
-
-/** ConnectionSet's error next to its field, in the reader's language where we know the case. */
-function fieldError(t: DashTranslate, err: ConnectionInputError, type: ProviderType): [string, string] {
-  if (err.code === 'no_secret_key') return [type === 'ldap' ? 'ldap_bind_password' : 'client_secret', t('dash.sso.err_secret_key')];
-  if (err.code === 'conflict' && err.field === 'id') return ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
-  const message = err.message.replace(/^[\w.]+: /, '');
-  const path = err.field ?? '';
-  if ((path === 'client_secret' || path === 'ldap.bind_password') && / changed, /.test(err.message)) return [path === 'client_secret' ? 'client_secret' : 'ldap_bind_password', t('dash.sso.err_secret_moved')];
-  if (path.startsWith('ldap')) {
-    const field = LDAP_PATHS[path] ?? LDAP_PATHS[path.split('.').slice(0, 3).join('.')] ?? LDAP_PATHS[path.split('.').slice(0, 2).join('.')] ?? 'ldap_url';
-    return [field, field === 'ldap_bind_password' ? t('dash.ldap.err_password') : message];
-  }
-  const attribute = ATTRIBUTE_FIELDS[path.split('.').slice(0, 2).join('.')];
-  if (attribute) return [attribute, message];
-  const field = path.split('.')[0]!;
-  if (field === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
-  return [FORM_FIELDS.has(field) ? field : 'name', FORM_FIELDS.has(field) ? message : err.message];
-}
 
 /** A provisioning rule error (the /v1 rules' AppError) next to its field of the rule form. */
 function ruleError(t: DashTranslate, err: AppError): [string, string] {
@@ -202,14 +176,16 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
     const list = await connections.list();
-    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
+    const { t, lang } = dashPage(ctx);
+    const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, typeName: typeNameOf(t, lang, c), email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
     const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
     render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
       connections: rows,
       rules: await ruleRows(undefined, list),
       // A SCIM connection signs nobody in: provisioning rules are about connectors.
-      connectorChoices: rows.filter((c) => c.type !== 'scim').map((c) => ({ id: c.id, name: c.name })),
+      connectorChoices: rows.filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: c.name })),
+      providers: connectorTypes().map((type) => ({ type: type.type, name: type.names[lang] })),
       projectChoices: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })),
       canOwner: await services.access.isOwner(o.state.principal, o.root),
       ruleForm: extra.ruleForm ?? { email_domain: '', connector: '', project: '', role: 'viewer' },
@@ -222,7 +198,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   async function stored(ctx: Context, state: DashState, id: string): Promise<ConnectionView | undefined> {
     const connection = id ? await connections.get(id) : undefined;
     const page = dashPage(ctx);
-    if (!connection || (!isProviderType(connection.type) && connection.type !== SCIM_TYPE)) {
+    if (!connection || (!connectorType(connection.type) && connection.type !== SCIM_TYPE)) {
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 404);
       return undefined;
     }
@@ -243,11 +219,16 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return connection ? { o, form, connection } : undefined;
   }
 
-  const sharedOf = (connection: ConnectionView) => connection.type === 'ldap' && connection.ldap === undefined;
-  const secretOf = (connection: ConnectionView) => connection.secrets_set.includes(connection.type === 'ldap' ? 'ldap.bind_password' : 'client_secret');
+  /** A connection whose type keeps settings in a block it lacks (LDAP over the shared `ldap:` directory). */
+  const sharedOf = (provider: ProviderForm, connection: Record<string, unknown>) => !!provider.form.block && connection[provider.form.block.path] === undefined;
+  /** Whether the type's write-only input (client secret, bind password) has a stored value. */
+  const secretOf = (provider: ProviderForm, connection: ConnectionView) => formFields(provider.form).some((f) => f.kind === 'secret' && connection.secrets_set.includes(f.path));
   const rulesFor = (id: string) => ruleRows((connectors) => connectors.length === 0 || connectors.includes(id));
   /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
-  const editView = async (connection: ConnectionView) => ({ type: connection.type as ProviderType, mode: 'edit' as const, form: valuesOf(connection), secretSet: secretOf(connection), errors: {}, sharedDirectory: sharedOf(connection), rules: await rulesFor(connection.id) });
+  const editView = async (ctx: Context, connection: ConnectionView) => {
+    const provider = providerOf(connection.type, dashPage(ctx).lang)!; // stored() let only known types through
+    return { provider, mode: 'edit' as const, form: valuesOf(connection, provider), secretSet: secretOf(provider, connection), errors: {}, sharedDirectory: sharedOf(provider, connection), rules: await rulesFor(connection.id) };
+  };
 
   /* SCIM connections: their own form (id, the connection its people sign in with, Enabled), as /v1/connections. */
   const scimValues = (c: ConnectionView): ScimFormValues => ({ id: c.id, connector: typeof c.connector === 'string' ? c.connector : '', enabled: c.enabled !== false });
@@ -304,8 +285,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const type = ctx.query.type;
     if (type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'create', form: { id: '', connector: '', enabled: true }, errors: {} });
-    if (!isProviderType(type)) return ctx.redirect(SSO_PATH);
-    renderForm(ctx, o.state, { type, mode: 'create', form: EMPTY_FORM, secretSet: false, errors: {} });
+    const provider = providerOf(type, dashPage(ctx).lang);
+    if (!provider) return ctx.redirect(SSO_PATH);
+    renderForm(ctx, o.state, { provider, mode: 'create', form: emptyForm(provider), secretSet: false, errors: {} });
   });
 
   router.get(SSO_EDIT_PATH, dashboardHeaders, async (ctx) => {
@@ -327,7 +309,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       });
     }
     const notRunning = connection.enabled === false ? undefined : connections.failures.get(connection.id);
-    renderForm(ctx, o.state, { ...(await editView(connection)), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
+    renderForm(ctx, o.state, { ...(await editView(ctx, connection)), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
   });
 
   async function save(ctx: Context, mode: 'create' | 'edit'): Promise<void> {
@@ -335,45 +317,36 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t } = dashPage(ctx);
-    let type: ProviderType;
+    const { t, lang } = dashPage(ctx);
+    let provider: ProviderForm | undefined;
     let current: Record<string, unknown> = {};
     let secretSet = false;
     if (mode === 'create') {
+      // SCIM connections are no connector type: their own form.
       if (ctx.query.type === SCIM_TYPE) return saveScim(ctx, o, form, undefined);
-      if (!isProviderType(ctx.query.type)) return ctx.redirect(SSO_PATH);
-      type = ctx.query.type;
+      provider = providerOf(ctx.query.type, lang);
+      if (!provider) return ctx.redirect(SSO_PATH);
     } else {
       const connection = await stored(ctx, o.state, form.get('id') ?? '');
       if (!connection) return;
       if (connection.type === SCIM_TYPE) return saveScim(ctx, o, form, connection);
-      type = connection.type as ProviderType;
+      provider = providerOf(connection.type, lang)!; // stored() let only known types through
       current = (await connections.storedConfig(connection.id)) ?? {};
-      secretSet = secretOf(connection);
+      secretSet = secretOf(provider, connection);
     }
+    const { type } = provider;
     const get = (name: string) => (form.get(name) ?? '').trim();
     const on = (name: string) => form.get(name) === 'on';
-    // Every key of LdapFormValues, a flag or a string as the table says.
-    const ldap = Object.fromEntries(LDAP_KEYS.map((key) => [key, LDAP_FIELDS[key].kind === 'flag' ? on(`ldap_${key}`) : get(`ldap_${key}`)])) as unknown as LdapFormValues;
+    const shared = mode === 'edit' && sharedOf(provider, current);
+    const fields = shownFields(provider, shared);
     const values: SsoFormValues = {
       id: get('id'),
       name: get('name'),
-      client_id: get('client_id'),
-      issuer: get('issuer'),
-      tenant: get('tenant'),
-      idp_metadata_url: get('idp_metadata_url'),
       email_domains: get('email_domains'),
-      require_mfa: on('require_mfa') && !NO_MFA.includes(type),
+      require_mfa: on('require_mfa') && provider.canProveMfa,
       trust_email: on('trust_email'),
       enabled: on('enabled'),
-      scopes: get('scopes'),
-      groups_claim: get('groups_claim'),
-      allowed_tenants: get('allowed_tenants'),
-      mfa_auth_context: get('mfa_auth_context'),
-      attr_email: get('attr_email'),
-      attr_name: get('attr_name'),
-      attr_groups: get('attr_groups'),
-      ldap,
+      fields: Object.fromEntries(formFields(provider.form).filter((f) => f.kind !== 'secret').map((f) => [f.name, f.kind === 'flag' ? on(f.name) : get(f.name)])),
     };
     const changes: Record<string, unknown> = {
       id: values.id,
@@ -387,32 +360,16 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       enabled: values.enabled,
       name: values.name || null,
     };
-    const secret = form.get(type === 'ldap' ? 'ldap_bind_password' : 'client_secret') ?? '';
-    if (type !== 'saml' && type !== 'ldap') {
-      changes.client_id = values.client_id;
-      if (secret) changes.client_secret = secret;
-    }
-    // Cleared optional fields are `null` in the merge patch: back to the connector's default.
-    const list = (value: string, separator: RegExp) => value.split(separator).map((v) => v.trim()).filter(Boolean);
-    if (type === 'oidc') {
-      changes.issuer = values.issuer;
-      changes.scopes = values.scopes ? list(values.scopes, /\s+/) : null;
-      changes.groups_claim = values.groups_claim || null;
-    }
-    if (type === 'entra') {
-      changes.tenant = values.tenant;
-      changes.allowed_tenants = list(values.allowed_tenants, /[\s,]+/);
-      changes.mfa_auth_context = values.mfa_auth_context || null;
-    }
-    if (type === 'saml') {
-      changes.idp_metadata_url = values.idp_metadata_url;
-      changes.attributes = { email: values.attr_email || null, name: values.attr_name || null, groups: values.attr_groups || null };
-    }
-    const shared = mode === 'edit' && type === 'ldap' && current.ldap === undefined;
-    if (type === 'ldap' && !shared) {
-      const errors = ldapFormErrors(t, ldap, secret !== '', secretSet);
-      if (Object.keys(errors).length) return renderForm(ctx, o.state, { type, mode, form: values, secretSet, errors }, 400);
-      changes.ldap = ldapPatch(ldap, secret);
+    // Secrets are write-only: sent only when typed. Cleared optional inputs are `null` in the merge patch.
+    const secretsGiven = new Set(fields.filter((f) => f.kind === 'secret' && form.get(f.name)).map((f) => f.name));
+    const errors = formErrors(t, fields, values, secretsGiven, secretSet);
+    if (Object.keys(errors).length) return renderForm(ctx, o.state, { provider, mode, form: values, secretSet, sharedDirectory: shared, errors }, 400);
+    for (const field of fields) {
+      if (field.kind === 'secret') {
+        if (secretsGiven.has(field.name)) putPath(changes, field.path, form.get(field.name));
+      } else {
+        putPath(changes, field.path, patchValue(field, values.fields[field.name] ?? ''));
+      }
     }
     const next = mergePatch(current, changes);
     if (!(await ownerCheck(ctx, o.state, mode === 'create' ? { action: 'create' } : { action: 'update', fields: changedFields(current, next) }))) return;
@@ -421,8 +378,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       saved = await connections.save(next, mode === 'create' ? 'create' : 'update');
     } catch (err) {
       if (!(err instanceof ConnectionInputError)) throw err;
-      const [field, message] = fieldError(t, err, type);
-      return renderForm(ctx, o.state, { type, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, err.code === 'no_secret_key' || err.code === 'conflict' ? 409 : 400);
+      const [field, message] = fieldError(t, err, provider);
+      return renderForm(ctx, o.state, { provider, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, err.code === 'no_secret_key' || err.code === 'conflict' ? 409 : 400);
     }
     await auditAction(ctx, services, mode === 'create'
       ? { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { type: saved.type } }
@@ -443,7 +400,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const ok = checks.every((c) => c.ok);
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
     if (connection.type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'edit', form: scimValues(connection), errors: {}, test: { ok, checks } });
-    renderForm(ctx, o.state, { ...(await editView(connection)), test: { ok, checks } });
+    renderForm(ctx, o.state, { ...(await editView(ctx, connection)), test: { ok, checks } });
   });
 
   /**
@@ -455,11 +412,11 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const p = await postedConnection(ctx);
     if (!p) return;
     const { o, form, connection } = p;
-    if (connection.type !== 'ldap') return ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(connection.id)}`);
+    if (!connectorType(connection.type)?.directory) return ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(connection.id)}`);
     const { t } = dashPage(ctx);
     const email = (form.get('email') ?? '').trim();
     const password = form.get('password') ?? '';
-    const directory = ldapDirectoryOf(services.connectors.get(connection.id));
+    const directory = connections.directoryOf(connection.id);
     let result: LdapTryResult;
     const person = email.toLowerCase();
     // Reserve-then-check, as the sign-in page: the try is counted before the bind, so concurrent tries
@@ -494,7 +451,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       }
     }
     await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: result.ok ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
-    renderForm(ctx, o.state, { ...(await editView(connection)), tryResult: result });
+    renderForm(ctx, o.state, { ...(await editView(ctx, connection)), tryResult: result });
   });
 
   router.get(SSO_DELETE_PATH, dashboardHeaders, async (ctx) => {
@@ -503,7 +460,8 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
     const rules = await ruleRows((connectors) => connectors.includes(connection.id));
-    render(ctx, connectionDeletePage(dashPage(ctx), chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, type: connection.type }, rules }));
+    const page = dashPage(ctx);
+    render(ctx, connectionDeletePage(page, chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, typeName: typeNameOf(page.t, page.lang, connection, true) }, rules }));
   });
 
   /** As DELETE /v1/connections/{id}: gone from every node within the reload interval; accounts stay. */

@@ -10,7 +10,7 @@ import { LoginThrottle, type LoginTicket } from '../http/rate-limit.ts';
 import { readForm } from '../http/form.ts';
 import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
-import { ConnectorError, type Connector, type Identity, type PasswordConnector } from '../connectors/index.ts';
+import { ConnectorError, connectorType, type Connector, type Identity, type PasswordConnector } from '../connectors/index.ts';
 import { pageContext } from './page.ts';
 import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES } from './federation.ts';
 
@@ -53,7 +53,7 @@ export function interactionRoutes(router: Router, services: Services): void {
       action: `/interaction/${details.uid}/login`,
       abortUrl: `/interaction/${details.uid}/abort`,
       clientName,
-      connectors: listed().map((c) => ({ id: c.id, name: c.name, type: c.type, href: `/interaction/${details.uid}/federation/${c.id}` })),
+      connectors: listed().map((c) => ({ id: c.id, name: c.name, type: c.type, logo: connectorType(c.type)?.logo ?? '→', href: `/interaction/${details.uid}/federation/${c.id}` })),
       ...extra,
     });
   }

@@ -3,16 +3,25 @@
  * the provider and "Test connection") and the provisioning rules. Same escaping and layout as pages.ts.
  */
 import { html, type SafeHtml } from '../html.ts';
-import type { DashKey } from './i18n.ts';
+import { isDashKey, type DashKey } from './i18n.ts';
+import type { ConnectorForm, FormField } from '../../src/connectors/types.ts';
 import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
 
 /* Single sign-on --------------------------------------------------------------------------------------- */
 
-export const PROVIDER_TYPES = ['yandex', 'vk', 'entra', 'oidc', 'saml', 'ldap'] as const;
-export type ProviderType = (typeof PROVIDER_TYPES)[number];
-export const PROVIDER_NAMES: Record<ProviderType, string> = { yandex: 'Yandex ID', vk: 'VK ID', entra: 'Microsoft Entra ID', oidc: 'OpenID Connect (OIDC)', saml: 'SAML 2.0', ldap: 'LDAP / Active Directory' };
-/** Providers that cannot tell whether a second factor was used (LDAP proves a password only). */
-export const NO_MFA: readonly ProviderType[] = ['yandex', 'vk', 'ldap'];
+/**
+ * A connector type as the wizard shows it: its name in the reader's language, its abilities and its form,
+ * all from the type's own description (src/connectors: ConnectorType).
+ */
+export interface ProviderForm {
+  type: string;
+  name: string;
+  /** False: the provider cannot tell whether a second factor was used; the MFA box is disabled, with why. */
+  canProveMfa: boolean;
+  /** A directory connector: its edit page offers "Try a sign-in". */
+  canTry: boolean;
+  form: ConnectorForm;
+}
 
 /** SCIM connections: not a sign-in provider but the door a directory pushes people through; its own form. */
 export const SCIM_TYPE = 'scim';
@@ -21,6 +30,8 @@ export interface ConnectionRow {
   id: string;
   name: string;
   type: string;
+  /** The type as people call it (a SCIM connection: with the connector it is tied to). */
+  typeName: string;
   email_domains: string[];
   origin: 'config' | 'api';
   enabled: boolean;
@@ -50,6 +61,8 @@ export interface SsoView {
   rules: RuleRow[];
   /** What the rule form offers: connections and the projects the person administers (indented by depth). */
   connectorChoices: Array<{ id: string; name: string }>;
+  /** The connector types a connection can be made of, in the order offered. */
+  providers: Array<{ type: string; name: string }>;
   projectChoices: Array<{ id: string; name: string; depth: number }>;
   canOwner: boolean;
   ruleForm: RuleForm;
@@ -111,7 +124,7 @@ ${view.connections.length ? html`<div class="table-wrap" role="region" aria-labe
 ${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
   <th scope="row">${c.name}</th>
   <td><code>${c.id}</code></td>
-  <td>${c.type === 'scim' ? `SCIM 2.0${c.connector ? ` → ${c.connector}` : ''}` : (PROVIDER_NAMES[c.type as ProviderType] ?? c.type)}</td>
+  <td>${c.typeName}</td>
   <td>${c.email_domains.join(', ') || '—'}</td>
   <td><span class="badge ${c.enabled ? 'status-active' : 'status-expired'}">${t(c.enabled ? 'dash.sso.enabled_yes' : 'dash.sso.enabled_no')}</span></td>
   <td><span class="badge ${c.origin === 'config' ? 'status-expired' : 'env-live'}">${t(`dash.sso.origin.${c.origin}`)}</span></td>
@@ -123,7 +136,7 @@ ${view.connections.map((c) => html`<tr data-connection-id="${c.id}">
 <section class="panel" aria-labelledby="sso-add-title">
 <h2 id="sso-add-title">${t('dash.sso.add')}</h2>
 <p>${t('dash.sso.choose')}:</p>
-<ul class="provider-choice">${PROVIDER_TYPES.map((type) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type })}">${PROVIDER_NAMES[type]}</a></li>`)}
+<ul class="provider-choice">${view.providers.map((p) => html`<li><a class="button secondary" href="${url(SSO_NEW_PATH, { type: p.type })}">${p.name}</a></li>`)}
   <li><a class="button secondary" href="${url(SSO_NEW_PATH, { type: SCIM_TYPE })}">${t('dash.scim.choice')}</a></li></ul>
 </section>
 <section class="panel" id="rules" aria-labelledby="rules-title">
@@ -175,65 +188,16 @@ ${Object.keys(errors).length ? html`<div class="alert" role="alert">${t('dash.ru
 export interface SsoFormValues {
   id: string;
   name: string;
-  client_id: string;
-  issuer: string;
-  tenant: string;
-  idp_metadata_url: string;
   email_domains: string;
   require_mfa: boolean;
   trust_email: boolean;
   enabled: boolean;
-  /** OIDC: space-separated scopes and the claim that carries groups. */
-  scopes: string;
-  groups_claim: string;
-  /** Entra ID: allowed tenant ids (comma-separated) and the Conditional Access context that enforces MFA. */
-  allowed_tenants: string;
-  mfa_auth_context: string;
-  /** SAML: attribute names; empty = the defaults that cover Entra, AD FS, Okta, Keycloak, Shibboleth. */
-  attr_email: string;
-  attr_name: string;
-  attr_groups: string;
-  /** LDAP / Active Directory (type ldap): the directory settings, flat as the form posts them. */
-  ldap: LdapFormValues;
+  /** The type's own inputs (ConnectorForm), by posted name: text as shown, flags as booleans. Secrets never. */
+  fields: Record<string, string | boolean>;
 }
-
-export interface LdapFormValues {
-  url: string;
-  start_tls: boolean;
-  bind_dn: string;
-  user_base_dn: string;
-  user_filter: string;
-  id_attr: string;
-  email_attr: string;
-  name_attr: string;
-  group_base_dn: string;
-  group_filter: string;
-  group_name_attr: string;
-  nested: boolean;
-  active_directory: boolean;
-  sync_interval_seconds: string;
-}
-
-/** The defaults of the ldap block (src/directory/ldap.ts), shown in an empty form. */
-export const LDAP_DEFAULTS: LdapFormValues = {
-  url: '',
-  start_tls: false,
-  bind_dn: '',
-  user_base_dn: '',
-  user_filter: '(mail={email})',
-  id_attr: 'uid',
-  email_attr: 'mail',
-  name_attr: 'cn',
-  group_base_dn: '',
-  group_filter: '(member={dn})',
-  group_name_attr: 'cn',
-  nested: false,
-  active_directory: false,
-  sync_interval_seconds: '300',
-};
 
 export interface SsoFormView {
-  type: ProviderType;
+  provider: ProviderForm;
   mode: 'create' | 'edit';
   issuer: string;
   form: SsoFormValues;
@@ -245,7 +209,7 @@ export interface SsoFormView {
   rules?: RuleRow[] | undefined;
   /** Why an enabled connection is not running (its start failed), in the server's words. */
   notRunning?: string | undefined;
-  /** LDAP over the configuration file's `ldap:` block: the directory is not edited here. */
+  /** The type's settings block is absent (LDAP over the configuration file's `ldap:` block): not edited here. */
   sharedDirectory?: boolean | undefined;
   /** LDAP "Try a sign-in": the email tried and what the directory said (nothing is signed in or created). */
   tryResult?: LdapTryResult | undefined;
@@ -262,63 +226,65 @@ export interface LdapTryResult {
   roles?: Array<{ project: string; role: string }> | undefined;
 }
 
-const SSO_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', client_id: 'sso-client-id', client_secret: 'sso-client-secret', issuer: 'sso-issuer', tenant: 'sso-tenant', idp_metadata_url: 'sso-metadata-url', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust', scopes: 'sso-scopes', groups_claim: 'sso-groups-claim', allowed_tenants: 'sso-allowed-tenants', mfa_auth_context: 'sso-mfa-context', attr_email: 'sso-attr-email', attr_name: 'sso-attr-name', attr_groups: 'sso-attr-groups' };
-const anchorOf = (field: string) => SSO_ANCHORS[field] ?? (field.startsWith('ldap_') ? field.replaceAll('_', '-') : 'sso-name');
+/** A message key of the dashboard, or a string a connector type wrote in its own words. */
+function say(page: DashPage, text: string, vars?: Record<string, string | number>): string {
+  return isDashKey(text) ? page.t(text, vars) : text;
+}
 
-function ldapFields(page: DashPage, view: SsoFormView): SafeHtml {
-  const { t } = page;
-  const { errors } = view;
-  const v = view.form.ldap;
-  const text = (field: Exclude<keyof LdapFormValues, 'start_tls' | 'nested' | 'active_directory'>, label: string, hint?: string, extra: SafeHtml = html``) => {
-    const name = `ldap_${field}`;
-    const id = name.replaceAll('_', '-');
-    return html`<div class="field">
-    <label for="${id}">${label}</label>
-    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
-    <input id="${id}" name="${name}" type="text" spellcheck="false" autocomplete="off" value="${v[field]}" ${extra} ${describedBy(errors, name, hint ? `${id}-hint` : undefined)}>
-    ${fieldError(errors, name)}
-  </div>`;
-  };
-  const check = (field: 'start_tls' | 'nested' | 'active_directory', label: string, hint: string) => {
-    const id = `ldap-${field.replaceAll('_', '-')}`;
+const dashed = (name: string) => name.replaceAll('_', '-');
+/** The HTML id of a type's input. */
+export const fieldId = (field: FormField): string => field.id ?? `sso-${dashed(field.name)}`;
+const COMMON_ANCHORS: Record<string, string> = { id: 'sso-id', name: 'sso-name', email_domains: 'sso-domains', require_mfa: 'sso-mfa', trust_email: 'sso-trust' };
+
+/** Every input of a type's form, in order. */
+export function formFields(form: ConnectorForm): FormField[] {
+  return form.sections.flatMap((section) => section.fields.flat());
+}
+
+/** One input of a connector type's form, as the type describes it. */
+function providerField(page: DashPage, view: SsoFormView, field: FormField): SafeHtml {
+  const { errors, form } = view;
+  const id = fieldId(field);
+  const value = form.fields[field.name];
+  const hint = field.hint ? say(page, field.hint, { [field.name]: (typeof value === 'string' && value) || field.example || '' }) : undefined;
+  if (field.kind === 'flag') {
     return html`<div class="field check">
-    <input type="checkbox" id="${id}" name="ldap_${field}" value="on" aria-describedby="${id}-hint" ${v[field] ? 'checked' : ''}>
-    <label for="${id}">${label}</label>
-    <p class="hint" id="${id}-hint">${hint}</p>
-    ${fieldError(errors, `ldap_${field}`)}
+    <input type="checkbox" id="${id}" name="${field.name}" value="on" ${hint ? html`aria-describedby="${id}-hint"` : ''} ${value === true ? 'checked' : ''}>
+    <label for="${id}">${say(page, field.label)}</label>
+    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
+    ${fieldError(errors, field.name)}
   </div>`;
-  };
-  return html`<fieldset class="field">
-  <legend>${t('dash.ldap.server')}</legend>
-  ${text('url', t('dash.ldap.url'), t('dash.ldap.url_hint'), html`inputmode="url"`)}
-  ${check('start_tls', t('dash.ldap.start_tls'), t('dash.ldap.start_tls_hint'))}
-  ${text('bind_dn', t('dash.ldap.bind_dn'), t('dash.ldap.bind_dn_hint'))}
-  <div class="field">
-    <label for="ldap-bind-password">${t('dash.ldap.bind_password')}</label>
-    <p class="hint" id="ldap-bind-password-hint">${t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
-    <input id="ldap-bind-password" name="ldap_bind_password" type="password" autocomplete="new-password" value="" ${describedBy(errors, 'ldap_bind_password', 'ldap-bind-password-hint')}>
-    ${fieldError(errors, 'ldap_bind_password')}
-  </div>
-</fieldset>
-<fieldset class="field">
-  <legend>${t('dash.ldap.users')}</legend>
-  ${text('user_base_dn', t('dash.ldap.base_dn'), t('dash.ldap.user_base_hint'))}
-  ${text('user_filter', t('dash.ldap.user_filter'), t('dash.ldap.user_filter_hint'))}
-  <div class="field-row">
-    ${text('id_attr', t('dash.ldap.id_attr'))}
-    ${text('email_attr', t('dash.ldap.email_attr'))}
-    ${text('name_attr', t('dash.ldap.name_attr'))}
-  </div>
-</fieldset>
-<fieldset class="field">
-  <legend>${t('dash.ldap.groups')}</legend>
-  ${text('group_base_dn', t('dash.ldap.group_base_dn'), t('dash.ldap.group_base_hint'))}
-  ${text('group_filter', t('dash.ldap.group_filter'), t('dash.ldap.group_filter_hint'))}
-  ${text('group_name_attr', t('dash.ldap.group_name_attr'))}
-  ${check('nested', t('dash.ldap.nested'), t('dash.ldap.nested_hint'))}
-  ${check('active_directory', t('dash.ldap.active_directory'), t('dash.ldap.active_directory_hint'))}
-  ${text('sync_interval_seconds', t('dash.ldap.sync_interval'), t('dash.ldap.sync_interval_hint'), html`inputmode="numeric"`)}
-</fieldset>`;
+  }
+  if (field.kind === 'secret') {
+    return html`<div class="field">
+    <label for="${id}">${say(page, field.label)}</label>
+    <p class="hint" id="${id}-hint">${page.t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
+    <input id="${id}" name="${field.name}" type="password" autocomplete="new-password" value="" ${describedBy(errors, field.name, `${id}-hint`)}>
+    ${fieldError(errors, field.name)}
+  </div>`;
+  }
+  return html`<div class="field">
+    <label for="${id}">${say(page, field.label)}</label>
+    ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
+    <input id="${id}" name="${field.name}" type="text" spellcheck="false" ${field.autocomplete ? html`autocomplete="${field.autocomplete}"` : ''} value="${typeof value === 'string' ? value : ''}" ${field.inputmode ? html`inputmode="${field.inputmode}"` : ''} ${describedBy(errors, field.name, hint ? `${id}-hint` : undefined)}>
+    ${fieldError(errors, field.name)}
+  </div>`;
+}
+
+/** A connector type's inputs, section by section (a section with a legend is a fieldset). */
+function providerFields(page: DashPage, view: SsoFormView): SafeHtml {
+  const { sections, block } = view.provider.form;
+  if (block && view.sharedDirectory) return html`<p class="hint">${say(page, block.sharedHint)}</p>`;
+  return html`${sections.map((section) => {
+    const inputs = html`${section.fields.map((entry) => (Array.isArray(entry) ? html`<div class="field-row">
+    ${entry.map((field) => providerField(page, view, field))}
+  </div>` : providerField(page, view, entry)))}`;
+    return section.legend ? html`<fieldset class="field">
+  <legend>${say(page, section.legend)}</legend>
+  ${section.hint ? html`<p class="hint">${say(page, section.hint)}</p>` : ''}
+  ${inputs}
+</fieldset>` : inputs;
+  })}`;
 }
 
 function copyField(page: DashPage, id: string, label: string, value: string): SafeHtml {
@@ -335,17 +301,19 @@ function copyField(page: DashPage, id: string, label: string, value: string): Sa
 
 export function ssoFormPage(page: DashPage, chrome: Chrome, view: SsoFormView): string {
   const { t } = page;
-  const { form, errors, type } = view;
-  const title = view.mode === 'create' ? t('dash.sso.new_title', { type: PROVIDER_NAMES[type] }) : t('dash.sso.edit_title', { id: form.id });
+  const { form, errors, provider } = view;
+  const { type } = provider;
+  const title = view.mode === 'create' ? t('dash.sso.new_title', { type: provider.name }) : t('dash.sso.edit_title', { id: form.id });
   const action = view.mode === 'create' ? url(SSO_NEW_PATH, { type }) : url(SSO_EDIT_PATH, { id: form.id });
-  const text = (field: keyof SsoFormValues, id: string, label: string, hint?: string, extra: SafeHtml = html``) => html`<div class="field">
+  const text = (field: 'id' | 'name' | 'email_domains', id: string, label: string, hint?: string, extra: SafeHtml = html``) => html`<div class="field">
     <label for="${id}">${label}</label>
     ${hint ? html`<p class="hint" id="${id}-hint">${hint}</p>` : ''}
     <input id="${id}" name="${field}" type="text" spellcheck="false" value="${String(form[field])}" ${extra} ${describedBy(errors, field, hint ? `${id}-hint` : undefined)}>
     ${fieldError(errors, field)}
   </div>`;
-  const noMfa = NO_MFA.includes(type);
-  const hasClient = type !== 'saml' && type !== 'ldap';
+  const noMfa = !provider.canProveMfa;
+  const fields = formFields(provider.form);
+  const anchorOf = (name: string) => COMMON_ANCHORS[name] ?? (fields.find((f) => f.name === name) ? fieldId(fields.find((f) => f.name === name)!) : 'sso-name');
   const base = `${view.issuer}/federation/${form.id || '{id}'}`;
   const errorCount = Object.keys(errors).length;
   return layout(page, chrome, title, html`
@@ -357,45 +325,25 @@ ${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" a
 <p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
 <ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> <strong>${isDashKeyLocal(`dash.sso.check.${c.check}`) ? t(`dash.sso.check.${c.check}` as DashKey) : c.check}</strong>: ${c.detail}</li>`)}</ul>
 </section>` : ''}
-${type === 'ldap' ? html`<p class="hint">${t('dash.ldap.intro')}</p>` : html`<section class="panel" aria-labelledby="sso-urls-title">
+${provider.form.intro ? html`<p class="hint">${say(page, provider.form.intro)}</p>` : ''}
+${provider.form.urls.length ? html`<section class="panel" aria-labelledby="sso-urls-title">
 <h2 id="sso-urls-title">${t('dash.sso.urls')}</h2>
-${type === 'saml' ? html`${copyField(page, 'sso-acs', t('dash.sso.acs'), `${base}/acs`)}${copyField(page, 'sso-sp-metadata', t('dash.sso.sp_metadata'), `${base}/metadata`)}` : copyField(page, 'sso-redirect', t('dash.sso.redirect_uri'), `${base}/callback`)}
-</section>`}
+${provider.form.urls.map((u) => copyField(page, u.id, say(page, u.label), `${base}/${u.suffix}`))}
+</section>` : ''}
 <section class="panel" aria-labelledby="sso-form-title">
-<h2 id="sso-form-title">${PROVIDER_NAMES[type]}</h2>
+<h2 id="sso-form-title">${provider.name}</h2>
 ${errorCount ? html`<div class="alert" role="alert">${t('dash.sso.errors')}
   <ul>${Object.entries(errors).map(([field, message]) => html`<li><a href="#${anchorOf(field)}">${message}</a></li>`)}</ul></div>` : ''}
 <form method="post" action="${action}" class="stack" novalidate>
   ${csrfField(chrome)}
   ${view.mode === 'create' ? text('id', 'sso-id', t('dash.sso.field.id'), t('dash.sso.field.id_hint'), html`maxlength="63" autocomplete="off"`) : html`<input type="hidden" name="id" value="${form.id}">`}
   ${text('name', 'sso-name', t('dash.sso.field.name'), undefined, html`maxlength="100"`)}
-  ${hasClient ? html`${text('client_id', 'sso-client-id', t('dash.sso.field.client_id'), undefined, html`autocomplete="off"`)}
-  <div class="field">
-    <label for="sso-client-secret">${t('dash.sso.field.client_secret')}</label>
-    <p class="hint" id="sso-client-secret-hint">${t(view.secretSet ? 'dash.sso.field.secret_hint_set' : 'dash.sso.field.secret_hint_new')}</p>
-    <input id="sso-client-secret" name="client_secret" type="password" autocomplete="new-password" value="" ${describedBy(errors, 'client_secret', 'sso-client-secret-hint')}>
-    ${fieldError(errors, 'client_secret')}
-  </div>` : ''}
-  ${type === 'oidc' ? text('issuer', 'sso-issuer', t('dash.sso.field.issuer'), t('dash.sso.field.issuer_hint', { issuer: form.issuer || 'https://idp.example.com' }), html`inputmode="url"`) : ''}
-  ${type === 'oidc' ? html`${text('scopes', 'sso-scopes', t('dash.sso.field.scopes'), t('dash.sso.field.scopes_hint'))}
-  ${text('groups_claim', 'sso-groups-claim', t('dash.sso.field.groups_claim'), t('dash.sso.field.groups_claim_hint'))}` : ''}
-  ${type === 'entra' ? html`${text('tenant', 'sso-tenant', t('dash.sso.field.tenant'), t('dash.sso.field.tenant_hint'))}
-  ${text('allowed_tenants', 'sso-allowed-tenants', t('dash.sso.field.allowed_tenants'), t('dash.sso.field.allowed_tenants_hint'))}
-  ${text('mfa_auth_context', 'sso-mfa-context', t('dash.sso.field.mfa_context'), t('dash.sso.field.mfa_context_hint'))}` : ''}
-  ${type === 'saml' ? html`${text('idp_metadata_url', 'sso-metadata-url', t('dash.sso.field.metadata_url'), undefined, html`inputmode="url"`)}
-  <fieldset class="field">
-    <legend>${t('dash.sso.field.attributes')}</legend>
-    <p class="hint">${t('dash.sso.field.attributes_hint')}</p>
-    ${text('attr_email', 'sso-attr-email', t('dash.sso.field.attr_email'))}
-    ${text('attr_name', 'sso-attr-name', t('dash.sso.field.attr_name'))}
-    ${text('attr_groups', 'sso-attr-groups', t('dash.sso.field.attr_groups'))}
-  </fieldset>` : ''}
-  ${type === 'ldap' ? (view.sharedDirectory ? html`<p class="hint">${t('dash.ldap.shared')}</p>` : ldapFields(page, view)) : ''}
-  ${type === 'ldap' ? '' : text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint'))}
+  ${providerFields(page, view)}
+  ${provider.form.emailDomains ? text('email_domains', 'sso-domains', t('dash.sso.field.domains'), t('dash.sso.field.domains_hint')) : ''}
   <div class="field check">
     <input type="checkbox" id="sso-mfa" name="require_mfa" value="on" ${form.require_mfa && !noMfa ? 'checked' : ''} ${noMfa ? html`disabled aria-describedby="sso-mfa-hint"` : describedBy(errors, 'require_mfa')}>
     <label for="sso-mfa">${t('dash.sso.field.require_mfa')}</label>
-    ${noMfa ? html`<p class="hint" id="sso-mfa-hint">${t('dash.sso.field.mfa_unavailable', { type: PROVIDER_NAMES[type] })}</p>` : ''}
+    ${noMfa ? html`<p class="hint" id="sso-mfa-hint">${t('dash.sso.field.mfa_unavailable', { type: provider.name })}</p>` : ''}
     ${fieldError(errors, 'require_mfa')}
   </div>
   <div class="field check">
@@ -418,7 +366,7 @@ ${view.mode === 'edit' ? html`<form method="get" action="${SSO_DELETE_PATH}" cla
   <button type="submit" class="danger">${t('dash.sso.delete')}</button>
 </form>` : ''}
 </section>
-${view.mode === 'edit' && type === 'ldap' ? tryPanel(page, chrome, view) : ''}
+${view.mode === 'edit' && provider.canTry ? tryPanel(page, chrome, view) : ''}
 ${view.mode === 'edit' && view.rules ? html`<section class="panel" aria-labelledby="conn-rules-title">
 <h2 id="conn-rules-title">${t('dash.rules.for_connection')}</h2>
 ${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption_connection', { id: form.id })) : html`<p class="empty">${t('dash.rules.none_for_connection')}</p>`}
@@ -427,7 +375,7 @@ ${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption
 <p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
 }
 
-/** LDAP only: sign a person in against the directory to see their entry, groups and roles; changes nothing. */
+/** Directory connectors (LDAP): sign a person in against the directory to see their entry, groups and roles; changes nothing. */
 function tryPanel(page: DashPage, chrome: Chrome, view: SsoFormView): SafeHtml {
   const { t } = page;
   const r = view.tryResult;
@@ -460,7 +408,7 @@ ${r.person ? html`<dl class="facts">
 </section>`;
 }
 
-export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { connection: { id: string; name: string; type: string }; rules: RuleRow[] }): string {
+export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { connection: { id: string; name: string; typeName: string }; rules: RuleRow[] }): string {
   const { t } = page;
   const { connection } = view;
   const title = t('dash.sso.delete_title', { name: connection.name });
@@ -470,7 +418,7 @@ export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { con
 <p>${t('dash.sso.delete_body')}</p>
 <dl class="facts">
   <dt>${t('dash.sso.col.id')}</dt><dd><code>${connection.id}</code></dd>
-  <dt>${t('dash.sso.col.type')}</dt><dd>${connection.type === SCIM_TYPE ? t('dash.scim.choice') : (PROVIDER_NAMES[connection.type as ProviderType] ?? connection.type)}</dd>
+  <dt>${t('dash.sso.col.type')}</dt><dd>${connection.typeName}</dd>
 </dl>
 ${view.rules.length ? html`<p>${t('dash.sso.delete_rules', { count: view.rules.length })}</p>` : ''}
 <form method="post" action="${SSO_DELETE_PATH}" class="stack">
