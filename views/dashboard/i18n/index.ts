@@ -1,0 +1,25 @@
+/**
+ * Messages of the admin dashboard, one file per language (the language is chosen as for the sign-in
+ * pages). English is the reference: each other catalogue is typed `Record<DashKey, string>`, so tsc
+ * refuses a language that misses a key or has one English lacks.
+ */
+import type { Lang } from '../../i18n.ts';
+import { en, type DashKey } from './en.ts';
+import { ru } from './ru.ts';
+
+export type { DashKey } from './en.ts';
+
+const CATALOG: Record<Lang, Record<DashKey, string>> = { en, ru };
+
+export type DashTranslate = (key: DashKey, vars?: Record<string, string | number>) => string;
+
+export function dashTranslator(lang: Lang): DashTranslate {
+  return (key, vars) => {
+    const template = CATALOG[lang][key] ?? en[key];
+    return vars ? template.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`)) : template;
+  };
+}
+
+export function isDashKey(key: string): key is DashKey {
+  return key in en;
+}
