@@ -7,7 +7,7 @@ import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH } from '../../vie
 import { apiAccessPage, type ApiAccessView, type KeyFormValues, type KeyRow, type SortDir, type SortKey } from '../../views/dashboard/pages/api-access.ts';
 import { revokePage } from '../../views/dashboard/pages/revoke.ts';
 import { usagePage } from '../../views/dashboard/pages/usage.ts';
-import type { DashTranslate } from '../../views/dashboard/i18n/index.ts';
+import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];

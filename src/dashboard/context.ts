@@ -5,7 +5,7 @@ import { AccessDenied } from '../access/index.ts';
 import { sessionEnded, type Project } from '../directory/index.ts';
 import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
-import { dashTranslator } from '../../views/dashboard/i18n/index.ts';
+import { dashTranslator } from '../../views/dashboard/i18n.ts';
 import type { Chrome, DashPage } from '../../views/dashboard/components.ts';
 import { DASHBOARD_PATH, LOGIN_PATH, SIGNED_OUT_PATH, url } from '../../views/dashboard/routes.ts';
 import { chooseProjectPage } from '../../views/dashboard/pages/choose-project.ts';

@@ -11,7 +11,7 @@ import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from '../../views/dashboard/routes.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { LDAP_DEFAULTS, NO_MFA, PROVIDER_TYPES, SCIM_TYPE, connectionDeletePage, scimFormPage, ssoFormPage, ssoPage, type ScimFormValues, type ScimFormView, type LdapFormValues, type ProviderType, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
-import type { DashTranslate } from '../../views/dashboard/i18n/index.ts';
+import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 import { FailureLimiter } from '../http/rate-limit.ts';
 

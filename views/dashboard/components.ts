@@ -6,7 +6,7 @@
  */
 import { html, type SafeHtml } from '../html.ts';
 import { LANGUAGES, type Lang } from '../i18n.ts';
-import type { DashKey, DashTranslate } from './i18n/index.ts';
+import type { DashKey, DashTranslate } from './i18n.ts';
 import { API_ACCESS_PATH, DASHBOARD_PATH, LANG_PATH, LOG_PATH, MEMBERS_PATH, SECTION_PATHS, SIGN_OUT_PATH, SSO_PATH, WEBHOOKS_PATH, url, type Section } from './routes.ts';
 
 export interface DashPage {

@@ -4,7 +4,7 @@
  */
 import { html, type SafeHtml } from '../html.ts';
 import { ROLES as DASH_ROLES } from '../../src/directory/index.ts';
-import type { DashKey } from './i18n/index.ts';
+import type { DashKey } from './i18n.ts';
 import { csrfField, describedBy, fieldError, layout, roleName, roleOptions, type Chrome, type DashPage } from './components.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from './routes.ts';
 

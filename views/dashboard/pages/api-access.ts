@@ -22,7 +22,7 @@ import {
   type FieldErrors,
   type ProjectRef,
 } from '../components.ts';
-import type { DashKey } from '../i18n/index.ts';
+import type { DashKey } from '../i18n.ts';
 import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH, url } from '../routes.ts';
 
 export type KeyRow = Pick<ApiKeyView, 'id' | 'name' | 'prefix' | 'scopes' | 'environment' | 'status' | 'created_at' | 'expires_at' | 'last_used_at'>;
