@@ -1,6 +1,6 @@
 /** API access: the project's keys (sortable), rotate and revoke per row, the create form, a new key shown once. */
 import { html, type SafeHtml } from '../../html.ts';
-import type { ApiKeyView, KeyEnvironment } from '../../../src/keys/index.ts';
+import { KEY_ENVIRONMENTS, type ApiKeyView } from '../../../src/keys/index.ts';
 import {
   checkboxField,
   checkboxGroup,
@@ -58,8 +58,6 @@ export interface ApiAccessView {
 export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
 const DEFAULT_GRACE = 86400;
 
-const ENVIRONMENTS: readonly KeyEnvironment[] = ['live', 'test'];
-
 export function statusBadge(page: DashPage, status: KeyRow['status']): SafeHtml {
   return html`<span class="badge status-${status}">${page.t(`dash.status.${status}` as DashKey)}</span>`;
 }
@@ -115,7 +113,7 @@ ${csrfForm(chrome, { action: url(API_ACCESS_PATH, { project: view.project.id }),
   ${textField({ id: 'key-name', name: 'name', label: t('dash.create.name'), hint: t('dash.create.name_hint'), value: form.name, errors, attrs: { maxlength: 200, required: true } })}
   ${checkboxGroup({ id: 'key-scopes', name: 'scopes', legend: t('dash.create.scopes'), choices: view.heldScopes.map((s) => ({ value: s, label: s })), checked: form.scopes, errors, idOf: (s) => `scope-${s.replace(':', '-')}` })}
   <div class="field-row">
-    ${selectField({ id: 'key-environment', name: 'environment', label: t('dash.create.environment'), errors, options: options(ENVIRONMENTS.map((e) => ({ value: e, label: t(`dash.env.${e}`) })), form.environment) })}
+    ${selectField({ id: 'key-environment', name: 'environment', label: t('dash.create.environment'), errors, options: options(KEY_ENVIRONMENTS.map((e) => ({ value: e, label: t(`dash.env.${e}`) })), form.environment) })}
     ${textField({ id: 'key-ttl', name: 'ttl_days', type: 'number', label: t('dash.create.ttl'), hint: t('dash.create.ttl_hint', { max: view.maxTtlDays }), value: form.ttl_days, errors, attrs: { inputmode: 'numeric', min: 1, max: view.maxTtlDays, step: 1 } })}
   </div>
   ${textareaField({ id: 'key-ip', name: 'ip_allowlist', label: t('dash.create.ip'), hint: t('dash.create.ip_hint'), value: form.ip_allowlist, rows: 3, errors, attrs: { spellcheck: 'false' } })}

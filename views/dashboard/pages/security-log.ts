@@ -1,5 +1,6 @@
 /** The security log: the project's audit events with filters, export links and paging; revoke a key from a row. */
 import { html, type SafeHtml } from '../../html.ts';
+import type { AuditEventFields } from '../../../src/audit/index.ts';
 import { formatTime, layout, options, rowButton, selectField, table, textField, type Chrome, type DashPage, type FieldErrors, type ProjectRef } from '../components.ts';
 import { LOG_PATH, REVOKE_PATH, url } from '../routes.ts';
 
@@ -10,7 +11,7 @@ export interface LogEventRow {
   action: string;
   target: { type: string; id: string | null } | null;
   ip: string | null;
-  outcome: 'success' | 'failure';
+  outcome: AuditEventFields['outcome'];
   /** Set when the target is a key that can still be revoked. */
   revocableKey?: string | undefined;
   /** People's emails for user ids (actor or target), for reading; the id stays in the title and exports. */
