@@ -3,20 +3,10 @@ import type { Context } from 'koa';
 import { keyCreated, keyRevoked, keyRotated } from '../admin/key-events.ts';
 import { KEY_SCOPES, KeyInputError, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
 import type { Project } from '../directory/index.ts';
-import {
-  API_ACCESS_PATH,
-  REVOKE_PATH,
-  ROTATE_PATH,
-  USAGE_PATH,
-  usagePage,
-  apiAccessPage,
-  revokePage,
-  type ApiAccessView,
-  type KeyFormValues,
-  type KeyRow,
-  type SortDir,
-  type SortKey,
-} from '../../views/dashboard/pages.ts';
+import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH } from '../../views/dashboard/routes.ts';
+import { apiAccessPage, type ApiAccessView, type KeyFormValues, type KeyRow, type SortDir, type SortKey } from '../../views/dashboard/pages/api-access.ts';
+import { revokePage } from '../../views/dashboard/pages/revoke.ts';
+import { usagePage } from '../../views/dashboard/pages/usage.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 

@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { isEventId, type AuditEvent, type AuditFilter } from '../audit/index.ts';
-import { LOG_PATH, securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages.ts';
+import { LOG_PATH } from '../../views/dashboard/routes.ts';
+import { securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages/security-log.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext } from './context.ts';
 
 /** Actions offered in the filter (the `action` filter also takes a family such as `key`). */

@@ -8,7 +8,8 @@ import { ConnectionInputError, changedFields, getPath, mergePatch, type Connecti
 import { ConnectorError, connectorType, connectorTypes, type ConnectorType, type FormField } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import type { Project } from '../directory/index.ts';
-import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, messagePage, url } from '../../views/dashboard/pages.ts';
+import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from '../../views/dashboard/routes.ts';
+import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { SCIM_TYPE, connectionDeletePage, formFields, scimFormPage, ssoFormPage, ssoPage, type ProviderForm, type ScimFormValues, type ScimFormView, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
 import { isDashKey, type DashTranslate } from '../../views/dashboard/i18n.ts';
 import type { Lang } from '../../views/i18n.ts';

@@ -3,18 +3,9 @@ import type { Context } from 'koa';
 import { auditAction } from '../admin/context.ts';
 import { EVENT_TYPES, WebhookInputError, type WebhookView } from '../webhooks/index.ts';
 import type { Project } from '../directory/index.ts';
-import {
-  DELIVERIES_PATH,
-  REDELIVER_PATH,
-  WEBHOOK_DELETE_PATH,
-  WEBHOOKS_PATH,
-  deliveriesPage,
-  webhookDeletePage,
-  webhooksPage,
-  type WebhookForm,
-  type WebhookRow,
-  type WebhooksView,
-} from '../../views/dashboard/pages.ts';
+import { DELIVERIES_PATH, REDELIVER_PATH, WEBHOOK_DELETE_PATH, WEBHOOKS_PATH } from '../../views/dashboard/routes.ts';
+import { webhookDeletePage, webhooksPage, type WebhookForm, type WebhookRow, type WebhooksView } from '../../views/dashboard/pages/webhooks.ts';
+import { deliveriesPage } from '../../views/dashboard/pages/deliveries.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 /** An endpoint made by a post, for the page the post redirects to: its signing secret, shown once. */

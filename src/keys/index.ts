@@ -1,5 +1,5 @@
 export { KeyService, KeyInputError, KEY_SCOPES, VERIFY_OUTCOMES, VERIFY_FAILURES, statusOf, type Actor, type ApiKeyRecord, type ApiKeyView, type VerifyResult, type KeyScope, type CreateKeyInput } from './service.ts';
-export { generateKey, parseKey, hashKey, KEY_PATTERN, type KeyEnvironment } from './format.ts';
+export { generateKey, parseKey, hashKey, KEY_ENVIRONMENTS, KEY_PATTERN, type KeyEnvironment } from './format.ts';
 export { parseCidr, normalizeIp, addressBucket } from './ip.ts';
 export { ExpiryWatcher, type OnceEmitter } from './expiry-watcher.ts';
 export { KeyEventFeed, KEY_EVENT_TYPES, KEY_EVENTS_LOG, publishKeyEvent, type KeyEvent, type KeyEventType } from './events.ts';
