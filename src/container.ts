@@ -33,7 +33,6 @@ export interface Services {
   projects: ProjectRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;
-  invitations: InvitationRepository;
   /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
   connections: ConnectionSet;
@@ -243,7 +242,6 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     projects,
     memberships,
     identities,
-    invitations,
     connectors,
     connections,
     upstreamSessions,

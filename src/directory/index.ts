@@ -1,3 +1,10 @@
+/**
+ * The people's store: repositories (the only code that knows their store keys) for accounts, projects,
+ * memberships, identities, invitations, provisioning rules and group mappings; the federated sign-in
+ * decision; the LDAP directory and its sync. The rules of who may change them live in the services:
+ * src/accounts, src/projects (projects and memberships), src/invitations, src/provisioning (rules and
+ * group → role mappings).
+ */
 export { EMAIL_MAX_LENGTH, UserRepository, sessionEnded, type User, type DeprovisionReason } from './users.ts';
 export { hashPassword, verifyPassword, isSupportedHash, passwordProblem, PasswordHasher, PasswordBusyError, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordHasherObserver } from './passwords.ts';
 export { ProjectRepository, type Project } from './projects.ts';
