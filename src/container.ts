@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { GroupRoles, PasswordHasher, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { GroupRoles, PasswordHasher, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type PasswordHasherObserver, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
 import { LdapDirectory } from './directory/ldap.ts';
 import { InvitationRepository } from './directory/invitations.ts';
 import { bootstrapDevelopmentOrganisation } from './directory/development-organisation.ts';
@@ -19,6 +19,10 @@ import { Metrics, instrumentStore } from './http/metrics.ts';
 import { StoreHealth } from './http/koa-store-gate.ts';
 import { oidcViews } from './interactions/views.ts';
 import { ScimService } from './scim/index.ts';
+import { AccountService } from './accounts/index.ts';
+import { MembershipService, ProjectService } from './projects/index.ts';
+import { InvitationService } from './invitations/index.ts';
+import { ProvisioningRuleService, RoleMappingService, groupSources } from './provisioning/index.ts';
 
 /** Everything a route or job needs, built once at start-up and passed explicitly. */
 export interface Services {
@@ -29,7 +33,6 @@ export interface Services {
   projects: ProjectRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;
-  invitations: InvitationRepository;
   /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
   connections: ConnectionSet;
@@ -43,6 +46,18 @@ export interface Services {
   /** SCIM 2.0 provisioning: the accounts and groups SCIM connections push (src/scim). */
   scim: ScimService;
   provisioningRules: ProvisioningRules;
+  /** People's accounts: list, read, rename, disable (src/accounts). */
+  accounts: AccountService;
+  /** Projects: create, list, read (src/projects). */
+  projectService: ProjectService;
+  /** Project members and manual roles (src/projects). */
+  members: MembershipService;
+  /** Invitations, from making one to accepting it (src/invitations). */
+  invitationService: InvitationService;
+  /** Provisioning rules (src/provisioning). */
+  provisioning: ProvisioningRuleService;
+  /** Group → role mappings and their previews (src/provisioning). */
+  roleMappings: RoleMappingService;
   keys: KeyService;
   /** The key event log as GET /v1/keys/events streams it (src/keys/events.ts). */
   keyEvents: KeyEventFeed;
@@ -114,6 +129,17 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   groupRoles.startLdapSync();
   const scim = new ScimService({ store, users, identities, groupRoles, upstreamSessions, audit, access, logger, scimConnections: () => connections.scim.values() });
   const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
+  const passwords = new PasswordHasher({
+    maxConcurrent: config.passwords.max_concurrent_hashes,
+    maxQueued: config.passwords.max_queued_hashes,
+    observer: passwordObserver(metrics),
+  });
+  const accounts = new AccountService({ users, memberships, identities, access, audit });
+  const projectService = new ProjectService({ projects, access, audit });
+  const members = new MembershipService({ users, memberships, access, audit });
+  const invitationService = new InvitationService({ invitations, users, projects, memberships, members, access, audit, passwords, issuer: config.issuer });
+  const provisioning = new ProvisioningRuleService({ rules: provisioningRules, projects, access, audit, connectorIds: () => [...connectors.keys()] });
+  const roleMappings = new RoleMappingService({ groupRoles, access, audit, sources: () => groupSources(connections), isConnector: (id) => connectors.has(id) });
   const signIn: SignInDeps = {
     users,
     identities,
@@ -124,7 +150,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     rules: () => provisioningRules.active(),
     applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connections.sourceOf(identity.connector_id)),
     mappedRoles: (identity) => groupRoles.mappedRoles(connections.sourceOf(identity.connector_id), identity.groups),
-    invitations,
+    invitations: invitationService,
     legacyLinksTrusted,
     provisionedAccount: (connectorId, email) => scim.accountForSignIn(connectorId, email),
   };
@@ -214,20 +240,6 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   providers.watch(store, keyBox, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
   storeHealth.start();
-  let highWater = 0;
-  const passwords = new PasswordHasher({
-    maxConcurrent: config.passwords.max_concurrent_hashes,
-    maxQueued: config.passwords.max_queued_hashes,
-    observer: {
-      started(kind, inFlight) {
-        if (kind !== 'hash') metrics.passwordChecks.inc({ kind: kind === 'verify' ? 'local' : 'decoy' });
-        metrics.passwordHashesInFlight.set(inFlight);
-        if (inFlight > highWater) metrics.passwordHashesInFlightMax.set((highWater = inFlight));
-      },
-      finished: (inFlight) => metrics.passwordHashesInFlight.set(inFlight),
-      refused: () => metrics.passwordHashesRefused.inc(),
-    },
-  });
 
   return {
     config,
@@ -237,7 +249,6 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     projects,
     memberships,
     identities,
-    invitations,
     connectors,
     connections,
     upstreamSessions,
@@ -247,6 +258,12 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     groupRoles,
     scim,
     provisioningRules,
+    accounts,
+    projectService,
+    members,
+    invitationService,
+    provisioning,
+    roleMappings,
     keys,
     keyEvents,
     access,
@@ -267,6 +284,20 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       await ldap?.close();
       await rawStore.close();
     },
+  };
+}
+
+/** The password hasher's load, for /metrics. */
+function passwordObserver(metrics: Metrics): PasswordHasherObserver {
+  let highWater = 0;
+  return {
+    started(kind, inFlight) {
+      if (kind !== 'hash') metrics.passwordChecks.inc({ kind: kind === 'verify' ? 'local' : 'decoy' });
+      metrics.passwordHashesInFlight.set(inFlight);
+      if (inFlight > highWater) metrics.passwordHashesInFlightMax.set((highWater = inFlight));
+    },
+    finished: (inFlight) => metrics.passwordHashesInFlight.set(inFlight),
+    refused: () => metrics.passwordHashesRefused.inc(),
   };
 }
 

@@ -7,6 +7,7 @@ import { keyRoutes } from './keys.ts';
 import { auditRoutes } from './audit.ts';
 import { webhookRoutes } from './webhooks.ts';
 import { userRoutes } from './users.ts';
+import { memberRoutes } from './members.ts';
 import { invitationRoutes } from './invitations.ts';
 import { roleMappingRoutes } from './role-mappings.ts';
 import { connectionRoutes } from './connections.ts';
@@ -59,15 +60,16 @@ export function adminApi(services: Services): Middleware {
     });
   };
   const api = new ApiRoutes(router, authMiddleware(services));
-  projectRoutes(router, services);
+  projectRoutes(api, services);
   keyRoutes(api, { keys: services.keys, logger: services.logger, settings: services.config.api_keys });
   auditRoutes(api, services);
   webhookRoutes(api, { webhooks: services.webhooks });
-  userRoutes(router, services);
-  invitationRoutes(router, services);
-  roleMappingRoutes(router, services);
+  userRoutes(api, services);
+  memberRoutes(api, services);
+  invitationRoutes(api, services);
+  roleMappingRoutes(api, services);
   connectionRoutes(router, services);
-  provisioningRuleRoutes(router, services);
+  provisioningRuleRoutes(api, services);
   let document: OpenApiDocument | undefined;
   api.add(
     {

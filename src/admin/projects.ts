@@ -1,57 +1,83 @@
-import type Router from '@koa/router';
 import { z } from 'zod';
-import type { Services } from '../container.ts';
-import { ProjectError, type Project } from '../directory/index.ts';
-import { AppError, parseBody, readJson } from './problem.ts';
-import { authMiddleware } from './koa-auth.ts';
-import { auditAction, principalOf } from './context.ts';
+import type { Project } from '../directory/index.ts';
+import type { ProjectService } from '../projects/index.ts';
+import type { ApiRoutes } from './api-routes.ts';
+import { callerOf } from './context.ts';
 import { etagOf, ifNoneMatch } from '../http/etag.ts';
 
-const createProject = z.strictObject({ name: z.string().trim().min(1).max(200), parent_id: z.string().optional().nullable() });
+const CREATE_PROJECT = z.strictObject({
+  name: z.string().trim().min(1).max(200).describe('1–200 characters; an organization (no parent) needs a name no other has'),
+  parent_id: z.string().optional().nullable().describe('The parent project; none makes an organization (root)'),
+});
+export const PROJECT_ID = z.strictObject({ id: z.string().describe('A project id (prj_…)') });
 
-function projectView(p: Project) {
+export const PROJECT = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  parent_id: z.string().nullable(),
+  path: z.array(z.string()).describe('Ids from the organization down to this project, inclusive'),
+  created_at: z.iso.datetime(),
+});
+
+function projectView(p: Project): z.infer<typeof PROJECT> {
   return { id: p.id, name: p.name, parent_id: p.parent_id, path: p.path, created_at: p.created_at };
 }
 
-export function projectRoutes(router: Router, services: Services): void {
-  const auth = authMiddleware(services);
+export function projectRoutes(api: ApiRoutes, services: { projectService: ProjectService }): void {
+  const { projectService: projects } = services;
 
-  router.post('/v1/projects', auth, async (ctx) => {
-    const input = parseBody(createProject, await readJson(ctx));
-    await services.access.requireProjectCreation(principalOf(ctx), input.parent_id);
-    let project: Project;
-    try {
-      project = await services.projects.create(input);
-    } catch (err) {
-      if (err instanceof ProjectError) throw new AppError(err.code === 'invalid' ? 'invalid_request' : err.code, err.message, { field: err.field });
-      throw err;
-    }
-    await auditAction(ctx, services, { action: 'project.created', target: { type: 'project', id: project.id }, project_id: project.id, outcome: 'success', detail: { name: project.name, parent_id: project.parent_id } });
-    ctx.status = 201;
-    ctx.body = projectView(project);
-  });
+  api.add(
+    {
+      method: 'post',
+      path: '/v1/projects',
+      operationId: 'createProject',
+      summary: 'Create a project below a parent, or an organization (no parent)',
+      tag: 'Projects',
+      body: CREATE_PROJECT,
+      responses: { 201: { description: 'The project', schema: PROJECT } },
+      problems: [404, 409],
+    },
+    async (ctx, { body }) => projectView(await projects.create(callerOf(ctx), body)),
+  );
 
-  router.get('/v1/projects', auth, async (ctx) => {
-    const visible = await services.access.visibleProjects(principalOf(ctx));
-    const projects = (await Promise.all([...visible].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
-    projects.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
-    const body = { projects: projects.map(projectView) };
-    // An ETag so a resource server (the verifier library's project tree) revalidates without a download.
-    const etag = etagOf(JSON.stringify(body));
-    ctx.set('ETag', etag);
-    ctx.set('Cache-Control', 'private, no-cache');
-    if (ifNoneMatch(ctx.get('if-none-match'), etag)) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = body;
-  });
+  api.add(
+    {
+      method: 'get',
+      path: '/v1/projects',
+      operationId: 'listProjects',
+      summary: 'The projects the caller holds any right on',
+      description: 'Answers with an ETag; a request with a matching If-None-Match gets 304 (the verifier library revalidates its project tree this way).',
+      tag: 'Projects',
+      responses: {
+        200: { description: 'The projects, oldest first', schema: z.strictObject({ projects: z.array(PROJECT) }) },
+        304: { description: 'Unchanged since the ETag given in If-None-Match' },
+      },
+    },
+    async (ctx) => {
+      const body = { projects: (await projects.list(callerOf(ctx))).map(projectView) };
+      // An ETag so a resource server (the verifier library's project tree) revalidates without a download.
+      const etag = etagOf(JSON.stringify(body));
+      ctx.set('ETag', etag);
+      ctx.set('Cache-Control', 'private, no-cache');
+      if (ifNoneMatch(ctx.get('if-none-match'), etag)) {
+        ctx.status = 304;
+        return undefined;
+      }
+      return body;
+    },
+  );
 
-  router.get('/v1/projects/:id', auth, async (ctx) => {
-    const project = await services.projects.get(ctx.params.id!);
-    if (!project || (await services.access.scopesOn(principalOf(ctx), project.id)).length === 0) {
-      throw new AppError('not_found', `project ${ctx.params.id} does not exist or is not visible to this credential`);
-    }
-    ctx.body = projectView(project);
-  });
+  api.add(
+    {
+      method: 'get',
+      path: '/v1/projects/:id',
+      operationId: 'getProject',
+      summary: 'A project the caller holds any right on',
+      tag: 'Projects',
+      params: PROJECT_ID,
+      responses: { 200: { description: 'The project', schema: PROJECT } },
+      problems: [404],
+    },
+    async (ctx, { params }) => projectView(await projects.get(callerOf(ctx), params.id)),
+  );
 }

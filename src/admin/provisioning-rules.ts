@@ -1,94 +1,89 @@
-import type Router from '@koa/router';
-import type { Context } from 'koa';
 import { z } from 'zod';
-import type { Services } from '../container.ts';
-import { ProvisioningRuleConflict, ROLES, type ProvisioningRuleView } from '../directory/index.ts';
-import { AppError, parseBody, readJson } from './problem.ts';
-import { authMiddleware, type Principal } from './koa-auth.ts';
-import { auditAction, principalOf } from './context.ts';
+import { ROLES, type ProvisioningRuleView } from '../directory/index.ts';
+import { provisioningRuleInput, type ProvisioningRuleService } from '../provisioning/index.ts';
+import type { ApiRoutes } from './api-routes.ts';
+import { callerOf } from './context.ts';
+
+const RULE_ID = z.strictObject({ id: z.string().describe('A provisioning rule id') });
+const RULE = z.strictObject({
+  id: z.string(),
+  email_domain: z.string(),
+  connectors: z.array(z.string()).describe('Connections the rule is limited to; empty: any'),
+  project: z.string().nullable().describe('A project id (stored rules) or, for configuration rules, the id or name written there'),
+  role: z.enum(ROLES).nullable(),
+  origin: z.enum(['config', 'api']),
+  created_at: z.iso.datetime().nullable(),
+  created_by: z.string().nullable(),
+});
+
+function ruleView(r: ProvisioningRuleView): z.infer<typeof RULE> {
+  return { id: r.id, email_domain: r.email_domain, connectors: r.connectors, project: r.project, role: r.role, origin: r.origin, created_at: r.created_at, created_by: r.created_by };
+}
 
 /**
  * /v1/provisioning-rules: who gets an account on first federated sign-in (email domain, optionally limited
- * to some connections), and the project role the new account starts with. The configuration file's rules
- * come first and are read-only here.
+ * to some connections), and the project role the new account starts with (src/provisioning). The
+ * configuration file's rules come first and are read-only here.
  */
-export const provisioningRuleInput = z
-  .strictObject({
-    email_domain: z.string().trim().toLowerCase().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'not a domain name').max(253),
-    connectors: z.array(z.string().min(1)).max(50).optional(),
-    project_id: z.string().min(1).optional(),
-    role: z.enum(ROLES).optional(),
-  })
-  .refine((r) => !r.role || r.project_id, { message: 'a role needs a project_id', path: ['project_id'] })
-  .refine((r) => !r.project_id || r.role, { message: 'a project_id needs a role', path: ['role'] });
-export type ProvisioningRuleBody = z.infer<typeof provisioningRuleInput>;
+export function provisioningRuleRoutes(api: ApiRoutes, services: { provisioning: ProvisioningRuleService }): void {
+  const { provisioning } = services;
 
-const ORG_WIDE = 'managing provisioning rules';
+  api.add(
+    {
+      method: 'get',
+      path: '/v1/provisioning-rules',
+      operationId: 'listProvisioningRules',
+      summary: 'Provisioning rules, in the order they are tried',
+      tag: 'Provisioning rules',
+      responses: { 200: { description: 'Configuration rules first, then stored ones', schema: z.strictObject({ provisioning_rules: z.array(RULE) }) } },
+    },
+    async (ctx) => ({ provisioning_rules: (await provisioning.list(callerOf(ctx))).map(ruleView) }),
+  );
 
-/**
- * The checks and the write of a new rule, shared by the API and the dashboard: the connections exist, the
- * caller administers the organisation and the rule's project, and only an owner hands out `owner`.
- * Returns the rule and the project its audit event is filed under.
- */
-export async function addProvisioningRule(services: Services, principal: Principal, input: ProvisioningRuleBody): Promise<{ rule: ProvisioningRuleView; auditProject: string }> {
-  const root = await services.access.requireOrgAdmin(principal, ORG_WIDE);
-  for (const [i, id] of (input.connectors ?? []).entries()) {
-    if (!services.connectors.has(id)) throw new AppError('invalid_request', `connectors.${i}: no connection ${id} (${[...services.connectors.keys()].join(', ') || 'none configured'})`, { field: `connectors.${i}` });
-  }
-  if (input.project_id) {
-    await services.access.requireRoleChange(principal, input.project_id, { to: input.role }, 'make new accounts owners');
-  }
-  try {
-    const rule = await services.provisioningRules.create(input, principal.actor.id);
-    return { rule, auditProject: input.project_id ?? root };
-  } catch (error) {
-    if (error instanceof ProvisioningRuleConflict) throw new AppError('conflict', error.message, { field: 'email_domain' });
-    throw error;
-  }
-}
+  api.add(
+    {
+      method: 'get',
+      path: '/v1/provisioning-rules/:id',
+      operationId: 'getProvisioningRule',
+      summary: 'A provisioning rule',
+      tag: 'Provisioning rules',
+      params: RULE_ID,
+      responses: { 200: { description: 'The rule', schema: RULE } },
+      problems: [404],
+    },
+    async (ctx, { params }) => ruleView(await provisioning.get(callerOf(ctx), params.id)),
+  );
 
-/** Removes a stored rule (configuration rules: 409); the same rights as creating it. */
-export async function removeProvisioningRule(services: Services, principal: Principal, id: string): Promise<{ rule: ProvisioningRuleView; auditProject: string }> {
-  const root = await services.access.requireOrgAdmin(principal, ORG_WIDE);
-  const rule = await services.provisioningRules.get(id);
-  if (!rule) throw new AppError('not_found', `provisioning rule ${id} does not exist`, { field: 'id' });
-  if (rule.origin === 'config') throw new AppError('conflict', 'this rule comes from the configuration file (provisioning.rules); change it there');
-  // A rule whose project is gone grants nothing; the organisation admin may remove it.
-  if (rule.project && (await services.projects.get(rule.project))) {
-    await services.access.requireRoleChange(principal, rule.project, { from: rule.role }, 'remove a rule that makes owners', { project: 'id', about: `provisioning rule ${rule.id}` });
-  }
-  await services.provisioningRules.delete(rule.id);
-  return { rule, auditProject: rule.project ?? root };
-}
+  api.add(
+    {
+      method: 'post',
+      path: '/v1/provisioning-rules',
+      operationId: 'createProvisioningRule',
+      summary: 'Add a provisioning rule',
+      description: 'A rule with the same domain and connections as an existing one could never apply: 409 names that rule.',
+      tag: 'Provisioning rules',
+      body: provisioningRuleInput,
+      responses: { 201: { description: 'The rule', schema: RULE } },
+      problems: [404, 409],
+    },
+    async (ctx, { body }) => ruleView(await provisioning.create(callerOf(ctx), body)),
+  );
 
-export const ruleAuditDetail = (rule: ProvisioningRuleView) => ({ email_domain: rule.email_domain, connectors: rule.connectors, role: rule.role });
-
-export function provisioningRuleRoutes(router: Router, services: Services): void {
-  const auth = authMiddleware(services);
-
-  router.get('/v1/provisioning-rules', auth, async (ctx: Context) => {
-    await services.access.requireOrgAdmin(principalOf(ctx), ORG_WIDE);
-    ctx.body = { provisioning_rules: await services.provisioningRules.list() };
-  });
-
-  router.get('/v1/provisioning-rules/:id', auth, async (ctx: Context) => {
-    await services.access.requireOrgAdmin(principalOf(ctx), ORG_WIDE);
-    const rule = await services.provisioningRules.get(ctx.params.id!);
-    if (!rule) throw new AppError('not_found', `provisioning rule ${ctx.params.id} does not exist`, { field: 'id' });
-    ctx.body = rule;
-  });
-
-  router.post('/v1/provisioning-rules', auth, async (ctx: Context) => {
-    const input = parseBody(provisioningRuleInput, await readJson(ctx));
-    const { rule, auditProject } = await addProvisioningRule(services, principalOf(ctx), input);
-    await auditAction(ctx, services, { action: 'provisioning_rule.created', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
-    ctx.status = 201;
-    ctx.body = rule;
-  });
-
-  router.delete('/v1/provisioning-rules/:id', auth, async (ctx: Context) => {
-    const { rule, auditProject } = await removeProvisioningRule(services, principalOf(ctx), ctx.params.id!);
-    await auditAction(ctx, services, { action: 'provisioning_rule.deleted', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
-    ctx.status = 204;
-  });
+  api.add(
+    {
+      method: 'delete',
+      path: '/v1/provisioning-rules/:id',
+      operationId: 'deleteProvisioningRule',
+      summary: 'Remove a stored provisioning rule (accounts it made stay)',
+      tag: 'Provisioning rules',
+      params: RULE_ID,
+      responses: { 204: { description: 'Removed' } },
+      problems: [404, 409],
+    },
+    async (ctx, { params }) => {
+      await provisioning.remove(callerOf(ctx), params.id);
+      ctx.status = 204;
+      return undefined;
+    },
+  );
 }

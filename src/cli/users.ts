@@ -1,4 +1,6 @@
-import { hashPassword, isRole, passwordProblem, resolveProjectRef, MembershipRepository, UserRepository, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
+import { hashPassword, isRole, passwordProblem, resolveProjectRef, IdentityRepository, MembershipRepository, UserRepository, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
+import { AccountService } from '../accounts/index.ts';
+import { isDomainError, type Caller } from '../domain/index.ts';
 import { CliError, type Options } from './keys.ts';
 import type { CliServices } from './services.ts';
 
@@ -29,17 +31,17 @@ export async function usersCommand(services: CliServices, sub: string | undefine
     if (problem) throw new CliError(problem === 'too_short' ? `the password must be at least ${PASSWORD_MIN_LENGTH} characters` : `the password must be at most ${PASSWORD_MAX_LENGTH} characters`);
     passwordHash = await hashPassword(password);
   }
-  const users = new UserRepository(services.store);
-  const memberships = new MembershipRepository(services.store);
-  const { user, created } = await users.create({ email, name: typeof options.name === 'string' ? options.name : undefined, email_verified: true, password_hash: passwordHash, source: 'local' });
-  if (!created && passwordHash) await users.update(user.id, { password_hash: passwordHash });
-  if (!created && typeof options.name === 'string') await users.update(user.id, { name: options.name });
-  await services.audit.record({ actor: services.operator, action: created ? 'user.created' : 'user.updated', target: { type: 'user', id: user.id }, project_id: project?.id ?? null, ip: null, outcome: 'success', detail: { email, via: 'cli' } });
-  if (project && isRole(role)) {
-    await services.access.requireRoleChange(services.principal, project.id, { to: role }, 'grant the owner role');
-    const change = await memberships.setManual(user.id, project.id, role);
-    await services.audit.record({ actor: services.operator, action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, ip: null, outcome: 'success', detail: { cause: 'manual', from: change?.from ?? null, to: role } });
+  // The same service as /v1 and the dashboard, with the operator as the caller.
+  const accounts = new AccountService({ users: new UserRepository(services.store), memberships: new MembershipRepository(services.store), identities: new IdentityRepository(services.store), access: services.access, audit: services.audit });
+  const operator: Caller = { principal: services.principal, ip: null, user_agent: null };
+  let added: Awaited<ReturnType<AccountService['addLocal']>>;
+  try {
+    added = await accounts.addLocal(operator, { email, name: typeof options.name === 'string' ? options.name : undefined, password_hash: passwordHash, project_id: project?.id, role: isRole(role) ? role : undefined });
+  } catch (err) {
+    if (isDomainError(err)) throw new CliError(err.field ? `${err.field}: ${err.message}` : err.message);
+    throw err;
   }
+  const { user, created } = added;
   const result = { user: { id: user.id, email: user.email, name: options.name ?? user.name ?? null, created }, membership: project ? { project_id: project.id, role } : null };
   if (options.json) console.log(JSON.stringify(result));
   else console.log(`${created ? 'created' : 'updated'} ${user.email} (${user.id})${project ? `, ${role} of ${project.name} (${project.id})` : ''}`);

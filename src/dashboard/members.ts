@@ -1,14 +1,11 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditAction } from '../admin/context.ts';
-import { groupSources } from '../admin/role-mappings.ts';
-import { inviteToProject, revokeInvitation } from '../admin/invitations.ts';
-import { asAppError } from '../admin/problem.ts';
-import { isEmailAddress, isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
-import { invitationUrl } from '../interactions/index.ts';
+import { isDomainError, type Caller, type DomainError } from '../domain/index.ts';
+import { isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
+import type { RoleChangePreview } from '../provisioning/index.ts';
 import { INVITATION_REVOKE_PATH, INVITE_PATH, MAPPING_ADD_PATH, MAPPING_DELETE_PATH, MEMBER_REMOVE_PATH, MEMBER_ROLE_PATH, MEMBERS_PATH } from '../../views/dashboard/routes.ts';
 import { mappingConfirmPage, membersPage, type InvitationRow, type MappingForm, type MembersView, type PreviewChange } from '../../views/dashboard/pages/members.ts';
-import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 /** What an invitation post did, for the page it redirects to: a notice and a new link, shown once. */
 interface InviteFlash {
@@ -20,16 +17,17 @@ interface InviteFlash {
 /**
  * Members and roles: the project's members with the causes of their roles, manual roles (set, remove,
  * give an existing account a role by email, or invite an email with no account yet: a one-time link)
- * and group → role mappings with a preview before any change. The same rules and audit events as
- * /v1/projects/{id}/members and …/invitations (src/admin/users.ts, src/admin/invitations.ts) and
- * /v1/role-mappings (src/admin/role-mappings.ts). An invitation follows post/redirect/get with a one-time
+ * and group → role mappings with a preview before any change. The same service calls (so the same rules
+ * and audit events) as /v1/projects/{id}/members and …/invitations and /v1/role-mappings: src/projects,
+ * src/invitations, src/provisioning. Their refusals are told apart by code and field, never by message. An invitation follows post/redirect/get with a one-time
  * flash (its link is a secret), as keys do (src/dashboard/api-access.ts).
  */
 export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { users, memberships, groupRoles } = services;
-  const sources = () => groupSources(services);
-  const validSource = (source: string) => sources().includes(source);
+  const { users, members, invitationService: invitations, roleMappings } = services;
+
+  /** The signed-in person as the services see them, with where the request came from. */
+  const callerOf = (ctx: Context, state: DashState): Caller => ({ principal: state.principal, ip: ctx.ip, user_agent: (ctx.get('user-agent') || '').slice(0, 512) || null });
 
   /** Who made an invitation, for people: an account's email, or the API key's id. */
   async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashPage>['t']): Promise<string> {
@@ -40,31 +38,28 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created' | 'caution'>> = {}, status = 200) {
-    const members = [];
-    for (const m of await memberships.membersOf(project.id)) {
-      const user = await users.findById(m.user_id);
-      members.push({
-        user_id: m.user_id,
-        email: user?.email ?? m.user_id,
-        name: user?.name ?? null,
-        role: m.role,
-        causes: m.grants.map((g) => ({ role: g.role, cause: g.cause, source: g.source ?? null })),
-        manual: m.grants.find((g) => g.cause === 'manual')?.role ?? null,
-      });
+    const caller = callerOf(ctx, state);
+    const rows = (await members.list(caller, project.id)).map((m) => ({
+      user_id: m.user_id,
+      email: m.email ?? m.user_id,
+      name: m.name,
+      role: m.role,
+      causes: m.causes.map((c) => ({ role: c.role, cause: c.cause, source: c.source })),
+      manual: m.manual,
+    }));
+    rows.sort((a, b) => a.email.localeCompare(b.email));
+    const mappings = (await roleMappings.list(caller, project.id)).map((m) => ({ id: m.id, source: m.source, group: m.group, role: m.role, origin: m.origin }));
+    const pending: InvitationRow[] = [];
+    for (const i of await invitations.list(caller, project.id)) {
+      pending.push({ id: i.id, email: i.email, role: i.role, invited_by: await inviterOf(i, dashPage(ctx).t), created_at: i.created_at, expires_at: i.expires_at });
     }
-    members.sort((a, b) => a.email.localeCompare(b.email));
-    const mappings = (await groupRoles.list()).filter((m) => m.project_id === project.id).map((m) => ({ id: m.id, source: m.source, group: m.group, role: m.role, origin: m.origin }));
-    const invitations: InvitationRow[] = [];
-    for (const i of await services.invitations.listPending(project.id)) {
-      invitations.push({ id: i.id, email: i.email, role: i.role, invited_by: await inviterOf(i, dashPage(ctx).t), created_at: i.created_at, expires_at: i.expires_at });
-    }
-    const available = sources();
+    const available = roleMappings.sources();
     render(ctx, membersPage(dashPage(ctx), { ...state.chrome, project: { id: project.id, name: project.name }, section: 'members' }, {
       project: { id: project.id, name: project.name },
-      members,
+      members: rows,
       canOwner: await services.access.isOwner(state.principal, project.id),
       mappings,
-      invitations,
+      invitations: pending,
       created: extra.created,
       sources: available,
       invite: extra.invite ?? { email: '', role: 'member' },
@@ -86,18 +81,26 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     return { state, form, project };
   }
 
-  /** As PUT/DELETE /v1/projects/{id}/members/{user_id}: only an owner grants, changes or removes owner. */
-  async function setManual(ctx: Context, state: DashState, project: Project, userId: string, role: Role | null): Promise<{ error?: string; notice?: string; status: number }> {
+  /** The status a refusal is shown with: the one /v1 would answer. */
+  const statusOf = (err: DomainError): number => ({ invalid: 400, forbidden: 403, not_found: 404, conflict: 409, unavailable: 503, rate_limited: 429 })[err.code];
+
+  /** Runs a service call; a refusal is returned to be shown (other errors propagate). */
+  async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: DomainError; status: number }> {
+    try {
+      return { ok: true, value: await call() };
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      return { ok: false, err, status: statusOf(err) };
+    }
+  }
+
+  /** The members page's words for a refused role change (src/projects MembershipService). */
+  function roleChangeError(ctx: Context, err: DomainError, email: string | undefined): string {
     const { t } = dashPage(ctx);
-    const user = await users.findById(userId);
-    if (!user) return { error: t('dash.members.err_user'), status: 404 };
-    const grants = await memberships.grantsOf(user.id);
-    const current = grants.find((g) => g.project_id === project.id && g.cause === 'manual');
-    if (role === null && !current) return { error: t('dash.members.no_manual', { email: user.email }), status: 404 };
-    if (!(await allowed(() => services.access.requireMemberChange(state.principal, project.id, { id: user.id, grants }, role)))) return { error: t('dash.members.err_owner'), status: 403 };
-    const change = await memberships.setManual(user.id, project.id, role);
-    await auditAction(ctx, services, { action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, outcome: 'success', detail: { cause: 'manual', from: role === null ? current!.role : (change?.from ?? current?.role ?? null), to: role === null ? (change?.to ?? null) : role } });
-    return { notice: role ? t('dash.members.saved', { email: user.email, role: t(`dash.role.${role}`) }) : t('dash.members.removed', { email: user.email }), status: 200 };
+    if (err.code === 'forbidden') return t('dash.members.err_owner');
+    if (err.code === 'invalid') return t('dash.members.err_role');
+    // not_found on user_id: the account is gone, or (a removal) it holds no manual role here.
+    return email ? t('dash.members.no_manual', { email }) : t('dash.members.err_user');
   }
 
   router.get(MEMBERS_PATH, dashboardHeaders, async (ctx) => {
@@ -109,20 +112,27 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
   });
 
+  /** As PUT /v1/projects/{id}/members/{user_id}. */
   router.post(MEMBER_ROLE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
+    const { t } = dashPage(ctx);
     const role = p.form.get('role') ?? '';
-    if (!isRole(role)) return renderMembers(ctx, p.state, p.project, { errors: { member: dashPage(ctx).t('dash.members.err_role') } }, 400);
-    const result = await setManual(ctx, p.state, p.project, p.form.get('user_id') ?? '', role);
-    await renderMembers(ctx, p.state, p.project, result.error ? { errors: { member: result.error } } : { notice: result.notice }, result.status);
+    if (!isRole(role)) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.members.err_role') } }, 400);
+    const result = await attempt(() => members.setRole(callerOf(ctx, p.state), { project_id: p.project.id, user_id: p.form.get('user_id') ?? '', role }));
+    if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, undefined) } }, result.status);
+    await renderMembers(ctx, p.state, p.project, { notice: t('dash.members.saved', { email: result.value.email, role: t(`dash.role.${role}`) }) });
   });
 
+  /** As DELETE /v1/projects/{id}/members/{user_id}. */
   router.post(MEMBER_REMOVE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
-    const result = await setManual(ctx, p.state, p.project, p.form.get('user_id') ?? '', null);
-    await renderMembers(ctx, p.state, p.project, result.error ? { errors: { member: result.error } } : { notice: result.notice }, result.status);
+    const userId = p.form.get('user_id') ?? '';
+    const user = userId ? await users.findById(userId) : undefined;
+    const result = await attempt(() => members.remove(callerOf(ctx, p.state), { project_id: p.project.id, user_id: userId }));
+    if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, user?.email) } }, result.status);
+    await renderMembers(ctx, p.state, p.project, { notice: dashPage(ctx).t('dash.members.removed', { email: user?.email ?? userId }) });
   });
 
   /**
@@ -139,30 +149,19 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!isRole(invite.role)) errors.invite_role = t('dash.members.err_role');
     if (Object.keys(errors).length) return renderMembers(ctx, p.state, p.project, { invite, errors }, 400);
     const role = invite.role as Role;
-    const user = await users.findByEmail(invite.email);
-    if (user) {
-      const result = await setManual(ctx, p.state, p.project, user.id, role);
-      if (result.error) return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: result.error } }, result.status);
-      const flash: InviteFlash = { notice: result.notice };
-      return dash.redirectWithFlash(ctx, p.state, 'invitation', p.project.id, MEMBERS_PATH, flash);
-    }
     const email = invite.email.toLowerCase();
-    if (!isEmailAddress(email)) return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_email') } }, 400);
-    let made: Awaited<ReturnType<typeof inviteToProject>>;
-    try {
-      made = await inviteToProject(ctx, services, p.project.id, { email, role });
-    } catch (caught) {
-      const err = asAppError(caught);
-      if (!err) throw caught;
-      // forbidden: owner by a non-owner; conflict: the account appeared since the check above.
-      if (err.code === 'conflict') return renderMembers(ctx, p.state, p.project, { invite, errors: { email: t('dash.invite.err_exists', { email }) } }, 409);
-      return renderMembers(ctx, p.state, p.project, { invite, errors: { invite_role: t('dash.members.err_owner') } }, 403);
+    const result = await attempt(() => invitations.inviteOrGrant(callerOf(ctx, p.state), { project_id: p.project.id, email: invite.email, role }));
+    if (!result.ok) {
+      const { err } = result;
+      // On email: the account appeared since the lookup (conflict), or it is no address (invalid).
+      const shown: Record<string, string> = err.field === 'email' ? { email: err.code === 'conflict' ? t('dash.invite.err_exists', { email }) : t('dash.invite.err_email') } : { invite_role: roleChangeError(ctx, err, undefined) };
+      return renderMembers(ctx, p.state, p.project, { invite, errors: shown }, result.status);
     }
-    const { invitation, token } = made;
-    const flash: InviteFlash = {
-      notice: t('dash.invite.unknown', { email }),
-      created: { url: invitationUrl(services.config.issuer, token), email, role, expires_at: invitation.expires_at },
-    };
+    const done = result.value;
+    const flash: InviteFlash =
+      done.kind === 'member'
+        ? { notice: t('dash.members.saved', { email: done.email, role: t(`dash.role.${role}`) }) }
+        : { notice: t('dash.invite.unknown', { email }), created: { url: done.url, email, role, expires_at: done.invitation.expires_at } };
     await dash.redirectWithFlash(ctx, p.state, 'invitation', p.project.id, MEMBERS_PATH, flash);
   });
 
@@ -171,22 +170,18 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const p = await posted(ctx);
     if (!p) return;
     const { t } = dashPage(ctx);
-    const invitation = await services.invitations.get(p.form.get('id') ?? '');
-    if (!invitation || invitation.project_id !== p.project.id) return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
-    try {
-      await revokeInvitation(ctx, services, invitation);
-    } catch (caught) {
-      const err = asAppError(caught);
-      if (!err) throw caught;
-      return renderMembers(ctx, p.state, p.project, { errors: { member: err.code === 'forbidden' ? t('dash.members.err_owner') : t('dash.invite.err_gone') } }, err.status);
+    const result = await attempt(() => invitations.revoke(callerOf(ctx, p.state), { project_id: p.project.id, invitation_id: p.form.get('id') ?? '' }));
+    // not_found: no such invitation on this project; conflict: it is no longer pending.
+    if (!result.ok && result.err.code === 'not_found') {
+      return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
     }
-    await renderMembers(ctx, p.state, p.project, { notice: t('dash.invite.revoked', { email: invitation.email }) });
+    if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: result.err.code === 'forbidden' ? t('dash.members.err_owner') : t('dash.invite.err_gone') } }, result.status);
+    await renderMembers(ctx, p.state, p.project, { notice: t('dash.invite.revoked', { email: result.value.email }) });
   });
 
-  async function previewOf(state: DashState, change: Parameters<typeof groupRoles.preview>[0]): Promise<PreviewChange[]> {
-    const visible = await services.access.visibleProjects(state.principal, 'admin:projects');
+  async function previewRows(changes: RoleChangePreview[]): Promise<PreviewChange[]> {
     const out: PreviewChange[] = [];
-    for (const c of (await groupRoles.preview(change)).filter((c) => visible.has(c.project_id))) {
+    for (const c of changes) {
       const project = await services.projects.get(c.project_id);
       out.push({ email: c.email, user_id: c.user_id, project: project?.name ?? c.project_id, from: c.from, to: c.to });
     }
@@ -202,37 +197,36 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const { t } = page;
     const values: MappingForm = { source: form.get('source') ?? '', group: (form.get('group') ?? '').trim(), role: form.get('role') ?? '' };
     const errors: Record<string, string> = {};
-    if (!validSource(values.source)) errors.source = t('dash.mappings.err_source');
+    if (!roleMappings.sources().includes(values.source)) errors.source = t('dash.mappings.err_source');
     if (!values.group || values.group.length > 1000) errors.group = t('dash.mappings.err_group');
     if (!isRole(values.role)) errors.role = t('dash.members.err_role');
-    const ownerOnly = !(await allowed(() => services.access.requireRoleChange(state.principal, project.id, { to: values.role }, 'map a group to owner')));
-    if (ownerOnly) errors.role = t('dash.members.err_owner');
-    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, ownerOnly ? 403 : 400);
+    if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, 400);
     const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
+    const caller = callerOf(ctx, state);
+    /** A refused mapping next to its field: only an owner maps to owner; a source or group refused meanwhile. */
+    const refused = (err: DomainError): Record<string, string> =>
+      err.code === 'forbidden' ? { role: t('dash.members.err_owner') } : err.field === 'source' ? { source: t('dash.mappings.err_source') } : err.field === 'group' ? { group: t('dash.mappings.err_group') } : { role: t('dash.members.err_role') };
     if (form.get('confirm') !== 'yes') {
-      render(ctx, mappingConfirmPage(page, { ...state.chrome, project, section: 'members' }, { project, mode: 'add', mapping: values, changes: await previewOf(state, { add: [input] }) }));
+      const preview = await attempt(() => roleMappings.previewCreate(caller, input));
+      if (!preview.ok) return renderMembers(ctx, state, project, { mappingForm: values, errors: refused(preview.err) }, preview.status);
+      render(ctx, mappingConfirmPage(page, { ...state.chrome, project, section: 'members' }, { project, mode: 'add', mapping: values, changes: await previewRows(preview.value) }));
       return;
     }
-    const mapping = await groupRoles.create(input);
-    await auditAction(ctx, services, { action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: project.id, outcome: 'success', detail: { source: input.source, group: input.group, role: input.role } });
-    await renderMembers(ctx, state, project, { notice: t('dash.mappings.added', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
+    const made = await attempt(() => roleMappings.create(caller, input));
+    if (!made.ok) return renderMembers(ctx, state, project, { mappingForm: values, errors: refused(made.err) }, made.status);
+    await renderMembers(ctx, state, project, { notice: t('dash.mappings.added', { group: made.value.group, role: t(`dash.role.${made.value.role}`) }) });
   });
 
-  async function mappingOf(ctx: Context, state: DashState, project: Project, id: string) {
-    const mapping = id ? await groupRoles.get(id) : undefined;
-    if (!mapping || mapping.project_id !== project.id) {
-      dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
-      return undefined;
-    }
-    if (mapping.origin === 'config') {
-      await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.mappings.err_config') } }, 409);
-      return undefined;
-    }
-    if (!(await allowed(() => services.access.requireRoleChange(state.principal, project.id, { from: mapping.role }, 'remove a mapping to owner')))) {
-      await renderMembers(ctx, state, project, { errors: { member: dashPage(ctx).t('dash.members.err_owner') } }, 403);
-      return undefined;
-    }
-    return mapping;
+  /** The refusal of a mapping removal as the page says it; undefined once answered. */
+  async function refuseRemoval(ctx: Context, state: DashState, project: Project, err: DomainError): Promise<void> {
+    if (err.code === 'not_found') return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
+    const { t } = dashPage(ctx);
+    await renderMembers(ctx, state, project, { errors: { member: err.code === 'conflict' ? t('dash.mappings.err_config') : t('dash.members.err_owner') } }, statusOf(err));
+  }
+
+  /** A mapping of this project, found by the id in the form or the query (another project's: not found). */
+  async function mappingIn(project: Project, caller: Caller, id: string): Promise<boolean> {
+    return !!id && (await roleMappings.list(caller, project.id)).some((m) => m.id === id);
   }
 
   router.get(MAPPING_DELETE_PATH, dashboardHeaders, async (ctx) => {
@@ -240,20 +234,32 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!state) return;
     const project = await dash.project(ctx, state, MEMBERS_PATH);
     if (!project) return;
-    const mapping = await mappingOf(ctx, state, project, typeof ctx.query.id === 'string' ? ctx.query.id : '');
-    if (!mapping) return;
-    render(ctx, mappingConfirmPage(dashPage(ctx), { ...state.chrome, project, section: 'members' }, { project, mode: 'delete', mapping, changes: await previewOf(state, { remove: [mapping.id] }) }));
+    const id = typeof ctx.query.id === 'string' ? ctx.query.id : '';
+    const caller = callerOf(ctx, state);
+    if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
+    try {
+      const { mapping, changes } = await roleMappings.previewRemove(caller, id);
+      render(ctx, mappingConfirmPage(dashPage(ctx), { ...state.chrome, project, section: 'members' }, { project, mode: 'delete', mapping, changes: await previewRows(changes) }));
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      await refuseRemoval(ctx, state, project, err);
+    }
   });
 
   router.post(MAPPING_DELETE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
     const { state, form, project } = p;
-    const mapping = await mappingOf(ctx, state, project, form.get('id') ?? '');
-    if (!mapping) return;
-    await groupRoles.delete(mapping.id);
-    await auditAction(ctx, services, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
-    const { t } = dashPage(ctx);
-    await renderMembers(ctx, state, project, { notice: t('dash.mappings.deleted', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
+    const id = form.get('id') ?? '';
+    const caller = callerOf(ctx, state);
+    if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
+    try {
+      const mapping = await roleMappings.remove(caller, id);
+      const { t } = dashPage(ctx);
+      await renderMembers(ctx, state, project, { notice: t('dash.mappings.deleted', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      await refuseRemoval(ctx, state, project, err);
+    }
   });
 }

@@ -1,12 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditAction } from '../admin/context.ts';
+import { auditAction, callerOf } from '../admin/context.ts';
 import { testConnection } from '../admin/connections.ts';
-import { addProvisioningRule, provisioningRuleInput, removeProvisioningRule, ruleAuditDetail } from '../admin/provisioning-rules.ts';
 import { AppError, asAppError } from '../admin/problem.ts';
 import { ConnectionInputError, changedFields, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import { ConnectorError, connectorType, connectorTypes, type ConnectorType, type FormField } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
+import { provisioningRuleInput } from '../provisioning/index.ts';
 import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from '../../views/dashboard/routes.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
@@ -133,7 +133,7 @@ function ruleError(t: DashTranslate, err: AppError): [string, string] {
  * Single sign-on: the connections (configuration ones read-only), a wizard per provider type with the
  * URIs to give the provider and "Test connection", and the provisioning rules. The same service calls,
  * rights (admin:projects on the organisation root), audit events and checks as /v1/connections
- * (src/admin/connections.ts) and /v1/provisioning-rules (src/admin/provisioning-rules.ts).
+ * (src/admin/connections.ts) and /v1/provisioning-rules (src/provisioning).
  */
 export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
@@ -500,7 +500,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     await redirectWithToken(ctx, o, connection.id, { token, rotated: true });
   });
 
-  /** As POST /v1/provisioning-rules (the same checks through addProvisioningRule). */
+  /** As POST /v1/provisioning-rules (the same service call). */
   router.post(SSO_RULE_ADD_PATH, dashboardHeaders, async (ctx) => {
     const o = await orgAdmin(ctx);
     if (!o) return;
@@ -522,8 +522,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       return renderSso(ctx, o, { ruleForm, errors }, 400);
     }
     try {
-      const { rule, auditProject } = await addProvisioningRule(services, o.state.principal, parsed.data);
-      await auditAction(ctx, services, { action: 'provisioning_rule.created', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
+      const rule = await services.provisioning.create(callerOf(ctx), parsed.data);
       await renderSso(ctx, o, { notice: t('dash.rules.added', { domain: rule.email_domain }) });
     } catch (caught) {
       const err = asAppError(caught);
@@ -541,8 +540,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!form) return;
     const { t } = dashPage(ctx);
     try {
-      const { rule, auditProject } = await removeProvisioningRule(services, o.state.principal, form.get('id') ?? '');
-      await auditAction(ctx, services, { action: 'provisioning_rule.deleted', target: { type: 'provisioning_rule', id: rule.id }, project_id: auditProject, outcome: 'success', detail: ruleAuditDetail(rule) });
+      const rule = await services.provisioning.remove(callerOf(ctx), form.get('id') ?? '');
       await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });
     } catch (caught) {
       const err = asAppError(caught);

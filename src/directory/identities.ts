@@ -97,7 +97,7 @@ export class IdentityRepository {
     return link;
   }
 
-  async linkedTo(userId: string): Promise<Array<Omit<IdentityLink, 'user_id'>>> {
+  async linkedTo(userId: string): Promise<Array<Pick<IdentityLink, 'connector_id' | 'subject' | 'issuer' | 'email' | 'groups' | 'linked_at' | 'last_login_at'>>> {
     const keys = await this.store.smembers(userLinks(userId));
     const links = await Promise.all(keys.map((k) => this.store.get<IdentityLink>(k)));
     return links

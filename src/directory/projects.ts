@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.ts';
+import { DomainError } from '../domain/index.ts';
 
 /**
  * Projects form a tree: an organisation at the root, projects and sub-projects below. A right held on a
@@ -17,17 +18,6 @@ export interface Project {
   /** Ids from the root down to this project, inclusive. */
   path: string[];
   created_at: string;
-}
-
-export class ProjectError extends Error {
-  override readonly name = 'ProjectError';
-  readonly code: 'not_found' | 'conflict' | 'invalid';
-  readonly field: string | undefined;
-  constructor(code: 'not_found' | 'conflict' | 'invalid', message: string, field?: string) {
-    super(message);
-    this.code = code;
-    this.field = field;
-  }
 }
 
 const projectKey = (id: string) => `project:{${id}}`;
@@ -71,17 +61,17 @@ export class ProjectRepository {
 
   async create(input: { name: string; parent_id?: string | null | undefined }): Promise<Project> {
     const name = input.name.trim();
-    if (!name || name.length > 200) throw new ProjectError('invalid', 'name must be 1 to 200 characters', 'name');
+    if (!name || name.length > 200) throw new DomainError('invalid', 'name must be 1 to 200 characters', 'name');
     let path: string[] = [];
     if (input.parent_id) {
       const parent = await this.get(input.parent_id);
-      if (!parent) throw new ProjectError('not_found', `parent project ${input.parent_id} does not exist`, 'parent_id');
+      if (!parent) throw new DomainError('not_found', `parent project ${input.parent_id} does not exist`, 'parent_id');
       path = parent.path;
     }
     const id = newProjectId();
     const project: Project = { id, name, parent_id: input.parent_id ?? null, path: [...path, id], created_at: new Date().toISOString() };
     if (!input.parent_id && !(await this.store.putIfAbsent(rootNameKey(name), { id }))) {
-      throw new ProjectError('conflict', `an organization named "${name}" already exists`, 'name');
+      throw new DomainError('conflict', `an organization named "${name}" already exists`, 'name');
     }
     // Index first (load() skips an id without a project), then the project: never a project outside the
     // tree, where subtree() (and so every role on its ancestors) would not reach it.
@@ -100,7 +90,7 @@ export class ProjectRepository {
     try {
       return { project: await this.create({ name }), created: true };
     } catch (err) {
-      if (!(err instanceof ProjectError) || err.code !== 'conflict') throw err;
+      if (!(err instanceof DomainError) || err.code !== 'conflict') throw err;
       const winner = await this.store.get<{ id: string }>(rootNameKey(name));
       const project = winner && (await this.get(winner.id));
       if (!project) throw err;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.ts';
+import { DomainError } from '../domain/index.ts';
 import type { ProvisioningRule } from './provisioning.ts';
 import type { Role } from './roles.ts';
 
@@ -33,13 +34,9 @@ export interface ProvisioningRuleInput {
   role?: Role | undefined;
 }
 
-export class ProvisioningRuleConflict extends Error {
-  override readonly name = 'ProvisioningRuleConflict';
-  readonly existing: ProvisioningRuleView;
-  constructor(existing: ProvisioningRuleView) {
-    super(`a rule for ${existing.email_domain} (${existing.connectors.length ? existing.connectors.join(', ') : 'any connection'}) exists already: ${existing.id}`);
-    this.existing = existing;
-  }
+/** A rule that could never be reached: the one it conflicts with is named, so a person can find it. */
+function conflictWith(existing: ProvisioningRuleView): DomainError {
+  return new DomainError('conflict', `a rule for ${existing.email_domain} (${existing.connectors.length ? existing.connectors.join(', ') : 'any connection'}) exists already: ${existing.id}`, 'email_domain');
 }
 
 const ruleKey = (id: string) => `provrule:{${id}}`;
@@ -107,12 +104,12 @@ export class ProvisioningRules {
       created_by: createdBy,
     };
     const clash = this.configured.find((r) => sameScope(r, rule));
-    if (clash) throw new ProvisioningRuleConflict(clash);
+    if (clash) throw conflictWith(clash);
     if (!(await this.store.putIfAbsent(scopeKey(rule), { id: rule.id }))) {
       const lock = await this.store.get<{ id: string }>(scopeKey(rule));
       const holder = lock ? await this.store.get<ProvisioningRuleView>(ruleKey(lock.id)) : undefined;
       // A lock whose rule was never written (a create that failed half-way) is taken over, not obeyed.
-      if (holder) throw new ProvisioningRuleConflict(holder);
+      if (holder) throw conflictWith(holder);
       await this.store.put(scopeKey(rule), { id: rule.id });
     }
     try {

@@ -7,7 +7,7 @@ import type { MembershipRepository, MembershipChange } from './memberships.ts';
 import type { ProjectRepository, Project } from './projects.ts';
 import type { Role } from './roles.ts';
 import type { Grant } from './role-mapping.ts';
-import type { Invitation, InvitationRepository } from './invitations.ts';
+import type { Invitation } from './invitations.ts';
 
 /** A provisioning rule: `provisioning.rules` of the configuration, or one stored through /v1/provisioning-rules. */
 export interface ProvisioningRule {
@@ -15,6 +15,15 @@ export interface ProvisioningRule {
   connectors?: string[] | undefined;
   project?: string | undefined;
   role?: Role | undefined;
+}
+
+/** The invitation rules a first sign-in follows (InvitationService, src/invitations). */
+export interface SignInInvitations {
+  pendingForEmail(email: string): Promise<Invitation[]>;
+  /** Accepts one for the new account and grants its role; undefined when it closed meanwhile. */
+  acceptForAccount(invitation: Invitation, userId: string): Promise<{ invitation: Invitation; change: MembershipChange | null } | undefined>;
+  /** Audits the accepted ones once the sign-in went through. */
+  recordAccepted(userId: string, accepted: Invitation[], via: string): Promise<void>;
 }
 
 export type SignInResult =
@@ -46,7 +55,7 @@ export interface SignInDeps {
    */
   mappedRoles?: ((identity: Identity) => Promise<Grant[]>) | undefined;
   /** Pending invitations let a verified email in without a provisioning rule; may be absent. */
-  invitations?: InvitationRepository | undefined;
+  invitations?: SignInInvitations | undefined;
   /**
    * Whether a connector's links made before issuers were recorded may still be followed for an identity
    * from `issuer`: true only while the connection points at the upstream it pointed at when that began
@@ -145,11 +154,10 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
         changes.push(...(await memberships.syncAutomatic(user.id, 'provisioning', identity.connector_id, [{ project_id: project.id, role: rule.role }])));
       }
       for (const invitation of created ? invited : []) {
-        const result = await deps.invitations!.accept(invitation.id, user.id);
-        if (!result.ok) continue;
+        const result = await deps.invitations!.acceptForAccount(invitation, user.id);
+        if (!result) continue;
         accepted.push(result.invitation);
-        const change = await memberships.setManual(user.id, invitation.project_id, invitation.role);
-        if (change) changes.push(change);
+        if (result.change) changes.push(result.change);
       }
     }
   }
@@ -171,17 +179,7 @@ export async function signInWithIdentity(deps: SignInDeps, identity: Identity, c
       detail: { cause: change.cause, source: change.source ?? null, from: change.from, to: change.to },
     });
   }
-  for (const invitation of accepted) {
-    await deps.audit.record({
-      actor: { type: 'user', id: user.id },
-      action: 'invitation.accepted',
-      target: { type: 'invitation', id: invitation.id },
-      project_id: invitation.project_id,
-      ip: null,
-      outcome: 'success',
-      detail: { email: invitation.email, role: invitation.role, via: identity.connector_id },
-    });
-  }
+  if (accepted.length) await deps.invitations!.recordAccepted(user.id, accepted, identity.connector_id);
   return { ok: true, user, created, linked: newLink, changes };
 }
 

@@ -1,4 +1,4 @@
 export { interactionRoutes } from './routes.ts';
 export { oidcViews } from './views.ts';
 export { pageContext } from './page.ts';
-export { invitationRoutes, invitationUrl, INVITATION_PATH } from './invitations.ts';
+export { invitationRoutes } from './invitations.ts';

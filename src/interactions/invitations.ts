@@ -1,18 +1,13 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import type { Services } from '../container.ts';
-import { PasswordBusyError, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, type Invitation, type InvitationFailure, type Project } from '../directory/index.ts';
+import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, type Invitation, type InvitationFailure, type Project } from '../directory/index.ts';
+import { isDomainError } from '../domain/index.ts';
+import { INVITATION_PATH, type InvitationService } from '../invitations/index.ts';
+import type { Connector } from '../connectors/index.ts';
 import { readForm } from '../http/form.ts';
 import { invitationMessagePage, invitationPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
 import { pageContext } from './page.ts';
-
-export const INVITATION_PATH = '/invitations';
-
-/** The link shown once to whoever made the invitation. */
-export function invitationUrl(issuer: string, token: string): string {
-  return `${issuer}${INVITATION_PATH}/${token}`;
-}
 
 /**
  * The pages behind an invitation link, for someone with no account and no session: the link's token is
@@ -37,9 +32,9 @@ const GONE_MESSAGES: Record<InvitationFailure, MessageKey> = {
   accepted: 'invite.gone.accepted',
 };
 
-export function invitationRoutes(router: Router, services: Services): void {
-  const { invitations, projects, users, memberships, audit, connectors, config, passwords } = services;
-  const origin = new URL(config.issuer).origin;
+export function invitationRoutes(router: Router, services: { invitationService: InvitationService; connectors: Map<string, Connector>; config: { issuer: string } }): void {
+  const { invitationService: invitations, connectors } = services;
+  const origin = new URL(services.config.issuer).origin;
   // The connector set changes at run time (/v1/connections): read it per request.
   // Of those, the ones that serve the invited address's domain (home-realm discovery), else the ones
   // that serve no domain in particular: a connection reserved for other domains is no way in for them.
@@ -62,13 +57,12 @@ export function invitationRoutes(router: Router, services: Services): void {
   }
 
   async function pending(ctx: Context): Promise<{ invitation: Invitation; project: Project } | undefined> {
-    const result = await invitations.findByToken(ctx.params.token ?? '');
-    const project = result.ok ? await projects.get(result.invitation.project_id) : undefined;
-    if (!result.ok || !project) {
-      gone(ctx, result.ok ? 'not_found' : result.code);
+    const found = await invitations.link(ctx.params.token ?? '');
+    if (!found.ok) {
+      gone(ctx, found.code);
       return undefined;
     }
-    return { invitation: result.invitation, project };
+    return found;
   }
 
   function showForm(ctx: Context, found: { invitation: Invitation; project: Project }, extra: { name?: string; errors?: Record<string, string> } = {}, status = 200): void {
@@ -101,12 +95,13 @@ export function invitationRoutes(router: Router, services: Services): void {
     if (found) showForm(ctx, found);
   });
 
+  /** The form's checks, in the page's language; the service checks the same again (src/invitations). */
   router.post(`${INVITATION_PATH}/:token`, invitationHeaders, async (ctx) => {
     const { t } = pageContext(ctx);
     if (!sameOrigin(ctx)) return message(ctx, 403, 'invite.gone.title', t('invite.error.origin'));
     const found = await pending(ctx);
     if (!found) return;
-    const { invitation, project } = found;
+    const { invitation } = found;
     const form = await readForm(ctx);
     const name = (form.get('name') ?? '').trim();
     const password = form.get('password') ?? '';
@@ -117,34 +112,22 @@ export function invitationRoutes(router: Router, services: Services): void {
     else if (password !== (form.get('confirm') ?? '')) errors.confirm = t('invite.error.mismatch');
     if (Object.keys(errors).length) return showForm(ctx, found, { name, errors }, 400);
 
-    // An account with this email appeared after the invitation (SSO, `users add`): never take it over.
-    const accountExists = () => message(ctx, 409, 'invite.gone.title', t('invite.error.account_exists', { email: invitation.email }));
-    if (await users.findByEmail(invitation.email)) return accountExists();
-    let passwordHash: string;
+    let result: Awaited<ReturnType<InvitationService['acceptWithPassword']>>;
     try {
-      // Under the process's hashing bound: a link posted many times at once costs slots, not 64 MiB each.
-      passwordHash = await passwords.hash(password);
+      result = await invitations.acceptWithPassword({ ip: ctx.ip, user_agent: ctx.get('user-agent') || null }, { token: ctx.params.token ?? '', name, password });
     } catch (err) {
-      if (!(err instanceof PasswordBusyError)) throw err;
-      ctx.set('Retry-After', '1');
-      return showForm(ctx, found, { name, errors: { password: t('invite.error.busy') } }, 503);
+      if (!isDomainError(err)) throw err;
+      // An account with this email appeared after the invitation (SSO, `users add`): never taken over.
+      if (err.code === 'conflict') return message(ctx, 409, 'invite.gone.title', t('invite.error.account_exists', { email: invitation.email }));
+      if (err.code === 'unavailable') {
+        ctx.set('Retry-After', '1');
+        return showForm(ctx, found, { name, errors: { password: t('invite.error.busy') } }, 503);
+      }
+      return showForm(ctx, found, { name, errors: { [err.field === 'name' ? 'name' : 'password']: err.field === 'name' ? t('invite.error.name') : t('invite.error.password_short', { min: PASSWORD_MIN_LENGTH }) } }, 400);
     }
-    // Accepting is the atomic step, and it comes first: a second post of the same form, or a revoke a
-    // moment ago, loses here and nothing is created. (An account that appeared in between still wins below:
-    // the invitation is then used up, and the person is told to ask for a new one.)
-    const accepted = await invitations.accept(invitation.id, undefined);
-    if (!accepted.ok) return gone(ctx, accepted.code);
-    const made = await users.create({ email: invitation.email, name, email_verified: true, password_hash: passwordHash, source: 'local' });
-    if (!made.created) return accountExists();
-    const user = made.user;
-    await invitations.recordAcceptedBy(invitation.id, user.id);
-    const base = { actor: { type: 'user' as const, id: user.id }, ip: ctx.ip, user_agent: ctx.get('user-agent') || null, outcome: 'success' as const };
-    await audit.record({ ...base, action: 'user.created', target: { type: 'user', id: user.id }, project_id: project.id, detail: { email: user.email, via: 'invitation', invitation_id: invitation.id } });
-    const change = await memberships.setManual(user.id, project.id, invitation.role);
-    await audit.record({ ...base, action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: project.id, detail: { cause: 'manual', from: change?.from ?? null, to: invitation.role, invitation_id: invitation.id } });
-    await audit.record({ ...base, action: 'invitation.accepted', target: { type: 'invitation', id: invitation.id }, project_id: project.id, detail: { email: invitation.email, role: invitation.role, via: 'password' } });
+    if (!result.ok) return gone(ctx, result.code);
     ctx.status = 200;
     ctx.type = 'html';
-    ctx.body = invitationMessagePage(pageContext(ctx), { title: t('invite.done.title'), body: t('invite.done.body', { role: t(`role.${invitation.role}`), project: project.name, email: user.email }) });
+    ctx.body = invitationMessagePage(pageContext(ctx), { title: t('invite.done.title'), body: t('invite.done.body', { role: t(`role.${result.invitation.role}`), project: result.project.name, email: result.user.email }) });
   });
 }

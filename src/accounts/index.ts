@@ -1,0 +1,1 @@
+export { AccountService, type Account, type AccountServiceDeps } from './service.ts';

@@ -1,0 +1,1 @@
+export { ProjectService, MembershipService, type Member, type ProjectServiceDeps, type MembershipServiceDeps } from './service.ts';
