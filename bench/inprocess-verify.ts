@@ -1,13 +1,13 @@
 /**
  * API-key verification in process, no HTTP: a child the harness starts and drives like a server.
  *   PORT=… MODE=verify|get CONCURRENCY=1|16 STORE_JSON='{"driver":"embedded","path":"…"}' node bench/inprocess-verify.ts
- * On start it opens the store (openStore), builds ProjectRepository + KeyService as the server does,
+ * On start it opens the store (openStore), builds ProjectRepository + KeyRepository as the server does,
  * creates a project and a `read:logs` key. Then, on request, it runs one of:
  *   verify  `await keys.verify(key, { scope: 'read:logs' })`, each result must be `valid: true`;
  *   get     `await store.get('apikey:hash:{sha256}')`, the one store read verify makes, each must find the record;
  * in a loop for a fixed time, CONCURRENCY operations at a time (1: one after the other; 16: batches of 16
  * in Promise.all). Every 256 operations the loop yields to the event loop (setImmediate), so timers run
- * as they would in a server: KeyService's usage flush (once a second) is part of what verify costs.
+ * as they would in a server: KeyRepository's usage flush (once a second) is part of what verify costs.
  *
  * Control, on 127.0.0.1:PORT: GET /ready (200 once set up), POST /run?seconds=S → one JSON result
  * `{ ops, invalid, thrown, seconds, failureSample? }`. The harness reads this process's CPU from /proc.
@@ -19,7 +19,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pino from 'pino';
 import { openStore, type OpenStoreConfig } from '../src/store/index.ts';
 import { ProjectRepository } from '../src/directory/index.ts';
-import { KeyService, hashKey } from '../src/keys/index.ts';
+import { KeyRepository, hashKey } from '../src/keys/index.ts';
 import { exitWithParent } from './lib.ts';
 
 interface RunResult {
@@ -46,11 +46,11 @@ async function main(): Promise<void> {
 
   const store = await openStore(JSON.parse(storeJson) as OpenStoreConfig);
   const projects = new ProjectRepository(store);
-  const keys = new KeyService(store, projects, { defaultTtlDays: 90, maxTtlDays: 365, logger: pino({ level: 'silent' }) });
+  const keys = new KeyRepository(store, projects, { logger: pino({ level: 'silent' }) });
   const project = await projects.create({ name: `bench-${process.pid}` });
-  const { key } = await keys.create({ project_id: project.id, name: 'bench', scopes: ['read:logs'], environment: 'live' }, { type: 'system', id: 'bench' });
+  const { key } = await keys.create({ project_id: project.id, name: 'bench', scopes: ['read:logs'], environment: 'live', ttl_days: 90, ip_allowlist: [], auto_rotate: false }, { type: 'system', id: 'bench' });
   const recordKey = `apikey:hash:{${hashKey(key)}}`;
-  // The `get` process never verifies: its KeyService only held the key's creation.
+  // The `get` process never verifies: its KeyRepository only held the key's creation.
   if (mode === 'get') await keys.close();
 
   let failureSample: string | undefined;

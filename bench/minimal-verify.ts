@@ -1,7 +1,7 @@
 /**
  * The baseline for API-key verification: the least a Koa service can do to answer our
  * `POST /v1/keys/verify` — read the JSON body, hash the key, ONE store read of the record our
- * KeyService reads (`apikey:hash:{sha256 hex}`), answer `{"valid":true}`. No validation, no checks on
+ * KeyRepository reads (`apikey:hash:{sha256 hex}`), answer `{"valid":true}`. No validation, no checks on
  * the record, no usage counting, no request id, no metrics, no access log.
  *   PORT=… STORE_JSON='{"driver":"embedded","path":"…"}' node bench/minimal-verify.ts
  *   PORT=… STORE_JSON='{"driver":"redis","url":"redis://…","prefix":"…"}' node bench/minimal-verify.ts

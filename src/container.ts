@@ -11,8 +11,8 @@ import { ConnectionSet } from './connectors/connections.ts';
 import { ConnectionService } from './connectors/service.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
-import { ExpiryWatcher, KeyEventFeed, KeyService } from './keys/index.ts';
-import { WebhookService } from './webhooks/index.ts';
+import { ExpiryWatcher, KeyEventFeed, KeyRepository, KeyService } from './keys/index.ts';
+import { WebhookRepository, WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
 import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc/index.ts';
@@ -132,21 +132,28 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     legacyLinksTrusted,
     provisionedAccount: (connectorId, email) => scim.accountForSignIn(connectorId, email),
   };
-  const keys = new KeyService(store, projects, {
-    defaultTtlDays: config.api_keys.default_ttl_days,
-    maxTtlDays: config.api_keys.max_ttl_days,
-    logger,
-  });
+  const keyRepository = new KeyRepository(store, projects, { logger });
   const keyEvents = new KeyEventFeed(store, logger, { pollMs: config.api_keys.events_poll_ms });
-  const webhooks = new WebhookService(store, {
+  const webhookRepository = new WebhookRepository(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
     allowPrivate: config.outbound.allow_private,
     ancestorsOf: async (projectId) => (await projects.pathOf(projectId)) ?? [projectId],
     ...secretKeyFromEnv(),
   });
-  webhooks.start();
-  const expiryWatcher = new ExpiryWatcher({ store, keys, webhooks, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
+  webhookRepository.start();
+  const webhooks = new WebhookService({ webhooks: webhookRepository, access, audit });
+  const keys = new KeyService({
+    keys: keyRepository,
+    access,
+    audit,
+    webhooks,
+    events: keyEvents,
+    defaultTtlDays: config.api_keys.default_ttl_days,
+    maxTtlDays: config.api_keys.max_ttl_days,
+    rotationGraceSeconds: config.api_keys.rotation_grace_seconds,
+  });
+  const expiryWatcher = new ExpiryWatcher({ store, keys: keyRepository, webhooks: webhookRepository, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
   expiryWatcher.start(config.api_keys.expiry_check_seconds);
 
   for (const user of config.users) await users.upsertStatic(user);
@@ -259,7 +266,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       storeHealth.stop();
       connections.stop();
       await expiryWatcher.stop();
-      await webhooks.stop();
+      await webhookRepository.stop();
       await keys.close();
       await groupRoles.stop();
       await ldap?.close();

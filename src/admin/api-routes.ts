@@ -40,6 +40,8 @@ export interface RouteSpec<B extends z.ZodType | undefined, Q extends z.ZodType 
   responses: Record<number, ResponseSpec>;
   /** Problem statuses this route answers with besides 401/403/503 (400, 404, 409, …). */
   problems?: number[];
+  /** The largest body accepted (default 64 KiB); a larger one is a 413. */
+  bodyLimit?: number;
 }
 
 type Infer<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -107,7 +109,7 @@ export class ApiRoutes {
     const run: Middleware = async (ctx) => {
       const params = spec.params ? parseWith(spec.params, ctx.params ?? {}) : undefined;
       const query = spec.query ? parseWith(spec.query, singleValued(ctx.query)) : undefined;
-      const body = spec.body ? parseWith(spec.body, await readJson(ctx)) : undefined;
+      const body = spec.body ? parseWith(spec.body, await readJson(ctx, spec.bodyLimit)) : undefined;
       const result = await handler(ctx, { body, query, params } as RouteInput<B, Q, P>);
       if (result === undefined) return;
       const status = result instanceof Reply ? result.status : defaultStatus;

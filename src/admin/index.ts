@@ -60,9 +60,9 @@ export function adminApi(services: Services): Middleware {
   };
   const api = new ApiRoutes(router, authMiddleware(services));
   projectRoutes(router, services);
-  keyRoutes(router, services);
+  keyRoutes(api, { keys: services.keys, logger: services.logger, settings: services.config.api_keys });
   auditRoutes(api, services);
-  webhookRoutes(router, services);
+  webhookRoutes(api, { webhooks: services.webhooks });
   userRoutes(router, services);
   invitationRoutes(router, services);
   roleMappingRoutes(router, services);

@@ -1,4 +1,5 @@
-import { KeyInputError, type ApiKeyView } from '../keys/index.ts';
+import type { ApiKeyView, CreateKeyInput } from '../keys/index.ts';
+import { DomainError } from '../domain/index.ts';
 import { resolveProject, type CliServices } from './services.ts';
 
 export class CliError extends Error {
@@ -26,64 +27,47 @@ function row(k: ApiKeyView): string {
   return `${k.id}  ${k.prefix}…  ${k.status.padEnd(8)}  ${k.environment}  ${k.scopes.join(',')}  expires ${k.expires_at}  ${k.name}`;
 }
 
-async function audited<T>(services: CliServices, action: string, projectId: string, targetId: (result: T) => string, run: () => Promise<T>): Promise<T> {
-  try {
-    const result = await run();
-    await services.audit.record({ actor: services.operator, action, target: { type: 'api_key', id: targetId(result) }, project_id: projectId, ip: null, outcome: 'success' });
-    return result;
-  } catch (err) {
-    if (err instanceof KeyInputError) throw new CliError(`${err.field}: ${err.message}`);
-    throw err;
-  }
+/** A domain refusal as the CLI reports it: the field and the reason, exit code 2 (bad input or no right). */
+function cliError(err: unknown): never {
+  if (err instanceof DomainError) throw new CliError(err.field ? `${err.field}: ${err.message}` : err.message);
+  throw err;
 }
 
-/** `keys create|list|rotate|revoke`: the same rules as the API (validation, audit, webhooks). */
+/** `keys create|list|rotate|revoke`: KeyService's methods with the operator as the caller (the same rules, audit and webhooks as the API). */
 export async function keysCommand(services: CliServices, sub: string | undefined, options: Options): Promise<number> {
-  const { keys, webhooks } = services;
+  const { keys, caller } = services;
   switch (sub) {
     case 'create': {
       const project = await resolveProject(services, required(options, 'project'));
       if (!project) throw new CliError(`project ${String(options.project)} does not exist`);
-      const input = {
+      const input: CreateKeyInput = {
         project_id: project.id,
         name: required(options, 'name'),
         scopes: required(options, 'scopes').split(',').map((s) => s.trim()).filter(Boolean),
-        environment: (typeof options.env === 'string' ? options.env : 'live') as 'live' | 'test',
+        environment: (typeof options.env === 'string' ? options.env : 'live') as CreateKeyInput['environment'],
         ttl_days: typeof options['ttl-days'] === 'string' ? Number(options['ttl-days']) : undefined,
         ip_allowlist: typeof options['ip-allowlist'] === 'string' ? options['ip-allowlist'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
         auto_rotate: options['auto-rotate'] === true,
       };
-      await services.access.requireKeyScopes(services.principal, project.id, input.scopes);
-      const created = await audited(services, 'key.created', project.id, (r) => r.view.id, () => keys.create(input, services.operator));
-      await webhooks.emit({ type: 'key.created', project_id: project.id, data: { key: created.view } });
+      const created = await keys.create(caller, input).catch(cliError);
       print(options, { ...created.view, key: created.key }, `${row(created.view)}\n\n${created.key}\n\nStore this key now: it is not shown again.`);
       return 0;
     }
     case 'list': {
       const project = await resolveProject(services, required(options, 'project'));
       if (!project) throw new CliError(`project ${String(options.project)} does not exist`);
-      const list = await keys.list(project.id);
+      const list = await keys.list(caller, { project_id: project.id }).catch(cliError);
       print(options, { keys: list }, list.map(row).join('\n') || '(no keys)');
       return 0;
     }
     case 'rotate': {
-      const id = required(options, 'id');
-      const existing = await keys.get(id);
-      if (!existing) throw new CliError(`API key ${id} does not exist`);
-      await services.access.requireKeyScopes(services.principal, existing.project_id, existing.scopes);
-      const grace = typeof options['grace-seconds'] === 'string' ? Number(options['grace-seconds']) : services.config.api_keys.rotation_grace_seconds;
-      const rotated = await audited(services, 'key.rotated', existing.project_id, () => id, () => keys.rotate(id, grace, services.operator));
-      await webhooks.emit({ type: 'key.rotated', project_id: existing.project_id, data: { key: rotated.view, previous: rotated.old } });
+      const grace = typeof options['grace-seconds'] === 'string' ? Number(options['grace-seconds']) : undefined;
+      const rotated = await keys.rotate(caller, { id: required(options, 'id'), grace_seconds: grace }).catch(cliError);
       print(options, { ...rotated.view, key: rotated.key, previous: rotated.old }, `${row(rotated.view)}\n\n${rotated.key}\n\nThe old key keeps working until ${rotated.old.grace_until}. Store the new key now: it is not shown again.`);
       return 0;
     }
     case 'revoke': {
-      const id = required(options, 'id');
-      const existing = await keys.get(id);
-      if (!existing) throw new CliError(`API key ${id} does not exist`);
-      await services.access.requireKeyAdmin(services.principal, existing, 'revoke');
-      const revoked = await audited(services, 'key.revoked', existing.project_id, () => id, () => keys.revoke(id, services.operator));
-      if (existing.status !== 'revoked') await webhooks.emit({ type: 'key.revoked', project_id: existing.project_id, data: { key: revoked } });
+      const revoked = await keys.revoke(caller, { id: required(options, 'id') }).catch(cliError);
       print(options, revoked, row(revoked));
       return 0;
     }
@@ -102,11 +86,7 @@ export async function bootstrapCommand(services: CliServices, options: Options):
   if (created) await services.audit.record({ actor: services.operator, action: 'project.created', target: { type: 'project', id: project.id }, project_id: project.id, ip: null, outcome: 'success', detail: { name, via: 'bootstrap' } });
   let key: { id: string; key: string; scopes: string[]; expires_at: string } | null = null;
   if (await services.store.putIfAbsent(`bootstrap:{${project.id}}`, { at: new Date().toISOString() })) {
-    const made = await services.keys.create(
-      { project_id: project.id, name: 'bootstrap', scopes: ['read:logs', 'write:alerts', 'admin:projects'], environment: 'live' },
-      services.operator,
-    );
-    await services.audit.record({ actor: services.operator, action: 'key.created', target: { type: 'api_key', id: made.view.id }, project_id: project.id, ip: null, outcome: 'success', detail: { via: 'bootstrap' } });
+    const made = await services.keys.create(services.caller, { project_id: project.id, name: 'bootstrap', scopes: ['read:logs', 'write:alerts', 'admin:projects'], environment: 'live' });
     key = { id: made.view.id, key: made.key, scopes: made.view.scopes, expires_at: made.view.expires_at };
   }
   const result = { project: { id: project.id, name: project.name }, key };

@@ -3,10 +3,11 @@ import pino from 'pino';
 import type { Config } from '../config/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { ProjectRepository, type Project } from '../directory/index.ts';
-import { KeyService, type Actor } from '../keys/index.ts';
+import { KeyEventFeed, KeyRepository, KeyService } from '../keys/index.ts';
+import type { Actor, Caller } from '../domain/index.ts';
 import { AuditLog } from '../audit/index.ts';
 import { AccessPolicy, type Principal } from '../access/index.ts';
-import { WebhookService } from '../webhooks/index.ts';
+import { WebhookRepository, WebhookService } from '../webhooks/index.ts';
 import { secretKeyFromEnv } from '../container.ts';
 
 /** The domain services an operator command needs, on the configured store; no HTTP, no background work. */
@@ -20,6 +21,8 @@ export interface CliServices {
   operator: Actor;
   /** The operator as the access policy sees them: whoever holds the configuration and the store holds every right. */
   principal: Principal;
+  /** The operator as domain services take them (no address: the CLI runs where the store is). */
+  caller: Caller;
   access: AccessPolicy;
   close(): Promise<void>;
 }
@@ -28,14 +31,26 @@ export async function openCliServices(config: Config): Promise<CliServices> {
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const store = await openStore(config.store);
   const projects = new ProjectRepository(store);
-  const keys = new KeyService(store, projects, { defaultTtlDays: config.api_keys.default_ttl_days, maxTtlDays: config.api_keys.max_ttl_days, logger });
+  const access = new AccessPolicy(projects);
+  const audit = new AuditLog(store);
   // Events are queued in the store; the running servers deliver them. This process never starts the worker.
-  const webhooks = new WebhookService(store, {
+  const webhookRepository = new WebhookRepository(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
     allowPrivate: config.outbound.allow_private,
     ancestorsOf: async (projectId: string) => (await projects.pathOf(projectId)) ?? [projectId],
     ...secretKeyFromEnv(),
+  });
+  const webhooks = new WebhookService({ webhooks: webhookRepository, access, audit });
+  const keys = new KeyService({
+    keys: new KeyRepository(store, projects, { logger }),
+    access,
+    audit,
+    webhooks,
+    events: new KeyEventFeed(store, logger, { pollMs: config.api_keys.events_poll_ms }),
+    defaultTtlDays: config.api_keys.default_ttl_days,
+    maxTtlDays: config.api_keys.max_ttl_days,
+    rotationGraceSeconds: config.api_keys.rotation_grace_seconds,
   });
   let user = 'unknown';
   try {
@@ -48,11 +63,12 @@ export async function openCliServices(config: Config): Promise<CliServices> {
     store,
     projects,
     keys,
-    audit: new AuditLog(store),
+    audit,
     webhooks,
     operator: { type: 'system', id: `cli:${user}` },
     principal: { kind: 'operator', actor: { type: 'system', id: `cli:${user}` } },
-    access: new AccessPolicy(projects),
+    caller: { principal: { kind: 'operator', actor: { type: 'system', id: `cli:${user}` } }, ip: null, user_agent: null },
+    access,
     async close() {
       await keys.close();
       await store.close();

@@ -1,24 +1,15 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { keyCreated, keyRevoked, keyRotated } from '../admin/key-events.ts';
-import { KEY_SCOPES, KeyInputError, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
+import { callerOf } from '../admin/context.ts';
+import { DomainError } from '../domain/index.ts';
+import { KEY_SCOPES, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
 import type { Project } from '../directory/index.ts';
-import {
-  API_ACCESS_PATH,
-  REVOKE_PATH,
-  ROTATE_PATH,
-  USAGE_PATH,
-  usagePage,
-  apiAccessPage,
-  revokePage,
-  type ApiAccessView,
-  type KeyFormValues,
-  type KeyRow,
-  type SortDir,
-  type SortKey,
-} from '../../views/dashboard/pages.ts';
+import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH } from '../../views/dashboard/routes.ts';
+import { apiAccessPage, type ApiAccessView, type KeyFormValues, type KeyRow, type SortDir, type SortKey } from '../../views/dashboard/pages/api-access.ts';
+import { revokePage } from '../../views/dashboard/pages/revoke.ts';
+import { usagePage } from '../../views/dashboard/pages/usage.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
-import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];
 
@@ -35,25 +26,36 @@ export function sortKeys(keys: KeyRow[], by: SortKey, dir: SortDir): KeyRow[] {
   return [...keys].sort((a, b) => sign * value(a).localeCompare(value(b)) || a.id.localeCompare(b.id));
 }
 
-/** KeyService's field errors in the reader's language (the service's own message as a fallback). */
-function fieldMessage(t: DashTranslate, err: KeyInputError, lines: string[], maxTtlDays: number): [string, string] {
-  const line = /^ip_allowlist\[(\d+)\]$/.exec(err.field);
+/** The value, or undefined when the key service refuses (unknown, or not the person's to see). */
+async function unlessRefused<T>(run: Promise<T>): Promise<T | undefined> {
+  try {
+    return await run;
+  } catch (err) {
+    if (err instanceof DomainError) return undefined;
+    throw err;
+  }
+}
+
+/** A refusal of KeyService.create as the form shows it: the field at fault and a message in the reader's language. */
+function createError(t: DashTranslate, err: DomainError, form: { lines: string[]; scopes: string[]; held: string[]; maxTtlDays: number }): [string, string] {
+  if (err.code === 'forbidden' && err.field === 'scopes') return ['scopes', t('dash.err.scopes_not_held', { scopes: form.scopes.filter((s) => !form.held.includes(s)).join(', ') })];
+  const line = err.field === undefined ? null : /^ip_allowlist\[(\d+)\]$/.exec(err.field);
   if (line) {
     const i = Number(line[1]);
-    return ['ip_allowlist', t('dash.err.ip_allowlist', { line: i + 1, value: lines[i] ?? '' })];
+    return ['ip_allowlist', t('dash.err.ip_allowlist', { line: i + 1, value: form.lines[i] ?? '' })];
   }
   switch (err.field) {
     case 'name': return ['name', t('dash.err.name')];
     case 'scopes': return ['scopes', t('dash.err.scopes')];
     case 'environment': return ['environment', t('dash.err.environment')];
-    case 'ttl_days': return ['ttl_days', t('dash.err.ttl_days', { max: maxTtlDays })];
-    default: return [err.field, err.message];
+    case 'ttl_days': return ['ttl_days', t('dash.err.ttl_days', { max: form.maxTtlDays })];
+    default: return [err.field ?? 'name', err.message];
   }
 }
 
 /**
- * API Access: the project's keys, create, rotate, revoke. The same service calls, rules, audit events and
- * webhooks as /v1/keys (src/admin/keys.ts), with the person as the actor. Create and rotate follow
+ * API Access: the project's keys, create, rotate, revoke: KeyService's methods (as /v1/keys calls them)
+ * with the person as the caller, its refusals shown by field and code. Create and rotate follow
  * post/redirect/get: the new secret travels to the list page in a one-time flash of the session, so a
  * reload or Back never makes a second key.
  */
@@ -70,7 +72,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const held = await services.access.scopesOn(state.principal, project.id);
     render(ctx, apiAccessPage(page, { ...state.chrome, project: { id: project.id, name: project.name }, section: 'api-access' }, {
       project: { id: project.id, name: project.name },
-      keys: sortKeys((await keys.list(project.id)).map(row), by, dir),
+      keys: sortKeys((await keys.list(callerOf(ctx), { project_id: project.id })).map(row), by, dir),
       sort: { by, dir },
       heldScopes: KEY_SCOPES.filter((s) => held.includes(s)),
       maxTtlDays,
@@ -84,9 +86,9 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
 
   /** A key the person administers (by its project), else 404 answered. */
   async function keyOf(ctx: Context, state: DashState, id: string): Promise<{ key: ApiKeyView; project: Project } | undefined> {
-    const key = id ? await keys.get(id) : undefined;
+    const key = id ? await unlessRefused(keys.get(callerOf(ctx), { id })) : undefined;
     const project = key ? await services.projects.get(key.project_id) : undefined;
-    if (!key || !project || !(await dash.administers(state, key.project_id))) {
+    if (!key || !project) {
       dash.notFound(ctx, state, API_ACCESS_PATH);
       return undefined;
     }
@@ -101,7 +103,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const { t } = dashPage(ctx);
     let notice: string | undefined;
     if (typeof ctx.query.revoked === 'string') {
-      const revoked = await keys.get(ctx.query.revoked);
+      const revoked = await unlessRefused(keys.get(callerOf(ctx), { id: ctx.query.revoked }));
       if (revoked && revoked.project_id === project.id && revoked.status === 'revoked') notice = t('dash.revoke.done', { name: revoked.name });
     }
     const { flash: created, gone } = await dash.takeFlash<CreatedKeyFlash>(ctx, state, 'key', project.id);
@@ -125,34 +127,24 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       auto_rotate: form.get('auto_rotate') === 'on',
     };
     const lines = values.ip_allowlist.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    const errors: Record<string, string> = {};
-    const ttl = values.ttl_days === '' ? undefined : Number(values.ttl_days);
-    if (ttl !== undefined && !Number.isInteger(ttl)) errors.ttl_days = t('dash.err.ttl_days', { max: maxTtlDays });
-    // As POST /v1/keys: nobody creates a key with a scope they do not hold (the access policy decides).
-    const held = await services.access.scopesOn(state.principal, project.id);
-    const missing = values.scopes.filter((s) => !held.includes(s));
-    if (!(await allowed(() => services.access.requireKeyScopes(state.principal, project.id, values.scopes)))) errors.scopes = t('dash.err.scopes_not_held', { scopes: missing.join(', ') });
     const input: CreateKeyInput = {
       project_id: project.id,
       name: values.name,
       scopes: values.scopes,
       environment: values.environment as CreateKeyInput['environment'],
-      ttl_days: ttl,
+      ttl_days: values.ttl_days === '' ? undefined : Number(values.ttl_days),
       ip_allowlist: lines,
       auto_rotate: values.auto_rotate,
     };
-    let created: Awaited<ReturnType<typeof keys.create>> | undefined;
-    if (!Object.keys(errors).length) {
-      try {
-        created = await keys.create(input, state.principal.actor);
-      } catch (err) {
-        if (!(err instanceof KeyInputError)) throw err;
-        const [field, message] = fieldMessage(t, err, lines, maxTtlDays);
-        errors[field] = message;
-      }
+    let created: Awaited<ReturnType<typeof keys.create>>;
+    try {
+      created = await keys.create(callerOf(ctx), input);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      const held = await services.access.scopesOn(state.principal, project.id);
+      const [field, message] = createError(t, err, { lines, scopes: values.scopes, held, maxTtlDays });
+      return renderKeys(ctx, state, project, { form: values, errors: { [field]: message } }, 400);
     }
-    if (!created) return renderKeys(ctx, state, project, { form: values, errors }, 400);
-    await keyCreated(ctx, services, project.id, created.view);
     const flash: CreatedKeyFlash = { key: created.key, name: created.view.name };
     await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
   });
@@ -165,22 +157,20 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const found = await keyOf(ctx, state, form.get('id') ?? '');
     if (!found) return;
     const { key: old, project } = found;
-    // As POST /v1/keys/rotate: a rotation mints a new secret with every scope of the key.
-    if (!(await allowed(() => services.access.requireKeyScopes(state.principal, old.project_id, old.scopes)))) {
-      const held = await services.access.scopesOn(state.principal, old.project_id);
-      const { t } = dashPage(ctx);
-      return renderKeys(ctx, state, project, { notice: t('dash.err.scopes_not_held', { scopes: old.scopes.filter((s) => !held.includes(s)).join(', ') }) }, 403);
-    }
-    const grace = Number(form.get('grace_seconds') ?? services.config.api_keys.rotation_grace_seconds);
+    const grace = form.get('grace_seconds');
     let rotated: Awaited<ReturnType<typeof keys.rotate>>;
     try {
-      rotated = await keys.rotate(old.id, grace, state.principal.actor);
+      rotated = await keys.rotate(callerOf(ctx), { id: old.id, grace_seconds: grace === null ? undefined : Number(grace) });
     } catch (err) {
-      if (!(err instanceof KeyInputError)) throw err;
+      if (!(err instanceof DomainError)) throw err;
       const { t } = dashPage(ctx);
-      return renderKeys(ctx, state, project, { notice: err.field === 'id' ? t('dash.err.id') : err.message }, err.code === 'conflict' ? 409 : 400);
+      if (err.code === 'forbidden') {
+        // A rotation mints a new secret with every scope of the key: the person must hold them all.
+        const held = await services.access.scopesOn(state.principal, old.project_id);
+        return renderKeys(ctx, state, project, { notice: t('dash.err.scopes_not_held', { scopes: old.scopes.filter((s) => !held.includes(s)).join(', ') }) }, 403);
+      }
+      return renderKeys(ctx, state, project, { notice: err.code === 'conflict' ? t('dash.err.id') : err.message }, err.code === 'conflict' ? 409 : 400);
     }
-    await keyRotated(ctx, services, rotated);
     const flash: CreatedKeyFlash = { key: rotated.key, name: rotated.view.name, rotated: { grace_until: rotated.old.grace_until } };
     await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
   });
@@ -201,7 +191,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const found = await keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : '');
     if (!found) return;
     const { key, project } = found;
-    const usage = await keys.usageOf(key.id, 30);
+    const usage = await keys.usage(callerOf(ctx), { id: key.id, days: 30 });
     render(ctx, usagePage(dashPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project: { id: project.id, name: project.name }, key: row(key), days: usage.days, last_used_at: usage.last_used_at }));
   });
 
@@ -218,8 +208,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       render(ctx, revokePage(page, { ...state.chrome, project, section: 'api-access' }, { project, key: row(key), error: page.t('dash.revoke.need_confirm') }), 400);
       return;
     }
-    const revoked = await keys.revoke(key.id, state.principal.actor);
-    await keyRevoked(ctx, services, key, revoked);
+    await keys.revoke(callerOf(ctx), { id: key.id });
     ctx.status = 303;
     ctx.redirect(`${API_ACCESS_PATH}?project=${encodeURIComponent(project.id)}&revoked=${encodeURIComponent(key.id)}`);
   });

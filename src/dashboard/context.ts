@@ -6,7 +6,11 @@ import { sessionEnded, type Project } from '../directory/index.ts';
 import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
 import { dashTranslator } from '../../views/dashboard/i18n.ts';
-import { chooseProjectPage, messagePage, noAccessPage, url, type Chrome, type DashPage } from '../../views/dashboard/pages.ts';
+import type { Chrome, DashPage } from '../../views/dashboard/components.ts';
+import { DASHBOARD_PATH, LOGIN_PATH, SIGNED_OUT_PATH, url } from '../../views/dashboard/routes.ts';
+import { chooseProjectPage } from '../../views/dashboard/pages/choose-project.ts';
+import { messagePage } from '../../views/dashboard/pages/message.ts';
+import { noAccessPage } from '../../views/dashboard/pages/no-access.ts';
 import { secretKeyFromEnv } from '../container.ts';
 import type { JsonObject } from '../store/index.ts';
 import { SecretBox } from '../webhooks/index.ts';
@@ -24,7 +28,7 @@ export interface DashState {
 
 export function dashPage(ctx: Context): DashPage {
   const { lang } = pageContext(ctx);
-  return { lang, t: dashTranslator(lang), here: ctx.originalUrl.startsWith('/dashboard') ? ctx.originalUrl : '/dashboard' };
+  return { lang, t: dashTranslator(lang), here: ctx.originalUrl.startsWith(DASHBOARD_PATH) ? ctx.originalUrl : DASHBOARD_PATH };
 }
 
 export function render(ctx: Context, body: string, status = 200): void {
@@ -88,10 +92,10 @@ export class DashboardContext {
     const session = await this.sessions.load(sessionId);
     if (!session || !sessionId) {
       if (ctx.method === 'GET') {
-        ctx.redirect(`/dashboard/login?return_to=${encodeURIComponent(ctx.originalUrl)}`);
+        ctx.redirect(`${LOGIN_PATH}?return_to=${encodeURIComponent(ctx.originalUrl)}`);
       } else {
         const page = dashPage(ctx);
-        render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: '/dashboard/login', label: page.t('dash.sign_in') }] }), 403);
+        render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: LOGIN_PATH, label: page.t('dash.sign_in') }] }), 403);
       }
       return undefined;
     }
@@ -99,7 +103,7 @@ export class DashboardContext {
     // Disabled, or disabled and enabled again since this session began: its sessions ended then.
     if (!user || user.disabled || sessionEnded(user, Date.parse(session.created_at) / 1000)) {
       await this.sessions.destroy(sessionId);
-      ctx.redirect('/dashboard/signed-out');
+      ctx.redirect(SIGNED_OUT_PATH);
       return undefined;
     }
     const principal = await this.principalOf(session);
@@ -123,7 +127,7 @@ export class DashboardContext {
   async checkedForm(ctx: Context, state: Pick<DashState, 'session' | 'chrome'>): Promise<URLSearchParams | undefined> {
     const refuse = () => {
       const page = dashPage(ctx);
-      render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: '/dashboard', label: page.t('dash.error.back') }] }), 403);
+      render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: DASHBOARD_PATH, label: page.t('dash.error.back') }] }), 403);
       return undefined;
     };
     if (!this.sameOrigin(ctx)) return refuse();

@@ -6,21 +6,8 @@ import { inviteToProject, revokeInvitation } from '../admin/invitations.ts';
 import { asAppError } from '../admin/problem.ts';
 import { isEmailAddress, isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
 import { invitationUrl } from '../interactions/index.ts';
-import {
-  INVITATION_REVOKE_PATH,
-  INVITE_PATH,
-  MAPPING_ADD_PATH,
-  MAPPING_DELETE_PATH,
-  MEMBER_REMOVE_PATH,
-  MEMBER_ROLE_PATH,
-  MEMBERS_PATH,
-  mappingConfirmPage,
-  membersPage,
-  type InvitationRow,
-  type MappingForm,
-  type MembersView,
-  type PreviewChange,
-} from '../../views/dashboard/pages.ts';
+import { INVITATION_REVOKE_PATH, INVITE_PATH, MAPPING_ADD_PATH, MAPPING_DELETE_PATH, MEMBER_REMOVE_PATH, MEMBER_ROLE_PATH, MEMBERS_PATH } from '../../views/dashboard/routes.ts';
+import { mappingConfirmPage, membersPage, type InvitationRow, type MappingForm, type MembersView, type PreviewChange } from '../../views/dashboard/pages/members.ts';
 import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 /** What an invitation post did, for the page it redirects to: a notice and a new link, shown once. */

@@ -1,7 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { isEventId, type AuditEvent, type AuditFilter } from '../audit/index.ts';
-import { LOG_PATH, securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages.ts';
+import { callerOf } from '../admin/context.ts';
+import { DomainError } from '../domain/index.ts';
+import { LOG_PATH } from '../../views/dashboard/routes.ts';
+import { securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages/security-log.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext } from './context.ts';
 
 /** Actions offered in the filter (the `action` filter also takes a family such as `key`). */
@@ -89,8 +92,12 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
     const keyIds = [...new Set(result.events.filter((e) => e.action.startsWith('key.') && e.target?.type === 'api_key' && e.target.id).map((e) => e.target!.id!))];
     const revocable = new Set<string>();
     for (const id of keyIds) {
-      const key = await services.keys.get(id);
-      if (key && (key.status === 'active' || key.status === 'rotating') && (await dash.administers(state, key.project_id))) revocable.add(id);
+      // KeyService.get refuses a key the person does not administer (or that is gone): not revocable here.
+      const key = await services.keys.get(callerOf(ctx), { id }).catch((err: unknown) => {
+        if (err instanceof DomainError) return undefined;
+        throw err;
+      });
+      if (key && (key.status === 'active' || key.status === 'rotating')) revocable.add(id);
     }
     const userIds = new Set(result.events.flatMap((e) => [e.actor.type === 'user' ? e.actor.id : null, e.target?.type === 'user' ? e.target.id : null]).filter((id): id is string => !!id));
     const emails = new Map<string, string>();

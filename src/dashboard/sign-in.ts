@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import { DASHBOARD_CLIENT_ID } from '../oidc/provider.ts';
 import { LANGUAGES } from '../../views/i18n.ts';
-import { messagePage } from '../../views/dashboard/pages.ts';
+import { messagePage } from '../../views/dashboard/pages/message.ts';
+import { API_ACCESS_PATH, CALLBACK_PATH, DASHBOARD_PATH, LANG_PATH, LOGIN_PATH, SIGN_OUT_PATH, SIGNED_OUT_PATH } from '../../views/dashboard/routes.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext } from './context.ts';
 import { clearCookie, LOGIN_COOKIE, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE, setCookie } from './session.ts';
 
@@ -11,7 +12,7 @@ const SCOPE = 'openid email profile read:logs write:alerts admin:projects';
 
 /** Only our own pages: a path under /dashboard, never `//host` or `/\host`. */
 export function safeReturnTo(value: unknown): string {
-  return typeof value === 'string' && /^\/dashboard(?:[/?#]|$)/.test(value) && !/[\\\r\n]/.test(value) ? value : '/dashboard';
+  return typeof value === 'string' && /^\/dashboard(?:[/?#]|$)/.test(value) && !/[\\\r\n]/.test(value) ? value : DASHBOARD_PATH;
 }
 
 /**
@@ -32,20 +33,20 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
       });
     return configuration;
   };
-  const redirectUri = `${config.issuer}/dashboard/callback`;
-  const signedOutUri = `${config.issuer}/dashboard/signed-out`;
+  const redirectUri = `${config.issuer}${CALLBACK_PATH}`;
+  const signedOutUri = `${config.issuer}${SIGNED_OUT_PATH}`;
 
   const failure = (ctx: Context, reason: string, status = 400) => {
     const page = dashPage(ctx);
-    render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.sign_in', { reason }), alert: true, links: [{ href: '/dashboard/login', label: page.t('dash.sign_in') }] }), status);
+    render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.sign_in', { reason }), alert: true, links: [{ href: LOGIN_PATH, label: page.t('dash.sign_in') }] }), status);
   };
 
-  router.get('/dashboard', dashboardHeaders, async (ctx) => {
+  router.get(DASHBOARD_PATH, dashboardHeaders, async (ctx) => {
     const state = await dash.signedIn(ctx);
-    if (state) ctx.redirect('/dashboard/settings/security/api-access');
+    if (state) ctx.redirect(API_ACCESS_PATH);
   });
 
-  router.get('/dashboard/login', dashboardHeaders, async (ctx) => {
+  router.get(LOGIN_PATH, dashboardHeaders, async (ctx) => {
     const verifier = oidc.randomPKCECodeVerifier();
     const nonce = oidc.randomNonce();
     const state = await dash.sessions.startLogin({ verifier, nonce, return_to: safeReturnTo(ctx.query.return_to) });
@@ -63,7 +64,7 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
     ctx.redirect(url.href);
   });
 
-  router.get('/dashboard/callback', dashboardHeaders, async (ctx) => {
+  router.get(CALLBACK_PATH, dashboardHeaders, async (ctx) => {
     const expectedState = ctx.cookies.get(LOGIN_COOKIE);
     clearCookie(ctx, LOGIN_COOKIE, dash.secure);
     const login = await dash.sessions.takeLogin(expectedState);
@@ -104,12 +105,12 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
   });
 
   /** Ends our session, then the provider's (RP-initiated logout), which returns to /dashboard/signed-out. */
-  router.post('/dashboard/sign-out', dashboardHeaders, async (ctx) => {
+  router.post(SIGN_OUT_PATH, dashboardHeaders, async (ctx) => {
     const sessionId = ctx.cookies.get(SESSION_COOKIE);
     const session = await dash.sessions.load(sessionId);
     if (!session) {
       ctx.status = 303;
-      ctx.redirect('/dashboard/signed-out');
+      ctx.redirect(SIGNED_OUT_PATH);
       return;
     }
     const form = await dash.checkedForm(ctx, { session, chrome: { user: { email: session.email, name: session.name }, csrf: session.csrf } });
@@ -121,13 +122,13 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
     ctx.redirect(url.href);
   });
 
-  router.get('/dashboard/signed-out', dashboardHeaders, async (ctx) => {
+  router.get(SIGNED_OUT_PATH, dashboardHeaders, async (ctx) => {
     const page = dashPage(ctx);
-    render(ctx, messagePage(page, {}, { title: page.t('dash.signed_out.title'), body: page.t('dash.signed_out.body'), links: [{ href: '/dashboard/login', label: page.t('dash.sign_in') }] }));
+    render(ctx, messagePage(page, {}, { title: page.t('dash.signed_out.title'), body: page.t('dash.signed_out.body'), links: [{ href: LOGIN_PATH, label: page.t('dash.sign_in') }] }));
   });
 
   /** The language switch: remembered in `lt_lang` (also read by the sign-in pages) and, when signed in, on the account. */
-  router.get('/dashboard/lang', dashboardHeaders, async (ctx) => {
+  router.get(LANG_PATH, dashboardHeaders, async (ctx) => {
     const lang = typeof ctx.query.set === 'string' && (LANGUAGES as readonly string[]).includes(ctx.query.set) ? ctx.query.set : undefined;
     if (lang) {
       setCookie(ctx, 'lt_lang', lang, { secure: dash.secure, path: '/', maxAge: 365 * 86_400 });

@@ -1,20 +1,13 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditAction } from '../admin/context.ts';
-import { EVENT_TYPES, WebhookInputError, type WebhookView } from '../webhooks/index.ts';
+import { callerOf } from '../admin/context.ts';
+import { DomainError } from '../domain/index.ts';
+import { EVENT_TYPES, type WebhookView } from '../webhooks/index.ts';
 import type { Project } from '../directory/index.ts';
-import {
-  DELIVERIES_PATH,
-  REDELIVER_PATH,
-  WEBHOOK_DELETE_PATH,
-  WEBHOOKS_PATH,
-  deliveriesPage,
-  webhookDeletePage,
-  webhooksPage,
-  type WebhookForm,
-  type WebhookRow,
-  type WebhooksView,
-} from '../../views/dashboard/pages.ts';
+import { DELIVERIES_PATH, REDELIVER_PATH, WEBHOOK_DELETE_PATH, WEBHOOKS_PATH } from '../../views/dashboard/routes.ts';
+import { webhookDeletePage, webhooksPage, type WebhookForm, type WebhookRow, type WebhooksView } from '../../views/dashboard/pages/webhooks.ts';
+import { deliveriesPage } from '../../views/dashboard/pages/deliveries.ts';
+import type { DashPage } from '../../views/dashboard/components.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 
 /** An endpoint made by a post, for the page the post redirects to: its signing secret, shown once. */
@@ -24,9 +17,19 @@ function row(w: WebhookView): WebhookRow {
   return { id: w.id, url: w.url, events: w.events, description: w.description, created_at: w.created_at };
 }
 
+/** A refusal of WebhookService.create as the form shows it, in the reader's language (by field). */
+function createError(t: DashPage['t'], err: DomainError, values: WebhookForm): string {
+  switch (err.field) {
+    case 'url': return !values.url || values.url.length > 2000 ? t('dash.wh.err_url_empty') : t('dash.wh.err_url', { reason: err.message });
+    case 'events': return t('dash.wh.err_events');
+    case 'description': return t('dash.wh.err_description');
+    default: return err.message;
+  }
+}
+
 /**
  * Webhooks: the project's endpoints, create (the signing secret shown once), delete, delivery history
- * and redelivery. The same service calls, rules and audit events as /v1/webhooks (src/admin/webhooks.ts).
+ * and redelivery: WebhookService's methods (as /v1/webhooks calls them) with the person as the caller.
  * Create follows post/redirect/get with a one-time flash, as keys do (src/dashboard/api-access.ts).
  */
 export function webhookRoutes(router: Router, dash: DashboardContext): void {
@@ -37,7 +40,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
   async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<WebhooksView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
     render(ctx, webhooksPage(dashPage(ctx), chromeOf(state, project), {
       project: { id: project.id, name: project.name },
-      webhooks: (await webhooks.list(project.id)).map(row),
+      webhooks: (await webhooks.list(callerOf(ctx), { project_id: project.id })).map(row),
       eventTypes: EVENT_TYPES,
       form: extra.form ?? { url: '', events: [...EVENT_TYPES], description: '' },
       errors: extra.errors ?? {},
@@ -47,10 +50,15 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     }), status);
   }
 
-  /** The webhook named by id on the project the person administers (as webhookFor in /v1), else 404 answered. */
+  /** The webhook named by id, on the page's project, that the person administers; else 404 answered. */
   async function webhookOf(ctx: Context, state: DashState, project: Project, id: string): Promise<WebhookView | undefined> {
-    const webhook = id ? await webhooks.get(id) : undefined;
-    if (!webhook || webhook.project_id !== project.id || !(await dash.administers(state, webhook.project_id))) {
+    let webhook: WebhookView | undefined;
+    try {
+      if (id) webhook = await webhooks.get(callerOf(ctx), { id });
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+    }
+    if (!webhook || webhook.project_id !== project.id) {
       dash.notFound(ctx, state, `${WEBHOOKS_PATH}?project=${encodeURIComponent(project.id)}`);
       return undefined;
     }
@@ -83,21 +91,13 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     const { state, project, form } = o;
     const { t } = dashPage(ctx);
     const values: WebhookForm = { url: (form!.get('url') ?? '').trim(), events: form!.getAll('events'), description: (form!.get('description') ?? '').trim() };
-    const errors: Record<string, string> = {};
-    if (!values.url || values.url.length > 2000) errors.url = t('dash.wh.err_url_empty');
-    if (!values.events.length) errors.events = t('dash.wh.err_events');
-    if (values.description.length > 500) errors.description = t('dash.wh.err_description');
-    let created: Awaited<ReturnType<typeof webhooks.create>> | undefined;
-    if (!Object.keys(errors).length) {
-      try {
-        created = await webhooks.create({ project_id: project.id, url: values.url, events: values.events, description: values.description || undefined, created_by: state.principal.actor });
-      } catch (err) {
-        if (!(err instanceof WebhookInputError)) throw err;
-        errors[err.field] = err.field === 'url' ? t('dash.wh.err_url', { reason: err.message }) : err.field === 'events' ? t('dash.wh.err_events') : err.message;
-      }
+    let created: Awaited<ReturnType<typeof webhooks.create>>;
+    try {
+      created = await webhooks.create(callerOf(ctx), { project_id: project.id, url: values.url, events: values.events, description: values.description || undefined });
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      return renderList(ctx, state, project, { form: values, errors: { [err.field ?? 'url']: createError(t, err, values) } }, 400);
     }
-    if (!created) return renderList(ctx, state, project, { form: values, errors }, 400);
-    await auditAction(ctx, services, { action: 'webhook.created', target: { type: 'webhook', id: created.webhook.id }, project_id: project.id, outcome: 'success', detail: { url: created.webhook.url, events: created.webhook.events } });
     const flash: CreatedWebhookFlash = { url: created.webhook.url, secret: created.secret };
     await dash.redirectWithFlash(ctx, state, 'webhook', project.id, WEBHOOKS_PATH, flash);
   });
@@ -114,13 +114,12 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const webhook = await webhookOf(ctx, o.state, o.project, o.form!.get('id') ?? '');
     if (!webhook) return;
-    await webhooks.delete(webhook.id);
-    await auditAction(ctx, services, { action: 'webhook.deleted', target: { type: 'webhook', id: webhook.id }, project_id: webhook.project_id, outcome: 'success' });
+    await webhooks.delete(callerOf(ctx), { id: webhook.id });
     await renderList(ctx, o.state, o.project, { notice: dashPage(ctx).t('dash.wh.deleted', { url: webhook.url }) });
   });
 
   async function renderDeliveries(ctx: Context, state: DashState, project: Project, webhook: WebhookView, extra: { notice?: string; error?: string } = {}, status = 200) {
-    const deliveries = await webhooks.deliveries(webhook.id, { limit: 100 });
+    const deliveries = await webhooks.deliveries(callerOf(ctx), { id: webhook.id });
     render(ctx, deliveriesPage(dashPage(ctx), chromeOf(state, project), { project, webhook: row(webhook), deliveries, ...extra }), status);
   }
 
@@ -140,10 +139,12 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     if (!webhook) return;
     const delivery = o.form!.get('delivery') ?? '';
     const { t } = dashPage(ctx);
-    if (!delivery || !(await webhooks.redeliver(delivery, { webhookId: webhook.id }))) {
+    try {
+      await webhooks.redeliver(callerOf(ctx), { id: webhook.id, delivery });
+    } catch (err) {
+      if (!(err instanceof DomainError) || err.code !== 'not_found') throw err;
       return renderDeliveries(ctx, o.state, o.project, webhook, { error: t('dash.wh.redeliver_failed', { id: delivery }) }, 404);
     }
-    await auditAction(ctx, services, { action: 'webhook.redelivered', target: { type: 'webhook', id: webhook.id }, project_id: webhook.project_id, outcome: 'success', detail: { delivery } });
     // Post/redirect/get: reloading the history must not redeliver again.
     ctx.status = 303;
     ctx.redirect(`${DELIVERIES_PATH}?project=${encodeURIComponent(o.project.id)}&id=${encodeURIComponent(webhook.id)}&redelivered=${encodeURIComponent(delivery)}`);

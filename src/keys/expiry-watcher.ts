@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import type { KeyService } from './service.ts';
+import type { KeyRepository } from './repository.ts';
 import { PeriodicJob } from '../periodic.ts';
 import { publishKeyEvent } from './events.ts';
 
@@ -17,7 +17,7 @@ export interface OnceEmitter {
  */
 export class ExpiryWatcher {
   private job: PeriodicJob | undefined;
-  private readonly deps: { store: Store; keys: KeyService; webhooks: OnceEmitter; audit: AuditLog; logger: Logger; noticeDays: number };
+  private readonly deps: { store: Store; keys: KeyRepository; webhooks: OnceEmitter; audit: AuditLog; logger: Logger; noticeDays: number };
 
   constructor(deps: ExpiryWatcher['deps']) {
     this.deps = deps;

@@ -9,7 +9,7 @@ import { checksum, type KeyEnvironment } from '../verifier/key-format.ts';
  * Keys are ≥ 160-bit random, so SHA-256 is the right storage hash (a slow hash buys nothing here).
  * Parsing and hashing live with the verifier library (src/verifier/key-format.ts), which checks keys too.
  */
-export { crc32, parseKey, hashKey, hashesEqual, KEY_PATTERN, type KeyEnvironment, type ParsedKey } from '../verifier/key-format.ts';
+export { crc32, parseKey, hashKey, hashesEqual, KEY_ENVIRONMENTS, KEY_PATTERN, type KeyEnvironment, type ParsedKey } from '../verifier/key-format.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY_LENGTH = 32;

@@ -1,95 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { Store } from '../store/index.ts';
-import type { ProjectRepository } from '../directory/index.ts';
-import { generateKey, hashKey, hashesEqual, parseKey, type KeyEnvironment } from './format.ts';
-import { buildAllowlist, ipAllowed, parseCidr } from './ip.ts';
-import { publishKeyEvent } from './events.ts';
-
-/**
- * Project-scoped API keys. Domain only: plain inputs, plain results (a failed verification is a normal
- * `{ valid: false, code }` result, as in Unkey's KeyService), no HTTP.
- *
- * Layout (records are never deleted: revoked and expired keys stay listable and auditable):
- *   apikey:hash:{sha256}       the key record, found by the hash of the presented secret (one read to verify)
- *   apikey:{id}                { hash } — lookup by id for the admin API
- *   apikey:project:{projectId} ids of the project's keys
- *   apikey:watch:{all}         ids of keys the expiry watcher still has to look at
- *   apikey:usage:{id}:<day>:<outcome>   verification counters (400-day TTL)
- *   apikey:last-used:{id}      { at, ip }
- */
-export const KEY_SCOPES = ['read:logs', 'write:alerts', 'admin:projects'] as const;
-export type KeyScope = (typeof KEY_SCOPES)[number];
-export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
-export const VERIFY_FAILURES = ['not_found', 'expired', 'revoked', 'rotated', 'ip_not_allowed', 'insufficient_scope', 'wrong_project'] as const;
-export type VerifyFailure = (typeof VERIFY_FAILURES)[number];
-export const VERIFY_OUTCOMES = ['valid', ...VERIFY_FAILURES] as const;
-export type VerifyOutcome = (typeof VERIFY_OUTCOMES)[number];
-
-export interface Actor {
-  type: 'api_key' | 'user' | 'client' | 'system';
-  id: string | null;
-}
-
-export interface ApiKeyRecord {
-  [key: string]: unknown;
-  id: string;
-  hash: string;
-  prefix: string;
-  project_id: string;
-  name: string;
-  scopes: KeyScope[];
-  environment: KeyEnvironment;
-  created_at: string;
-  expires_at: string;
-  ip_allowlist: string[];
-  auto_rotate: boolean;
-  created_by: Actor;
-  revoked_at?: string;
-  revoked_by?: Actor;
-  /** Set on the old key of a rotation: it keeps verifying until grace_until, then answers `rotated`. */
-  rotated_at?: string;
-  grace_until?: string;
-  replaced_by?: string;
-  rotated_from?: string;
-}
-
-export interface ApiKeyView {
-  id: string;
-  prefix: string;
-  project_id: string;
-  name: string;
-  scopes: KeyScope[];
-  environment: KeyEnvironment;
-  status: KeyStatus;
-  created_at: string;
-  expires_at: string;
-  ip_allowlist: string[];
-  auto_rotate: boolean;
-  created_by: Actor;
-  last_used_at: string | null;
-  last_used_ip: string | null;
-  revoked_at: string | null;
-  rotated_at: string | null;
-  grace_until: string | null;
-  replaced_by: string | null;
-  rotated_from: string | null;
-}
-
-export type VerifyResult =
-  | { valid: true; key_id: string; project_id: string; scopes: KeyScope[]; environment: KeyEnvironment; expires_at: string }
-  | { valid: false; code: VerifyFailure };
-
-export class KeyInputError extends Error {
-  override readonly name = 'KeyInputError';
-  readonly field: string;
-  readonly code: 'invalid' | 'not_found' | 'conflict';
-  constructor(field: string, message: string, code: 'invalid' | 'not_found' | 'conflict' = 'invalid') {
-    super(message);
-    this.field = field;
-    this.code = code;
-  }
-}
+import type { AccessPolicy } from '../access/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import { DomainError, type Caller } from '../domain/index.ts';
+import { EVENT_ID, type StoredEvent } from '../store/index.ts';
+import type { KeyEnvironment } from './format.ts';
+import { parseCidr } from './ip.ts';
+import type { KeyEvent, KeyEventFeed } from './events.ts';
+import { KEY_SCOPES, VERIFY_OUTCOMES, statusOf, type ApiKeyRecord, type ApiKeyView, type KeyRepository, type KeyScope, type VerifyOutcome } from './repository.ts';
 
 export interface CreateKeyInput {
   project_id: string;
@@ -101,300 +17,257 @@ export interface CreateKeyInput {
   auto_rotate?: boolean | undefined;
 }
 
-export interface KeyServiceOptions {
+/** Verifications a resource server decided from its cache (the verifier library), for one key and outcome. */
+export interface UsageReport {
+  key_id: string;
+  outcome: VerifyOutcome;
+  count: number;
+  last_used_at?: string | undefined;
+  last_used_ip?: string | undefined;
+}
+
+export interface KeyUsage {
+  key_id: string;
+  days: Array<{ date: string; counts: Record<VerifyOutcome, number>; total: number }>;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+}
+
+/** What the key service needs of the webhooks: an event announced to the project's subscribers. */
+export interface WebhookEmitter {
+  emit(event: { type: string; project_id: string; data: Record<string, unknown> }): Promise<number>;
+}
+
+/** A batch of key events for one subscriber: only those of projects it administers. */
+export interface KeyEventBatch {
+  events: StoredEvent<KeyEvent>[];
+  /** The subscriber's own key was revoked, expired or rotated out by the last of these: its stream ends. */
+  final: boolean;
+}
+
+export interface KeyEventSubscription {
+  /** The event id the stream starts after. */
+  from: string;
+  /** Yields after every read of the log (with no events when nothing happened), until `signal` aborts. */
+  batches(signal: AbortSignal): AsyncGenerator<KeyEventBatch>;
+}
+
+export interface KeyServiceDeps {
+  keys: KeyRepository;
+  access: AccessPolicy;
+  audit: AuditLog;
+  webhooks: WebhookEmitter;
+  events: KeyEventFeed;
+  /** Config api_keys.default_ttl_days, max_ttl_days, rotation_grace_seconds. */
   defaultTtlDays: number;
   maxTtlDays: number;
-  logger: Logger;
-  /** How often buffered usage counters are written to the store. */
-  usageFlushMs?: number;
+  rotationGraceSeconds: number;
 }
 
-const DAY = 86_400_000;
-const recordKey = (hash: string) => `apikey:hash:{${hash}}`;
-const idKey = (id: string) => `apikey:{${id}}`;
-const projectKeys = (projectId: string) => `apikey:project:{${projectId}}`;
-export const WATCH_SET = 'apikey:watch:{all}';
-const usageKey = (id: string, day: string, outcome: VerifyOutcome) => `apikey:usage:{${id}}:${day}:${outcome}`;
-const lastUsedKey = (id: string) => `apikey:last-used:{${id}}`;
-const USAGE_TTL = 400 * 86_400;
+const ADMIN = 'admin:projects';
+const MAX_GRACE_SECONDS = 30 * 86_400;
+const MAX_USAGE_DAYS = 400;
+/** Events that end a key's life: when it is the subscriber's own key, its stream ends after telling it. */
+const FINAL = new Set(['key.revoked', 'key.rotation_ended', 'key.expired']);
 
-export function statusOf(record: ApiKeyRecord, now = Date.now()): KeyStatus {
-  if (record.revoked_at) return 'revoked';
-  if (Date.parse(record.expires_at) <= now) return 'expired';
-  if (record.grace_until) return Date.parse(record.grace_until) > now ? 'rotating' : 'revoked';
-  return 'active';
-}
+const isScope = (scope: string): scope is KeyScope => (KEY_SCOPES as readonly string[]).includes(scope);
 
 /**
- * Verification counts and last use, buffered in memory and flushed every second: the hot path does one
- * store read and no write. A crash loses at most one interval of counts, never a verification decision.
+ * API keys as every door uses them (/v1, the dashboard, the CLI): each method takes the caller and plain
+ * input, asks the access policy, applies the key rules, writes the audit event, announces the change
+ * (webhooks; key events are appended by the repository) and returns plain results or throws DomainError.
+ * The store is KeyRepository's (repository.ts).
+ *
+ * `verify` is the log API's hot path and is KeyRepository.verify itself: no caller, no audit, one read.
  */
-class UsageBuffer {
-  private counts = new Map<string, number>();
-  private lastUsed = new Map<string, { at: number; ip: string | null }>();
-  /** The UTC day of "now", recomputed at most once a second (no Date formatting per verification). */
-  private day = { value: '', until: 0 };
-  private timer: NodeJS.Timeout | undefined;
-  private readonly store: Store;
-  private readonly logger: Logger;
-
-  constructor(store: Store, logger: Logger) {
-    this.store = store;
-    this.logger = logger;
-  }
-
-  record(keyId: string, outcome: VerifyOutcome, ip: string | null, count = 1, at = Date.now()): void {
-    const now = Date.now();
-    if (now >= this.day.until) this.day = { value: new Date(now).toISOString().slice(0, 10), until: now - (now % 1000) + 1000 };
-    const key = usageKey(keyId, this.day.value, outcome);
-    this.counts.set(key, (this.counts.get(key) ?? 0) + count);
-    if (outcome === 'valid' && at >= (this.lastUsed.get(keyId)?.at ?? 0)) this.lastUsed.set(keyId, { at, ip });
-  }
-
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
-    this.timer.unref();
-  }
-
-  async flush(): Promise<void> {
-    const counts = this.counts;
-    const lastUsed = this.lastUsed;
-    this.counts = new Map();
-    this.lastUsed = new Map();
-    try {
-      await Promise.all([
-        ...[...counts].map(([key, n]) => this.store.incr(key, n, USAGE_TTL)),
-        ...[...lastUsed].map(([id, value]) => this.store.put(lastUsedKey(id), { at: new Date(value.at).toISOString(), ip: value.ip })),
-      ]);
-    } catch (err) {
-      // Put the counts back so the next flush retries them.
-      for (const [key, n] of counts) this.counts.set(key, (this.counts.get(key) ?? 0) + n);
-      for (const [id, value] of lastUsed) if (!this.lastUsed.has(id)) this.lastUsed.set(id, value);
-      this.logger.warn({ err: String(err) }, 'could not write API key usage; will retry');
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.flush();
-  }
-}
-
 export class KeyService {
-  private readonly store: Store;
-  private readonly projects: ProjectRepository;
-  private readonly options: KeyServiceOptions;
-  private readonly usage: UsageBuffer;
+  /** The log API's hot path (KeyRepository.verify, unchanged): format → known → revoked → rotated → expired → IP → project → scope. */
+  readonly verify: KeyRepository['verify'];
+  private readonly deps: KeyServiceDeps;
 
-  constructor(store: Store, projects: ProjectRepository, options: KeyServiceOptions) {
-    this.store = store;
-    this.projects = projects;
-    this.options = options;
-    this.usage = new UsageBuffer(store, options.logger);
-    this.usage.start(options.usageFlushMs ?? 1000);
+  constructor(deps: KeyServiceDeps) {
+    this.deps = deps;
+    this.verify = deps.keys.verify.bind(deps.keys);
   }
 
+  /** Writes the usage counters still buffered. */
   async close(): Promise<void> {
-    await this.usage.stop();
+    await this.deps.keys.close();
   }
 
-  /** Validates everything before anything is written: a bad input changes nothing. */
-  private validate(input: CreateKeyInput): { scopes: KeyScope[]; ttlDays: number; allowlist: string[] } {
-    if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200) throw new KeyInputError('name', 'name must be 1 to 200 characters');
-    if (input.environment !== 'live' && input.environment !== 'test') throw new KeyInputError('environment', 'environment must be "live" or "test"');
-    if (!Array.isArray(input.scopes) || input.scopes.length === 0) throw new KeyInputError('scopes', `scopes must be a non-empty list of ${KEY_SCOPES.join(', ')}`);
-    const unknown = input.scopes.filter((s) => !(KEY_SCOPES as readonly string[]).includes(s));
-    if (unknown.length) throw new KeyInputError('scopes', `unknown scope ${unknown.join(', ')}; allowed: ${KEY_SCOPES.join(', ')}`);
-    const ttlDays = input.ttl_days ?? this.options.defaultTtlDays;
-    if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > this.options.maxTtlDays) {
-      throw new KeyInputError('ttl_days', `ttl_days must be a whole number from 1 to ${this.options.maxTtlDays}`);
+  /**
+   * A new key; its secret is in the result this once. The caller administers the project and holds every
+   * scope the key gets (nobody mints a key stronger than themselves).
+   */
+  async create(caller: Caller, input: CreateKeyInput): Promise<{ key: string; view: ApiKeyView }> {
+    const { access } = this.deps;
+    await access.require(caller.principal, input.project_id, ADMIN);
+    const scopes = this.checkScopes(input.scopes);
+    await access.requireKeyScopes(caller.principal, input.project_id, scopes);
+    const name = typeof input.name === 'string' ? input.name.trim() : '';
+    if (!name || name.length > 200) throw new DomainError('invalid', 'name must be 1 to 200 characters', 'name');
+    if (input.environment !== 'live' && input.environment !== 'test') throw new DomainError('invalid', 'environment must be "live" or "test"', 'environment');
+    const ttlDays = input.ttl_days ?? this.deps.defaultTtlDays;
+    if (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > this.deps.maxTtlDays) {
+      throw new DomainError('invalid', `ttl_days must be a whole number from 1 to ${this.deps.maxTtlDays}`, 'ttl_days');
     }
     const allowlist: string[] = [];
     for (const [i, entry] of (input.ip_allowlist ?? []).entries()) {
       const parsed = typeof entry === 'string' ? parseCidr(entry) : { ok: false as const, reason: 'not a string' };
-      if (!parsed.ok) throw new KeyInputError(`ip_allowlist[${i}]`, `invalid CIDR "${String(entry)}": ${parsed.reason}`);
+      if (!parsed.ok) throw new DomainError('invalid', `invalid CIDR "${String(entry)}": ${parsed.reason}`, `ip_allowlist[${i}]`);
       allowlist.push(parsed.cidr);
     }
-    if (input.auto_rotate !== undefined && typeof input.auto_rotate !== 'boolean') throw new KeyInputError('auto_rotate', 'auto_rotate must be a boolean');
-    return { scopes: [...new Set(input.scopes as KeyScope[])], ttlDays, allowlist };
-  }
-
-  async create(input: CreateKeyInput, actor: Actor, extra: Partial<ApiKeyRecord> = {}): Promise<{ key: string; view: ApiKeyView; record: ApiKeyRecord }> {
-    const { scopes, ttlDays, allowlist } = this.validate(input);
-    if (!(await this.projects.get(input.project_id))) throw new KeyInputError('project_id', `project ${input.project_id} does not exist`, 'not_found');
-    const key = generateKey(input.environment);
-    const parsed = parseKey(key);
-    if (!parsed.ok) throw new Error('generated an invalid key');
-    const now = new Date();
-    const record: ApiKeyRecord = {
-      id: `key_${randomBytes(12).toString('base64url')}`,
-      hash: hashKey(key),
-      prefix: parsed.displayPrefix,
-      project_id: input.project_id,
-      name: input.name.trim(),
-      scopes,
-      environment: input.environment,
-      created_at: now.toISOString(),
-      expires_at: new Date(now.getTime() + ttlDays * DAY).toISOString(),
-      ip_allowlist: allowlist,
-      auto_rotate: input.auto_rotate ?? false,
-      created_by: actor,
-      ...extra,
-    };
-    // One entity at a time (one Redis Cluster slot each). The project's list and the id lookup come
-    // before the record that makes the key verify, so a key that works can always be listed and revoked;
-    // the expiry watch comes after it (the watcher drops ids without a record, and a key missing from it
-    // only misses its expiry notice: expiry itself is checked on every verify).
-    await this.store.sadd(projectKeys(record.project_id), [record.id]);
-    await this.store.put(idKey(record.id), { hash: record.hash });
-    await this.store.put(recordKey(record.hash), record);
-    await this.store.sadd(WATCH_SET, [record.id]);
-    return { key, view: this.view(record), record };
-  }
-
-  async getRecord(id: string): Promise<ApiKeyRecord | undefined> {
-    if (!/^key_[\w-]{1,64}$/.test(id)) return undefined;
-    const ref = await this.store.get<{ hash: string }>(idKey(id));
-    return ref ? this.store.get<ApiKeyRecord>(recordKey(ref.hash)) : undefined;
-  }
-
-  async get(id: string): Promise<ApiKeyView | undefined> {
-    const record = await this.getRecord(id);
-    return record ? this.viewWithUsage(record) : undefined;
-  }
-
-  async list(projectId: string): Promise<ApiKeyView[]> {
-    const ids = await this.store.smembers(projectKeys(projectId));
-    const records = (await Promise.all(ids.map((id) => this.getRecord(id)))).filter((r): r is ApiKeyRecord => !!r);
-    records.sort((a, b) => b.created_at.localeCompare(a.created_at));
-    return Promise.all(records.map((r) => this.viewWithUsage(r)));
-  }
-
-  /**
-   * The log API's hot path: one store read. Checks run in this fixed, documented order:
-   * format and checksum → known → revoked → rotated (grace over) → expired → IP allowlist →
-   * project → scope. `ip` is the address to check against the allowlist.
-   */
-  async verify(key: string, request: { ip?: string | null; scope?: string | null; project_id?: string | null } = {}): Promise<VerifyResult & { record?: ApiKeyRecord }> {
-    if (typeof key !== 'string' || !parseKey(key).ok) return { valid: false, code: 'not_found' };
-    const hash = hashKey(key);
-    const record = await this.store.get<ApiKeyRecord>(recordKey(hash));
-    // The record was found by its hash; comparing again in constant time costs nothing and keeps the
-    // decision independent of how the store indexes.
-    if (!record || !hashesEqual(record.hash, hash)) return { valid: false, code: 'not_found' };
-    const outcome = await this.check(record, request);
-    this.usage.record(record.id, outcome, request.ip ?? null);
-    if (outcome !== 'valid') return { valid: false, code: outcome, record };
-    return { valid: true, key_id: record.id, project_id: record.project_id, scopes: record.scopes, environment: record.environment, expires_at: record.expires_at, record };
-  }
-
-  private async check(record: ApiKeyRecord, request: { ip?: string | null; scope?: string | null; project_id?: string | null }): Promise<VerifyOutcome> {
-    const now = Date.now();
-    if (record.revoked_at) return 'revoked';
-    if (record.grace_until && Date.parse(record.grace_until) <= now) return 'rotated';
-    if (Date.parse(record.expires_at) <= now) return 'expired';
-    if (record.ip_allowlist.length && !(request.ip && ipAllowed(buildAllowlist(record.ip_allowlist), request.ip))) return 'ip_not_allowed';
-    if (request.project_id && !(await this.projects.covers(record.project_id, request.project_id))) return 'wrong_project';
-    if (request.scope && !request.scope.split(' ').every((s) => (record.scopes as string[]).includes(s))) return 'insufficient_scope';
-    return 'valid';
-  }
-
-  /** A new key with the same project, scopes, environment and allowlist; the old one verifies until the grace ends. */
-  async rotate(id: string, graceSeconds: number, actor: Actor): Promise<{ key: string; view: ApiKeyView; old: ApiKeyView }> {
-    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86_400) {
-      throw new KeyInputError('grace_seconds', 'grace_seconds must be a whole number from 0 to 2592000 (30 days)');
-    }
-    const old = await this.getRecord(id);
-    if (!old) throw new KeyInputError('id', `API key ${id} does not exist`, 'not_found');
-    const status = statusOf(old);
-    if (status !== 'active') throw new KeyInputError('id', `API key ${id} is ${status}; only an active key can be rotated`, 'conflict');
-    const ttlDays = Math.min(this.options.maxTtlDays, Math.max(1, Math.round((Date.parse(old.expires_at) - Date.parse(old.created_at)) / DAY)));
-    const created = await this.create(
-      { project_id: old.project_id, name: old.name, scopes: old.scopes, environment: old.environment, ttl_days: ttlDays, ip_allowlist: old.ip_allowlist, auto_rotate: old.auto_rotate },
-      actor,
-      { rotated_from: old.id },
+    if (input.auto_rotate !== undefined && typeof input.auto_rotate !== 'boolean') throw new DomainError('invalid', 'auto_rotate must be a boolean', 'auto_rotate');
+    const created = await this.deps.keys.create(
+      { project_id: input.project_id, name, scopes, environment: input.environment, ttl_days: ttlDays, ip_allowlist: allowlist, auto_rotate: input.auto_rotate ?? false },
+      caller.principal.actor,
     );
-    const now = new Date();
-    const updated: ApiKeyRecord = { ...old, rotated_at: now.toISOString(), grace_until: new Date(now.getTime() + graceSeconds * 1000).toISOString(), replaced_by: created.record.id };
-    await this.store.put(recordKey(old.hash), updated);
-    // After the record: a subscriber that re-verifies on this event reads the new grace_until.
-    await publishKeyEvent(this.store, { type: 'key.rotated', key_id: old.id, project_id: old.project_id, grace_until: updated.grace_until! });
-    return { key: created.key, view: created.view, old: this.view(updated) };
+    const key = created.view;
+    await this.record(caller, 'key.created', created.record, { name: key.name, scopes: key.scopes, environment: key.environment, expires_at: key.expires_at });
+    await this.deps.webhooks.emit({ type: 'key.created', project_id: key.project_id, data: { key } });
+    return { key: created.key, view: key };
   }
 
-  async revoke(id: string, actor: Actor): Promise<ApiKeyView> {
-    const record = await this.getRecord(id);
-    if (!record) throw new KeyInputError('id', `API key ${id} does not exist`, 'not_found');
-    if (record.revoked_at) return this.view(record);
-    const updated: ApiKeyRecord = { ...record, revoked_at: new Date().toISOString(), revoked_by: actor };
-    await this.store.put(recordKey(record.hash), updated);
-    await this.store.srem(WATCH_SET, [record.id]);
-    // After the record, before the answer: a resource server told of the revocation re-verifies and reads
-    // `revoked`, and the revoke call's answer means every subscribed verifier is being told.
-    await publishKeyEvent(this.store, { type: 'key.revoked', key_id: record.id, project_id: record.project_id });
-    return this.view(updated);
+  /** The keys of a project the caller administers, newest first (never their secrets). */
+  async list(caller: Caller, input: { project_id: string }): Promise<ApiKeyView[]> {
+    await this.deps.access.require(caller.principal, input.project_id, ADMIN);
+    return this.deps.keys.list(input.project_id);
+  }
+
+  async get(caller: Caller, input: { id: string }): Promise<ApiKeyView> {
+    return this.deps.keys.viewWithUsage(await this.administered(caller, input.id));
   }
 
   /**
-   * Verifications a resource server decided itself from its cache (the verifier library), reported in
-   * batches: they land in the same per-key counters and last-use record as server-side verifications.
+   * A new secret with the key's project, scopes, environment and allowlist; the old one verifies until the
+   * grace ends. The caller needs every scope of the key, as creating it did: a rotation mints a secret.
    */
-  recordUsage(keyId: string, outcome: VerifyOutcome, count: number, lastUsed: { at: number; ip: string | null } | undefined): void {
-    this.usage.record(keyId, outcome, lastUsed?.ip ?? null, count, lastUsed?.at ?? 0);
+  async rotate(caller: Caller, input: { id: string; grace_seconds?: number | undefined }): Promise<{ key: string; view: ApiKeyView; old: ApiKeyView }> {
+    const old = await this.administered(caller, input.id);
+    await this.deps.access.requireKeyScopes(caller.principal, old.project_id, old.scopes, 'scopes', `API key ${old.id}`);
+    const grace = input.grace_seconds ?? this.deps.rotationGraceSeconds;
+    if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+      throw new DomainError('invalid', `grace_seconds must be a whole number from 0 to ${MAX_GRACE_SECONDS} (30 days)`, 'grace_seconds');
+    }
+    const status = statusOf(old);
+    if (status !== 'active') throw new DomainError('conflict', `API key ${old.id} is ${status}; only an active key can be rotated`, 'id');
+    const rotated = await this.deps.keys.rotate(old, grace, this.deps.maxTtlDays, caller.principal.actor);
+    await this.record(caller, 'key.rotated', old, { new_key_id: rotated.view.id, grace_until: rotated.old.grace_until });
+    await this.deps.webhooks.emit({ type: 'key.rotated', project_id: old.project_id, data: { key: rotated.view, previous: rotated.old } });
+    return rotated;
   }
 
-  /** Verifications per day (UTC) split by outcome, oldest first. */
-  async usageOf(id: string, days = 30): Promise<{ key_id: string; days: Array<{ date: string; counts: Record<VerifyOutcome, number>; total: number }>; last_used_at: string | null; last_used_ip: string | null }> {
-    await this.usage.flush();
-    const dates = Array.from({ length: days }, (_, i) => new Date(Date.now() - (days - 1 - i) * DAY).toISOString().slice(0, 10));
-    const keys = dates.flatMap((date) => VERIFY_OUTCOMES.map((outcome) => usageKey(id, date, outcome)));
-    const values = await this.store.counters(keys);
-    const last = await this.store.get<{ at: string; ip: string | null }>(lastUsedKey(id));
+  /**
+   * Revokes a key the caller administers — or the caller's own key: whoever finds a key leaked can kill it
+   * with the key alone. Revoking a revoked key changes, records and announces nothing.
+   */
+  async revoke(caller: Caller, input: { id: string }): Promise<ApiKeyView> {
+    const record = await this.recordOf(input.id, 'id');
+    await this.deps.access.requireKeyAdmin(caller.principal, record, 'revoke');
+    const wasRevoked = statusOf(record) === 'revoked';
+    const revoked = await this.deps.keys.revoke(record, caller.principal.actor);
+    if (!wasRevoked) {
+      await this.record(caller, 'key.revoked', record);
+      await this.deps.webhooks.emit({ type: 'key.revoked', project_id: record.project_id, data: { key: revoked } });
+    }
+    return revoked;
+  }
+
+  /** Verifications per day (UTC) by outcome over the last `days` (1–400, default 30), oldest first. */
+  async usage(caller: Caller, input: { id: string; days?: number | undefined }): Promise<KeyUsage> {
+    const key = await this.administered(caller, input.id);
+    const days = input.days ?? 30;
+    if (!Number.isInteger(days) || days < 1 || days > MAX_USAGE_DAYS) throw new DomainError('invalid', `days must be a whole number from 1 to ${MAX_USAGE_DAYS}`, 'days');
+    return this.deps.keys.usageOf(key.id, days);
+  }
+
+  /**
+   * Verifications a resource server decided from its cache, counted with the server's own. The caller
+   * administers every key's project (as reading its usage needs); one refused key refuses the whole batch,
+   * nothing counted. A last use in the future counts as now.
+   */
+  async reportUsage(caller: Caller, input: { reports: UsageReport[] }): Promise<{ accepted: number }> {
+    if (!Array.isArray(input.reports) || input.reports.length === 0) throw new DomainError('invalid', 'reports must be a non-empty list', 'reports');
+    for (const [i, report] of input.reports.entries()) {
+      if (!(VERIFY_OUTCOMES as readonly string[]).includes(report.outcome)) throw new DomainError('invalid', `unknown outcome ${String(report.outcome)}`, `reports.${i}.outcome`);
+      if (!Number.isInteger(report.count) || report.count < 1) throw new DomainError('invalid', 'count must be a whole number ≥ 1', `reports.${i}.count`);
+      if (report.last_used_at !== undefined && Number.isNaN(Date.parse(report.last_used_at))) throw new DomainError('invalid', 'last_used_at must be an ISO 8601 time', `reports.${i}.last_used_at`);
+    }
+    for (const id of new Set(input.reports.map((r) => r.key_id))) {
+      const key = await this.recordOf(id, 'reports');
+      await this.deps.access.requireKeyAdmin(caller.principal, key);
+    }
+    for (const report of input.reports) {
+      const at = report.last_used_at ? Math.min(Date.parse(report.last_used_at), Date.now()) : undefined;
+      this.deps.keys.recordUsage(report.key_id, report.outcome, report.count, at === undefined ? undefined : { at, ip: report.last_used_ip ?? null });
+    }
+    return { accepted: input.reports.length };
+  }
+
+  /**
+   * The key event stream of a subscriber that administers an organisation: after `last_event_id` when
+   * given (nothing is missed across a reconnection), else from the present (replaying at most a minute).
+   * Each event reaches only subscribers that administer its project.
+   */
+  async subscribe(caller: Caller, input: { last_event_id?: string | undefined }): Promise<KeyEventSubscription> {
+    const { access, events } = this.deps;
+    const principal = caller.principal;
+    await access.requireKeyEventSubscription(principal);
+    if (input.last_event_id && !EVENT_ID.test(input.last_event_id)) throw new DomainError('invalid', 'Last-Event-ID must be an event id of this stream (<ms>-<seq>)', 'last_event_id');
+    const from = input.last_event_id || events.startCursor();
+    const ownKey = principal.kind === 'api_key' ? principal.actor.id : null;
     return {
-      key_id: id,
-      days: dates.map((date, d) => {
-        const counts = Object.fromEntries(VERIFY_OUTCOMES.map((outcome, o) => [outcome, values[d * VERIFY_OUTCOMES.length + o] ?? 0])) as Record<VerifyOutcome, number>;
-        return { date, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
-      }),
-      last_used_at: last?.at ?? null,
-      last_used_ip: last?.ip ?? null,
+      from,
+      async *batches(signal: AbortSignal): AsyncGenerator<KeyEventBatch> {
+        for await (const batch of events.follow(from, signal)) {
+          const out: StoredEvent<KeyEvent>[] = [];
+          let final = false;
+          for (const event of batch.events) {
+            if (!(await access.receivesKeyEvent(principal, event.value.project_id))) continue;
+            out.push(event);
+            if (ownKey && event.value.key_id === ownKey && FINAL.has(event.value.type)) {
+              final = true;
+              break;
+            }
+          }
+          yield { events: out, final };
+          if (final) return;
+        }
+      },
     };
   }
 
-  async watched(): Promise<string[]> {
-    return this.store.smembers(WATCH_SET);
+  /** Scopes must be a non-empty list of known scopes (an input error, before any access question about them). */
+  private checkScopes(scopes: unknown): KeyScope[] {
+    if (!Array.isArray(scopes) || scopes.length === 0) throw new DomainError('invalid', `scopes must be a non-empty list of ${KEY_SCOPES.join(', ')}`, 'scopes');
+    const unknown = scopes.filter((s) => typeof s !== 'string' || !isScope(s));
+    if (unknown.length) throw new DomainError('invalid', `unknown scope ${unknown.map(String).join(', ')}; allowed: ${KEY_SCOPES.join(', ')}`, 'scopes');
+    return [...new Set(scopes as KeyScope[])];
   }
 
-  async unwatch(id: string): Promise<void> {
-    await this.store.srem(WATCH_SET, [id]);
+  private async recordOf(id: string, field: string): Promise<ApiKeyRecord> {
+    const record = await this.deps.keys.getRecord(id);
+    if (!record) throw new DomainError('not_found', `API key ${id} does not exist`, field);
+    return record;
   }
 
-  view(record: ApiKeyRecord, lastUsed?: { at: string; ip: string | null }): ApiKeyView {
-    return {
-      id: record.id,
-      prefix: record.prefix,
-      project_id: record.project_id,
-      name: record.name,
-      scopes: record.scopes,
-      environment: record.environment,
-      status: statusOf(record),
-      created_at: record.created_at,
-      expires_at: record.expires_at,
-      ip_allowlist: record.ip_allowlist,
-      auto_rotate: record.auto_rotate,
-      created_by: record.created_by,
-      last_used_at: lastUsed?.at ?? null,
-      last_used_ip: lastUsed?.ip ?? null,
-      revoked_at: record.revoked_at ?? null,
-      rotated_at: record.rotated_at ?? null,
-      grace_until: record.grace_until ?? null,
-      replaced_by: record.replaced_by ?? null,
-      rotated_from: record.rotated_from ?? null,
-    };
+  /** The key, when the caller administers its project (404 for an unknown id, 403 for another's). */
+  private async administered(caller: Caller, id: string): Promise<ApiKeyRecord> {
+    const record = await this.recordOf(id, 'id');
+    await this.deps.access.requireKeyAdmin(caller.principal, record);
+    return record;
   }
 
-  private async viewWithUsage(record: ApiKeyRecord): Promise<ApiKeyView> {
-    const last = await this.store.get<{ at: string; ip: string | null }>(lastUsedKey(record.id));
-    return this.view(record, last);
+  private async record(caller: Caller, action: string, key: { id: string; project_id: string }, detail?: Record<string, unknown>): Promise<void> {
+    await this.deps.audit.record({
+      actor: caller.principal.actor,
+      action,
+      target: { type: 'api_key', id: key.id },
+      project_id: key.project_id,
+      ip: caller.ip,
+      user_agent: caller.user_agent,
+      outcome: 'success',
+      ...(detail ? { detail } : {}),
+    });
   }
 }

@@ -5,7 +5,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
  * library: `lt_<env>_<body><checksum>`, body 32 base62 characters, checksum 6 base62 characters of
  * CRC-32(prefix + body). A typo or a made-up key is refused without a store lookup or a network call.
  */
-export type KeyEnvironment = 'live' | 'test';
+export const KEY_ENVIRONMENTS = ['live', 'test'] as const;
+export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const CHECKSUM_LENGTH = 6;

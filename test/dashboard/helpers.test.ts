@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { toCsv, toJsonLines } from '../../src/dashboard/security-log.ts';
 import { sortKeys } from '../../src/dashboard/api-access.ts';
 import { safeReturnTo } from '../../src/dashboard/sign-in.ts';
-import { axisMax, USAGE_OUTCOMES, type KeyRow } from '../../views/dashboard/pages.ts';
+import { axisMax, USAGE_OUTCOMES } from '../../views/dashboard/pages/usage.ts';
+import type { KeyRow } from '../../views/dashboard/pages/api-access.ts';
 import { VERIFY_OUTCOMES } from '../../src/keys/index.ts';
 
 const event = (over: Record<string, unknown> = {}) => ({

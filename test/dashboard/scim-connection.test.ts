@@ -5,7 +5,7 @@ import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../
 import { bootstrap, cli, personApi, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { expectAccessible, shot, signInToDashboard } from '../support/pages.ts';
-import { SSO_EDIT_PATH, SSO_PATH } from '../../views/dashboard/pages.ts';
+import { SSO_EDIT_PATH, SSO_PATH } from '../../views/dashboard/routes.ts';
 
 type Json = Record<string, unknown>;
 const TOKEN = /^lts_scim_[\w-]{43}$/;

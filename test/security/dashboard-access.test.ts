@@ -5,7 +5,7 @@ import { startAuthServer, testConfig, TEST_PASSWORD, type AuthServer } from '../
 import { api, bootstrap, cli, personApi, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { shot, signInToDashboard } from '../support/pages.ts';
-import { SSO_PATH as SSO } from '../../views/dashboard/pages.ts';
+import { SSO_PATH as SSO } from '../../views/dashboard/routes.ts';
 
 type Json = Record<string, unknown>;
 

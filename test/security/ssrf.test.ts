@@ -16,7 +16,7 @@ import { parseConnectorConfig, createConnector } from '../../src/connectors/inde
 import { ConnectorError, type RedirectConnector } from '../../src/connectors/types.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { BlockedAddressError, OutboundPolicy, ResponseTooLargeError, guardedFetch, guardedSockets, parseAllowEntry } from '../../src/net/index.ts';
-import { WebhookService } from '../../src/webhooks/index.ts';
+import { WebhookRepository } from '../../src/webhooks/index.ts';
 import { bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
 import { startAuthServer, testConfig, type AuthServer } from '../support/auth-server.ts';
 import { connectorDeps } from '../support/fake-idps/deps.ts';
@@ -232,12 +232,12 @@ describe('the outbound policy and the guarded fetch', () => {
 
 describe('webhook deliveries check the address they connect to, every time', () => {
   let opened: OpenedStore;
-  let service: WebhookService;
+  let service: WebhookRepository;
   let answer: LookupAddress[];
   let asked = 0;
   beforeAll(async () => {
     opened = await openFreshStore('embedded');
-    service = new WebhookService(opened.store, {
+    service = new WebhookRepository(opened.store, {
       logger: captureLogger().logger,
       blockPrivateAddresses: true,
       ancestorsOf: ancestry(new Map()),
@@ -264,7 +264,7 @@ describe('webhook deliveries check the address they connect to, every time', () 
       answer = [{ address: '127.0.0.1', family: 4 }];
       const before = asked;
       expect(await service.emit({ type: 'key.created', project_id: 'root', data: {} })).toBe(1);
-      let deliveries: Awaited<ReturnType<WebhookService['deliveries']>> = [];
+      let deliveries: Awaited<ReturnType<WebhookRepository['deliveries']>> = [];
       await eventually(async () => {
         deliveries = await service.deliveries(webhook.id);
         return deliveries[0]?.status === 'failed';

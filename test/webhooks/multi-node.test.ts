@@ -6,13 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/index.ts';
-import { WebhookService } from '../../src/webhooks/index.ts';
+import { WebhookRepository } from '../../src/webhooks/index.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { ancestry, captureLogger } from './fixtures.ts';
 import { eventually, startReceiver, type Receiver } from './receiver.ts';
+import type { Actor } from '../../src/domain/index.ts';
 
 const ancestorsOf = ancestry(new Map([['child', 'root']]));
-const creator = { type: 'system', id: null };
+const creator: Actor = { type: 'system', id: null };
 
 let redis: RedisServer;
 let receiver: Receiver;
@@ -31,12 +32,12 @@ describe('webhooks: several nodes on one Redis', () => {
   });
 
   /** `count` nodes, each with its own Redis connection, sharing one key prefix. No worker started. */
-  async function cluster(count: number): Promise<Array<{ service: WebhookService; store: Store }>> {
+  async function cluster(count: number): Promise<Array<{ service: WebhookRepository; store: Store }>> {
     const prefix = `t${randomBytes(6).toString('hex')}:`;
     const nodes = [];
     for (let i = 0; i < count; i++) {
       const store = await openStore({ driver: 'redis', url: redis.url, prefix });
-      const service = new WebhookService(store, {
+      const service = new WebhookRepository(store, {
         logger: captureLogger().logger,
         blockPrivateAddresses: false,
         ancestorsOf,

@@ -31,7 +31,7 @@ export interface Behaviour {
 
 export interface Receiver {
   url(path: string): string;
-  /** Registers the endpoint's signing secret (from WebhookService.create) and behaviour. */
+  /** Registers the endpoint's signing secret (from WebhookRepository.create) and behaviour. */
   endpoint(path: string, secret: string, behaviour?: Behaviour): void;
   receipts(path?: string): Receipt[];
   close(): Promise<void>;

@@ -4,13 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { WebhookInputError, WebhookService, generateSecret, isBlockedAddress, sign } from '../../src/webhooks/index.ts';
+import { WebhookRepository, generateSecret, isBlockedAddress, sign } from '../../src/webhooks/index.ts';
 import type { CreateWebhookInput } from '../../src/webhooks/index.ts';
+import { DomainError } from '../../src/domain/index.ts';
 import { ancestry, captureLogger, openFreshStore, type OpenedStore } from './fixtures.ts';
 import { eventually, startReceiver, type Receiver } from './receiver.ts';
+import type { Actor } from '../../src/domain/index.ts';
 
 const ancestorsOf = ancestry(new Map());
-const creator = { type: 'user', id: 'usr_1' };
+const creator: Actor = { type: 'user', id: 'usr_1' };
 
 describe('sign', () => {
   it('produces signatures that standardwebhooks verifies', () => {
@@ -62,13 +64,13 @@ describe('isBlockedAddress', () => {
 
 describe('create: validation', () => {
   let opened: OpenedStore;
-  let open: WebhookService;
-  let strict: WebhookService;
+  let open: WebhookRepository;
+  let strict: WebhookRepository;
   beforeAll(async () => {
     opened = await openFreshStore('embedded');
     const { logger } = captureLogger();
-    open = new WebhookService(opened.store, { logger, blockPrivateAddresses: false, ancestorsOf });
-    strict = new WebhookService(opened.store, { logger, blockPrivateAddresses: true, ancestorsOf });
+    open = new WebhookRepository(opened.store, { logger, blockPrivateAddresses: false, ancestorsOf });
+    strict = new WebhookRepository(opened.store, { logger, blockPrivateAddresses: true, ancestorsOf });
   });
   afterAll(async () => {
     await opened?.cleanup();
@@ -82,14 +84,14 @@ describe('create: validation', () => {
     ...overrides,
   });
 
-  async function refused(service: WebhookService, overrides: Partial<CreateWebhookInput>): Promise<WebhookInputError> {
+  async function refused(service: WebhookRepository, overrides: Partial<CreateWebhookInput>): Promise<DomainError> {
     const error = await service.create(input(overrides)).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(WebhookInputError);
+    expect(error).toBeInstanceOf(DomainError);
     expect(await service.list('p1')).toEqual([]); // nothing written
-    return error as WebhookInputError;
+    return error as DomainError;
   }
 
   it.each([
@@ -140,7 +142,7 @@ describe('create: validation', () => {
 describe('secrets at rest', () => {
   let receiver: Receiver;
   const opened: OpenedStore[] = [];
-  const services: WebhookService[] = [];
+  const services: WebhookRepository[] = [];
   beforeAll(async () => {
     receiver = await startReceiver();
   });
@@ -150,8 +152,8 @@ describe('secrets at rest', () => {
     await receiver?.close();
   });
 
-  async function service(store: OpenedStore, encryptionKey?: Buffer): Promise<WebhookService> {
-    const s = new WebhookService(store.store, { logger: captureLogger().logger, blockPrivateAddresses: false, ancestorsOf, encryptionKey, retrySchedule: [], pollIntervalMs: 50 });
+  async function service(store: OpenedStore, encryptionKey?: Buffer): Promise<WebhookRepository> {
+    const s = new WebhookRepository(store.store, { logger: captureLogger().logger, blockPrivateAddresses: false, ancestorsOf, encryptionKey, retrySchedule: [], pollIntervalMs: 50 });
     services.push(s);
     return s;
   }
@@ -179,7 +181,7 @@ describe('secrets at rest', () => {
     opened.push(store);
     const a = await service(store, Buffer.alloc(32, 1));
     const b = await service(store, Buffer.alloc(32, 2));
-    expect(() => new WebhookService(store.store, { logger: captureLogger().logger, blockPrivateAddresses: false, ancestorsOf, encryptionKey: Buffer.alloc(16) })).toThrow(/32 bytes/);
+    expect(() => new WebhookRepository(store.store, { logger: captureLogger().logger, blockPrivateAddresses: false, ancestorsOf, encryptionKey: Buffer.alloc(16) })).toThrow(/32 bytes/);
     const { webhook, secret } = await a.create({ project_id: 'p', url: receiver.url('/wrong-key'), events: ['key.created'], created_by: creator });
     receiver.endpoint('/wrong-key', secret);
     expect(await store.store.get('webhooks:{dek}')).toBeUndefined();

@@ -1,12 +1,13 @@
 /**
- * WebhookService against a real receiver (node:http + the standardwebhooks package) on both stores.
+ * WebhookRepository against a real receiver (node:http + the standardwebhooks package) on both stores.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebhookService, type DeliveryView, type WebhookServiceOptions } from '../../src/webhooks/index.ts';
+import { WebhookRepository, type DeliveryView, type WebhookRepositoryOptions } from '../../src/webhooks/index.ts';
 import { freePort } from '../support/ports.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { ancestry, captureLogger, openFreshStore } from './fixtures.ts';
 import { eventually, startReceiver, type Receiver } from './receiver.ts';
+import type { Actor } from '../../src/domain/index.ts';
 
 // root ─ team ─ svc, root ─ other
 const ancestorsOf = ancestry(
@@ -16,8 +17,8 @@ const ancestorsOf = ancestry(
     ['other', 'root'],
   ]),
 );
-const FAST: Partial<WebhookServiceOptions> = { retrySchedule: [0.2, 0.2, 0.2], pollIntervalMs: 50, timeoutMs: 2000 };
-const creator = { type: 'user', id: 'usr_1' };
+const FAST: Partial<WebhookRepositoryOptions> = { retrySchedule: [0.2, 0.2, 0.2], pollIntervalMs: 50, timeoutMs: 2000 };
+const creator: Actor = { type: 'user', id: 'usr_1' };
 
 let redis: RedisServer;
 let receiver: Receiver;
@@ -36,10 +37,10 @@ describe.each([{ kind: 'embedded' as const }, { kind: 'redis' as const }])('webh
   });
 
   /** A started service on a fresh store, stopped and closed after the test. */
-  async function node(options: Partial<WebhookServiceOptions> = {}) {
+  async function node(options: Partial<WebhookRepositoryOptions> = {}) {
     const { store, cleanup } = await openFreshStore(kind, redis.url);
     const { logger, lines } = captureLogger();
-    const service = new WebhookService(store, { logger, blockPrivateAddresses: false, ancestorsOf, ...FAST, ...options });
+    const service = new WebhookRepository(store, { logger, blockPrivateAddresses: false, ancestorsOf, ...FAST, ...options });
     service.start();
     cleanups.push(async () => {
       await service.stop();
@@ -48,7 +49,7 @@ describe.each([{ kind: 'embedded' as const }, { kind: 'redis' as const }])('webh
     return { service, store, lines };
   }
 
-  const settled = (service: WebhookService, webhookId: string, count = 1) =>
+  const settled = (service: WebhookRepository, webhookId: string, count = 1) =>
     eventually(async () => {
       const list = await service.deliveries(webhookId);
       return list.length >= count && list.every((d) => d.status !== 'pending') ? list : undefined;

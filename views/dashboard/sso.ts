@@ -1,11 +1,13 @@
 /**
  * Server-rendered single sign-on pages: the connections list, the provider wizard (with the URIs to give
- * the provider and "Test connection") and the provisioning rules. Same escaping and layout as pages.ts.
+ * the provider and "Test connection") and the provisioning rules. Same escaping and layout as components.ts.
  */
 import { html, type SafeHtml } from '../html.ts';
+import { ROLES as DASH_ROLES } from '../../src/directory/index.ts';
 import { isDashKey, type DashKey } from './i18n.ts';
 import type { ConnectorForm, FormField } from '../../src/connectors/types.ts';
-import { DASH_ROLES, SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, csrfField, describedBy, fieldError, layout, roleName, roleOptions, url, type Chrome, type DashPage } from './pages.ts';
+import { csrfField, describedBy, fieldError, layout, roleName, roleOptions, type Chrome, type DashPage } from './components.ts';
+import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from './routes.ts';
 
 /* Single sign-on --------------------------------------------------------------------------------------- */
 
