@@ -66,7 +66,7 @@ export function adminApi(services: Services): Middleware {
   userRoutes(router, services);
   invitationRoutes(router, services);
   roleMappingRoutes(router, services);
-  connectionRoutes(api, services);
+  connectionRoutes(api, { connectionService: services.connectionService });
   provisioningRuleRoutes(router, services);
   let document: OpenApiDocument | undefined;
   api.add(
