@@ -8,6 +8,7 @@ import { InvitationRepository } from './directory/invitations.ts';
 import { bootstrapDevelopmentOrganisation } from './directory/development-organisation.ts';
 import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
 import { ConnectionSet } from './connectors/connections.ts';
+import { ConnectionService } from './connectors/service.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
 import { ExpiryWatcher, KeyEventFeed, KeyRepository, KeyService } from './keys/index.ts';
@@ -36,6 +37,8 @@ export interface Services {
   /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
   connections: ConnectionSet;
+  /** Connections as the doors manage them: access policy, audit, DomainError (src/connectors/service.ts). */
+  connectionService: ConnectionService;
   upstreamSessions: UpstreamSessions;
   /** What a federated or directory sign-in needs to decide on an identity. */
   signIn: SignInDeps;
@@ -128,6 +131,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
   groupRoles.startLdapSync();
   const scim = new ScimService({ store, users, identities, groupRoles, upstreamSessions, audit, access, logger, scimConnections: () => connections.scim.values() });
+  const connectionService = new ConnectionService({ connections, access, audit, scimConnectionDeleted: (id, meta) => scim.connectionDeleted(id, meta) });
   const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
   const passwords = new PasswordHasher({
     maxConcurrent: config.passwords.max_concurrent_hashes,
@@ -251,6 +255,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     identities,
     connectors,
     connections,
+    connectionService,
     upstreamSessions,
     signIn,
     ldap,

@@ -68,7 +68,7 @@ export function adminApi(services: Services): Middleware {
   memberRoutes(api, services);
   invitationRoutes(api, services);
   roleMappingRoutes(api, services);
-  connectionRoutes(router, services);
+  connectionRoutes(api, { connectionService: services.connectionService });
   provisioningRuleRoutes(api, services);
   let document: OpenApiDocument | undefined;
   api.add(

@@ -8,6 +8,7 @@ import { hasDirectory, isTestable, type ConnectionCheck, type Connector, type Co
 import { allSecretFields, allServerFileFields, connectorType } from './registry.ts';
 import type { LdapDirectory } from '../directory/ldap.ts';
 import { BlockedAddressError } from '../net/index.ts';
+import { DomainError } from '../domain/index.ts';
 
 /**
  * Connections: connectors managed at run time through /v1/connections (the SSO wizard), next to the
@@ -160,17 +161,6 @@ export interface ConnectionView {
   origin: 'config' | 'api';
   /** Write-only secrets: which are set, never their values. */
   secrets_set: string[];
-}
-
-export class ConnectionInputError extends Error {
-  override readonly name = 'ConnectionInputError';
-  readonly field: string | undefined;
-  readonly code: 'invalid' | 'conflict' | 'not_found' | 'no_secret_key';
-  constructor(code: ConnectionInputError['code'], message: string, field?: string) {
-    super(message);
-    this.code = code;
-    this.field = field;
-  }
 }
 
 export interface ConnectionSetDeps {
@@ -465,17 +455,17 @@ export class ConnectionSet {
     return (await this.list()).find((c) => c.id === id);
   }
 
-  /** Validates like the configuration file does; returns the parsed config or throws ConnectionInputError. */
+  /** Validates like the configuration file does; returns the parsed config or throws DomainError. */
   private validate(raw: Record<string, unknown>): ConnectorConfig {
     for (const field of allServerFileFields()) {
-      if (getPath(raw, field) !== undefined) throw new ConnectionInputError('invalid', `${field}: names a file on the server, which only the configuration file may do; send the value itself`, field);
+      if (getPath(raw, field) !== undefined) throw new DomainError('invalid', `${field}: names a file on the server, which only the configuration file may do; send the value itself`, field);
     }
     const problem = connectorType(String(raw.type))?.precheck?.(raw, { ldapDirectory: this.deps.ldapDirectory });
-    if (problem) throw new ConnectionInputError('invalid', problem.message, problem.field);
+    if (problem) throw new DomainError('invalid', problem.message, problem.field);
     const parsed = parseConnectorConfig(raw);
     if (!parsed.ok) {
       const issue = parsed.issues[0]!;
-      throw new ConnectionInputError('invalid', `${issue.path.join('.') || '(root)'}: ${issue.message}`, issue.path.join('.') || undefined);
+      throw new DomainError('invalid', `${issue.path.join('.') || '(root)'}: ${issue.message}`, issue.path.join('.') || undefined);
     }
     return parsed.config;
   }
@@ -487,10 +477,10 @@ export class ConnectionSet {
 
   async save(raw: Record<string, unknown>, mode: 'create' | 'update'): Promise<ConnectionView & { token?: string }> {
     const id = String(raw.id ?? '');
-    if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; change it there`, 'id');
+    if (this.deps.configured.some((c) => c.id === id)) throw new DomainError('conflict', `connector ${id} comes from the configuration file; change it there`, 'id');
     const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
-    if (mode === 'create' && existing) throw new ConnectionInputError('conflict', `a connection with id ${id} exists`, 'id');
-    if (mode === 'update' && !existing) throw new ConnectionInputError('not_found', `no connection ${id}`, 'id');
+    if (mode === 'create' && existing) throw new DomainError('conflict', `a connection with id ${id} exists`, 'id');
+    if (mode === 'update' && !existing) throw new DomainError('not_found', `no connection ${id}`, 'id');
     if (raw.type === 'scim') return this.saveScim(raw, existing);
     // Secrets are write-only: an update without one keeps the stored one.
     const full: Record<string, unknown> = { ...raw };
@@ -498,12 +488,12 @@ export class ConnectionSet {
     for (const { path: field, destinations } of secretFields()) {
       const given = getPath(raw, field);
       if (typeof given === 'string' && given) {
-        if (!this.deps.secrets) throw new ConnectionInputError('no_secret_key', 'set LOGTRACE_SECRET_KEY (32 bytes, base64 or hex) to store connection secrets', field);
+        if (!this.deps.secrets) throw new DomainError('conflict', `${field}: this server cannot store connection secrets until LOGTRACE_SECRET_KEY is set (32 bytes, base64 or hex)`, field);
         secrets[field] = await this.deps.secrets.seal(given, `connection:${id}:${field}`);
       } else if (existing?.secrets[field] && this.deps.secrets) {
         if (!hasPlace(raw, field)) continue; // its block is gone: dropped below
         const moved = destinations.find((dest) => JSON.stringify(getPath(raw, dest)) !== JSON.stringify(getPath(existing.config, dest)));
-        if (moved) throw new ConnectionInputError('invalid', `${field}: ${moved} changed, and a stored secret is only sent where it was set for; send ${field} again`, field);
+        if (moved) throw new DomainError('invalid', `${field}: ${moved} changed, and a stored secret is only sent where it was set for; send ${field} again`, field);
         setPath(full, field, await this.deps.secrets.open(existing.secrets[field], `connection:${id}:${field}`));
       }
     }
@@ -532,12 +522,12 @@ export class ConnectionSet {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (a SCIM connection has id, type, name, connector, enabled)` : issue.message;
-      throw new ConnectionInputError('invalid', `${issue.path.join('.') || '(root)'}: ${message}`, issue.path.join('.') || undefined);
+      throw new DomainError('invalid', `${issue.path.join('.') || '(root)'}: ${message}`, issue.path.join('.') || undefined);
     }
     const config = parsed.data;
     const tied = config.connector === config.id ? undefined : await this.get(config.connector);
     if (!tied || tied.type === 'scim') {
-      throw new ConnectionInputError('invalid', `connector: no connector ${config.connector}; a SCIM connection is tied to the connector its people sign in with (one of ${[...new Set([...this.deps.configured.map((c) => c.id), ...(await this.list()).filter((c) => c.type !== 'scim').map((c) => c.id)])].join(', ') || 'none yet'})`, 'connector');
+      throw new DomainError('invalid', `connector: no connector ${config.connector}; a SCIM connection is tied to the connector its people sign in with (one of ${[...new Set([...this.deps.configured.map((c) => c.id), ...(await this.list()).filter((c) => c.type !== 'scim').map((c) => c.id)])].join(', ') || 'none yet'})`, 'connector');
     }
     const stored = { ...raw, enabled: config.enabled };
     const now = new Date().toISOString();
@@ -557,8 +547,8 @@ export class ConnectionSet {
   /** A new bearer token for a SCIM connection; the old one stops working at once, on every node. */
   async rotateScimToken(id: string): Promise<string> {
     const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
-    if (!existing) throw new ConnectionInputError('not_found', `connection ${id} does not exist`, 'id');
-    if (existing.config.type !== 'scim') throw new ConnectionInputError('invalid', `connection ${id} is not a SCIM connection: only SCIM connections have a token`, 'id');
+    if (!existing) throw new DomainError('not_found', `connection ${id} does not exist`, 'id');
+    if (existing.config.type !== 'scim') throw new DomainError('invalid', `connection ${id} is not a SCIM connection: only SCIM connections have a token`, 'id');
     const token = `${SCIM_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const hash = sha256(token).toString('hex');
     await writeInOrder(this.deps.store, [
@@ -593,7 +583,7 @@ export class ConnectionSet {
   }
 
   async delete(id: string): Promise<boolean> {
-    if (this.deps.configured.some((c) => c.id === id)) throw new ConnectionInputError('conflict', `connector ${id} comes from the configuration file; remove it there`, 'id');
+    if (this.deps.configured.some((c) => c.id === id)) throw new DomainError('conflict', `connector ${id} comes from the configuration file; remove it there`, 'id');
     const existing = await this.deps.store.get<StoredConnection>(recordKey(id));
     if (!existing) return false;
     // The record first: once it is gone the connection is gone, whatever happens to the index entry; then

@@ -1,9 +1,9 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditAction, callerOf } from '../admin/context.ts';
-import { testConnection } from '../admin/connections.ts';
 import { AppError, asAppError } from '../admin/problem.ts';
-import { ConnectionInputError, changedFields, getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
+import { DomainError } from '../domain/index.ts';
 import { ConnectorError, connectorType, connectorTypes, type ConnectorType, type FormField } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import { provisioningRuleInput } from '../provisioning/index.ts';
@@ -13,7 +13,7 @@ import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { SCIM_TYPE, connectionDeletePage, formFields, scimFormPage, ssoFormPage, ssoPage, type ProviderForm, type ScimFormValues, type ScimFormView, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
 import { isDashKey, type DashTranslate } from '../../views/dashboard/i18n.ts';
 import type { Lang } from '../../views/i18n.ts';
-import { allowed, dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
 import { FailureLimiter } from '../http/rate-limit.ts';
 
 /** The inputs every connection has besides its type's own (ConnectorType.form). */
@@ -94,13 +94,26 @@ function formErrors(t: DashTranslate, fields: FormField[], values: SsoFormValues
   return errors;
 }
 
-/** ConnectionSet's error next to its input (found by settings path), in the reader's language where we know the case. */
-function fieldError(t: DashTranslate, err: ConnectionInputError, provider: ProviderForm): [string, string] {
+/** A refusal's message without the field it starts with (`issuer: …`): the form shows it next to that field. */
+function withoutField(err: DomainError): string {
+  return err.field && err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+}
+
+/**
+ * The connection service's refusal next to its input (found by settings path), in the reader's language
+ * where we know the case — told apart by code and field, never by the message's words. `fromConfig`: the
+ * id belongs to a connection of the configuration file; `secretsGiven`/`secretSet`: which write-only inputs
+ * were typed, and whether one is stored.
+ */
+function fieldError(t: DashTranslate, err: DomainError, provider: ProviderForm, context: { fromConfig: boolean; secretsGiven: Set<string>; secretSet: boolean }): [string, string] {
   const fields = formFields(provider.form);
-  const secret = fields.find((f) => f.kind === 'secret');
-  if (err.code === 'no_secret_key') return [secret?.name ?? 'client_secret', t('dash.sso.err_secret_key')];
-  if (err.code === 'conflict' && err.field === 'id') return ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
-  const message = err.message.replace(/^[\w.]+: /, '');
+  if (err.code === 'conflict' && err.field === 'id') return ['id', context.fromConfig ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
+  if (err.code === 'conflict') {
+    // The only other conflict of a save: a secret, and no LOGTRACE_SECRET_KEY to seal it with.
+    const secret = fields.find((f) => f.kind === 'secret' && f.path === err.field) ?? fields.find((f) => f.kind === 'secret');
+    return [secret?.name ?? 'client_secret', t('dash.sso.err_secret_key')];
+  }
+  const message = withoutField(err);
   const path = err.field ?? '';
   const parts = path.split('.');
   let field: FormField | undefined;
@@ -110,7 +123,8 @@ function fieldError(t: DashTranslate, err: ConnectionInputError, provider: Provi
   }
   const block = provider.form.block;
   if (!field && block && path.startsWith(block.path)) field = fields.find((f) => f.path.startsWith(`${block.path}.`));
-  if (field?.kind === 'secret' && / changed, /.test(err.message)) return [field.name, t('dash.sso.err_secret_moved')];
+  // A stored secret that was not typed again is refused only when where it is sent changed.
+  if (field?.kind === 'secret' && context.secretSet && !context.secretsGiven.has(field.name)) return [field.name, t('dash.sso.err_secret_moved')];
   if (field) return [field.name, field.error && isDashKey(field.error) ? t(field.error) : message];
   if (parts[0] === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
   return COMMON_FIELDS.has(parts[0]!) ? [parts[0]!, message] : ['name', err.message];
@@ -131,13 +145,13 @@ function ruleError(t: DashTranslate, err: AppError): [string, string] {
 
 /**
  * Single sign-on: the connections (configuration ones read-only), a wizard per provider type with the
- * URIs to give the provider and "Test connection", and the provisioning rules. The same service calls,
- * rights (admin:projects on the organisation root), audit events and checks as /v1/connections
- * (src/admin/connections.ts) and /v1/provisioning-rules (src/provisioning).
+ * URIs to give the provider and "Test connection", and the provisioning rules. Connections go through the
+ * same ConnectionService methods as /v1/connections (rights, audit, checks), with the signed-in person as
+ * the caller; rules as /v1/provisioning-rules (src/provisioning).
  */
 export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { connections, config, provisioningRules } = services;
+  const { connections, connectionService, config, provisioningRules } = services;
   // "Try a sign-in" is a password check against the directory: as limited as the sign-in page, per person
   // tried (whichever admin tries), so it can neither guess passwords nor trip the directory's lockout.
   const tries = new FailureLimiter(services.store, { name: 'ldap-try', max: config.login.max_failed_attempts, windowSeconds: config.login.window_seconds });
@@ -155,18 +169,31 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   const chrome = (state: DashState) => ({ ...state.chrome, section: 'sso' as const });
 
-  /** As /v1/connections: the access policy decides whether this change is an owner's; otherwise answers 403. */
-  async function ownerCheck(ctx: Context, state: DashState, change: Parameters<typeof services.access.requireConnectionChange>[1]): Promise<boolean> {
-    if (await allowed(() => services.access.requireConnectionChange(state.principal, change))) return true;
-    const page = dashPage(ctx);
-    render(ctx, messagePage(page, chrome(state), { title: page.t('dash.sso.title'), body: page.t('dash.sso.owner_only'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 403);
+  /**
+   * The connection service's refusals every post answers the same way: the access policy's (a change that
+   * is an owner's) with 403, a connection gone since the page was shown with 404. Other errors are the
+   * caller's to show next to a field; returns whether it answered.
+   */
+  async function refused(ctx: Context, state: DashState, err: unknown): Promise<boolean> {
+    if (!(err instanceof DomainError)) throw err;
+    if (err.code === 'forbidden') {
+      const page = dashPage(ctx);
+      render(ctx, messagePage(page, chrome(state), { title: page.t('dash.sso.title'), body: page.t('dash.sso.owner_only'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 403);
+      return true;
+    }
+    if (err.code === 'not_found') {
+      await dash.notFound(ctx, state, SSO_PATH);
+      return true;
+    }
     return false;
   }
+  /** Whether an id taken is a connection of the configuration file (rather than one made here). */
+  const fromConfig = async (ctx: Context, id: string) => (await connectionService.list(callerOf(ctx))).some((c) => c.id === id && c.origin === 'config');
   const renderForm = (ctx: Context, state: DashState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
   /** Rules as people read them: connection and project names instead of ids. */
-  async function ruleRows(filter: (connectors: string[]) => boolean = () => true, listed?: ConnectionView[]): Promise<RuleRow[]> {
-    const names = new Map((listed ?? (await connections.list())).map((c) => [c.id, typeof c.name === 'string' ? c.name : c.id]));
+  async function ruleRows(listed: ConnectionView[], filter: (connectors: string[]) => boolean = () => true): Promise<RuleRow[]> {
+    const names = new Map(listed.map((c) => [c.id, typeof c.name === 'string' ? c.name : c.id]));
     const rows: RuleRow[] = [];
     for (const rule of (await provisioningRules.list()).filter((r) => filter(r.connectors))) {
       const project = rule.project ? await services.projects.get(rule.project) : undefined;
@@ -176,14 +203,14 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   }
 
   async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
-    const list = await connections.list();
+    const list = await connectionService.list(callerOf(ctx));
     const { t, lang } = dashPage(ctx);
     const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, typeName: typeNameOf(t, lang, c), email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
     const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
     render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
       connections: rows,
-      rules: await ruleRows(undefined, list),
+      rules: await ruleRows(list),
       // A SCIM connection signs nobody in: provisioning rules are about connectors.
       connectorChoices: rows.filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: c.name })),
       providers: connectorTypes().map((type) => ({ type: type.type, name: type.names[lang] })),
@@ -197,7 +224,10 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   /** A connection managed here (stored, not from the configuration file); otherwise answers. */
   async function stored(ctx: Context, state: DashState, id: string): Promise<ConnectionView | undefined> {
-    const connection = id ? await connections.get(id) : undefined;
+    const connection = id ? await connectionService.get(callerOf(ctx), id).catch((err: unknown) => {
+      if (err instanceof DomainError && err.code === 'not_found') return undefined;
+      throw err;
+    }) : undefined;
     const page = dashPage(ctx);
     if (!connection || (!connectorType(connection.type) && connection.type !== SCIM_TYPE)) {
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 404);
@@ -224,18 +254,18 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const sharedOf = (provider: ProviderForm, connection: Record<string, unknown>) => !!provider.form.block && connection[provider.form.block.path] === undefined;
   /** Whether the type's write-only input (client secret, bind password) has a stored value. */
   const secretOf = (provider: ProviderForm, connection: ConnectionView) => formFields(provider.form).some((f) => f.kind === 'secret' && connection.secrets_set.includes(f.path));
-  const rulesFor = (id: string) => ruleRows((connectors) => connectors.length === 0 || connectors.includes(id));
+  const rulesFor = async (ctx: Context, id: string) => ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.length === 0 || connectors.includes(id));
   /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
   const editView = async (ctx: Context, connection: ConnectionView) => {
     const provider = providerOf(connection.type, dashPage(ctx).lang)!; // stored() let only known types through
-    return { provider, mode: 'edit' as const, form: valuesOf(connection, provider), secretSet: secretOf(provider, connection), errors: {}, sharedDirectory: sharedOf(provider, connection), rules: await rulesFor(connection.id) };
+    return { provider, mode: 'edit' as const, form: valuesOf(connection, provider), secretSet: secretOf(provider, connection), errors: {}, sharedDirectory: sharedOf(provider, connection), rules: await rulesFor(ctx, connection.id) };
   };
 
   /* SCIM connections: their own form (id, the connection its people sign in with, Enabled), as /v1/connections. */
   const scimValues = (c: ConnectionView): ScimFormValues => ({ id: c.id, connector: typeof c.connector === 'string' ? c.connector : '', enabled: c.enabled !== false });
   /** What a SCIM connection can be tied to: the connections people sign in with (not other SCIM ones). */
-  const scimChoices = async () => (await connections.list()).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
-  const renderScim = async (ctx: Context, state: DashState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices() }), status);
+  const scimChoices = async (ctx: Context) => (await connectionService.list(callerOf(ctx))).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
+  const renderScim = async (ctx: Context, state: DashState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices(ctx) }), status);
 
   /**
    * Post/redirect/get for a new token (create, rotate): it travels to the edit page in a one-time flash of
@@ -252,24 +282,18 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const { t } = dashPage(ctx);
     const mode = existing ? 'edit' : 'create';
     const values: ScimFormValues = { id: existing ? existing.id : (form.get('id') ?? '').trim(), connector: form.get('connector') ?? '', enabled: form.get('enabled') === 'on' };
-    const current = existing ? ((await connections.storedConfig(existing.id)) ?? {}) : {};
-    const next = mergePatch(current, { id: values.id, type: SCIM_TYPE, connector: values.connector, enabled: values.enabled });
-    const fields = changedFields(current, next);
-    if (!(await ownerCheck(ctx, o.state, existing ? { action: 'update', fields } : { action: 'create' }))) return;
-    if (!values.connector) return renderScim(ctx, o.state, { mode, form: values, errors: { connector: t('dash.scim.err_connector') } }, 400);
-    let saved: Awaited<ReturnType<typeof connections.save>>;
+    const changes = { id: values.id, type: SCIM_TYPE, connector: values.connector, enabled: values.enabled };
+    let saved: Awaited<ReturnType<typeof connectionService.create>>;
     try {
-      saved = await connections.save(next, existing ? 'update' : 'create');
+      saved = existing ? await connectionService.update(callerOf(ctx), existing.id, changes) : await connectionService.create(callerOf(ctx), mergePatch({}, changes));
     } catch (err) {
-      if (!(err instanceof ConnectionInputError)) throw err;
-      const [field, message] = err.field === 'connector'
+      if (await refused(ctx, o.state, err)) return;
+      const refusal = err as DomainError;
+      const [field, message] = refusal.field === 'connector'
         ? ['connector', t('dash.scim.err_connector')]
-        : err.code === 'conflict' ? ['id', /configuration file/.test(err.message) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')] : ['id', err.message.replace(/^[\w.]+: /, '')];
-      return renderScim(ctx, o.state, { mode, form: values, errors: { [field]: message } }, err.code === 'conflict' ? 409 : 400);
+        : refusal.code === 'conflict' ? ['id', (await fromConfig(ctx, values.id)) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')] : ['id', withoutField(refusal)];
+      return renderScim(ctx, o.state, { mode, form: values, errors: { [field]: message } }, refusal.code === 'conflict' ? 409 : 400);
     }
-    await auditAction(ctx, services, existing
-      ? { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { fields } }
-      : { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { type: saved.type } });
     if (saved.token) return redirectWithToken(ctx, o, saved.id, { token: saved.token, rotated: false });
     ctx.status = 303;
     ctx.redirect(url(SSO_EDIT_PATH, { id: saved.id, saved: '1' }));
@@ -321,6 +345,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const { t, lang } = dashPage(ctx);
     let provider: ProviderForm | undefined;
     let current: Record<string, unknown> = {};
+    let editing = '';
     let secretSet = false;
     if (mode === 'create') {
       // SCIM connections are no connector type: their own form.
@@ -332,7 +357,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       if (!connection) return;
       if (connection.type === SCIM_TYPE) return saveScim(ctx, o, form, connection);
       provider = providerOf(connection.type, lang)!; // stored() let only known types through
-      current = (await connections.storedConfig(connection.id)) ?? {};
+      editing = connection.id;
+      try {
+        current = await connectionService.settings(callerOf(ctx), connection.id);
+      } catch (err) {
+        if (await refused(ctx, o.state, err)) return;
+        throw err;
+      }
       secretSet = secretOf(provider, connection);
     }
     const { type } = provider;
@@ -372,19 +403,16 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
         putPath(changes, field.path, patchValue(field, values.fields[field.name] ?? ''));
       }
     }
-    const next = mergePatch(current, changes);
-    if (!(await ownerCheck(ctx, o.state, mode === 'create' ? { action: 'create' } : { action: 'update', fields: changedFields(current, next) }))) return;
     let saved: ConnectionView;
     try {
-      saved = await connections.save(next, mode === 'create' ? 'create' : 'update');
+      // A new connection is the form's settings (a cleared input is no setting); an edit is a merge patch.
+      saved = mode === 'create' ? await connectionService.create(callerOf(ctx), mergePatch({}, changes)) : await connectionService.update(callerOf(ctx), editing, changes);
     } catch (err) {
-      if (!(err instanceof ConnectionInputError)) throw err;
-      const [field, message] = fieldError(t, err, provider);
-      return renderForm(ctx, o.state, { provider, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, err.code === 'no_secret_key' || err.code === 'conflict' ? 409 : 400);
+      if (await refused(ctx, o.state, err)) return;
+      const refusal = err as DomainError;
+      const [field, message] = fieldError(t, refusal, provider, { fromConfig: refusal.code === 'conflict' && (await fromConfig(ctx, values.id)), secretsGiven, secretSet });
+      return renderForm(ctx, o.state, { provider, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, refusal.code === 'conflict' ? 409 : 400);
     }
-    await auditAction(ctx, services, mode === 'create'
-      ? { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { type: saved.type } }
-      : { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: o.root, outcome: 'success', detail: { fields: Object.keys(changes).filter((k) => k !== 'id' && k !== 'type') } });
     ctx.status = 303;
     ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(saved.id)}&saved=1`);
   }
@@ -397,9 +425,14 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const p = await postedConnection(ctx);
     if (!p) return;
     const { o, connection } = p;
-    const checks = await testConnection(services, connection);
-    const ok = checks.every((c) => c.ok);
-    await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
+    let test: Awaited<ReturnType<typeof connectionService.test>>;
+    try {
+      test = await connectionService.test(callerOf(ctx), connection.id);
+    } catch (err) {
+      if (await refused(ctx, o.state, err)) return;
+      throw err;
+    }
+    const { ok, checks } = test;
     if (connection.type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'edit', form: scimValues(connection), errors: {}, test: { ok, checks } });
     renderForm(ctx, o.state, { ...(await editView(ctx, connection)), test: { ok, checks } });
   });
@@ -460,7 +493,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
-    const rules = await ruleRows((connectors) => connectors.includes(connection.id));
+    const rules = await ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.includes(connection.id));
     const page = dashPage(ctx);
     render(ctx, connectionDeletePage(page, chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, typeName: typeNameOf(page.t, page.lang, connection, true) }, rules }));
   });
@@ -470,11 +503,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const p = await postedConnection(ctx);
     if (!p) return;
     const { o, connection } = p;
-    if (!(await ownerCheck(ctx, o.state, { action: 'delete' }))) return;
-    if (!(await connections.delete(connection.id))) return dash.notFound(ctx, o.state, SSO_PATH);
-    // As DELETE /v1/connections/{id}: its people lose the roles its groups gave, and are disabled.
-    if (connection.type === SCIM_TYPE) await services.scim.connectionDeleted(connection.id, { ip: ctx.ip, user_agent: ctx.get('user-agent') || null });
-    await auditAction(ctx, services, { action: 'connection.deleted', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
+    try {
+      // A SCIM connection's people lose the roles its groups gave.
+      await connectionService.delete(callerOf(ctx), connection.id);
+    } catch (err) {
+      if (await refused(ctx, o.state, err)) return;
+      throw err;
+    }
     await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
   });
 
@@ -487,16 +522,14 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const { o, connection } = p;
     if (connection.type !== SCIM_TYPE) return dash.notFound(ctx, o.state, SSO_PATH);
-    if (!(await ownerCheck(ctx, o.state, { action: 'update', fields: ['token'] }))) return;
     let token: string;
     try {
-      token = await connections.rotateScimToken(connection.id);
+      ({ token } = await connectionService.rotateScimToken(callerOf(ctx), connection.id));
     } catch (err) {
-      // Deleted between the page and the post.
-      if (err instanceof ConnectionInputError && err.code === 'not_found') return dash.notFound(ctx, o.state, SSO_PATH);
+      // An admin (owner business), or deleted between the page and the post.
+      if (await refused(ctx, o.state, err)) return;
       throw err;
     }
-    await auditAction(ctx, services, { action: 'connection.token_rotated', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: 'success' });
     await redirectWithToken(ctx, o, connection.id, { token, rotated: true });
   });
 
