@@ -7,7 +7,7 @@ import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
 import { dashTranslator } from '../../views/dashboard/i18n.ts';
 import { chooseProjectPage, messagePage, noAccessPage, url, type Chrome, type DashPage } from '../../views/dashboard/pages.ts';
-import { secretKeyFromEnv } from '../container.ts';
+import { secretKeyFromEnv } from '../config/index.ts';
 import type { JsonObject } from '../store/index.ts';
 import { SecretBox } from '../webhooks/index.ts';
 import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
