@@ -165,7 +165,7 @@ function publishedKeys(services: Services): Middleware {
   };
 }
 
-export interface AppOptions {
+interface AppOptions {
   /** `metrics.token` / `metrics.token_file`, read at start-up: /metrics then needs it as a bearer token. */
   metricsToken?: string | undefined;
 }

@@ -64,7 +64,7 @@ export interface Services {
 /** The services of a one-shot operator process: everything but the protocol (oidc-provider). */
 export type OperatorServices = Omit<Services, 'providers'>;
 
-export interface BuildOptions {
+interface BuildOptions {
   /**
    * `server` (the default): everything, with its background work started and the configuration's accounts
    * and development organisation seeded. `cli`: the same services on the same store for one operator

@@ -7,7 +7,7 @@ import { buildServices, type Services } from './container.ts';
 import { createApp } from './app.ts';
 import { metricsApp, metricsListenAddress, readMetricsToken } from './http/metrics.ts';
 
-export interface RunningServer {
+interface RunningServer {
   url: string;
   port: number;
   /** The separate metrics address (`metrics.listen`), when configured. */

@@ -2,7 +2,7 @@ import { isRole } from './roles.ts';
 import { scopesForRoles, type MembershipRepository } from './memberships.ts';
 
 /** What a person's tokens say about their projects: oidc-provider's `ProviderDeps['access']`. */
-export interface TokenRoles {
+interface TokenRoles {
   /** Effective roles (`{ projectId: role }`, inherited down the tree), carried as `project_roles`. */
   rolesOf(accountId: string): Promise<Record<string, string>>;
   /** The scopes those roles allow: a token's scope is what was asked for ∩ these. */

@@ -38,10 +38,10 @@ export class UpstreamSessions {
   }
 }
 
-export type UpstreamCheck = 'ok' | 'gone' | 'unavailable';
+type UpstreamCheck = 'ok' | 'gone' | 'unavailable';
 
 /** What the check needs of the connections (src/connectors/connections.ts ConnectionSet fits it). */
-export interface UpstreamConnections {
+interface UpstreamConnections {
   /** Enabled connectors by id. */
   readonly connectors: ReadonlyMap<string, Connector>;
   readonly configs: ReadonlyMap<string, { check_upstream_on_refresh: boolean }>;
@@ -53,7 +53,7 @@ export interface UpstreamConnections {
   sourceOf(connectorId: string): string;
 }
 
-export interface UpstreamSessionCheckDeps {
+interface UpstreamSessionCheckDeps {
   sessions: UpstreamSessions;
   connections: UpstreamConnections;
   groupRoles: Pick<GroupRoles, 'applyIdentity'>;

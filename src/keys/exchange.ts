@@ -3,7 +3,7 @@ import type { AccessPolicy } from '../access/index.ts';
 import type { KeyService } from './service.ts';
 
 /** One RFC 8693 exchange attempt of an API key for an access token, as the token endpoint reports it. */
-export interface KeyExchangeEvent {
+interface KeyExchangeEvent {
   ok: boolean;
   key_id: string | null;
   project_id: string | null;
@@ -12,7 +12,7 @@ export interface KeyExchangeEvent {
   code?: string;
 }
 
-export interface KeyExchangeDeps {
+interface KeyExchangeDeps {
   keys: Pick<KeyService, 'verify'>;
   access: Pick<AccessPolicy, 'exchangeScopes'>;
   audit: Pick<AuditLog, 'record'>;
