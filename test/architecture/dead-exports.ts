@@ -23,7 +23,7 @@ const original = (symbol: ts.Symbol): ts.Symbol => (symbol.flags & ts.SymbolFlag
 
 /** Declarations imported (or re-exported and then imported) by a module other than their own. */
 const used = new Set<ts.Symbol>();
-/** Re-exports (`export { x } from`, `export *`) per module symbol; an index's re-export alone is no use. */
+// An index's re-export alone is no use: only imports count, resolved to the declaration they reach.
 for (const file of program.getSourceFiles().filter(mine)) {
   const visit = (node: ts.Node): void => {
     if (ts.isImportSpecifier(node) || ts.isImportClause(node) || ts.isNamespaceImport(node)) {
@@ -65,9 +65,9 @@ for (const file of program.getSourceFiles().filter(mine)) {
     const declaration = target.declarations?.[0];
     if (!declaration || declaration.getSourceFile() !== file) continue;
     if (used.has(target)) continue;
-    // Re-exported by a public entry point (the verifier package): public surface.
     const line = file.getLineAndCharacterOfPosition(declaration.getStart()).line + 1;
-    rows.push(`${rel}:${line} ${exported.getName()}`);
+    const kind = target.flags & ts.SymbolFlags.Value ? 'value' : 'type';
+    rows.push(`${rel}:${line} ${exported.getName()} (${kind})`);
   }
 }
 const publicSurface = new Set<ts.Symbol>();
@@ -76,4 +76,4 @@ for (const entry of PUBLIC) {
   const sym = sf && checker.getSymbolAtLocation(sf);
   if (sym) for (const e of checker.getExportsOfModule(sym)) publicSurface.add(original(e));
 }
-console.log(rows.filter((row) => ![...publicSurface].some((s) => row.endsWith(` ${s.getName()}`) && row.startsWith('src/verifier/'))).join('\n'));
+console.log(rows.filter((row) => ![...publicSurface].some((s) => row.includes(` ${s.getName()} (`) && row.startsWith('src/verifier/'))).join('\n'));
