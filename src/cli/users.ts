@@ -1,4 +1,4 @@
-import { hashPassword, isRole, passwordProblem, resolveProjectRef, MembershipRepository, UserRepository, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
+import { hashPassword, isRole, passwordProblem, resolveProjectRef, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
 import { CliError, type Options } from './keys.ts';
 import type { CliServices } from './services.ts';
 
@@ -29,8 +29,7 @@ export async function usersCommand(services: CliServices, sub: string | undefine
     if (problem) throw new CliError(problem === 'too_short' ? `the password must be at least ${PASSWORD_MIN_LENGTH} characters` : `the password must be at most ${PASSWORD_MAX_LENGTH} characters`);
     passwordHash = await hashPassword(password);
   }
-  const users = new UserRepository(services.store);
-  const memberships = new MembershipRepository(services.store);
+  const { users, memberships } = services;
   const { user, created } = await users.create({ email, name: typeof options.name === 'string' ? options.name : undefined, email_verified: true, password_hash: passwordHash, source: 'local' });
   if (!created && passwordHash) await users.update(user.id, { password_hash: passwordHash });
   if (!created && typeof options.name === 'string') await users.update(user.id, { name: options.name });
