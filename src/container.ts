@@ -1,17 +1,20 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { Config } from './config/index.ts';
+import { secretKeyFromEnv, type Config } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
-import { GroupRoles, PasswordHasher, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, scopesForRoles, isRole, type PasswordHasherObserver, type Role, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { GroupRoles, PasswordHasher, ProvisioningRules, UpstreamSessions, IdentityRepository, MembershipRepository, ProjectRepository, UserRepository, resolveProjectRef, type PasswordHasherObserver, type RoleMapping, type SignInDeps } from './directory/index.ts';
+import { UpstreamSessionCheck } from './directory/upstream-sessions.ts';
+import { tokenRoles } from './directory/token-roles.ts';
 import { LdapDirectory } from './directory/ldap.ts';
 import { InvitationRepository } from './directory/invitations.ts';
 import { bootstrapDevelopmentOrganisation } from './directory/development-organisation.ts';
-import { canRefresh, ConnectorError, type Connector } from './connectors/index.ts';
+import type { Connector } from './connectors/index.ts';
 import { ConnectionSet } from './connectors/connections.ts';
 import { ConnectionService } from './connectors/service.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
 import { ExpiryWatcher, KeyEventFeed, KeyRepository, KeyService } from './keys/index.ts';
+import { keyExchange } from './keys/exchange.ts';
 import { WebhookRepository, WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
@@ -40,6 +43,8 @@ export interface Services {
   /** Connections as the doors manage them: access policy, audit, DomainError (src/connectors/service.ts). */
   connectionService: ConnectionService;
   upstreamSessions: UpstreamSessions;
+  /** The upstream re-check at our refresh_token grant (`check_upstream_on_refresh`). */
+  upstreamCheck: UpstreamSessionCheck;
   /** What a federated or directory sign-in needs to decide on an identity. */
   signIn: SignInDeps;
   ldap: LdapDirectory | undefined;
@@ -74,7 +79,26 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export async function buildServices(config: Config, logger: Logger): Promise<Services> {
+/** The services of a one-shot operator process: everything but the protocol (oidc-provider). */
+export type OperatorServices = Omit<Services, 'providers'>;
+
+interface BuildOptions {
+  /**
+   * `server` (the default): everything, with its background work started and the configuration's accounts
+   * and development organisation seeded. `cli`: the same services on the same store for one operator
+   * command, with no background work (webhook delivery, expiry watcher, LDAP sync, connection reload,
+   * store health loop, signing key reload: the running servers do those), no seeding, no connectors made
+   * (no sign-in is served: an unreachable IdP must not stop an operator), and no protocol: the signing key
+   * set is not read (a sealed one would need LOGTRACE_SECRET_KEY) and no provider is built.
+   */
+  mode?: 'server' | 'cli';
+}
+
+/** The one composition root: builds every service, for the server and for the CLI (`mode: 'cli'`). */
+export async function buildServices(config: Config, logger: Logger, options?: BuildOptions & { mode?: 'server' }): Promise<Services>;
+export async function buildServices(config: Config, logger: Logger, options: BuildOptions & { mode: 'cli' }): Promise<OperatorServices>;
+export async function buildServices(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Services | OperatorServices> {
+  const server = options.mode !== 'cli';
   const metrics = new Metrics();
   const secretKey = secretKeyFromEnv().encryptionKey;
   const rawStore = await openStore(config.store, {
@@ -86,16 +110,18 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     },
   });
   // Settings of the backing store that can lose acknowledged writes: said loudly, once, at start-up.
-  for (const warning of await rawStore.durabilityWarnings()) logger.warn(`store durability: ${warning}`);
+  if (server) for (const warning of await rawStore.durabilityWarnings()) logger.warn(`store durability: ${warning}`);
   const store = instrumentStore(rawStore, metrics);
   // Signing and cookie keys are sealed only with LOGTRACE_SECRET_KEY: a data key kept in the same store
   // would protect nothing from someone who can read the store. Read first: a key set this process cannot
   // open stops start-up before any background work begins.
   const keyBox = secretKey ? new SecretBox(store, secretKey) : undefined;
-  const keySet = await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional, keyBox).catch(async (error: unknown) => {
-    await rawStore.close();
-    throw error;
-  });
+  const keySet = server
+    ? await ensureKeySet(store, config.signing_keys.algorithm, config.signing_keys.additional, keyBox).catch(async (error: unknown) => {
+        await rawStore.close();
+        throw error;
+      })
+    : undefined;
   const users = new UserRepository(store);
   const audit = new AuditLog(store);
   const projects = new ProjectRepository(store);
@@ -113,23 +139,24 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     connectorDeps: { issuer: config.issuer, store, logger, fetch: globalThis.fetch },
     connectionDeps: { issuer: config.issuer, store, logger, fetch: guardedFetch({ policy: outbound }), sockets: guardedSockets(outbound) },
     ldapDirectory: ldap,
-    secrets: secretKey ? new SecretBox(store, secretKey) : undefined,
+    secrets: keyBox,
     configured: config.connectors,
   });
-  await connections.reload();
-  connections.watch(config.connections_reload_ms);
+  // Connectors are made (a SAML one fetches its IdP's metadata) only where sign-ins are served.
+  if (server) await connections.reload();
+  if (server) connections.watch(config.connections_reload_ms);
   const connectors: Map<string, Connector> = connections.connectors;
   const upstreamSessions = new UpstreamSessions(store, new SecretBox(store, secretKey));
   const configured: RoleMapping[] = [];
   for (const [i, mapping] of config.role_mappings.entries()) {
     const project = await resolveProjectRef(projects, mapping.project);
     if (project) configured.push({ id: `cfg_${i}`, source: mapping.source, group: mapping.group, project_id: project.id, role: mapping.role });
-    else logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
+    else if (server) logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
   }
   const legacyLinksTrusted = (connectorId: string, issuer: string) => connections.legacyLinksTrusted(connectorId, issuer);
   const groupRoles = new GroupRoles({ store, memberships, projects, users, identities, legacyLinksTrusted, audit, logger, directories: () => connections.directories(), configured });
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
-  groupRoles.startLdapSync();
+  if (server) groupRoles.startLdapSync();
   const scim = new ScimService({ store, users, identities, groupRoles, upstreamSessions, audit, access, logger, scimConnections: () => connections.scim.values() });
   const connectionService = new ConnectionService({ connections, access, audit, scimConnectionDeleted: (id, meta) => scim.connectionDeleted(id, meta) });
   const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
@@ -165,9 +192,10 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     blockPrivateAddresses: config.webhooks.block_private_addresses,
     allowPrivate: config.outbound.allow_private,
     ancestorsOf: async (projectId) => (await projects.pathOf(projectId)) ?? [projectId],
-    ...secretKeyFromEnv(),
+    ...(secretKey ? { encryptionKey: secretKey } : {}),
   });
-  webhookRepository.start();
+  // The CLI queues events in the store; the running servers deliver them.
+  if (server) webhookRepository.start();
   const webhooks = new WebhookService({ webhooks: webhookRepository, access, audit });
   const keys = new KeyService({
     keys: keyRepository,
@@ -180,70 +208,31 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     rotationGraceSeconds: config.api_keys.rotation_grace_seconds,
   });
   const expiryWatcher = new ExpiryWatcher({ store, keys: keyRepository, webhooks: webhookRepository, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
-  expiryWatcher.start(config.api_keys.expiry_check_seconds);
+  if (server) expiryWatcher.start(config.api_keys.expiry_check_seconds);
 
-  for (const user of config.users) await users.upsertStatic(user);
-  if (config.development.bootstrap_organisation) {
-    await bootstrapDevelopmentOrganisation({ store, projects, users, memberships, audit, logger }, config.development.bootstrap_organisation);
-  }
-
-  const apiKeys = {
-    exchangeScopes: (held: readonly string[], asked: readonly string[] | undefined) => access.exchangeScopes(held, asked),
-    verifyApiKey: (key: string, ip: string) => keys.verify(key, { ip }),
-    async onExchange(event: { ok: boolean; key_id: string | null; project_id: string | null; client_ip: string; code?: string }) {
-      await audit.record({
-        actor: { type: event.key_id ? 'api_key' : 'anonymous', id: event.key_id },
-        action: 'key.exchanged',
-        target: { type: 'api_key', id: event.key_id },
-        project_id: event.project_id,
-        ip: event.client_ip,
-        outcome: event.ok ? 'success' : 'failure',
-        ...(event.code ? { detail: { code: event.code } } : {}),
-      });
-    },
-  };
-  const roleClaims = {
-    rolesOf: (accountId: string) => memberships.rolesOf(accountId),
-    scopesOf: (roles: Record<string, string>) => scopesForRoles(Object.values(roles).filter(isRole) as Role[]),
-  };
-  async function upstreamGone(userId: string, connector: Connector, reason: string): Promise<'gone'> {
-    await upstreamSessions.forget(userId);
-    await audit.record({ actor: { type: 'system', id: connector.id }, action: 'session.upstream_revoked', target: { type: 'user', id: userId }, project_id: null, ip: null, outcome: 'failure', detail: { connector: connector.id, reason } });
-    return 'gone';
-  }
-  async function checkUpstream(userId: string): Promise<'ok' | 'gone' | 'unavailable'> {
-    const session = await upstreamSessions.load(userId).catch(() => undefined);
-    if (!session) return 'ok';
-    const connector = connectors.get(session.identity.connector_id);
-    if (!connector || !connections.configs.get(connector.id)?.check_upstream_on_refresh || !canRefresh(connector)) return 'ok';
-    // A session saved before issuers were recorded was made through the connection as it was then: it is
-    // checked with the current upstream only while the connection still points there.
-    let known = session.identity;
-    if (!known.issuer) {
-      // For the connectors that refresh (generic OIDC) the issuer is the configured one.
-      const issuer = connections.upstreamOf(connector.id);
-      if (!(await connections.legacyLinksTrusted(connector.id, issuer))) return upstreamGone(userId, connector, 'access_denied');
-      known = { ...known, issuer };
-    }
-    try {
-      const identity = await connector.refresh({ identity: known, refreshToken: session.refresh_token });
-      const rotated = identity.upstream?.refresh_token ?? session.refresh_token;
-      await upstreamSessions.save(userId, identity, rotated, config.tokens.refresh_token_ttl);
-      await groupRoles.applyIdentity(userId, identity, connections.sourceOf(connector.id));
-      return 'ok';
-    } catch (error) {
-      if (error instanceof ConnectorError && (error.code === 'access_denied' || error.code === 'invalid_token')) {
-        return upstreamGone(userId, connector, error.code);
-      }
-      logger.warn({ connector: connector.id, err: String(error) }, 'upstream refresh check failed');
-      return 'unavailable';
+  if (server) {
+    for (const user of config.users) await users.upsertStatic(user);
+    if (config.development.bootstrap_organisation) {
+      await bootstrapDevelopmentOrganisation({ store, projects, users, memberships, audit, logger }, config.development.bootstrap_organisation);
     }
   }
-  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access: roleClaims, checkUpstream, ...oidcViews });
-  const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
-  providers.watch(store, keyBox, config.signing_keys.reload_interval, logger);
+
+  const upstreamCheck = new UpstreamSessionCheck({ sessions: upstreamSessions, connections, groupRoles, audit, logger, sessionTtlSeconds: config.tokens.refresh_token_ttl });
+  const build = (keySet: KeySet): Provider =>
+    buildProvider({
+      config,
+      store,
+      users,
+      keySet,
+      apiKeys: keyExchange({ keys: keyRepository, access, audit }),
+      access: tokenRoles(memberships),
+      checkUpstream: (accountId) => upstreamCheck.check(accountId),
+      ...oidcViews,
+    });
+  const providers = keySet ? new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger)) : undefined;
+  providers?.watch(store, keyBox, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
-  storeHealth.start();
+  if (server) storeHealth.start();
 
   return {
     config,
@@ -257,6 +246,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     connections,
     connectionService,
     upstreamSessions,
+    upstreamCheck,
     signIn,
     ldap,
     passwords,
@@ -275,11 +265,11 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     webhooks,
     audit,
     metrics,
-    providers,
+    ...(providers ? { providers } : {}),
     storeHealth,
     async close() {
       keyEvents.stop();
-      providers.stop();
+      providers?.stop();
       storeHealth.stop();
       connections.stop();
       await expiryWatcher.stop();
@@ -318,13 +308,4 @@ function observeProvider(provider: Provider, metrics: Metrics, logger: Logger): 
   provider.on('server_error', (_ctx, err: Error) => {
     logger.error({ err }, 'oidc-provider server error');
   });
-}
-
-/** LOGTRACE_SECRET_KEY: 32 bytes (base64 or hex) that encrypt stored secrets such as webhook signing keys. */
-export function secretKeyFromEnv(env: NodeJS.ProcessEnv = process.env): { encryptionKey?: Buffer } {
-  const raw = env.LOGTRACE_SECRET_KEY;
-  if (!raw) return {};
-  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-  if (key.length !== 32) throw new Error('LOGTRACE_SECRET_KEY must be 32 bytes, base64 or hex encoded');
-  return { encryptionKey: key };
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { buildServices, type Services } from './container.ts';
-import { createApp } from './http/app.ts';
+import { createApp } from './app.ts';
 import { metricsApp, metricsListenAddress, readMetricsToken } from './http/metrics.ts';
 
 export interface RunningServer {

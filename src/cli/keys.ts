@@ -1,5 +1,4 @@
 import type { ApiKeyView, CreateKeyInput } from '../keys/index.ts';
-import { DomainError } from '../domain/index.ts';
 import { resolveProject, type CliServices } from './services.ts';
 
 export class CliError extends Error {
@@ -27,12 +26,6 @@ function row(k: ApiKeyView): string {
   return `${k.id}  ${k.prefix}…  ${k.status.padEnd(8)}  ${k.environment}  ${k.scopes.join(',')}  expires ${k.expires_at}  ${k.name}`;
 }
 
-/** A domain refusal as the CLI reports it: the field and the reason, exit code 2 (bad input or no right). */
-function cliError(err: unknown): never {
-  if (err instanceof DomainError) throw new CliError(err.field ? `${err.field}: ${err.message}` : err.message);
-  throw err;
-}
-
 /** `keys create|list|rotate|revoke`: KeyService's methods with the operator as the caller (the same rules, audit and webhooks as the API). */
 export async function keysCommand(services: CliServices, sub: string | undefined, options: Options): Promise<number> {
   const { keys, caller } = services;
@@ -49,25 +42,25 @@ export async function keysCommand(services: CliServices, sub: string | undefined
         ip_allowlist: typeof options['ip-allowlist'] === 'string' ? options['ip-allowlist'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
         auto_rotate: options['auto-rotate'] === true,
       };
-      const created = await keys.create(caller, input).catch(cliError);
+      const created = await keys.create(caller, input);
       print(options, { ...created.view, key: created.key }, `${row(created.view)}\n\n${created.key}\n\nStore this key now: it is not shown again.`);
       return 0;
     }
     case 'list': {
       const project = await resolveProject(services, required(options, 'project'));
       if (!project) throw new CliError(`project ${String(options.project)} does not exist`);
-      const list = await keys.list(caller, { project_id: project.id }).catch(cliError);
+      const list = await keys.list(caller, { project_id: project.id });
       print(options, { keys: list }, list.map(row).join('\n') || '(no keys)');
       return 0;
     }
     case 'rotate': {
       const grace = typeof options['grace-seconds'] === 'string' ? Number(options['grace-seconds']) : undefined;
-      const rotated = await keys.rotate(caller, { id: required(options, 'id'), grace_seconds: grace }).catch(cliError);
+      const rotated = await keys.rotate(caller, { id: required(options, 'id'), grace_seconds: grace });
       print(options, { ...rotated.view, key: rotated.key, previous: rotated.old }, `${row(rotated.view)}\n\n${rotated.key}\n\nThe old key keeps working until ${rotated.old.grace_until}. Store the new key now: it is not shown again.`);
       return 0;
     }
     case 'revoke': {
-      const revoked = await keys.revoke(caller, { id: required(options, 'id') }).catch(cliError);
+      const revoked = await keys.revoke(caller, { id: required(options, 'id') });
       print(options, revoked, row(revoked));
       return 0;
     }

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, ConfigError } from '../config/index.ts';
-import { openStore, type Store } from '../store/index.ts';
+import pino from 'pino';
+import { loadConfig, secretKeyFromEnv, ConfigError } from '../config/index.ts';
+import type { Store } from '../store/index.ts';
 import { hashPassword } from '../directory/index.ts';
 import { ensureKeySet, listSigningKeys, rotateCookieKeys, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
 import { SecretBox } from '../webhooks/index.ts';
-import { secretKeyFromEnv } from '../container.ts';
-import { openCliServices } from './services.ts';
+import { DomainError } from '../domain/index.ts';
+import { buildServices } from '../container.ts';
+import { operator, type CliServices } from './services.ts';
 import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
-import { AccessDenied } from '../access/index.ts';
 import { usersCommand } from './users.ts';
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
@@ -45,13 +46,18 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function withStore<T>(fn: (store: Awaited<ReturnType<typeof openStore>>, config: Awaited<ReturnType<typeof loadConfig>>['config']) => Promise<T>): Promise<T> {
+/**
+ * Every command that touches the store runs on the services the server builds (src/container.ts), built
+ * for a one-shot process: no background work, no protocol. Only warnings and errors reach standard error.
+ */
+async function withServices<T>(fn: (services: CliServices) => Promise<T>): Promise<T> {
   const { config } = await loadConfig();
-  const store = await openStore(config.store);
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const services: CliServices = { ...(await buildServices(config, logger, { mode: 'cli' })), ...operator() };
   try {
-    return await fn(store, config);
+    return await fn(services);
   } finally {
-    await store.close();
+    await services.close();
   }
 }
 
@@ -101,20 +107,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (command === 'bootstrap' || command === 'keys' || command === 'users') {
-    const { config } = await loadConfig();
-    const services = await openCliServices(config);
-    try {
-      if (command === 'bootstrap') return await bootstrapCommand(services, values as Options);
-      if (command === 'users') return await usersCommand(services, sub, values as Options);
-      return await keysCommand(services, sub, values as Options);
-    } finally {
-      await services.close();
-    }
-  }
+  if (command === 'bootstrap') return withServices((services) => bootstrapCommand(services, values as Options));
+  if (command === 'users') return withServices((services) => usersCommand(services, sub, values as Options));
+  if (command === 'keys') return withServices((services) => keysCommand(services, sub, values as Options));
 
   if (command === 'signing-keys' && sub === 'list') {
-    return withStore(async (store) => {
+    return withServices(async ({ store }) => {
       const keySet = await listSigningKeys(store);
       const keys = (keySet?.keys ?? []).map((k) => ({ kid: k.kid, alg: k.alg, created_at: k.created_at, sign_from: k.sign_from ?? null, retire_at: k.retire_at ?? null }));
       if (values.json) console.log(JSON.stringify({ version: keySet?.version ?? 0, keys }));
@@ -124,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'signing-keys' && sub === 'rotate') {
-    return withStore(async (store, config) => {
+    return withServices(async ({ store, config }) => {
       const alg = (values.alg ?? config.signing_keys.algorithm) as SigningAlg;
       if (!['ES256', 'EdDSA', 'RS256'].includes(alg)) {
         console.error(`error: --alg must be ES256, EdDSA or RS256, not ${alg}`);
@@ -149,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'cookie-keys' && sub === 'rotate') {
-    return withStore(async (store, config) => {
+    return withServices(async ({ store, config }) => {
       const box = keyBox(store);
       const { version } = await rotateCookieKeys(store, box);
       if (values.json) console.log(JSON.stringify({ version }));
@@ -162,19 +160,27 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/**
+ * The CLI's one error mapper: what a failed command prints on standard error and the exit code it ends
+ * with. 2: the command was refused (a usage error, or a service's DomainError: invalid input, no such
+ * thing, a conflict, not allowed); 1: it could not run (configuration, the store or an upstream
+ * unavailable, a rate limit, anything unexpected).
+ */
+function failure(err: unknown): { exitCode: number; message: string } {
+  if (err instanceof CliError) return { exitCode: err.exitCode, message: `error: ${err.message}` };
+  if (err instanceof DomainError) {
+    const refused = err.code !== 'unavailable' && err.code !== 'rate_limited';
+    return { exitCode: refused ? 2 : 1, message: `error: ${err.field ? `${err.field}: ` : ''}${err.message}` };
+  }
+  if (err instanceof ConfigError) return { exitCode: 1, message: err.message };
+  return { exitCode: 1, message: `error: ${err instanceof Error ? err.message : String(err)}` };
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof CliError) {
-      console.error(`error: ${err.message}`);
-      process.exit(err.exitCode);
-    }
-    if (err instanceof AccessDenied) {
-      console.error(`error: ${err.message}`);
-      process.exit(2);
-    }
-    if (err instanceof ConfigError) console.error(err.message);
-    else console.error('error:', err instanceof Error ? err.message : err);
-    process.exit(1);
+    const { exitCode, message } = failure(err);
+    console.error(message);
+    process.exit(exitCode);
   },
 );

@@ -1,6 +1,4 @@
-import { hashPassword, isRole, passwordProblem, resolveProjectRef, IdentityRepository, MembershipRepository, UserRepository, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
-import { AccountService } from '../accounts/index.ts';
-import { isDomainError, type Caller } from '../domain/index.ts';
+import { hashPassword, isRole, passwordProblem, resolveProjectRef, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../directory/index.ts';
 import { CliError, type Options } from './keys.ts';
 import type { CliServices } from './services.ts';
 
@@ -31,16 +29,9 @@ export async function usersCommand(services: CliServices, sub: string | undefine
     if (problem) throw new CliError(problem === 'too_short' ? `the password must be at least ${PASSWORD_MIN_LENGTH} characters` : `the password must be at most ${PASSWORD_MAX_LENGTH} characters`);
     passwordHash = await hashPassword(password);
   }
-  // The same service as /v1 and the dashboard, with the operator as the caller.
-  const accounts = new AccountService({ users: new UserRepository(services.store), memberships: new MembershipRepository(services.store), identities: new IdentityRepository(services.store), access: services.access, audit: services.audit });
-  const operator: Caller = { principal: services.principal, ip: null, user_agent: null };
-  let added: Awaited<ReturnType<AccountService['addLocal']>>;
-  try {
-    added = await accounts.addLocal(operator, { email, name: typeof options.name === 'string' ? options.name : undefined, password_hash: passwordHash, project_id: project?.id, role: isRole(role) ? role : undefined });
-  } catch (err) {
-    if (isDomainError(err)) throw new CliError(err.field ? `${err.field}: ${err.message}` : err.message);
-    throw err;
-  }
+  // The same service as /v1 and the dashboard, with the operator as the caller; a refusal is a DomainError,
+  // which cli/main.ts maps to its message and exit code.
+  const added = await services.accounts.addLocal(services.caller, { email, name: typeof options.name === 'string' ? options.name : undefined, password_hash: passwordHash, project_id: project?.id, role: isRole(role) ? role : undefined });
   const { user, created } = added;
   const result = { user: { id: user.id, email: user.email, name: options.name ?? user.name ?? null, created }, membership: project ? { project_id: project.id, role } : null };
   if (options.json) console.log(JSON.stringify(result));

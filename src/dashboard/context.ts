@@ -2,6 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
 import type { Principal } from '../admin/koa-auth.ts';
 import { AccessDenied } from '../access/index.ts';
+import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { sessionEnded, type Project } from '../directory/index.ts';
 import { pageContext } from '../interactions/index.ts';
 import { readForm } from '../http/form.ts';
@@ -11,7 +12,7 @@ import { DASHBOARD_PATH, LOGIN_PATH, SIGNED_OUT_PATH, url } from '../../views/da
 import { chooseProjectPage } from '../../views/dashboard/pages/choose-project.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { noAccessPage } from '../../views/dashboard/pages/no-access.ts';
-import { secretKeyFromEnv } from '../container.ts';
+import { secretKeyFromEnv } from '../config/index.ts';
 import type { JsonObject } from '../store/index.ts';
 import { SecretBox } from '../webhooks/index.ts';
 import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
@@ -48,6 +49,26 @@ export const dashboardHeaders: Middleware = async (ctx, next) => {
   ctx.set('Cache-Control', 'no-store');
   await next();
 };
+
+/** A domain service's refusal as a dashboard page shows it: the message next to its field, and the status. */
+export interface Refusal {
+  /** The form field at fault (the service's `field`), when one is. */
+  field: string | undefined;
+  message: string;
+  status: number;
+}
+
+const REFUSAL_STATUS: Record<DomainErrorCode, number> = { invalid: 400, forbidden: 403, not_found: 404, conflict: 409, rate_limited: 429, unavailable: 503 };
+
+/**
+ * The dashboard's one error mapper (as src/admin/problem.ts is /v1's and src/cli/main.ts's `failure` the
+ * CLI's): a DomainError becomes the message shown next to `field`; anything else is not a refusal
+ * (undefined: the page rethrows it). Pages match on `field` and `code`, never on the message's text.
+ */
+export function refusalOf(err: unknown): Refusal | undefined {
+  if (!(err instanceof DomainError)) return undefined;
+  return { field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
+}
 
 /** Runs an access-policy check: true when it passes, false when the policy refuses (other errors propagate). */
 export async function allowed(check: () => Promise<unknown>): Promise<boolean> {

@@ -40,10 +40,10 @@ async function guard<T>(operation: () => Promise<T>): Promise<T> {
  * stored. It is looked up as absent without a store call, so the provider answers with its own error
  * for an unknown artifact (`invalid_client`, `invalid_grant`, `invalid_token`, `active: false`).
  */
-export const MAX_ID_LENGTH = 512;
+const MAX_ID_LENGTH = 512;
 const neverIssued = (id: unknown): boolean => typeof id !== 'string' || id.length > MAX_ID_LENGTH;
 
-export interface AdapterOptions {
+interface AdapterOptions {
   /** Seconds during which a rotated refresh token may be presented again (0 = never). */
   refreshTokenReuseInterval: number;
 }

@@ -23,7 +23,7 @@ import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
  */
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
-export interface StoredSigningKey {
+interface StoredSigningKey {
   kid: string;
   alg: SigningAlg;
   created_at: string;
@@ -62,7 +62,7 @@ interface KeySetRecord {
 }
 
 /** Key ids, algorithms and dates: what can be shown without opening anything. */
-export type KeyMetadata = Omit<StoredSigningKey, 'jwk'>;
+type KeyMetadata = Omit<StoredSigningKey, 'jwk'>;
 
 const KEYSET_KEY = 'keys:{signing}';
 

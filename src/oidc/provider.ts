@@ -51,7 +51,7 @@ const CLAIMS = {
 /** The `acr` of a sign-in with a password alone. */
 export const PASSWORD_ACR = 'urn:logtrace:acr:password';
 
-export function clientMetadata(client: ClientConfig): ClientMetadata {
+function clientMetadata(client: ClientConfig): ClientMetadata {
   const { first_party, ...metadata } = client;
   const usesRedirects = client.grant_types.includes('authorization_code');
   return {
@@ -72,7 +72,7 @@ function accountOf(ctx: KoaContextWithOIDC): string | undefined {
 /** The admin dashboard (src/dashboard): a first-party public client of this server, always present. */
 export const DASHBOARD_CLIENT_ID = 'logtrace-dashboard';
 
-export function dashboardClient(issuer: string, resourceScopes: readonly string[]): ClientMetadata {
+function dashboardClient(issuer: string, resourceScopes: readonly string[]): ClientMetadata {
   // Only scopes this server offers (a client asking for an unknown scope is invalid metadata).
   const scopes = ['read:logs', 'write:alerts', 'admin:projects'].filter((s) => resourceScopes.includes(s));
   return {

@@ -6,10 +6,10 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
  * Only the built-in public client `logtrace-api-key` may use it; it exists for nothing else.
  */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const API_KEY_TOKEN_TYPE = 'urn:logtrace:params:oauth:token-type:api-key';
+const API_KEY_TOKEN_TYPE = 'urn:logtrace:params:oauth:token-type:api-key';
 export const API_KEY_CLIENT_ID = 'logtrace-api-key';
 
-export type ApiKeyCheck =
+type ApiKeyCheck =
   | { valid: true; key_id: string; project_id: string; scopes: string[]; environment: string; expires_at: string }
   | { valid: false; code: string };
 
@@ -25,7 +25,7 @@ export interface ExchangeDeps {
 }
 
 /** What an exchanged token carries beyond RFC 9068's claims; read by extraTokenClaims and the JWT customizer. */
-export interface ExchangedKey {
+interface ExchangedKey {
   key_id: string;
   project_id: string;
   environment: string;

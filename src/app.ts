@@ -4,20 +4,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
-import type { Services } from '../container.ts';
-import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
-import { firstPartyOfflineAccess } from '../oidc/index.ts';
-import { interactionRoutes, invitationRoutes, pageContext } from '../interactions/index.ts';
-import { errorPage } from '../../views/pages.ts';
-import { storeGate } from './koa-store-gate.ts';
-import { metricsEndpoint } from './metrics.ts';
-import { clientAddress, proxyTrustEnabled } from './koa-client-address.ts';
-import { dashboardRoutes } from '../dashboard/index.ts';
-import { adminApi, storeInputDetail, verifyApi } from '../admin/index.ts';
-import { scimApi } from '../scim/index.ts';
-import { etagOf, ifNoneMatch } from './etag.ts';
+import type { Services } from './container.ts';
+import { StoreInputError, StoreUnavailableError } from './store/index.ts';
+import { firstPartyOfflineAccess } from './oidc/index.ts';
+import { interactionRoutes, invitationRoutes, pageContext } from './interactions/index.ts';
+import { errorPage } from '../views/pages.ts';
+import { storeGate } from './http/koa-store-gate.ts';
+import { metricsEndpoint } from './http/metrics.ts';
+import { clientAddress, proxyTrustEnabled } from './http/koa-client-address.ts';
+import { dashboardRoutes } from './dashboard/index.ts';
+import { adminApi, storeInputDetail, verifyApi } from './admin/index.ts';
+import { scimApi } from './scim/index.ts';
+import { etagOf, ifNoneMatch } from './http/etag.ts';
 
-const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/static');
+const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../views/static');
 
 /** A request id from a trusted proxy's `X-Request-Id`, or a fresh one; echoed in the response. */
 const requestId: Middleware = async (ctx, next) => {
@@ -165,7 +165,7 @@ function publishedKeys(services: Services): Middleware {
   };
 }
 
-export interface AppOptions {
+interface AppOptions {
   /** `metrics.token` / `metrics.token_file`, read at start-up: /metrics then needs it as a bearer token. */
   metricsToken?: string | undefined;
 }
