@@ -15,6 +15,9 @@ import { WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
 import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc/index.ts';
+import { revokeGrant } from './oidc/adapter.ts';
+import { ClientRepository, ClientService } from './clients/index.ts';
+import { PeriodicJob } from './periodic.ts';
 import { Metrics, instrumentStore } from './http/metrics.ts';
 import { StoreHealth } from './http/koa-store-gate.ts';
 import { oidcViews } from './interactions/views.ts';
@@ -49,6 +52,8 @@ export interface Services {
   /** The one access policy every door asks (src/access). */
   access: AccessPolicy;
   webhooks: WebhookService;
+  /** OAuth clients registered at run time (src/clients). */
+  clients: ClientService;
   audit: AuditLog;
   metrics: Metrics;
   providers: ProviderHolder;
@@ -144,6 +149,24 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   webhooks.start();
   const expiryWatcher = new ExpiryWatcher({ store, keys, webhooks, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
   expiryWatcher.start(config.api_keys.expiry_check_seconds);
+  const clientRepository = new ClientRepository(store);
+  const clients = new ClientService({
+    clients: clientRepository,
+    access,
+    audit,
+    webhooks,
+    logger,
+    maxTtlDays: config.api_keys.max_ttl_days,
+    defaultGraceSeconds: 86_400,
+    noticeDays: config.api_keys.expiring_notice_days,
+    configured: config.clients,
+    revokeGrant: (grantId) => revokeGrant(store, grantId),
+  });
+  // client.secret_expiring: one pass at a time across nodes (a store lock), each event once (emitOnce).
+  const clientSecretWatch = new PeriodicJob('client secret expiry watch', logger, async () => {
+    if (await clientRepository.lockWatcher(config.api_keys.expiry_check_seconds - 1)) await clients.watchExpiry();
+  });
+  clientSecretWatch.start(config.api_keys.expiry_check_seconds);
 
   for (const user of config.users) await users.upsertStatic(user);
   if (config.development.bootstrap_organisation) {
@@ -202,8 +225,15 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       return 'unavailable';
     }
   }
-  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access: roleClaims, checkUpstream, ...oidcViews });
-  const providers = new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger));
+  const build = (keySet: KeySet): Provider => buildProvider({ config, store, users, keySet, apiKeys, access: roleClaims, checkUpstream, registeredClients: clients, ...oidcViews });
+  const providers = new ProviderHolder(keySet, build, (provider) => {
+    observeProvider(provider, metrics, logger);
+    // The last time a registered client got a token (shown on its page); buffered in ClientService.
+    provider.on('grant.success', (ctx) => {
+      const clientId = ctx.oidc.client?.clientId;
+      if (clientId) clients.noteToken(clientId);
+    });
+  });
   providers.watch(store, keyBox, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
   storeHealth.start();
@@ -244,6 +274,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
     keyEvents,
     access,
     webhooks,
+    clients,
     audit,
     metrics,
     providers,
@@ -254,6 +285,7 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
       storeHealth.stop();
       connections.stop();
       await expiryWatcher.stop();
+      await clientSecretWatch.stop();
       await webhooks.stop();
       await keys.close();
       await groupRoles.stop();

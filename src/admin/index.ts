@@ -11,6 +11,7 @@ import { invitationRoutes } from './invitations.ts';
 import { roleMappingRoutes } from './role-mappings.ts';
 import { connectionRoutes } from './connections.ts';
 import { provisioningRuleRoutes } from './provisioning-rules.ts';
+import { clientRoutes } from './clients.ts';
 import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
 import { clip } from './context.ts';
@@ -68,6 +69,7 @@ export function adminApi(services: Services): Middleware {
   roleMappingRoutes(router, services);
   connectionRoutes(router, services);
   provisioningRuleRoutes(router, services);
+  clientRoutes(api, services);
   let document: OpenApiDocument | undefined;
   api.add(
     {

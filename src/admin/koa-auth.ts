@@ -56,6 +56,9 @@ export async function authenticateCredential(ctx: Context, credential: string, s
     // Issued before the account's sessions were ended (it was disabled since): void even once enabled again.
     if (typeof payload.iat !== 'number' || sessionEnded(user, payload.iat)) throw new AppError('unauthorized', 'this access token was issued before the account\'s sessions were ended; sign in again');
   }
+  if (payload.sub === payload.client_id && typeof payload.client_id === 'string' && typeof payload.project_id === 'string' && !payload.api_key_id) {
+    return registeredClientPrincipal(ctx, services, payload.client_id, payload);
+  }
   const roles = typeof payload.project_roles === 'object' && payload.project_roles !== null ? (payload.project_roles as Record<string, string>) : {};
   const isClient = payload.sub === payload.client_id;
   return {
@@ -64,6 +67,21 @@ export async function authenticateCredential(ctx: Context, credential: string, s
     scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
     project_roles: roles,
   };
+}
+
+/**
+ * A registered client's own token (client credentials): it holds its token's scopes on its own project's
+ * subtree and nothing else, as an API key does — never another project's, never an owner's right. A
+ * deleted client's tokens lose /v1 at once, whatever their expiry says.
+ */
+async function registeredClientPrincipal(ctx: Context, services: Services, clientId: string, payload: JWTPayload): Promise<Principal> {
+  const client = await services.clients.find(clientId);
+  if (!client || client.project_id !== payload.project_id) {
+    ctx.set('WWW-Authenticate', 'Bearer realm="logtrace", error="invalid_token"');
+    throw new AppError('unauthorized', 'the client behind this access token was deleted');
+  }
+  const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => client.scopes.includes(s)) : [];
+  return { kind: 'api_key', actor: { type: 'client', id: clientId }, project_id: client.project_id, scopes };
 }
 
 export function authMiddleware(services: Services): Middleware {
