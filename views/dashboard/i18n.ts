@@ -275,6 +275,8 @@ const en = {
   'dash.wh.redeliver_failed': 'Delivery {id} cannot be redelivered now (it is still pending, or it no longer exists).',
   'dash.wh.back': 'Back to the webhooks',
   'dash.nav.sso': 'Single sign-on',
+  // Settings → Integrations → Applications (its page's own strings are in views/dashboard/applications.ts).
+  'dash.nav.applications': 'Applications',
   'dash.sso.title': 'Single sign-on',
   'dash.sso.intro': 'Identity providers people of your organisation sign in with. Changes reach every server within seconds.',
   'dash.sso.forbidden': 'Single sign-on is managed by administrators of the organisation (the top-level project).',
@@ -743,6 +745,7 @@ const ru: Record<DashKey, string> = {
   'dash.wh.redeliver_failed': 'Доставку {id} сейчас нельзя отправить снова (она ещё ожидает или её больше нет).',
   'dash.wh.back': 'Вернуться к вебхукам',
   'dash.nav.sso': 'Единый вход',
+  'dash.nav.applications': 'Приложения',
   'dash.sso.title': 'Единый вход',
   'dash.sso.intro': 'Провайдеры удостоверений, через которые входят люди вашей организации. Изменения доходят до всех серверов за секунды.',
   'dash.sso.forbidden': 'Единым входом управляют администраторы организации (проекта верхнего уровня).',

@@ -17,7 +17,7 @@ export interface Chrome {
   user?: { email: string; name: string | null } | undefined;
   csrf?: string | undefined;
   project?: { id: string; name: string } | undefined;
-  section?: 'api-access' | 'log' | 'members' | 'webhooks' | 'sso' | undefined;
+  section?: 'api-access' | 'log' | 'members' | 'webhooks' | 'sso' | 'applications' | undefined;
   /** Administers an organisation (a root project): may manage single sign-on. */
   orgAdmin?: boolean | undefined;
 }
@@ -48,7 +48,10 @@ export const INVITATION_REVOKE_PATH = `${MEMBERS_PATH}/invitations/revoke`;
 export const MAPPING_ADD_PATH = `${MEMBERS_PATH}/mappings/add`;
 export const MAPPING_DELETE_PATH = `${MEMBERS_PATH}/mappings/delete`;
 
-const SECTION_PATHS: Record<NonNullable<Chrome['section']>, string> = { 'api-access': API_ACCESS_PATH, log: LOG_PATH, members: MEMBERS_PATH, webhooks: WEBHOOKS_PATH, sso: SSO_PATH };
+/** Settings → Integrations → Applications (views/dashboard/applications.ts). */
+const APPLICATIONS_NAV_PATH = '/dashboard/settings/integrations/applications';
+
+const SECTION_PATHS: Record<NonNullable<Chrome['section']>, string> = { 'api-access': API_ACCESS_PATH, log: LOG_PATH, members: MEMBERS_PATH, webhooks: WEBHOOKS_PATH, sso: SSO_PATH, applications: APPLICATIONS_NAV_PATH };
 
 const LANGUAGE_NAMES: Record<Lang, string> = { en: 'English', ru: 'Русский' };
 
@@ -107,6 +110,7 @@ ${chrome.section ? html`<nav class="sidenav" aria-label="${t('dash.nav')}">
     ${navItem('log', url(LOG_PATH, { project: project?.id }), t('dash.nav.security_log'))}
     ${navItem('members', url(MEMBERS_PATH, { project: project?.id }), t('dash.nav.members'))}
     ${navItem('webhooks', url(WEBHOOKS_PATH, { project: project?.id }), t('dash.nav.webhooks'))}
+    ${navItem('applications', url(APPLICATIONS_NAV_PATH, { project: project?.id }), t('dash.nav.applications'))}
     ${chrome.orgAdmin ? navItem('sso', SSO_PATH, t('dash.nav.sso')) : ''}
   </ul>
 </nav>` : ''}
