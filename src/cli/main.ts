@@ -9,6 +9,7 @@ import { openCliServices } from './services.ts';
 import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
 import { AccessDenied } from '../access/index.ts';
 import { usersCommand } from './users.ts';
+import { clientsCommand, CLIENTS_USAGE } from './clients.ts';
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
 
@@ -24,6 +25,7 @@ Commands:
   users add --email <e> [--name <n>] [--project <id|name> --role owner|admin|member|viewer]
             [--password-stdin] [--json]
                                 a local account (password from standard input) with a role
+${CLIENTS_USAGE}
   hash-password                 read a password from standard input, print its argon2id hash
   signing-keys list [--json]    list signing keys (never the private parts)
   signing-keys rotate [--alg ES256|EdDSA|RS256] [--now] [--json]
@@ -63,6 +65,7 @@ function keyBox(store: Store): SecretBox | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'clients' && !argv.includes('--help') && !argv.includes('-h')) return clientsCommand(argv.slice(1), loadConfig);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

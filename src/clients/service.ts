@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { AccessPolicy } from '../access/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Actor, type Caller } from '../domain/index.ts';
@@ -81,7 +80,8 @@ export interface ClientServiceDeps {
   access: AccessPolicy;
   audit: AuditLog;
   webhooks: ClientEventSink;
-  logger: Logger;
+  /** Where a failed background write is reported (pino in the server). */
+  logger: { warn(obj: object, msg: string): void };
   /** api_keys.max_ttl_days: the longest secret_ttl_days. */
   maxTtlDays: number;
   /** How long a rotated-out secret keeps authenticating when the rotation names no grace (24 h). */
