@@ -11,6 +11,7 @@ import type { Actor } from '../domain/index.ts';
  *   client:last-token:{id}      { at } the last time the client got a token
  *   client:watch:{all}          ids of clients whose secrets expire (the expiry watcher's list)
  *   client:watcher:{lock}       one watcher pass at a time across nodes
+ *   client:lock:{id}            one change of a client at a time (rotate, update, delete), across nodes
  */
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
@@ -53,6 +54,9 @@ const grantIndex = (id: string) => `client:grants:{${id}}`;
 const lastTokenKey = (id: string) => `client:last-token:{${id}}`;
 const WATCH = 'client:watch:{all}';
 const WATCHER_LOCK = 'client:watcher:{lock}';
+const changeLock = (id: string) => `client:lock:{${id}}`;
+/** Longer than any change takes; a crashed holder frees it by expiry. */
+const CHANGE_LOCK_SECONDS = 10;
 
 /** Grants live at most a year (src/oidc/provider.ts ttl.Grant); their index a little longer. */
 const GRANT_INDEX_TTL = 400 * 86_400;
@@ -123,6 +127,18 @@ export class ClientRepository {
 
   async unwatch(clientId: string): Promise<void> {
     await this.store.srem(WATCH, [clientId]);
+  }
+
+  /**
+   * One change of a client at a time: two rotations racing would each keep the secret as it was before
+   * both, losing one new secret; a rotation racing a delete would write the deleted client back.
+   */
+  async lockChange(clientId: string): Promise<boolean> {
+    return this.store.putIfAbsent(changeLock(clientId), { at: new Date().toISOString() }, CHANGE_LOCK_SECONDS);
+  }
+
+  async unlockChange(clientId: string): Promise<void> {
+    await this.store.delete(changeLock(clientId));
   }
 
   /** One watcher pass at a time across nodes. */

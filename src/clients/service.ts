@@ -240,6 +240,10 @@ export class ClientService {
   }
 
   async update(caller: Caller, clientId: string, input: UpdateClientInput): Promise<ClientView> {
+    return this.exclusive(clientId, () => this.updateLocked(caller, clientId, input));
+  }
+
+  private async updateLocked(caller: Caller, clientId: string, input: UpdateClientInput): Promise<ClientView> {
     const record = await this.managed(caller, clientId, 'change');
     const { access } = this.deps;
     const principal = caller.principal;
@@ -281,6 +285,10 @@ export class ClientService {
 
   /** Deletes the client: it stops authenticating at once on every node; its grants and refresh tokens end. */
   async delete(caller: Caller, clientId: string): Promise<ClientView> {
+    return this.exclusive(clientId, () => this.deleteLocked(caller, clientId));
+  }
+
+  private async deleteLocked(caller: Caller, clientId: string): Promise<ClientView> {
     const record = await this.managed(caller, clientId, 'delete');
     const { clients } = this.deps;
     const view = this.view(record, await clients.lastToken(clientId));
@@ -298,6 +306,10 @@ export class ClientService {
    * 0 = at once) so a service can roll without downtime; one older than that is dropped.
    */
   async rotateSecret(caller: Caller, clientId: string, input: { grace_seconds?: number | undefined }): Promise<{ client_secret: string; secret_expires_at?: string; client: ClientView }> {
+    return this.exclusive(clientId, () => this.rotateLocked(caller, clientId, input));
+  }
+
+  private async rotateLocked(caller: Caller, clientId: string, input: { grace_seconds?: number | undefined }): Promise<{ client_secret: string; secret_expires_at?: string; client: ClientView }> {
     const record = await this.managed(caller, clientId, 'rotate the secret of');
     if (record.type !== 'confidential') throw new DomainError('conflict', `client ${clientId} is a public client: it has no secret to rotate`);
     const grace = input.grace_seconds ?? this.deps.defaultGraceSeconds;
@@ -340,6 +352,19 @@ export class ClientService {
   }
 
   // ---- helpers ----
+
+  /** Runs one change of a client while holding its lock (every node); a concurrent change is a 409. */
+  private async exclusive<T>(clientId: string, change: () => Promise<T>): Promise<T> {
+    if (clientId.length > 128 || !(await this.deps.clients.lockChange(clientId))) {
+      if (clientId.length > 128) throw notFound(clientId);
+      throw new DomainError('conflict', `another change of client ${clientId} is in progress; try again`);
+    }
+    try {
+      return await change();
+    } finally {
+      await this.deps.clients.unlockChange(clientId);
+    }
+  }
 
   /** A registered client the caller administers: 404 for a client it may not know of, 409 for a configured one. */
   private async managed(caller: Caller, clientId: string, action?: string): Promise<ClientRecord> {

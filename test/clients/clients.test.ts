@@ -173,6 +173,27 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
     await ccToken(a, id, third);
   });
 
+  it('two rotations racing on two nodes never hand out a secret that does not work; a rotation never revives a deleted client', async () => {
+    const created = (await admin()('POST', '/v1/clients', { project_id: boot.project.id, name: 'Racer', type: 'confidential', grant_types: ['client_credentials'], scopes: ['read:logs'] })).body;
+    const id = String(created.client_id);
+    const results = await Promise.all([a, b, a, b].map((node) => api(node.url, boot.key.key)('POST', `/v1/clients/${id}/secret/rotate`, { grace_seconds: 3600 })));
+    expect(results.every((r) => r.status === 201 || r.status === 409)).toBe(true);
+    const issued = results.filter((r) => r.status === 201).map((r) => String(r.body.client_secret));
+    expect(issued.length).toBeGreaterThan(0);
+    // The current secret and the one rotated out within its grace work: no rotation's secret was lost.
+    const works = await Promise.all(issued.map((secret) => ccToken(b, id, secret).then(() => true, () => false)));
+    expect(works.filter(Boolean).length).toBe(Math.min(issued.length, 2));
+    const [rotation, deletion] = await Promise.all([
+      api(a.url, boot.key.key)('POST', `/v1/clients/${id}/secret/rotate`, { grace_seconds: 0 }),
+      api(b.url, boot.key.key)('DELETE', `/v1/clients/${id}`),
+    ]);
+    if (deletion.status === 409) expect((await admin()('DELETE', `/v1/clients/${id}`)).status).toBe(200);
+    else expect(deletion.status).toBe(200);
+    expect([201, 404, 409]).toContain(rotation.status);
+    expect((await admin()('GET', `/v1/clients/${id}`)).status).toBe(404);
+    if (rotation.status === 201) expect(await oauthError(ccToken(b, id, String(rotation.body.client_secret)))).toBe('invalid_client');
+  });
+
   it('an expired secret no longer authenticates', async () => {
     const created = (await admin()('POST', '/v1/clients', { project_id: boot.project.id, name: 'Expiring', type: 'confidential', grant_types: ['client_credentials'], scopes: ['read:logs'], secret_ttl_days: 30 })).body;
     const id = String(created.client_id);
