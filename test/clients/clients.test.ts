@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import type { Browser } from 'playwright-core';
-import { startAuthServer, testConfig, type AuthServer } from '../support/auth-server.ts';
+import { REDIRECT_URI, startAuthServer, testConfig, type AuthServer } from '../support/auth-server.ts';
+import { codeFlowTokens } from '../support/http-login.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { api, bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
 import { launchBrowser } from '../support/browser.ts';
@@ -294,6 +295,26 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
     expect((await api(a.url, other.key.key)('PATCH', `/v1/clients/${id}`, { name: 'theirs' })).status).toBe(404);
     expect((await api(a.url, other.key.key)('DELETE', `/v1/clients/${id}`)).status).toBe(404);
     expect((await admin()('GET', `/v1/clients/${id}`)).body.name).toBe('Web app');
+  });
+
+  it('a person\'s token through a registered application reaches the application\'s project only, never as an owner', async () => {
+    await personApi(a, { email: 'hal@example.com', project: other.project.id, role: 'admin' });
+    const owner = await personApi(a, { email: 'hal@example.com', project: boot.project.id, role: 'owner' });
+    const made = await owner.call('POST', '/v1/clients', { project_id: boot.project.id, name: 'Ops console', type: 'public', grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scopes: ['openid', 'read:logs', 'admin:projects'], first_party: true });
+    expect(made.status).toBe(201);
+    const id = String(made.body.client_id);
+    const tokens = await codeFlowTokens(await rp(a, id), { email: 'hal@example.com', password: owner.password, scope: 'openid read:logs admin:projects' });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ project_id: boot.project.id, client_id: id });
+    const viaApp = api(b.url, tokens.access_token);
+    expect((await viaApp('GET', `/v1/clients?project_id=${boot.project.id}`)).status).toBe(200);
+    // The same person administers Other Org, but not through an application of Acme.
+    expect((await owner.call('GET', `/v1/clients?project_id=${other.project.id}`)).status).toBe(200);
+    expect((await viaApp('GET', `/v1/clients?project_id=${other.project.id}`)).status).toBe(403);
+    // An owner's right is never exercised through an application.
+    expect((await viaApp('PATCH', `/v1/clients/${id}`, { first_party: false })).status).toBe(403);
+    // Deleted: the person's token through it stops at once.
+    expect((await owner.call('DELETE', `/v1/clients/${id}`)).status).toBe(200);
+    expect((await viaApp('GET', `/v1/clients?project_id=${boot.project.id}`)).status).toBe(401);
   });
 
   it('lists the configuration file\'s clients read-only (origin "config") and refuses changing them', async () => {
