@@ -191,6 +191,9 @@ export async function buildServices(config: Config, logger: Logger): Promise<Ser
   const roleClaims = {
     rolesOf: (accountId: string) => memberships.rolesOf(accountId),
     scopesOf: (roles: Record<string, string>) => scopesForRoles(Object.values(roles).filter(isRole) as Role[]),
+    // A token through a client registered in a project: what the person's roles give there (the access policy).
+    scopesOnProject: async (accountId: string, projectId: string) =>
+      new Set(await access.scopesOn({ kind: 'token', actor: { type: 'user', id: accountId }, scopes: ['read:logs', 'write:alerts', 'admin:projects'], project_roles: await memberships.rolesOf(accountId) }, projectId)),
   };
   async function upstreamGone(userId: string, connector: Connector, reason: string): Promise<'gone'> {
     await upstreamSessions.forget(userId);

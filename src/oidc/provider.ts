@@ -24,6 +24,12 @@ export interface ProviderDeps {
   access?: {
     rolesOf(accountId: string): Promise<Record<string, string>>;
     scopesOf(roles: Record<string, string>): Set<string>;
+    /**
+     * The scopes a person's roles give on one project (roles on it or above it). A token through a client
+     * registered in a project (src/clients) carries that project as `project_id`, and resource servers read
+     * its scope as rights on that project alone: it holds only what the person holds there.
+     */
+    scopesOnProject?(accountId: string, projectId: string): Promise<Set<string>>;
   };
   /**
    * At our refresh_token grant: ask the upstream identity provider whether the account still exists
@@ -224,7 +230,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
           const accountId = accountOf(ctx);
           let scope = config.resource.scopes;
           if (accountId && deps.access && ctx.oidc.route === 'token') {
-            const allowed = deps.access.scopesOf(await deps.access.rolesOf(accountId));
+            const project = projectOfClient(client);
+            const allowed = project && deps.access.scopesOnProject ? await deps.access.scopesOnProject(accountId, project) : deps.access.scopesOf(await deps.access.rolesOf(accountId));
             scope = scope.filter((s) => allowed.has(s));
           }
           return {

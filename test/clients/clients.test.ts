@@ -312,6 +312,13 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
     expect((await viaApp('GET', `/v1/clients?project_id=${other.project.id}`)).status).toBe(403);
     // An owner's right is never exercised through an application.
     expect((await viaApp('PATCH', `/v1/clients/${id}`, { first_party: false })).status).toBe(403);
+    // A viewer of Acme who administers Other Org: through Acme's application the token holds only what
+    // the viewer holds on Acme (the log API reads `scope` as rights on `project_id`).
+    await personApi(a, { email: 'ivy@example.com', project: other.project.id, role: 'admin' });
+    const ivy = await personApi(a, { email: 'ivy@example.com', project: boot.project.id, role: 'viewer' });
+    const ivyTokens = await codeFlowTokens(await rp(b, id), { email: 'ivy@example.com', password: ivy.password, scope: 'openid read:logs admin:projects' });
+    expect(decodeJwt(ivyTokens.access_token)).toMatchObject({ project_id: boot.project.id, scope: 'read:logs' });
+    expect((await api(a.url, ivyTokens.access_token)('GET', `/v1/clients?project_id=${other.project.id}`)).status).toBe(403);
     // Deleted: the person's token through it stops at once.
     expect((await owner.call('DELETE', `/v1/clients/${id}`)).status).toBe(200);
     expect((await viaApp('GET', `/v1/clients?project_id=${boot.project.id}`)).status).toBe(401);
