@@ -11,6 +11,7 @@ import { startCallbackServer } from '../support/wait.ts';
 import { freePort } from '../support/ports.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { ClientRepository } from '../../src/clients/index.ts';
+import { createVerifier } from '../../src/verifier/index.ts';
 
 type Json = Record<string, unknown>;
 
@@ -127,6 +128,20 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
     // Deleted: its token loses /v1 at once, on the other node too.
     expect((await admin()('DELETE', `/v1/clients/${String(created.client_id)}`)).status).toBe(200);
     expect((await api(b.url, token)('GET', `/v1/clients?project_id=${boot.project.id}`)).status).toBe(401);
+  });
+
+  it('the log API (logtrace-auth/verifier) reads a registered client\'s token as rights on its project, offline', async () => {
+    const created = (await admin()('POST', '/v1/clients', { project_id: boot.project.id, name: 'Shipper', type: 'confidential', grant_types: ['client_credentials'], scopes: ['read:logs', 'write:alerts'] })).body;
+    const token = (await ccToken(b, String(created.client_id), String(created.client_secret), 'write:alerts')).access_token;
+    const verifier = createVerifier({ issuer: a.url, audience: 'https://api.logtrace.test', apiKeys: { credential: boot.key.key } });
+    try {
+      const principal = await verifier.verify({ authorization: `Bearer ${token}`, scope: 'write:alerts', project_id: boot.project.id });
+      expect(principal).toMatchObject({ kind: 'jwt', client_id: created.client_id, project_id: boot.project.id, scopes: ['write:alerts'] });
+      await expect(verifier.verify({ authorization: `Bearer ${token}`, scope: 'read:logs', project_id: boot.project.id })).rejects.toMatchObject({ status: 403 });
+      await expect(verifier.verify({ authorization: `Bearer ${token}`, scope: 'write:alerts', project_id: other.project.id })).rejects.toMatchObject({ status: 403 });
+    } finally {
+      await verifier.close();
+    }
   });
 
   it('refuses bad input with a specific problem and changes nothing', async () => {
