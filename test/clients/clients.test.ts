@@ -297,6 +297,15 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
     expect((await viewer.call('POST', '/v1/clients', body)).status).toBe(403);
     const created = (await adminPerson.call('POST', '/v1/clients', body)).body;
     const id = String(created.client_id);
+    // oidc-provider accepts the registered metadata (http on localhost included): /auth starts a sign-in.
+    const verifier = client.randomPKCECodeVerifier();
+    const start = client.buildAuthorizationUrl(await rp(b, id, String(created.client_secret)), { redirect_uri: 'http://localhost:3000/cb', scope: 'openid read:logs', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const started = await fetch(start, { redirect: 'manual' });
+    expect(started.status).toBe(303);
+    expect(started.headers.get('location')).toMatch(/^\/interaction\//);
+    // A redirect URI it was not registered with is refused (exact match).
+    start.searchParams.set('redirect_uri', 'https://web.example/other');
+    expect((await fetch(start, { redirect: 'manual' })).status).toBe(400);
     const patch = await adminPerson.call('PATCH', `/v1/clients/${id}`, { first_party: true });
     expect(patch.status).toBe(403);
     expect(patch.body.field).toBe('first_party');
