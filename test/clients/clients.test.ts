@@ -324,11 +324,21 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
   it('a person\'s token through a registered application reaches the application\'s project only, never as an owner', async () => {
     await personApi(a, { email: 'hal@example.com', project: other.project.id, role: 'admin' });
     const owner = await personApi(a, { email: 'hal@example.com', project: boot.project.id, role: 'owner' });
-    const made = await owner.call('POST', '/v1/clients', { project_id: boot.project.id, name: 'Ops console', type: 'public', grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scopes: ['openid', 'read:logs', 'admin:projects'], first_party: true });
+    const made = await owner.call('POST', '/v1/clients', { project_id: boot.project.id, name: 'Ops console', type: 'public', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: [REDIRECT_URI], scopes: ['openid', 'offline_access', 'read:logs', 'admin:projects'], first_party: true });
     expect(made.status).toBe(201);
     const id = String(made.body.client_id);
-    const tokens = await codeFlowTokens(await rp(a, id), { email: 'hal@example.com', password: owner.password, scope: 'openid read:logs admin:projects' });
+    const tokens = await codeFlowTokens(await rp(a, id), { email: 'hal@example.com', password: owner.password, scope: 'openid offline_access read:logs admin:projects' });
     expect(decodeJwt(tokens.access_token)).toMatchObject({ project_id: boot.project.id, client_id: id });
+
+    // A first-party registered client gets its refresh token without a consent screen; it introspects and
+    // revokes its own tokens (on either node); another registered client may not introspect them.
+    expect(tokens.refresh_token).toBeTruthy();
+    expect(await client.tokenIntrospection(await rp(b, id), tokens.refresh_token!)).toMatchObject({ active: true, client_id: id, sub: owner.user.id });
+    const stranger = (await admin()('POST', '/v1/clients', { project_id: boot.project.id, name: 'Stranger', type: 'confidential', grant_types: ['client_credentials'], scopes: ['read:logs'] })).body;
+    expect(await client.tokenIntrospection(await rp(a, String(stranger.client_id), String(stranger.client_secret)), tokens.refresh_token!)).toEqual({ active: false });
+    const second = await client.refreshTokenGrant(await rp(b, id), tokens.refresh_token!);
+    await client.tokenRevocation(await rp(a, id), second.refresh_token!);
+    expect(await oauthError(client.refreshTokenGrant(await rp(b, id), second.refresh_token!))).toBe('invalid_grant');
     const viaApp = api(b.url, tokens.access_token);
     expect((await viaApp('GET', `/v1/clients?project_id=${boot.project.id}`)).status).toBe(200);
     // The same person administers Other Org, but not through an application of Acme.
