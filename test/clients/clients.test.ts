@@ -180,6 +180,14 @@ describe('OAuth clients registered at run time, on two nodes sharing Redis', () 
     expect(second).not.toBe(first);
     await ccToken(b, id, first);
     await ccToken(b, id, second);
+    expect(Date.parse(String((rotated.body.client as Json).previous_secret_expires_at)) - Date.now()).toBeGreaterThan(3500_000);
+    // The grace ends (moved into the past in the shared store, as an hour passing would): only the new one.
+    const repository = new ClientRepository(store);
+    const record = (await repository.get(id))!;
+    await repository.save({ ...record, secrets: record.secrets.map((s, i) => (i === 1 ? { ...s, grace_until: new Date(Date.now() - 1000).toISOString() } : s)) });
+    expect(await oauthError(ccToken(b, id, first))).toBe('invalid_client');
+    expect(await oauthError(ccToken(a, id, first))).toBe('invalid_client');
+    await ccToken(b, id, second);
     const again = await admin()('POST', `/v1/clients/${id}/secret/rotate`, { grace_seconds: 0 });
     const third = String(again.body.client_secret);
     for (const old of [first, second]) expect(await oauthError(ccToken(b, id, old))).toBe('invalid_client');
