@@ -3,8 +3,8 @@ import type { StoredSecret } from './repository.ts';
 
 /**
  * Client secrets: `lts_` + 43 base64url characters (256 random bits), recognisable by secret scanners.
- * Stored as SHA-256 only: a machine secret this long gains nothing from a slow hash (see
- * docs of src/keys/format.ts), and the token endpoint's hot path stays one hash.
+ * Stored as SHA-256 only: a machine secret this long gains nothing from a slow hash (as for API keys,
+ * src/keys/format.ts), and the token endpoint's hot path stays one hash.
  */
 export const SECRET_PREFIX = 'lts_';
 export const CLIENT_ID_PREFIX = 'ltc_';
