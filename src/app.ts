@@ -244,7 +244,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
   app.use(scimApi(services, services.scim));
   app.use(securityHeaders(config.issuer.startsWith('https:')));
   app.use(only(isPage, pages.routes()));
-  app.use(firstPartyOfflineAccess(config));
+  app.use(firstPartyOfflineAccess(config, async (clientId) => (await services.clients.find(clientId))?.first_party === true));
   app.use(publishedKeys(services));
   // oidc-provider answers everything else (/auth, /token, discovery…), as its own Koa app.
   app.use(async (ctx) => {

@@ -13,12 +13,15 @@ import { ConnectionSet } from './connectors/connections.ts';
 import { ConnectionService } from './connectors/service.ts';
 import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { SecretBox } from './webhooks/index.ts';
-import { ExpiryWatcher, KeyEventFeed, KeyRepository, KeyService } from './keys/index.ts';
+import { ExpiryWatcher, KeyEventFeed, KeyRepository, KeyService, KEY_SCOPES } from './keys/index.ts';
 import { keyExchange } from './keys/exchange.ts';
 import { WebhookRepository, WebhookService } from './webhooks/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
 import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc/index.ts';
+import { revokeGrant } from './oidc/adapter.ts';
+import { ClientRepository, ClientService } from './clients/index.ts';
+import { PeriodicJob } from './periodic.ts';
 import { Metrics, instrumentStore } from './http/metrics.ts';
 import { StoreHealth } from './http/koa-store-gate.ts';
 import { oidcViews } from './interactions/views.ts';
@@ -72,6 +75,8 @@ export interface Services {
   /** The one access policy every door asks (src/access). */
   access: AccessPolicy;
   webhooks: WebhookService;
+  /** OAuth clients registered at run time (src/clients). */
+  clients: ClientService;
   audit: AuditLog;
   metrics: Metrics;
   providers: ProviderHolder;
@@ -209,6 +214,24 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
   });
   const expiryWatcher = new ExpiryWatcher({ store, keys: keyRepository, webhooks: webhookRepository, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
   if (server) expiryWatcher.start(config.api_keys.expiry_check_seconds);
+  const clientRepository = new ClientRepository(store);
+  const clients = new ClientService({
+    clients: clientRepository,
+    access,
+    audit,
+    webhooks,
+    logger,
+    maxTtlDays: config.api_keys.max_ttl_days,
+    defaultGraceSeconds: 86_400,
+    noticeDays: config.api_keys.expiring_notice_days,
+    configured: config.clients,
+    revokeGrant: (grantId) => revokeGrant(store, grantId),
+  });
+  // client.secret_expiring: one pass at a time across nodes (a store lock), each event once (emitOnce).
+  const clientSecretWatch = new PeriodicJob('client secret expiry watch', logger, async () => {
+    if (await clientRepository.lockWatcher(config.api_keys.expiry_check_seconds - 1)) await clients.watchExpiry();
+  });
+  if (server) clientSecretWatch.start(config.api_keys.expiry_check_seconds);
 
   if (server) {
     for (const user of config.users) await users.upsertStatic(user);
@@ -218,6 +241,7 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
   }
 
   const upstreamCheck = new UpstreamSessionCheck({ sessions: upstreamSessions, connections, groupRoles, audit, logger, sessionTtlSeconds: config.tokens.refresh_token_ttl });
+  const roles = tokenRoles(memberships);
   const build = (keySet: KeySet): Provider =>
     buildProvider({
       config,
@@ -225,11 +249,26 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
       users,
       keySet,
       apiKeys: keyExchange({ keys: keyRepository, access, audit }),
-      access: tokenRoles(memberships),
+      access: {
+        ...roles,
+        // A token through a client registered in a project: what the person's roles give there (the access policy).
+        scopesOnProject: async (accountId: string, projectId: string) =>
+          new Set(await access.scopesOn({ kind: 'token', actor: { type: 'user', id: accountId }, scopes: [...KEY_SCOPES], project_roles: await roles.rolesOf(accountId) }, projectId)),
+      },
       checkUpstream: (accountId) => upstreamCheck.check(accountId),
+      registeredClients: clients,
       ...oidcViews,
     });
-  const providers = keySet ? new ProviderHolder(keySet, build, (provider) => observeProvider(provider, metrics, logger)) : undefined;
+  const providers = keySet
+    ? new ProviderHolder(keySet, build, (provider) => {
+        observeProvider(provider, metrics, logger);
+        // The last time a registered client got a token (shown on its page); buffered in ClientService.
+        provider.on('grant.success', (ctx) => {
+          const clientId = ctx.oidc.client?.clientId;
+          if (clientId) clients.noteToken(clientId);
+        });
+      })
+    : undefined;
   providers?.watch(store, keyBox, config.signing_keys.reload_interval, logger);
   const storeHealth = new StoreHealth(rawStore, logger);
   if (server) storeHealth.start();
@@ -263,6 +302,7 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
     keyEvents,
     access,
     webhooks,
+    clients,
     audit,
     metrics,
     ...(providers ? { providers } : {}),
@@ -273,6 +313,7 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
       storeHealth.stop();
       connections.stop();
       await expiryWatcher.stop();
+      await clientSecretWatch.stop();
       await webhookRepository.stop();
       await keys.close();
       await groupRoles.stop();

@@ -186,6 +186,17 @@ export class AccessPolicy {
     if (missing.length) throw new AccessDenied('forbidden', `a key cannot hold scopes its creator lacks: ${missing.join(', ')}`, field);
   }
 
+  /**
+   * Registering or changing an OAuth client (src/clients): admin:projects on its project, and its log API
+   * scopes within the caller's there — the key rule, since the client's tokens carry them. OpenID scopes
+   * (openid, email, profile, offline_access) are about the person signing in and need nothing more.
+   */
+  async requireClientScopes(principal: Principal, projectId: string, scopes: readonly string[], about?: string): Promise<void> {
+    const held = await this.require(principal, projectId, ADMIN, 'project_id', about);
+    const missing = scopes.filter((s) => ALL_SCOPES.includes(s) && !held.includes(s));
+    if (missing.length) throw new AccessDenied('forbidden', `a client cannot hold scopes its creator lacks: ${missing.join(', ')}`, 'scopes');
+  }
+
   /** Reading, revoking or reading usage of a key: admin:projects on its project; a key may always revoke itself. */
   async requireKeyAdmin(principal: Principal, key: { id: string; project_id: string }, action: 'read' | 'revoke' = 'read'): Promise<void> {
     if (action === 'revoke' && principal.kind === 'api_key' && principal.actor.id === key.id) return;

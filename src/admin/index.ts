@@ -12,6 +12,7 @@ import { invitationRoutes } from './invitations.ts';
 import { roleMappingRoutes } from './role-mappings.ts';
 import { connectionRoutes } from './connections.ts';
 import { provisioningRuleRoutes } from './provisioning-rules.ts';
+import { clientRoutes } from './clients.ts';
 import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
 import { clip } from './context.ts';
@@ -70,6 +71,7 @@ export function adminApi(services: Services): Middleware {
   roleMappingRoutes(api, services);
   connectionRoutes(api, { connectionService: services.connectionService });
   provisioningRuleRoutes(api, services);
+  clientRoutes(api, services);
   let document: OpenApiDocument | undefined;
   api.add(
     {

@@ -57,6 +57,9 @@ export async function authenticateCredential(ctx: Context, credential: string, s
     if (typeof payload.iat !== 'number' || sessionEnded(user, payload.iat)) throw new AppError('unauthorized', 'this access token was issued before the account\'s sessions were ended; sign in again');
   }
   const roles = typeof payload.project_roles === 'object' && payload.project_roles !== null ? (payload.project_roles as Record<string, string>) : {};
+  if (typeof payload.client_id === 'string' && typeof payload.project_id === 'string' && !payload.api_key_id) {
+    return registeredClientPrincipal(ctx, services, payload.client_id, payload, roles);
+  }
   const isClient = payload.sub === payload.client_id;
   return {
     kind: 'token',
@@ -64,6 +67,26 @@ export async function authenticateCredential(ctx: Context, credential: string, s
     scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
     project_roles: roles,
   };
+}
+
+/**
+ * A token of a client registered in a project (src/clients) reaches that project's subtree only, as an API
+ * key does — never another project's (another organisation's), never an owner's right:
+ * - the client's own token (client credentials): its token's scopes there;
+ * - a person's token through the client: what the person's roles give there, within the token's scopes.
+ * A deleted client's tokens lose /v1 at once, whatever their expiry says.
+ */
+async function registeredClientPrincipal(ctx: Context, services: Services, clientId: string, payload: JWTPayload, roles: Record<string, string>): Promise<Principal> {
+  const client = await services.clients.find(clientId);
+  if (!client || client.project_id !== payload.project_id) {
+    ctx.set('WWW-Authenticate', 'Bearer realm="logtrace", error="invalid_token"');
+    throw new AppError('unauthorized', 'the client behind this access token was deleted');
+  }
+  const tokenScopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => client.scopes.includes(s)) : [];
+  if (payload.sub === payload.client_id) return { kind: 'api_key', actor: { type: 'client', id: clientId }, project_id: client.project_id, scopes: tokenScopes };
+  const person: Principal = { kind: 'token', actor: { type: 'user', id: typeof payload.sub === 'string' ? payload.sub : null }, scopes: tokenScopes, project_roles: roles };
+  const held = await services.access.scopesOn(person, client.project_id);
+  return { kind: 'api_key', actor: person.actor, project_id: client.project_id, scopes: held };
 }
 
 export function authMiddleware(services: Services): Middleware {

@@ -5,11 +5,12 @@ import type { Store } from '../store/index.ts';
 import { hashPassword } from '../directory/index.ts';
 import { ensureKeySet, listSigningKeys, rotateCookieKeys, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
 import { SecretBox } from '../webhooks/index.ts';
-import { DomainError } from '../domain/index.ts';
+import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { buildServices } from '../container.ts';
 import { operator, type CliServices } from './services.ts';
 import { bootstrapCommand, keysCommand, CliError, type Options } from './keys.ts';
 import { usersCommand } from './users.ts';
+import { clientsCommand, CLIENTS_USAGE } from './clients.ts';
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
 
@@ -25,6 +26,7 @@ Commands:
   users add --email <e> [--name <n>] [--project <id|name> --role owner|admin|member|viewer]
             [--password-stdin] [--json]
                                 a local account (password from standard input) with a role
+${CLIENTS_USAGE}
   hash-password                 read a password from standard input, print its argon2id hash
   signing-keys list [--json]    list signing keys (never the private parts)
   signing-keys rotate [--alg ES256|EdDSA|RS256] [--now] [--json]
@@ -68,29 +70,45 @@ function keyBox(store: Store): SecretBox | undefined {
   return secretKey ? new SecretBox(store, secretKey) : undefined;
 }
 
+/** Every command's options; an unknown or malformed one is a usage error (exit 2). */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        alg: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        project: { type: 'string' },
+        name: { type: 'string' },
+        scopes: { type: 'string' },
+        env: { type: 'string' },
+        'ttl-days': { type: 'string' },
+        'ip-allowlist': { type: 'string' },
+        'auto-rotate': { type: 'boolean' },
+        id: { type: 'string' },
+        'grace-seconds': { type: 'string' },
+        email: { type: 'string' },
+        role: { type: 'string' },
+        'password-stdin': { type: 'boolean' },
+        now: { type: 'boolean', default: false },
+        type: { type: 'string' },
+        'grant-types': { type: 'string' },
+        'redirect-uris': { type: 'string' },
+        'post-logout-redirect-uris': { type: 'string' },
+        'first-party': { type: 'boolean' },
+        'secret-ttl-days': { type: 'string' },
+        'client-id': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new CliError(`${err instanceof Error ? err.message : String(err)} (see --help)`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      alg: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      project: { type: 'string' },
-      name: { type: 'string' },
-      scopes: { type: 'string' },
-      env: { type: 'string' },
-      'ttl-days': { type: 'string' },
-      'ip-allowlist': { type: 'string' },
-      'auto-rotate': { type: 'boolean' },
-      id: { type: 'string' },
-      'grace-seconds': { type: 'string' },
-      email: { type: 'string' },
-      role: { type: 'string' },
-      'password-stdin': { type: 'boolean' },
-      now: { type: 'boolean', default: false },
-    },
-  });
+  const { positionals, values } = parseCommandLine(argv);
   const [command, sub] = positionals;
   if (values.help || !command) {
     console.log(USAGE);
@@ -110,6 +128,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'bootstrap') return withServices((services) => bootstrapCommand(services, values as Options));
   if (command === 'users') return withServices((services) => usersCommand(services, sub, values as Options));
   if (command === 'keys') return withServices((services) => keysCommand(services, sub, values as Options));
+  if (command === 'clients') return withServices((services) => clientsCommand(services, sub, values as Options));
 
   if (command === 'signing-keys' && sub === 'list') {
     return withServices(async ({ store }) => {
@@ -160,17 +179,20 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/** Exit codes of a refused command, by kind, so scripts can tell them apart (0: done, 1: could not run). */
+export const EXIT_CODES: Record<DomainErrorCode, number> = { invalid: 2, forbidden: 3, not_found: 4, conflict: 5, unavailable: 6, rate_limited: 6 };
+
 /**
  * The CLI's one error mapper: what a failed command prints on standard error and the exit code it ends
- * with. 2: the command was refused (a usage error, or a service's DomainError: invalid input, no such
- * thing, a conflict, not allowed); 1: it could not run (configuration, the store or an upstream
- * unavailable, a rate limit, anything unexpected).
+ * with. A usage error or invalid input: 2; a service's DomainError: its kind's code (EXIT_CODES); the
+ * configuration, the store or anything unexpected: 1. With --json the refusal is also one JSON line
+ * (`{"error":{"code","message","field"?}}`) for scripts.
  */
-function failure(err: unknown): { exitCode: number; message: string } {
-  if (err instanceof CliError) return { exitCode: err.exitCode, message: `error: ${err.message}` };
+function failure(err: unknown, json: boolean): { exitCode: number; message: string } {
+  if (err instanceof CliError) return { exitCode: err.exitCode, message: json ? JSON.stringify({ error: { code: 'invalid', message: err.message } }) : `error: ${err.message}` };
   if (err instanceof DomainError) {
-    const refused = err.code !== 'unavailable' && err.code !== 'rate_limited';
-    return { exitCode: refused ? 2 : 1, message: `error: ${err.field ? `${err.field}: ` : ''}${err.message}` };
+    const text = `${err.field ? `${err.field}: ` : ''}${err.message}`;
+    return { exitCode: EXIT_CODES[err.code], message: json ? JSON.stringify({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } }) : `error: ${text}` };
   }
   if (err instanceof ConfigError) return { exitCode: 1, message: err.message };
   return { exitCode: 1, message: `error: ${err instanceof Error ? err.message : String(err)}` };
@@ -179,7 +201,7 @@ function failure(err: unknown): { exitCode: number; message: string } {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const { exitCode, message } = failure(err);
+    const { exitCode, message } = failure(err, process.argv.includes('--json'));
     console.error(message);
     process.exit(exitCode);
   },

@@ -7,6 +7,7 @@ import { securityLogRoutes } from './security-log.ts';
 import { memberRoutes } from './members.ts';
 import { webhookRoutes } from './webhooks.ts';
 import { ssoRoutes } from './sso.ts';
+import { applicationRoutes } from './applications.ts';
 
 /**
  * The admin dashboard (/dashboard): server-rendered pages, a server-side client of the same domain
@@ -21,4 +22,5 @@ export function dashboardRoutes(router: Router, services: Services): void {
   memberRoutes(router, dash);
   webhookRoutes(router, dash);
   ssoRoutes(router, dash);
+  applicationRoutes(router, dash);
 }

@@ -21,7 +21,7 @@ const LOGIN_TTL_SECONDS = 600;
 export const FLASH_TTL_SECONDS = 300;
 
 /** What a flash was made for: the page that shows it takes only its own kind. */
-export type FlashKind = 'key' | 'webhook' | 'invitation' | 'scim_token';
+export type FlashKind = 'key' | 'webhook' | 'invitation' | 'scim_token' | 'client';
 
 interface StoredFlash {
   [key: string]: unknown;

@@ -46,6 +46,26 @@ const neverIssued = (id: unknown): boolean => typeof id !== 'string' || id.lengt
 interface AdapterOptions {
   /** Seconds during which a rotated refresh token may be presented again (0 = never). */
   refreshTokenReuseInterval: number;
+  /**
+   * Clients registered at run time (src/oidc/registered-clients.ts): oidc-provider's `Client` model reads
+   * them here, on every lookup; each grant made for one is recorded so deleting the client revokes it.
+   */
+  registeredClients?: {
+    find(id: string): Promise<AdapterPayload | undefined>;
+    grantSaved(clientId: string, grantId: string): Promise<void>;
+  };
+}
+
+/** Ends a grant: every artifact issued under it, its index and the grant itself (a deleted client's grants). */
+export async function revokeGrant(store: Store, grantId: string): Promise<void> {
+  if (neverIssued(grantId)) return;
+  await guard(async () => {
+    const grantKey = `oidc:grant:{${grantId}}`;
+    const keys = await store.smembers(grantKey);
+    if (keys.length) await store.delete(...keys);
+    await store.delete(grantKey);
+    await store.delete(`oidc:Grant:{${grantId}}`);
+  });
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -68,6 +88,8 @@ export function createAdapterFactory(store: Store, options: AdapterOptions): new
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       await guard(async () => {
+        // The client's index of its grants first: deleting the client always reaches this grant.
+        if (this.name === 'Grant' && typeof payload.clientId === 'string') await options.registeredClients?.grantSaved(payload.clientId, id);
         const key = this.key(id);
         const ttl = expiresIn > 0 ? expiresIn : undefined;
         // Each write below is one entity (one Redis Cluster slot), in an order that leaves nothing unsafe
@@ -91,6 +113,7 @@ export function createAdapterFactory(store: Store, options: AdapterOptions): new
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (neverIssued(id)) return undefined;
+      if (this.name === 'Client') return options.registeredClients ? guard(() => options.registeredClients!.find(id)) : undefined;
       const payload = await guard(() => store.get<AdapterPayload & JsonObject>(this.key(id)));
       if (!payload) return undefined;
       if (

@@ -1,9 +1,11 @@
-import Provider, { errors, interactionPolicy, type Configuration, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AdapterPayload, type Configuration, type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config, ClientConfig } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
 import { sessionEnded, type UserRepository } from '../directory/index.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { providerJwks, type KeySet, type SigningAlg } from './keys.ts';
+import { installHashedSecretCheck, projectOfClient, registeredClientMetadata, REGISTERED_CLIENT_PROPERTIES } from './registered-clients.ts';
+import type { ClientRecord } from '../clients/index.ts';
 import { API_KEY_CLIENT_ID, TOKEN_EXCHANGE, exchangedKeyOf, registerTokenExchange, type ExchangeDeps } from './token-exchange.ts';
 
 export interface ProviderDeps {
@@ -22,12 +24,26 @@ export interface ProviderDeps {
   access?: {
     rolesOf(accountId: string): Promise<Record<string, string>>;
     scopesOf(roles: Record<string, string>): Set<string>;
+    /**
+     * The scopes a person's roles give on one project (roles on it or above it). A token through a client
+     * registered in a project (src/clients) carries that project as `project_id`, and resource servers read
+     * its scope as rights on that project alone: it holds only what the person holds there.
+     */
+    scopesOnProject?(accountId: string, projectId: string): Promise<Set<string>>;
   };
   /**
    * At our refresh_token grant: ask the upstream identity provider whether the account still exists
    * (connectors with check_upstream_on_refresh). 'gone' refuses the refresh; 'unavailable' answers 503.
    */
   checkUpstream?(accountId: string): Promise<'ok' | 'gone' | 'unavailable'>;
+  /**
+   * OAuth clients registered at run time (src/clients): looked up on every request (a deleted one stops
+   * at once on every node); each grant made for one is recorded so deleting it revokes its tokens.
+   */
+  registeredClients?: {
+    find(clientId: string): Promise<ClientRecord | undefined>;
+    grantSaved(clientId: string, grantId: string): Promise<void>;
+  };
   /** API key checks for the RFC 8693 exchange; without it the exchange grant is not offered. */
   apiKeys?: Pick<ExchangeDeps, 'verifyApiKey' | 'onExchange' | 'exchangeScopes'>;
 }
@@ -125,7 +141,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(store, { refreshTokenReuseInterval: config.tokens.refresh_token_reuse_interval }),
+    adapter: createAdapterFactory(store, {
+      refreshTokenReuseInterval: config.tokens.refresh_token_reuse_interval,
+      ...(deps.registeredClients ? { registeredClients: registeredClientAdapter(deps.registeredClients) } : {}),
+    }),
     clients: [...config.clients.map(clientMetadata), ...builtInClients],
     jwks: providerJwks(keySet, signingAlg) as Configuration['jwks'],
     cookies: {
@@ -147,11 +166,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['first_party'],
+      properties: ['first_party', ...REGISTERED_CLIENT_PROPERTIES],
       validator(_ctx, key, value) {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
+        if (key === 'project_id' && value !== undefined && typeof value !== 'string') throw new errors.InvalidClientMetadata('project_id must be a string');
+        if (key === 'secret_hashes' && value !== undefined && !Array.isArray(value)) throw new errors.InvalidClientMetadata('secret_hashes must be a list');
       },
     },
     enabledJWA: {
@@ -166,9 +187,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 §4: a public client may introspect only its own tokens; an authenticated client
-        // (a resource server) any token.
-        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+        // RFC 7662 §4: a public client may introspect only its own tokens; an authenticated client of the
+        // configuration file (a resource server) any token. A client registered at run time belongs to one
+        // project's team: it sees only its own tokens, never another project's.
+        allowedPolicy: async (ctx, client, token) => (client.clientAuthMethod !== 'none' && !projectOfClient(client)) || token.clientId === ctx.oidc.client?.clientId,
       },
       revocation: {
         enabled: true,
@@ -208,7 +230,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
           const accountId = accountOf(ctx);
           let scope = config.resource.scopes;
           if (accountId && deps.access && ctx.oidc.route === 'token') {
-            const allowed = deps.access.scopesOf(await deps.access.rolesOf(accountId));
+            const project = projectOfClient(client);
+            const allowed = project && deps.access.scopesOnProject ? await deps.access.scopesOnProject(accountId, project) : deps.access.scopesOf(await deps.access.rolesOf(accountId));
             scope = scope.filter((s) => allowed.has(s));
           }
           return {
@@ -268,11 +291,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
     async extraTokenClaims(ctx, token) {
       const key = exchangedKeyOf(token);
       if (key) return { project_id: key.project_id, api_key_id: key.key_id, environment: key.environment };
+      // A registered client's tokens say its project, so the log API knows it offline.
+      const client = ctx?.oidc?.client;
+      const projectId = client && client.clientId === token.clientId ? projectOfClient(client) : undefined;
+      const project = projectId ? { project_id: projectId } : {};
       const accountId = 'accountId' in token ? token.accountId : undefined;
-      if (typeof accountId !== 'string') return undefined;
+      if (typeof accountId !== 'string') return projectId ? project : undefined;
       // How the person authenticated (RFC 8176 amr, acr), so the log API can require MFA too.
       const source = ctx?.oidc?.entities.AuthorizationCode ?? ctx?.oidc?.entities.RefreshToken;
       return {
+        ...project,
         ...(deps.access ? { project_roles: await deps.access.rolesOf(accountId) } : {}),
         ...(source?.amr ? { amr: source.amr } : {}),
         ...(source?.acr ? { acr: source.acr } : {}),
@@ -322,6 +350,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   // The forwarded headers it reads were rewritten to the trusted values by http/koa-client-address.ts.
   provider.proxy = config.trust_proxy !== false && config.trust_proxy !== 0;
+  if (deps.registeredClients) installHashedSecretCheck(provider);
   if (deps.apiKeys) {
     registerTokenExchange(provider, {
       audience,
@@ -332,4 +361,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
     });
   }
   return provider;
+}
+
+/** The adapter's view of registered clients: records become oidc-provider metadata (secret hashes, no secret). */
+function registeredClientAdapter(clients: NonNullable<ProviderDeps['registeredClients']>): NonNullable<Parameters<typeof createAdapterFactory>[1]['registeredClients']> {
+  return {
+    async find(id) {
+      const record = await clients.find(id);
+      return record ? (registeredClientMetadata(record) as AdapterPayload) : undefined;
+    },
+    grantSaved: (clientId, grantId) => clients.grantSaved(clientId, grantId),
+  };
 }

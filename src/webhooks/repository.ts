@@ -34,7 +34,7 @@ import { attemptDelivery, type AttemptOutcome } from './deliver.ts';
 import { SecretBox, type SealedSecret } from './secrets.ts';
 import { generateSecret } from './signature.ts';
 
-export const EVENT_TYPES = ['key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired'] as const;
+export const EVENT_TYPES = ['key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired', 'client.created', 'client.secret_rotated', 'client.deleted', 'client.secret_expiring'] as const;
 export type WebhookEventType = (typeof EVENT_TYPES)[number];
 
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5, 30, 120, 600, 1800, 3600, 10800, 21600];

@@ -7,7 +7,7 @@
 import { html, type SafeHtml } from '../html.ts';
 import { LANGUAGES, type Lang } from '../i18n.ts';
 import type { DashKey, DashTranslate } from './i18n.ts';
-import { API_ACCESS_PATH, DASHBOARD_PATH, LANG_PATH, LOG_PATH, MEMBERS_PATH, SECTION_PATHS, SIGN_OUT_PATH, SSO_PATH, WEBHOOKS_PATH, url, type Section } from './routes.ts';
+import { API_ACCESS_PATH, APPLICATIONS_PATH, DASHBOARD_PATH, LANG_PATH, LOG_PATH, MEMBERS_PATH, SECTION_PATHS, SIGN_OUT_PATH, SSO_PATH, WEBHOOKS_PATH, url, type Section } from './routes.ts';
 
 export interface DashPage {
   lang: Lang;
@@ -90,6 +90,7 @@ ${chrome.section ? html`<nav class="sidenav" aria-label="${t('dash.nav')}">
     ${navItem('log', url(LOG_PATH, { project: project?.id }), t('dash.nav.security_log'))}
     ${navItem('members', url(MEMBERS_PATH, { project: project?.id }), t('dash.nav.members'))}
     ${navItem('webhooks', url(WEBHOOKS_PATH, { project: project?.id }), t('dash.nav.webhooks'))}
+    ${navItem('applications', url(APPLICATIONS_PATH, { project: project?.id }), t('dash.nav.applications'))}
     ${chrome.orgAdmin ? navItem('sso', SSO_PATH, t('dash.nav.sso')) : ''}
   </ul>
 </nav>` : ''}

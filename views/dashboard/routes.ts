@@ -36,7 +36,13 @@ export const MAPPING_ADD_PATH = `${MEMBERS_PATH}/mappings/add`;
 export const MAPPING_DELETE_PATH = `${MEMBERS_PATH}/mappings/delete`;
 
 /** The sections of the side navigation and the page each opens. */
-export const SECTION_PATHS = { 'api-access': API_ACCESS_PATH, log: LOG_PATH, members: MEMBERS_PATH, webhooks: WEBHOOKS_PATH, sso: SSO_PATH } as const;
+/** Settings → Integrations → Applications: OAuth clients of a project. */
+export const APPLICATIONS_PATH = '/dashboard/settings/integrations/applications';
+export const APPLICATION_PATH = `${APPLICATIONS_PATH}/view`;
+export const APPLICATION_ROTATE_PATH = `${APPLICATIONS_PATH}/rotate`;
+export const APPLICATION_DELETE_PATH = `${APPLICATIONS_PATH}/delete`;
+
+export const SECTION_PATHS = { 'api-access': API_ACCESS_PATH, log: LOG_PATH, members: MEMBERS_PATH, webhooks: WEBHOOKS_PATH, applications: APPLICATIONS_PATH, sso: SSO_PATH } as const;
 export type Section = keyof typeof SECTION_PATHS;
 
 /** `path` with the non-empty `params` as its query string. */

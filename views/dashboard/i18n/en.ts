@@ -272,6 +272,7 @@ export const en = {
   'dash.wh.redelivered': 'Delivery {id} is scheduled again.',
   'dash.wh.redeliver_failed': 'Delivery {id} cannot be redelivered now (it is still pending, or it no longer exists).',
   'dash.wh.back': 'Back to the webhooks',
+  'dash.nav.applications': 'Applications',
   'dash.nav.sso': 'Single sign-on',
   'dash.sso.title': 'Single sign-on',
   'dash.sso.intro': 'Identity providers people of your organisation sign in with. Changes reach every server within seconds.',
