@@ -1,4 +1,4 @@
-import { ROLE_SCOPES, isRole, type Role } from '../directory/roles.ts';
+import { ROLE_SCOPES, isRole, type Role } from '../verifier/roles.ts';
 import { scopesOnPath } from '../verifier/scopes.ts';
 import { DomainError, type Principal } from '../domain/index.ts';
 

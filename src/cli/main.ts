@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig, secretKeyFromEnv, ConfigError } from '../config/index.ts';
-import type { Store } from '../store/index.ts';
+import { type Store, SecretBox } from '../store/index.ts';
 import { hashPassword } from '../directory/index.ts';
 import { ensureKeySet, listSigningKeys, rotateCookieKeys, rotateSigningKey, type SigningAlg } from '../oidc/index.ts';
-import { SecretBox } from '../webhooks/index.ts';
 import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { buildServices } from '../container.ts';
 import { operator, type CliServices } from './services.ts';

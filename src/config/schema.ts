@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseConnectorConfig, type ConnectorConfig } from '../connectors/index.ts';
 import { ldapConfigSchema } from '../directory/ldap.ts';
-import { ROLES } from '../directory/roles.ts';
+import { ROLES } from '../verifier/roles.ts';
 import { parseCidr } from '../keys/ip.ts';
 import { parseAllowEntry } from '../net/index.ts';
 

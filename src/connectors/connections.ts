@@ -1,8 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { writeInOrder, type Store } from '../store/index.ts';
-import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
+import { writeInOrder, type Store, type SecretBox, type SealedSecret } from '../store/index.ts';
 import { parseConnectorConfig, createConnector, upstreamOf, commonConnectorSchema, type ConnectorConfig } from './index.ts';
 import { hasDirectory, isTestable, type ConnectionCheck, type Connector, type ConnectorDeps } from './types.ts';
 import { allSecretFields, allServerFileFields, connectorType } from './registry.ts';

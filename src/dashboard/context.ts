@@ -13,8 +13,7 @@ import { chooseProjectPage } from '../../views/dashboard/pages/choose-project.ts
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { noAccessPage } from '../../views/dashboard/pages/no-access.ts';
 import { secretKeyFromEnv } from '../config/index.ts';
-import type { JsonObject } from '../store/index.ts';
-import { SecretBox } from '../webhooks/index.ts';
+import { type JsonObject, SecretBox } from '../store/index.ts';
 import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
 
 /** What a signed-in dashboard request knows: the session, the person as a /v1 principal, what they administer. */

@@ -1,7 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
-import type { JsonObject, Store } from '../store/index.ts';
-import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
+import type { JsonObject, Store, SecretBox, SealedSecret } from '../store/index.ts';
 
 /**
  * The dashboard is a backend-for-frontend: tokens from our own token endpoint stay in the store, keyed by

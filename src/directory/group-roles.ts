@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import type { Identity } from '../connectors/types.ts';
+import type { Identity } from '../domain/index.ts';
 import type { MembershipRepository, MembershipChange, MembershipGrant } from './memberships.ts';
 import type { ProjectRepository } from './projects.ts';
 import type { DeprovisionReason, UserRepository } from './users.ts';
@@ -10,7 +10,7 @@ import type { IdentityRepository } from './identities.ts';
 import type { LdapDirectory, LdapListedUser, LdapUserWithGroups } from './ldap.ts';
 import { LdapUnavailableError } from './ldap.ts';
 import { rolesFromGroups, strongest, type Grant, type RoleMapping } from './role-mapping.ts';
-import { PeriodicJob } from '../periodic.ts';
+import { PeriodicJob } from '../domain/index.ts';
 import type { Role } from './roles.ts';
 
 /**

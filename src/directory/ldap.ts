@@ -16,7 +16,7 @@ import {
 } from 'ldapts';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ConnectorError } from '../connectors/types.ts';
+import { ConnectorError } from '../domain/index.ts';
 import type { SocketFactories } from '../net/index.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Identity } from '../connectors/types.ts';
+import type { Identity } from '../domain/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { UserRepository, User } from './users.ts';
 import type { IdentityRepository } from './identities.ts';

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../store/index.ts';
-import type { UserConfig } from '../config/index.ts';
 
 /** A person. `id` is the stable `sub` of every token issued to them. */
+/** An account the configuration file declares (`users:`), as config/schema.ts validates it. */
+export interface StaticUser {
+  email: string;
+  name?: string | undefined;
+  password_hash: string;
+  email_verified: boolean;
+}
+
 export interface User {
   [key: string]: unknown;
   id: string;
@@ -86,7 +93,7 @@ export class UserRepository {
     await this.store.put(userKey(user.id), user);
   }
 
-  async upsertStatic(user: UserConfig): Promise<User> {
+  async upsertStatic(user: StaticUser): Promise<User> {
     const now = new Date().toISOString();
     const candidate = randomUUID();
     await this.store.putIfAbsent(emailKey(user.email), { id: candidate });

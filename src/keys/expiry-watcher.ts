@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { KeyRepository } from './repository.ts';
-import { PeriodicJob } from '../periodic.ts';
+import { PeriodicJob } from '../domain/index.ts';
 import { publishKeyEvent } from './events.ts';
 
 /** What the watcher needs of the webhooks module: an event that is sent at most once per dedupe key. */

@@ -1,8 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.ts';
+import type { Store, SecretBox } from '../store/index.ts';
 import type { JWK } from 'jose';
-import type { SecretBox } from '../webhooks/index.ts';
 import { keySetVersion, nextKeyTransition, publicJwks, readKeySet, type KeySet } from './keys.ts';
 
 /**

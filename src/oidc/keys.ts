@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Store } from '../store/index.ts';
-import type { SecretBox, SealedSecret } from '../webhooks/index.ts';
+import type { Store, SecretBox, SealedSecret } from '../store/index.ts';
 
 /**
  * Signing keys and cookie keys, generated on first start and kept in the store so every node and every

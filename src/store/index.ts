@@ -71,3 +71,4 @@ export async function openStore(config: OpenStoreConfig, hooks: OpenStoreHooks =
     }
   }
 }
+export { SecretBox, DATA_KEY, type SealedSecret } from './secret-box.ts';

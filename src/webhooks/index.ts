@@ -17,4 +17,3 @@ export type {
 export { WebhookService, type WebhookInput, type WebhookServiceDeps } from './service.ts';
 export { generateSecret, sign } from './signature.ts';
 export { isBlockedAddress } from './addresses.ts';
-export { SecretBox, type SealedSecret } from './secrets.ts';

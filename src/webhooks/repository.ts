@@ -31,7 +31,7 @@ import { DomainError, type Actor } from '../domain/index.ts';
 import { guardedFetch, OutboundPolicy, type Resolver } from '../net/index.ts';
 import { checkWebhookUrl } from './addresses.ts';
 import { attemptDelivery, type AttemptOutcome } from './deliver.ts';
-import { SecretBox, type SealedSecret } from './secrets.ts';
+import { SecretBox, type SealedSecret } from '../store/index.ts';
 import { generateSecret } from './signature.ts';
 
 export const EVENT_TYPES = ['key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired', 'client.created', 'client.secret_rotated', 'client.deleted', 'client.secret_expiring'] as const;

@@ -21,22 +21,9 @@ const DOMAIN = new Set(['access', 'audit', 'keys', 'webhooks', 'directory', 'con
  * Known back edges (`from -> to` between folders), each closing an import loop, with who removes it. The
  * loop check runs on the graph without them; the lead shrinks this list as the owners fix them.
  */
-const ALLOWED_BACK_EDGES: Record<string, string> = {
-  // config/schema.ts gathers the capabilities' config schemas (connectors, directory/ldap, roles, keys/ip),
-  // while directory/users.ts takes its `UserConfig` type from config: the type belongs with the users
-  // (people helper: declare it in directory/, config imports it).
-  'directory -> config': 'people helper',
-  // connectors/{connections,index,ldap}.ts build on directory/ldap.ts (LdapDirectory) while directory reads
-  // the connectors' Identity and ConnectorError: the LDAP client belongs with the connectors (connectors helper).
-  'connectors -> directory': 'connectors helper',
-};
+const ALLOWED_BACK_EDGES: Record<string, string> = {};
 /** Known imports of a module of src/'s top level from below it, with who removes each. */
-const ALLOWED_IMPORTS: Record<string, string> = {
-  // PeriodicJob is a tool at src/'s top level that domain jobs use: it belongs in a low folder
-  // (the lead moves src/periodic.ts, e.g. to src/store/ or a src/jobs/, after the keys and people merges).
-  'src/directory/group-roles.ts -> src/periodic.ts': 'people helper + lead',
-  'src/keys/expiry-watcher.ts -> src/periodic.ts': 'keys helper + lead',
-};
+const ALLOWED_IMPORTS: Record<string, string> = {};
 /** Entry points: processes of their own, which build the services as src/main.ts does. */
 const ENTRY_POINTS = new Set([path.join('src', 'cli', 'main.ts')]);
 

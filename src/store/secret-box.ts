@@ -1,7 +1,8 @@
 /**
- * Webhook signing secrets at rest. A signing secret must be recoverable to sign with (unlike API keys it
- * cannot be stored as a hash), so it is sealed with AES-256-GCM, the webhook id as additional data (a
- * sealed secret copied onto another webhook record does not open).
+ * Secrets at rest that must be recoverable (webhook signing secrets, upstream refresh tokens, connection
+ * client secrets, signing and cookie keys, dashboard sessions): unlike API keys they cannot be stored as a
+ * hash, so they are sealed with AES-256-GCM, bound by additional data to what they belong to (a sealed
+ * secret copied onto another record does not open).
  *
  * The key is `LOGTRACE_SECRET_KEY` (32 bytes) when configured. Without it, a random 32-byte data key is
  * generated once and kept in the store under `webhooks:{dek}` (putIfAbsent, so every node adopts the
@@ -11,7 +12,7 @@
  * secrets sealed with the stored key.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Store } from '../store/index.ts';
+import type { Store } from './types.ts';
 
 export type SealedSecret = { v: 1; key: 'configured' | 'stored'; iv: string; tag: string; ct: string };
 

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../store/index.ts';
-import { SecretBox } from '../webhooks/index.ts';
+import { openStore, type Store, SecretBox } from '../store/index.ts';
 import { AuditLog } from '../audit/index.ts';
-import { ConnectorError, type Connector, type Identity } from '../connectors/types.ts';
-import { UpstreamSessionCheck, UpstreamSessions } from './upstream-sessions.ts';
+import { ConnectorError, type Connector, type Identity } from './types.ts';
+import { UpstreamSessions } from '../directory/index.ts';
+import { UpstreamSessionCheck } from './upstream-check.ts';
 
 const ISSUER = 'https://idp.example.test';
 const identity = (over: Partial<Identity> = {}): Identity => ({ connector_id: 'corp', subject: 'u-1', issuer: ISSUER, email: 'a@corp.test', email_verified: true, name: 'A', groups: ['eng'], amr: ['pwd'], acr: null, ...over });
