@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Services } from '../container.ts';
 import type { ApiRoutes } from './api-routes.ts';
 import type { Principal } from './koa-auth.ts';
-import { principalOf } from './context.ts';
+import { principalOf } from '../http/caller.ts';
 import { isEventId } from '../audit/index.ts';
 
 /** The accounts the principal may see (for the audit events that belong to no project). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 import { CLIENT_GRANT_TYPES, CLIENT_TYPES, type ClientService } from '../clients/index.ts';
 
 /** /v1/clients: OAuth clients registered at run time, a thin door over ClientService (src/clients). */

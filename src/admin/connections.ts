@@ -3,7 +3,7 @@ import { commonConnectorSchema, connectorTypes } from '../connectors/index.ts';
 import { scimConnectionSchema } from '../connectors/connections.ts';
 import type { ConnectionService } from '../connectors/service.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 const TAG = 'Connections';
 

@@ -15,7 +15,7 @@ import { provisioningRuleRoutes } from './provisioning-rules.ts';
 import { clientRoutes } from './clients.ts';
 import { verifyHandler } from './verify.ts';
 import type { Principal } from './koa-auth.ts';
-import { clip } from './context.ts';
+import { clip } from '../http/caller.ts';
 import { ApiRoutes, type OpenApiDocument } from './api-routes.ts';
 import { VERIFY_ROUTE } from './verify.ts';
 import { authMiddleware } from './koa-auth.ts';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ROLES, MAX_INVITATION_DAYS, isEmailAddress, type Invitation } from '../directory/index.ts';
 import type { InvitationService } from '../invitations/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 const CREATE_INVITATION = z.strictObject({
   email: z.string().trim().toLowerCase().refine(isEmailAddress, 'must be an email address'),

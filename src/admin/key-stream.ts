@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import type { KeyEvent, KeyEventSubscription, KeyService } from '../keys/index.ts';
 import type { StoredEvent } from '../store/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 /** A stream whose subscriber stops reading is ended rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1 << 20;

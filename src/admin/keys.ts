@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { KEY_SCOPES, VERIFY_OUTCOMES, type KeyService } from '../keys/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 import { keyStreamRoute } from './key-stream.ts';
 
 const TAG = 'API keys';

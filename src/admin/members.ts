@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ROLES } from '../directory/index.ts';
 import type { MembershipService } from '../projects/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 import { ROLE_CAUSE } from './users.ts';
 
 const PUT_MEMBER = z.strictObject({ role: z.enum(ROLES) });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Project } from '../directory/index.ts';
 import type { ProjectService } from '../projects/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 import { etagOf, ifNoneMatch } from '../http/etag.ts';
 
 const CREATE_PROJECT = z.strictObject({

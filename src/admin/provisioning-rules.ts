@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ROLES, type ProvisioningRuleView } from '../directory/index.ts';
 import { provisioningRuleInput, type ProvisioningRuleService } from '../provisioning/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 const RULE_ID = z.strictObject({ id: z.string().describe('A provisioning rule id') });
 const RULE = z.strictObject({

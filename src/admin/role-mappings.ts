@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ROLES, type RoleMappingView } from '../directory/index.ts';
 import type { RoleMappingService } from '../provisioning/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 const MAPPING_INPUT = z.strictObject({
   source: z.string().min(1).max(100).describe('`ldap`, a connector id, or a SCIM connection id'),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AccountService, Account } from '../accounts/index.ts';
 import { ROLES } from '../directory/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 const PATCH_USER = z.strictObject({
   disabled: z.boolean().optional().describe('true ends every session and token of the account; a directory sync never enables it again'),

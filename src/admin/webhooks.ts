@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type WebhookService } from '../webhooks/index.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import { callerOf } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 const TAG = 'Webhooks';
 

@@ -14,7 +14,7 @@ import {
   type ApplicationsView,
 } from '../../views/dashboard/pages/applications.ts';
 import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
-import { clip } from '../admin/context.ts';
+import { clip } from '../http/caller.ts';
 
 /** What a post made, for the page it redirects to: the client id and its secret, shown once. */
 type CreatedFlash = NonNullable<ApplicationsView['created']> & { deleted?: boolean; [key: string]: unknown };

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { isEventId, type AuditEvent, type AuditFilter } from '../audit/index.ts';
-import { callerOf } from '../admin/context.ts';
+import { callerOf } from '../http/caller.ts';
 import { DomainError } from '../domain/index.ts';
 import { LOG_PATH } from '../../views/dashboard/routes.ts';
 import { securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages/security-log.ts';

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditAction, callerOf } from '../admin/context.ts';
+import { auditAction } from '../admin/context.ts';
+import { callerOf } from '../http/caller.ts';
 import { AppError, asAppError } from '../admin/problem.ts';
 import { getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
 import { DomainError } from '../domain/index.ts';

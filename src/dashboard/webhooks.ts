@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { callerOf } from '../admin/context.ts';
+import { callerOf } from '../http/caller.ts';
 import { DomainError } from '../domain/index.ts';
 import { EVENT_TYPES, type WebhookView } from '../webhooks/index.ts';
 import type { Project } from '../directory/index.ts';

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
 import { AccessDenied, type Principal } from '../access/index.ts';
 import { AppError, readJson } from '../admin/problem.ts';
-import { clip } from '../admin/context.ts';
+import { clip } from '../http/caller.ts';
 import { credentialFrom } from '../admin/koa-auth.ts';
 import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
 import { attributesOf, parseFilter, ScimFilterError, type Filter } from './filter.ts';
