@@ -241,7 +241,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa {
   app.use(only(isOps, router.allowedMethods()));
   app.use(storeGate(services.storeHealth, ['/token', '/auth', '/interaction', '/me']));
   app.use(adminApi(services));
-  app.use(scimApi(services, services.scim));
+  app.use(scimApi(services));
   app.use(securityHeaders(config.issuer.startsWith('https:')));
   app.use(only(isPage, pages.routes()));
   app.use(firstPartyOfflineAccess(config, async (clientId) => (await services.clients.find(clientId))?.first_party === true));

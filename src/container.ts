@@ -15,7 +15,7 @@ import { guardedFetch, guardedSockets, OutboundPolicy } from './net/index.ts';
 import { ExpiryWatcher, KeyEventFeed, KeyRepository, KeyService, KEY_SCOPES } from './keys/index.ts';
 import { keyExchange } from './keys/exchange.ts';
 import { WebhookRepository, WebhookService } from './webhooks/index.ts';
-import { AuditLog } from './audit/index.ts';
+import { AuditLog, AuditService } from './audit/index.ts';
 import { AccessPolicy } from './access/index.ts';
 import { buildProvider, ensureKeySet, ProviderHolder, type KeySet } from './oidc/index.ts';
 import { revokeGrant } from './oidc/adapter.ts';
@@ -77,6 +77,8 @@ export interface Services {
   /** OAuth clients registered at run time (src/clients). */
   clients: ClientService;
   audit: AuditLog;
+  /** Reading the audit log: the events a caller may see (src/audit/service.ts). */
+  auditService: AuditService;
   metrics: Metrics;
   providers: ProviderHolder;
   storeHealth: StoreHealth;
@@ -169,6 +171,7 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
     maxQueued: config.passwords.max_queued_hashes,
     observer: passwordObserver(metrics),
   });
+  const auditService = new AuditService({ log: audit, access, membersOf: (projectId) => memberships.membersOf(projectId) });
   const accounts = new AccountService({ users, memberships, identities, access, audit });
   const projectService = new ProjectService({ projects, access, audit });
   const members = new MembershipService({ users, memberships, access, audit });
@@ -303,6 +306,7 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
     webhooks,
     clients,
     audit,
+    auditService,
     metrics,
     ...(providers ? { providers } : {}),
     storeHealth,

@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import { AppError, parseBody, readJson } from './problem.ts';
+import { AppError, parseBody } from './problem.ts';
+import { readJson } from '../http/json-body.ts';
 
 /**
  * Every /v1 route is declared here with the zod schemas it validates with; the same declarations generate

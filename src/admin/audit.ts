@@ -1,17 +1,7 @@
 import { z } from 'zod';
-import type { Services } from '../container.ts';
 import type { ApiRoutes } from './api-routes.ts';
-import type { Principal } from './koa-auth.ts';
-import { principalOf } from '../http/caller.ts';
-import { isEventId } from '../audit/index.ts';
-
-/** The accounts the principal may see (for the audit events that belong to no project). */
-async function visibleUserIds(services: Services, principal: Principal): Promise<Set<string>> {
-  const administered = await services.access.visibleProjects(principal, 'admin:projects');
-  const ids = new Set<string>();
-  for (const project of administered) for (const member of await services.memberships.membersOf(project)) ids.add(member.user_id);
-  return ids;
-}
+import { callerOf } from '../http/caller.ts';
+import { isEventId, type AuditService } from '../audit/index.ts';
 
 /** Longer than any id or action name: a filter that long matches nothing and is refused instead. */
 const MAX_FILTER_LENGTH = 256;
@@ -55,7 +45,7 @@ export const AUDIT_EVENT = z
   })
   .loose();
 
-export function auditRoutes(api: ApiRoutes, services: Services): void {
+export function auditRoutes(api: ApiRoutes, { auditService }: { auditService: AuditService }): void {
   /** Append-only: there is no route that changes or deletes an event. */
   api.add(
     {
@@ -67,21 +57,6 @@ export function auditRoutes(api: ApiRoutes, services: Services): void {
       query: AUDIT_QUERY,
       responses: { 200: { description: 'A page of events; `next` is the cursor of the next page', schema: z.object({ events: z.array(AUDIT_EVENT), next: z.string().nullable() }) } },
     },
-    async (ctx, { query }) => {
-      const principal = principalOf(ctx);
-      const view = await services.access.auditView(principal, query.project_id, () => visibleUserIds(services, principal));
-      return services.audit.query({
-        project_ids: view.project_ids,
-        include_unscoped: view.include_unscoped,
-        unscoped_subjects: view.unscoped_subjects,
-        action: query.action,
-        actor_id: query.actor_id,
-        target_id: query.target_id,
-        since: query.since,
-        until: query.until,
-        after: query.after,
-        limit: query.limit,
-      });
-    },
+    async (ctx, { query }) => auditService.events(callerOf(ctx), query),
   );
 }

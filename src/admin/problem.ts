@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
 import { DomainError, type DomainErrorCode } from '../domain/index.ts';
-import { readBodyText } from '../http/form.ts';
+import { BodyError } from '../http/json-body.ts';
 
 /**
  * Errors of the /v1 API: one AppError, rendered as RFC 9457 application/problem+json by one middleware.
@@ -51,6 +51,9 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemCode> = {
   rate_limited: 'rate_limited',
 };
 
+/** A request body the server would not read (src/http/json-body.ts), by its status. */
+const BODY_PROBLEMS: Record<BodyError['status'], ProblemCode> = { 400: 'invalid_request', 413: 'payload_too_large', 415: 'unsupported_media_type' };
+
 /** A domain service's refusal (the access policy's included) as a problem, with the field it names. */
 export function fromDomainError(err: DomainError): AppError {
   return new AppError(DOMAIN_PROBLEMS[err.code], err.message, { field: err.field });
@@ -95,6 +98,7 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
       else if (err instanceof DomainError) problem = fromDomainError(err);
       else if (err instanceof StoreUnavailableError) problem = new AppError('unavailable', 'the store is unreachable; try again shortly', { headers: { 'Retry-After': '1' } });
       else if (err instanceof StoreInputError) problem = new AppError('invalid_request', storeInputDetail(err));
+      else if (err instanceof BodyError) problem = new AppError(BODY_PROBLEMS[err.status], err.message);
       else {
         const status = (err as { status?: number }).status;
         if (status === 405) problem = new AppError('method_not_allowed', (err as Error).message);
@@ -124,38 +128,4 @@ export function problemMiddleware(logger: Logger, onProblem?: (ctx: Parameters<M
     };
     if (onProblem) await onProblem(ctx, problem).catch((e: unknown) => logger.warn({ err: String(e) }, 'could not audit a failed admin call'));
   };
-}
-
-/** Deeper than any body the API takes (a connection config nests 4 levels): a 400, never a stack overflow later. */
-export const MAX_JSON_DEPTH = 32;
-
-/** True when a parsed JSON value nests deeper than `max` arrays/objects; iterative, so any depth is safe. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (typeof current !== 'object' || current === null) continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
-
-/**
- * Reads a JSON body (≤ 64 KiB, UTF-8, nested ≤ MAX_JSON_DEPTH). Oversized bodies are refused before or
- * while reading (413, connection closed after the answer), never buffered.
- */
-export async function readJson(ctx: Parameters<Middleware>[0], limitBytes = 64 * 1024, checkType = true): Promise<unknown> {
-  if (checkType && !ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send the body as application/json');
-  const text = await readBodyText(ctx, limitBytes, () => new AppError('payload_too_large', `the body is larger than ${limitBytes} bytes`));
-  let body: unknown;
-  try {
-    body = JSON.parse(text || 'null') as unknown;
-  } catch {
-    throw new AppError('invalid_request', 'the body is not valid JSON');
-  }
-  if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw new AppError('invalid_request', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
-  return body;
 }

@@ -1,9 +1,11 @@
 import net from 'node:net';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
-import { AppError, readJson } from './problem.ts';
+import { AppError } from './problem.ts';
+import { readJson } from '../http/json-body.ts';
 import { LocalFailureLimiter } from './local-limiter.ts';
 import { authenticateCredential } from './koa-auth.ts';
+import type { BearerDeps } from '../http/bearer.ts';
 import { z } from 'zod';
 import { addressBucket, normalizeIp, parseKey, KEY_SCOPES, VERIFY_FAILURES } from '../keys/index.ts';
 import type { RouteSpec } from './api-routes.ts';
@@ -23,7 +25,7 @@ function parseVerifyBody(body: unknown): { key?: string; ip?: string; scope?: st
 }
 
 /**
- * POST /v1/keys/verify — the log API's hot path, served before the general middleware (see http/app.ts):
+ * POST /v1/keys/verify — the log API's hot path, served before the general middleware (see src/app.ts):
  * no credential needed but the key itself, one store read, no store write (usage is buffered).
  *
  * Failed verifications are limited in this process's memory (valid ones never count), per who can be held
@@ -38,7 +40,7 @@ function parseVerifyBody(body: unknown): { key?: string; ip?: string; scope?: st
  *   further unknown keys with that prefix answer 429. A key that exists is never refused by this.
  * Each limiter remembers at most `api_keys.verify_limiter_entries` subjects.
  */
-export function verifyHandler(services: Services): (ctx: Context) => Promise<void> {
+export function verifyHandler(services: BearerDeps & Pick<Services, 'metrics'>): (ctx: Context) => Promise<void> {
   const { keys, metrics, config } = services;
   const settings = config.api_keys;
   const perMinute = (max: number) => new LocalFailureLimiter({ max, windowMs: 60_000, maxEntries: settings.verify_limiter_entries });

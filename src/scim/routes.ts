@@ -1,14 +1,14 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
-import { AccessDenied, type Principal } from '../access/index.ts';
-import { AppError, readJson } from '../admin/problem.ts';
+import { DomainError, type DomainErrorCode, type Principal } from '../domain/index.ts';
+import { BodyError, readJson } from '../http/json-body.ts';
 import { clip } from '../http/caller.ts';
-import { credentialFrom } from '../admin/koa-auth.ts';
+import { credentialFrom } from '../http/bearer.ts';
 import { StoreInputError, StoreUnavailableError } from '../store/index.ts';
 import { attributesOf, parseFilter, ScimFilterError, type Filter } from './filter.ts';
 import { groupFromJson, patchOperations, SCHEMA_GROUP, SCHEMA_USER, ScimInputError, userFromJson } from './resources.ts';
-import { groupResource, userResource, type ScimGroupView, type ScimRequestMeta, type ScimService, type ScimUserRecord } from './service.ts';
+import { groupResource, userResource, type ScimGroupView, type ScimRequestMeta, type ScimUserRecord } from './service.ts';
 import { MAX_BODY_BYTES, MAX_RESULTS, resourceTypes, schemas, SCHEMA_ERROR, SCHEMA_LIST, serviceProviderConfig } from './discovery.ts';
 
 /**
@@ -123,7 +123,11 @@ function meta(ctx: Context): ScimRequestMeta {
 /** Koa-router's context is Koa's at run time; the principal set by `authenticate`. */
 const principalOf = (ctx: Context) => ctx.state.scimPrincipal as Principal;
 
-export function scimApi(services: Services, scim: ScimService): Middleware {
+/** What the SCIM door uses: its service, the connection tokens, the issuer, and the audit of refused calls. */
+export type ScimDoorDeps = Pick<Services, 'scim' | 'connections' | 'config' | 'audit' | 'logger'>;
+
+export function scimApi(services: ScimDoorDeps): Middleware {
+  const { scim } = services;
   const router = new Router({ prefix: SCIM_BASE });
   const base = `${services.config.issuer}${SCIM_BASE}`;
 
@@ -228,16 +232,30 @@ export function scimApi(services: Services, scim: ScimService): Middleware {
   };
 }
 
+/** Each domain refusal's SCIM status and scimType (RFC 7644 §3.12): the one place a DomainError becomes one. */
+const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; scimType?: string }> = {
+  invalid: { status: 400, scimType: 'invalidValue' },
+  forbidden: { status: 403 },
+  not_found: { status: 404 },
+  conflict: { status: 409, scimType: 'uniqueness' },
+  unavailable: { status: 503 },
+  rate_limited: { status: 429 },
+};
+
+/** A domain service's refusal (the access policy's included) as a SCIM error. */
+function fromDomainError(err: DomainError): ScimHttpError {
+  const { status, scimType } = DOMAIN_ERRORS[err.code];
+  return new ScimHttpError(status, err.message, scimType);
+}
+
 /** Any error as a SCIM error: status, scimType, and a detail that names no internals. */
-function scimError(err: unknown, services: Services, ctx: Context): ScimHttpError {
+function scimError(err: unknown, services: Pick<Services, 'logger'>, ctx: Context): ScimHttpError {
   if (err instanceof ScimHttpError) return err;
   if (err instanceof ScimInputError) return new ScimHttpError(err.status, err.message, err.scimType);
   if (err instanceof ScimFilterError) return new ScimHttpError(400, err.message, 'invalidFilter');
-  if (err instanceof AccessDenied) return new ScimHttpError(err.code === 'forbidden' ? 403 : 404, err.message);
-  if (err instanceof AppError) {
-    // readJson's refusals: too large (413), not JSON (400), nested too deep (400).
-    return new ScimHttpError(err.status, err.detail, err.status === 400 ? 'invalidSyntax' : undefined);
-  }
+  if (err instanceof DomainError) return fromDomainError(err);
+  // readJson's refusals: too large (413), not JSON (400), nested too deep (400).
+  if (err instanceof BodyError) return new ScimHttpError(err.status, err.message, err.status === 400 ? 'invalidSyntax' : undefined);
   if (err instanceof StoreUnavailableError) {
     ctx.set('Retry-After', '1');
     return new ScimHttpError(503, 'the store is unreachable; try again shortly');
