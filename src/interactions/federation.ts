@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../container.ts';
 import { ConnectorError, type Connector, type Identity } from '../connectors/index.ts';
+import { FederationTransactions, TRANSACTION_TTL } from '../connectors/transactions.ts';
 import { signInWithIdentity, type SignInResult } from '../directory/index.ts';
 import { readForm } from '../http/form.ts';
 import type { MessageKey } from '../../views/i18n.ts';
@@ -20,9 +21,6 @@ import { bindToBrowser, isBoundBrowser, releaseBrowser, type BindingOptions, typ
  * upstream URL or a callback URL handed to a victim) exchanges nothing and finishes no interaction, neither
  * the one that started it nor the victim's (login CSRF, RFC 9700 §4.7.1; OIDC Core §3.1.2.1).
  */
-const TRANSACTION_TTL = 600;
-const RESULT_TTL = 300;
-
 interface Transaction {
   [key: string]: unknown;
   uid: string;
@@ -35,9 +33,6 @@ interface Transaction {
 type FederationResult =
   | { ok: true; identity: Identity }
   | { ok: false; code: string; message_key: MessageKey; email?: string | null };
-
-const stateKey = (state: string) => `federation:state:{${state}}`;
-const resultKey = (uid: string) => `federation:result:{${uid}}`;
 
 const ERROR_MESSAGES: Record<string, MessageKey> = {
   invalid_state: 'federation.error.state',
@@ -63,7 +58,9 @@ export function callbackUrl(issuer: string, connectorId: string): string {
 }
 
 /** The sign-in decision for an identity, audited; shared by redirect, SAML and password connectors. */
-export async function decideSignIn(services: Services, ctx: Context, connector: Connector, identity: Identity, clientId: string): Promise<SignInResult> {
+export type SignInDecisionDeps = Pick<Services, 'signIn' | 'connections' | 'upstreamSessions' | 'config' | 'metrics' | 'audit'>;
+
+export async function decideSignIn(services: SignInDecisionDeps, ctx: Context, connector: Connector, identity: Identity, clientId: string): Promise<SignInResult> {
   const result = await signInWithIdentity(services.signIn, identity, connector);
   const base = { ip: ctx.ip, user_agent: ctx.get('user-agent') || null, target: { type: 'client', id: clientId } };
   if (result.ok) {
@@ -82,8 +79,12 @@ export async function decideSignIn(services: Services, ctx: Context, connector: 
 
 export type ShowError = (ctx: Context, key: MessageKey, status: number, email?: string | null) => Promise<void>;
 
-export function federationRoutes(router: Router, services: Services, finish: (ctx: Context, accountId: string, identity: Identity) => Promise<void>, showError: ShowError): void {
-  const { store, connectors, config } = services;
+/** What federated sign-in uses: the connectors, the protocol, its transactions' store, and the sign-in decision. */
+export type FederationDeps = SignInDecisionDeps & Pick<Services, 'connectors' | 'providers' | 'store' | 'logger'>;
+
+export function federationRoutes(router: Router, services: FederationDeps, finish: (ctx: Context, accountId: string, identity: Identity) => Promise<void>, showError: ShowError): void {
+  const { connectors, config } = services;
+  const transactions = new FederationTransactions<Transaction, FederationResult>(services.store);
   const provider = () => services.providers.current;
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
   const bindingOptions = (connector: Connector): BindingOptions => ({
@@ -110,7 +111,7 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
     await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason: code } });
     services.metrics.logins.inc({ method: connector.type, outcome: code });
     const result: FederationResult = { ok: false, code, message_key: ERROR_MESSAGES[code] ?? 'federation.error.generic' };
-    await store.put(resultKey(uid), result, RESULT_TTL);
+    await transactions.land(uid, result);
     return result;
   }
 
@@ -126,20 +127,10 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
       : await connector.begin({ redirectUri: callbackUrl(config.issuer, connector.id), state, loginHint });
     const binding = bindToBrowser(ctx, bindingOptions(connector));
     const tx: Transaction = { uid: details.uid, connector_id: connector.id, transaction: started.transaction, binding };
-    await store.put(stateKey(state), tx, TRANSACTION_TTL);
+    await transactions.begin(state, tx);
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(started.url);
   });
-
-  /** Takes the transaction for a state exactly once. */
-  async function takeTransaction(state: string | undefined, connector: Connector): Promise<Transaction | undefined> {
-    if (!state || state.length > 200) return undefined;
-    const outcome = await store.consume(stateKey(state), 'used', Date.now());
-    if (outcome.result !== 'consumed') return undefined;
-    const tx = await store.get<Transaction>(stateKey(state));
-    await store.delete(stateKey(state));
-    return tx && tx.connector_id === connector.id ? tx : undefined;
-  }
 
   async function land(ctx: Context, uid: string | undefined, connector: Connector, run: () => Promise<Identity>): Promise<void> {
     if (!uid) {
@@ -148,7 +139,7 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
     }
     try {
       const identity = await run();
-      await store.put(resultKey(uid), { ok: true, identity }, RESULT_TTL);
+      await transactions.land(uid, { ok: true, identity });
     } catch (error) {
       await fail(uid, connector, error);
     }
@@ -162,7 +153,7 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
    * sure this is the browser that started it. Anything else is answered here, audited, and finishes nothing.
    */
   async function arrive(ctx: Context, connector: Connector, state: string | undefined): Promise<Transaction | undefined> {
-    const tx = await takeTransaction(state, connector);
+    const tx = await transactions.take(state, connector.id);
     const refuse = async (reason: 'invalid_state' | 'browser_mismatch', key: MessageKey, status: number) => {
       services.metrics.logins.inc({ method: connector.type, outcome: reason });
       await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: ctx.ip, user_agent: ctx.get('user-agent') || null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason } });
@@ -211,8 +202,7 @@ export function federationRoutes(router: Router, services: Services, finish: (ct
   /** Back under the interaction's path: decide, then finish the interaction or show why not. */
   router.get('/interaction/:uid/federated', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
-    const result = await store.get<FederationResult>(resultKey(details.uid));
-    await store.delete(resultKey(details.uid));
+    const result = await transactions.collect(details.uid);
     ctx.set('Cache-Control', 'no-store');
     if (!result) {
       await showError(ctx, 'federation.error.state', 400);

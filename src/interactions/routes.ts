@@ -12,7 +12,7 @@ import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
 import { ConnectorError, connectorType, type Connector, type Identity, type PasswordConnector } from '../connectors/index.ts';
 import { pageContext } from './page.ts';
-import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES } from './federation.ts';
+import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES, type FederationDeps } from './federation.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -21,7 +21,10 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * loads the interaction bound to the browser's interaction cookie (SameSite=Lax), which is what makes
  * a cross-site form post fail.
  */
-export function interactionRoutes(router: Router, services: Services): void {
+/** What the sign-in pages use: federated sign-in's services, local accounts and passwords, the login throttle's store. */
+export type InteractionDeps = FederationDeps & Pick<Services, 'users' | 'passwords'>;
+
+export function interactionRoutes(router: Router, services: InteractionDeps): void {
   const { config, users, audit, metrics, store, logger, connectors, passwords } = services;
   // The connector set changes at run time (/v1/connections): read it per request.
   const listed = () => [...connectors.values()].filter((c) => c.kind !== 'password');
