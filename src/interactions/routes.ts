@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { Services } from '../container.ts';
+import type { FederationDeps } from './federation.ts';
 import { StoreUnavailableError } from '../store/index.ts';
 import { EMAIL_MAX_LENGTH, PasswordBusyError } from '../directory/index.ts';
 import { isFirstParty, PASSWORD_ACR } from '../oidc/index.ts';
@@ -12,7 +13,7 @@ import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
 import { ConnectorError, connectorType, type Connector, type Identity, type PasswordConnector } from '../connectors/index.ts';
 import { pageContext } from './page.ts';
-import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES, type FederationDeps } from './federation.ts';
+import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES } from './federation.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
