@@ -15,15 +15,17 @@ export const SCHEMA_PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 /** RFC 7644 §3.12 `scimType` values we answer with. */
 export type ScimType = 'invalidFilter' | 'invalidSyntax' | 'invalidPath' | 'invalidValue' | 'noTarget' | 'uniqueness' | 'mutability' | 'tooMany';
 
-/** A request the SCIM door answers with an error body (400 unless said otherwise). */
+/**
+ * A SCIM document the door cannot take (RFC 7644 §3.12: 400 with its scimType). The service's refusals
+ * (uniqueness, an unknown member) are DomainErrors, mapped by the door's one function.
+ */
 export class ScimInputError extends Error {
   override readonly name = 'ScimInputError';
   readonly scimType: ScimType | undefined;
-  readonly status: number;
-  constructor(scimType: ScimType | undefined, message: string, status = 400) {
+  readonly status = 400;
+  constructor(scimType: ScimType | undefined, message: string) {
     super(message);
     this.scimType = scimType;
-    this.status = status;
   }
 }
 
