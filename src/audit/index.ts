@@ -105,4 +105,4 @@ function sinceCursor(since: string | undefined): string | undefined {
   const ms = Date.parse(since);
   return Number.isFinite(ms) && ms > 0 ? `${ms - 1}-99999999` : undefined;
 }
-export { AuditService, type AuditQuery, type AuditServiceDeps } from './service.ts';
+export { AuditService } from './service.ts';

@@ -2,7 +2,7 @@ import type { AccessPolicy } from '../access/index.ts';
 import type { Caller } from '../domain/index.ts';
 import type { AuditEvent, AuditFilter, AuditLog } from './index.ts';
 
-export interface AuditServiceDeps {
+interface AuditServiceDeps {
   log: AuditLog;
   access: Pick<AccessPolicy, 'auditView' | 'visibleProjects'>;
   /** The accounts with a role on a project (the membership repository's `membersOf`). */
@@ -10,7 +10,7 @@ export interface AuditServiceDeps {
 }
 
 /** What a reader of the audit log asks for; who may read what is the access policy's `auditView`. */
-export type AuditQuery = Omit<AuditFilter, 'project_ids' | 'include_unscoped' | 'unscoped_subjects'> & { project_id?: string | undefined };
+type AuditQuery = Omit<AuditFilter, 'project_ids' | 'include_unscoped' | 'unscoped_subjects'> & { project_id?: string | undefined };
 
 /** Reading the audit log (GET /v1/audit): the events the caller may see, in pages. The log itself is append-only. */
 export class AuditService {

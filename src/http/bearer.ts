@@ -24,7 +24,7 @@ export type BearerDeps = Pick<Services, 'keys' | 'providers' | 'config' | 'users
  * A credential's principal, or why it has none. `invalidToken`: the answer carries
  * `WWW-Authenticate: Bearer … error="invalid_token"` (RFC 6750 §3.1).
  */
-export type BearerResult = { ok: true; principal: Principal } | { ok: false; detail: string; invalidToken: boolean };
+type BearerResult = { ok: true; principal: Principal } | { ok: false; detail: string; invalidToken: boolean };
 
 const refused = (detail: string, invalidToken = true): BearerResult => ({ ok: false, detail, invalidToken });
 

@@ -5,7 +5,7 @@ import type { Caller, Principal } from '../domain/index.ts';
  * What every door (/v1, the dashboard, SCIM) tells a domain service about a request: the principal its
  * authentication put in `ctx.state.principal`, and where the request came from.
  */
-export function principalOf(ctx: Context): Principal {
+function principalOf(ctx: Context): Principal {
   return ctx.state.principal as Principal;
 }
 

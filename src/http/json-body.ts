@@ -17,7 +17,7 @@ export class BodyError extends Error {
 }
 
 /** Deeper than any body the API takes (a connection config nests 4 levels): a 400, never a stack overflow later. */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 /** True when a parsed JSON value nests deeper than `max` arrays/objects; iterative, so any depth is safe. */
 function nestedDeeperThan(value: unknown, max: number): boolean {

@@ -58,7 +58,7 @@ export function callbackUrl(issuer: string, connectorId: string): string {
 }
 
 /** The sign-in decision for an identity, audited; shared by redirect, SAML and password connectors. */
-export type SignInDecisionDeps = Pick<Services, 'signIn' | 'connections' | 'upstreamSessions' | 'config' | 'metrics' | 'audit'>;
+type SignInDecisionDeps = Pick<Services, 'signIn' | 'connections' | 'upstreamSessions' | 'config' | 'metrics' | 'audit'>;
 
 export async function decideSignIn(services: SignInDecisionDeps, ctx: Context, connector: Connector, identity: Identity, clientId: string): Promise<SignInResult> {
   const result = await signInWithIdentity(services.signIn, identity, connector);

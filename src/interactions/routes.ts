@@ -23,7 +23,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * a cross-site form post fail.
  */
 /** What the sign-in pages use: federated sign-in's services, local accounts and passwords, the login throttle's store. */
-export type InteractionDeps = FederationDeps & Pick<Services, 'users' | 'passwords'>;
+type InteractionDeps = FederationDeps & Pick<Services, 'users' | 'passwords'>;
 
 export function interactionRoutes(router: Router, services: InteractionDeps): void {
   const { config, users, audit, metrics, store, logger, connectors, passwords } = services;

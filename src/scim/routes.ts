@@ -124,7 +124,7 @@ function meta(ctx: Context): ScimRequestMeta {
 const principalOf = (ctx: Context) => ctx.state.scimPrincipal as Principal;
 
 /** What the SCIM door uses: its service, the connection tokens, the issuer, and the audit of refused calls. */
-export type ScimDoorDeps = Pick<Services, 'scim' | 'connections' | 'config' | 'audit' | 'logger'>;
+type ScimDoorDeps = Pick<Services, 'scim' | 'connections' | 'config' | 'audit' | 'logger'>;
 
 export function scimApi(services: ScimDoorDeps): Middleware {
   const { scim } = services;
