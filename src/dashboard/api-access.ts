@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { callerOf } from '../http/caller.ts';
-import { DomainError } from '../domain/index.ts';
 import { KEY_SCOPES, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
 import type { Project } from '../directory/index.ts';
 import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH } from '../../views/dashboard/routes.ts';
@@ -9,7 +8,7 @@ import { apiAccessPage, type ApiAccessView, type KeyFormValues, type KeyRow, typ
 import { revokePage } from '../../views/dashboard/pages/revoke.ts';
 import { usagePage } from '../../views/dashboard/pages/usage.ts';
 import type { DashTranslate } from '../../views/dashboard/i18n.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { dashboardHeaders, dashPage, refusalOf, render, type DashboardContext, type DashState, type Refusal } from './context.ts';
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];
 
@@ -31,13 +30,13 @@ async function unlessRefused<T>(run: Promise<T>): Promise<T | undefined> {
   try {
     return await run;
   } catch (err) {
-    if (err instanceof DomainError) return undefined;
+    if (refusalOf(err)) return undefined;
     throw err;
   }
 }
 
 /** A refusal of KeyService.create as the form shows it: the field at fault and a message in the reader's language. */
-function createError(t: DashTranslate, err: DomainError, form: { lines: string[]; scopes: string[]; held: string[]; maxTtlDays: number }): [string, string] {
+function createError(t: DashTranslate, err: Refusal, form: { lines: string[]; scopes: string[]; held: string[]; maxTtlDays: number }): [string, string] {
   if (err.code === 'forbidden' && err.field === 'scopes') return ['scopes', t('dash.err.scopes_not_held', { scopes: form.scopes.filter((s) => !form.held.includes(s)).join(', ') })];
   const line = err.field === undefined ? null : /^ip_allowlist\[(\d+)\]$/.exec(err.field);
   if (line) {
@@ -140,10 +139,11 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     try {
       created = await keys.create(callerOf(ctx), input);
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
+      const refused = refusalOf(err);
+      if (!refused) throw err;
       const held = await services.access.scopesOn(state.principal, project.id);
-      const [field, message] = createError(t, err, { lines, scopes: values.scopes, held, maxTtlDays });
-      return renderKeys(ctx, state, project, { form: values, errors: { [field]: message } }, 400);
+      const [field, message] = createError(t, refused, { lines, scopes: values.scopes, held, maxTtlDays });
+      return renderKeys(ctx, state, project, { form: values, errors: { [field]: message } }, refused.status);
     }
     const flash: CreatedKeyFlash = { key: created.key, name: created.view.name };
     await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
@@ -162,14 +162,15 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     try {
       rotated = await keys.rotate(callerOf(ctx), { id: old.id, grace_seconds: grace === null ? undefined : Number(grace) });
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
+      const refused = refusalOf(err);
+      if (!refused) throw err;
       const { t } = dashPage(ctx);
-      if (err.code === 'forbidden') {
+      if (refused.code === 'forbidden') {
         // A rotation mints a new secret with every scope of the key: the person must hold them all.
         const held = await services.access.scopesOn(state.principal, old.project_id);
         return renderKeys(ctx, state, project, { notice: t('dash.err.scopes_not_held', { scopes: old.scopes.filter((s) => !held.includes(s)).join(', ') }) }, 403);
       }
-      return renderKeys(ctx, state, project, { notice: err.code === 'conflict' ? t('dash.err.id') : err.message }, err.code === 'conflict' ? 409 : 400);
+      return renderKeys(ctx, state, project, { notice: refused.code === 'conflict' ? t('dash.err.id') : refused.message }, refused.status);
     }
     const flash: CreatedKeyFlash = { key: rotated.key, name: rotated.view.name, rotated: { grace_until: rotated.old.grace_until } };
     await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);

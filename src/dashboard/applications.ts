@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CLIENT_API_SCOPES, CLIENT_OPENID_SCOPES, type ClientView, type CreateClientInput } from '../clients/index.ts';
-import { DomainError, type Caller } from '../domain/index.ts';
 import type { Project } from '../directory/index.ts';
 import { APPLICATION_DELETE_PATH, APPLICATION_PATH, APPLICATION_ROTATE_PATH, APPLICATIONS_PATH } from '../../views/dashboard/routes.ts';
 import {
@@ -13,8 +12,8 @@ import {
   type ApplicationRow,
   type ApplicationsView,
 } from '../../views/dashboard/pages/applications.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
-import { clip } from '../http/caller.ts';
+import { dashboardHeaders, dashPage, refusalOf, render, type DashboardContext, type DashState } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 /** What a post made, for the page it redirects to: the client id and its secret, shown once. */
 type CreatedFlash = NonNullable<ApplicationsView['created']> & { deleted?: boolean; [key: string]: unknown };
@@ -49,12 +48,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   const { clients } = services;
   const maxTtlDays = services.config.api_keys.max_ttl_days;
   const defaults = (): ApplicationFormValues => ({ name: '', type: 'confidential', grant_types: ['client_credentials'], redirect_uris: '', scopes: ['read:logs'], secret_ttl_days: '' });
-  const callerOf = (ctx: Context, state: DashState): Caller => ({ principal: state.principal, ip: ctx.ip, user_agent: clip(ctx.get('user-agent'), 512) || null });
 
   async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApplicationsView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
     const page = dashPage(ctx);
     const held = await services.access.scopesOn(state.principal, project.id);
-    const list = await clients.list(callerOf(ctx, state), { project_id: project.id });
+    const list = await clients.list(callerOf(ctx), { project_id: project.id });
     render(ctx, applicationsPage(page, { ...state.chrome, project: { id: project.id, name: project.name }, section: 'applications' }, {
       project: { id: project.id, name: project.name },
       applications: list.map(row),
@@ -71,11 +69,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   /** A registered client of a project the person administers, else 404 answered. */
   async function clientOf(ctx: Context, state: DashState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
     try {
-      const client = await clients.get(callerOf(ctx, state), id);
+      const client = await clients.get(callerOf(ctx), id);
       const project = client.project_id ? await services.projects.get(client.project_id) : undefined;
       if (project && client.origin === 'registered') return { client, project };
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
+      if (!refusalOf(err)) throw err;
     }
     dash.notFound(ctx, state, APPLICATIONS_PATH);
     return undefined;
@@ -120,10 +118,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     };
     let made: Awaited<ReturnType<typeof clients.create>>;
     try {
-      made = await clients.create(callerOf(ctx, state), input);
+      made = await clients.create(callerOf(ctx), input);
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      return renderList(ctx, state, project, { form: values, errors: { [formField(err.field)]: err.message } }, err.code === 'forbidden' ? 403 : 400);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return renderList(ctx, state, project, { form: values, errors: { [formField(refused.field)]: refused.message } }, refused.status);
     }
     const flash: CreatedFlash = { client_id: made.client.client_id, name: made.client.name, ...(made.client_secret ? { client_secret: made.client_secret } : {}) };
     await dash.redirectWithFlash(ctx, state, 'client', project.id, APPLICATIONS_PATH, flash);
@@ -149,10 +148,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const grace = Number(form.get('grace_seconds') ?? 86_400);
     let rotated: Awaited<ReturnType<typeof clients.rotateSecret>>;
     try {
-      rotated = await clients.rotateSecret(callerOf(ctx, state), client.client_id, { grace_seconds: grace });
+      rotated = await clients.rotateSecret(callerOf(ctx), client.client_id, { grace_seconds: grace });
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      return renderList(ctx, state, project, { notice: err.message }, err.code === 'forbidden' ? 403 : err.code === 'conflict' ? 409 : 400);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return renderList(ctx, state, project, { notice: refused.message }, refused.status);
     }
     const flash: CreatedFlash = { client_id: client.client_id, name: client.name, client_secret: rotated.client_secret, rotated: true };
     await dash.redirectWithFlash(ctx, state, 'client', project.id, APPLICATIONS_PATH, flash);
@@ -180,7 +180,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
       render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: appTranslator(page.lang)('delete.need_confirm') }), 400);
       return;
     }
-    await clients.delete(callerOf(ctx, state), client.client_id);
+    await clients.delete(callerOf(ctx), client.client_id);
     const flash: CreatedFlash = { client_id: client.client_id, name: client.name, deleted: true };
     await dash.redirectWithFlash(ctx, state, 'client', project.id, APPLICATIONS_PATH, flash);
   });

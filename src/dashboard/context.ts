@@ -1,10 +1,10 @@
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
-import type { Principal } from '../admin/koa-auth.ts';
+import type { Principal } from '../domain/index.ts';
 import { AccessDenied } from '../access/index.ts';
 import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { sessionEnded, type Project } from '../directory/index.ts';
-import { pageContext } from '../interactions/index.ts';
+import { pageContext } from '../http/page.ts';
 import { readForm } from '../http/form.ts';
 import { dashTranslator } from '../../views/dashboard/i18n.ts';
 import type { Chrome, DashPage } from '../../views/dashboard/components.ts';
@@ -51,6 +51,8 @@ export const dashboardHeaders: Middleware = async (ctx, next) => {
 
 /** A domain service's refusal as a dashboard page shows it: the message next to its field, and the status. */
 export interface Refusal {
+  /** What kind of refusal: pages choose their words by `code` and `field`. */
+  code: DomainErrorCode;
   /** The form field at fault (the service's `field`), when one is. */
   field: string | undefined;
   message: string;
@@ -66,7 +68,7 @@ const REFUSAL_STATUS: Record<DomainErrorCode, number> = { invalid: 400, forbidde
  */
 export function refusalOf(err: unknown): Refusal | undefined {
   if (!(err instanceof DomainError)) return undefined;
-  return { field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
+  return { code: err.code, field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
 }
 
 /** Runs an access-policy check: true when it passes, false when the policy refuses (other errors propagate). */
@@ -127,7 +129,7 @@ export class DashboardContext {
       return undefined;
     }
     const principal = await this.principalOf(session);
-    // The /v1 helpers (auditAction) read the principal from here.
+    // callerOf (src/http/caller.ts) reads the principal from here, as for /v1.
     ctx.state.principal = principal;
     const adminProjects = await this.services.access.visibleProjects(principal, 'admin:projects');
     const orgAdmin = (await this.services.access.administeredOrganisations(principal)).length > 0;

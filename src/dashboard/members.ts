@@ -1,11 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { isDomainError, type Caller, type DomainError } from '../domain/index.ts';
+import type { Caller } from '../domain/index.ts';
 import { isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
 import type { RoleChangePreview } from '../provisioning/index.ts';
 import { INVITATION_REVOKE_PATH, INVITE_PATH, MAPPING_ADD_PATH, MAPPING_DELETE_PATH, MEMBER_REMOVE_PATH, MEMBER_ROLE_PATH, MEMBERS_PATH } from '../../views/dashboard/routes.ts';
 import { mappingConfirmPage, membersPage, type InvitationRow, type MappingForm, type MembersView, type PreviewChange } from '../../views/dashboard/pages/members.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { callerOf } from '../http/caller.ts';
+import { dashboardHeaders, dashPage, refusalOf, render, type DashboardContext, type DashState, type Refusal } from './context.ts';
 
 /** What an invitation post did, for the page it redirects to: a notice and a new link, shown once. */
 interface InviteFlash {
@@ -26,8 +27,6 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { users, members, invitationService: invitations, roleMappings } = services;
 
-  /** The signed-in person as the services see them, with where the request came from. */
-  const callerOf = (ctx: Context, state: DashState): Caller => ({ principal: state.principal, ip: ctx.ip, user_agent: (ctx.get('user-agent') || '').slice(0, 512) || null });
 
   /** Who made an invitation, for people: an account's email, or the API key's id. */
   async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashPage>['t']): Promise<string> {
@@ -38,7 +37,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created' | 'caution'>> = {}, status = 200) {
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     const rows = (await members.list(caller, project.id)).map((m) => ({
       user_id: m.user_id,
       email: m.email ?? m.user_id,
@@ -81,21 +80,19 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     return { state, form, project };
   }
 
-  /** The status a refusal is shown with: the one /v1 would answer. */
-  const statusOf = (err: DomainError): number => ({ invalid: 400, forbidden: 403, not_found: 404, conflict: 409, unavailable: 503, rate_limited: 429 })[err.code];
-
   /** Runs a service call; a refusal is returned to be shown (other errors propagate). */
-  async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: DomainError; status: number }> {
+  async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: Refusal; status: number }> {
     try {
       return { ok: true, value: await call() };
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      return { ok: false, err, status: statusOf(err) };
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return { ok: false, err: refused, status: refused.status };
     }
   }
 
   /** The members page's words for a refused role change (src/projects MembershipService). */
-  function roleChangeError(ctx: Context, err: DomainError, email: string | undefined): string {
+  function roleChangeError(ctx: Context, err: Refusal, email: string | undefined): string {
     const { t } = dashPage(ctx);
     if (err.code === 'forbidden') return t('dash.members.err_owner');
     if (err.code === 'invalid') return t('dash.members.err_role');
@@ -119,7 +116,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const { t } = dashPage(ctx);
     const role = p.form.get('role') ?? '';
     if (!isRole(role)) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.members.err_role') } }, 400);
-    const result = await attempt(() => members.setRole(callerOf(ctx, p.state), { project_id: p.project.id, user_id: p.form.get('user_id') ?? '', role }));
+    const result = await attempt(() => members.setRole(callerOf(ctx), { project_id: p.project.id, user_id: p.form.get('user_id') ?? '', role }));
     if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, undefined) } }, result.status);
     await renderMembers(ctx, p.state, p.project, { notice: t('dash.members.saved', { email: result.value.email, role: t(`dash.role.${role}`) }) });
   });
@@ -130,7 +127,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const userId = p.form.get('user_id') ?? '';
     const user = userId ? await users.findById(userId) : undefined;
-    const result = await attempt(() => members.remove(callerOf(ctx, p.state), { project_id: p.project.id, user_id: userId }));
+    const result = await attempt(() => members.remove(callerOf(ctx), { project_id: p.project.id, user_id: userId }));
     if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, user?.email) } }, result.status);
     await renderMembers(ctx, p.state, p.project, { notice: dashPage(ctx).t('dash.members.removed', { email: user?.email ?? userId }) });
   });
@@ -150,7 +147,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (Object.keys(errors).length) return renderMembers(ctx, p.state, p.project, { invite, errors }, 400);
     const role = invite.role as Role;
     const email = invite.email.toLowerCase();
-    const result = await attempt(() => invitations.inviteOrGrant(callerOf(ctx, p.state), { project_id: p.project.id, email: invite.email, role }));
+    const result = await attempt(() => invitations.inviteOrGrant(callerOf(ctx), { project_id: p.project.id, email: invite.email, role }));
     if (!result.ok) {
       const { err } = result;
       // On email: the account appeared since the lookup (conflict), or it is no address (invalid).
@@ -170,7 +167,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const p = await posted(ctx);
     if (!p) return;
     const { t } = dashPage(ctx);
-    const result = await attempt(() => invitations.revoke(callerOf(ctx, p.state), { project_id: p.project.id, invitation_id: p.form.get('id') ?? '' }));
+    const result = await attempt(() => invitations.revoke(callerOf(ctx), { project_id: p.project.id, invitation_id: p.form.get('id') ?? '' }));
     // not_found: no such invitation on this project; conflict: it is no longer pending.
     if (!result.ok && result.err.code === 'not_found') {
       return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
@@ -202,9 +199,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!isRole(values.role)) errors.role = t('dash.members.err_role');
     if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, 400);
     const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     /** A refused mapping next to its field: only an owner maps to owner; a source or group refused meanwhile. */
-    const refused = (err: DomainError): Record<string, string> =>
+    const refused = (err: Refusal): Record<string, string> =>
       err.code === 'forbidden' ? { role: t('dash.members.err_owner') } : err.field === 'source' ? { source: t('dash.mappings.err_source') } : err.field === 'group' ? { group: t('dash.mappings.err_group') } : { role: t('dash.members.err_role') };
     if (form.get('confirm') !== 'yes') {
       const preview = await attempt(() => roleMappings.previewCreate(caller, input));
@@ -218,10 +215,10 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   });
 
   /** The refusal of a mapping removal as the page says it; undefined once answered. */
-  async function refuseRemoval(ctx: Context, state: DashState, project: Project, err: DomainError): Promise<void> {
+  async function refuseRemoval(ctx: Context, state: DashState, project: Project, err: Refusal): Promise<void> {
     if (err.code === 'not_found') return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
     const { t } = dashPage(ctx);
-    await renderMembers(ctx, state, project, { errors: { member: err.code === 'conflict' ? t('dash.mappings.err_config') : t('dash.members.err_owner') } }, statusOf(err));
+    await renderMembers(ctx, state, project, { errors: { member: err.code === 'conflict' ? t('dash.mappings.err_config') : t('dash.members.err_owner') } }, err.status);
   }
 
   /** A mapping of this project, found by the id in the form or the query (another project's: not found). */
@@ -235,14 +232,15 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const project = await dash.project(ctx, state, MEMBERS_PATH);
     if (!project) return;
     const id = typeof ctx.query.id === 'string' ? ctx.query.id : '';
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
     try {
       const { mapping, changes } = await roleMappings.previewRemove(caller, id);
       render(ctx, mappingConfirmPage(dashPage(ctx), { ...state.chrome, project, section: 'members' }, { project, mode: 'delete', mapping, changes: await previewRows(changes) }));
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      await refuseRemoval(ctx, state, project, err);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      await refuseRemoval(ctx, state, project, refused);
     }
   });
 
@@ -251,15 +249,16 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const { state, form, project } = p;
     const id = form.get('id') ?? '';
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
     try {
       const mapping = await roleMappings.remove(caller, id);
       const { t } = dashPage(ctx);
       await renderMembers(ctx, state, project, { notice: t('dash.mappings.deleted', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      await refuseRemoval(ctx, state, project, err);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      await refuseRemoval(ctx, state, project, refused);
     }
   });
 }

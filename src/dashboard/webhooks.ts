@@ -1,14 +1,13 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { callerOf } from '../http/caller.ts';
-import { DomainError } from '../domain/index.ts';
 import { EVENT_TYPES, type WebhookView } from '../webhooks/index.ts';
 import type { Project } from '../directory/index.ts';
 import { DELIVERIES_PATH, REDELIVER_PATH, WEBHOOK_DELETE_PATH, WEBHOOKS_PATH } from '../../views/dashboard/routes.ts';
 import { webhookDeletePage, webhooksPage, type WebhookForm, type WebhookRow, type WebhooksView } from '../../views/dashboard/pages/webhooks.ts';
 import { deliveriesPage } from '../../views/dashboard/pages/deliveries.ts';
 import type { DashPage } from '../../views/dashboard/components.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { dashboardHeaders, dashPage, refusalOf, render, type DashboardContext, type DashState, type Refusal } from './context.ts';
 
 /** An endpoint made by a post, for the page the post redirects to: its signing secret, shown once. */
 type CreatedWebhookFlash = NonNullable<WebhooksView['created']> & { [key: string]: unknown };
@@ -18,7 +17,7 @@ function row(w: WebhookView): WebhookRow {
 }
 
 /** A refusal of WebhookService.create as the form shows it, in the reader's language (by field). */
-function createError(t: DashPage['t'], err: DomainError, values: WebhookForm): string {
+function createError(t: DashPage['t'], err: Refusal, values: WebhookForm): string {
   switch (err.field) {
     case 'url': return !values.url || values.url.length > 2000 ? t('dash.wh.err_url_empty') : t('dash.wh.err_url', { reason: err.message });
     case 'events': return t('dash.wh.err_events');
@@ -56,7 +55,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     try {
       if (id) webhook = await webhooks.get(callerOf(ctx), { id });
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
+      if (!refusalOf(err)) throw err;
     }
     if (!webhook || webhook.project_id !== project.id) {
       dash.notFound(ctx, state, `${WEBHOOKS_PATH}?project=${encodeURIComponent(project.id)}`);
@@ -95,8 +94,9 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     try {
       created = await webhooks.create(callerOf(ctx), { project_id: project.id, url: values.url, events: values.events, description: values.description || undefined });
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      return renderList(ctx, state, project, { form: values, errors: { [err.field ?? 'url']: createError(t, err, values) } }, 400);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return renderList(ctx, state, project, { form: values, errors: { [refused.field ?? 'url']: createError(t, refused, values) } }, refused.status);
     }
     const flash: CreatedWebhookFlash = { url: created.webhook.url, secret: created.secret };
     await dash.redirectWithFlash(ctx, state, 'webhook', project.id, WEBHOOKS_PATH, flash);
@@ -142,7 +142,7 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     try {
       await webhooks.redeliver(callerOf(ctx), { id: webhook.id, delivery });
     } catch (err) {
-      if (!(err instanceof DomainError) || err.code !== 'not_found') throw err;
+      if (refusalOf(err)?.code !== 'not_found') throw err;
       return renderDeliveries(ctx, o.state, o.project, webhook, { error: t('dash.wh.redeliver_failed', { id: delivery }) }, 404);
     }
     // Post/redirect/get: reloading the history must not redeliver again.
