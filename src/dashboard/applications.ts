@@ -12,7 +12,7 @@ import {
   type ApplicationRow,
   type ApplicationsView,
 } from '../../views/dashboard/pages/applications.ts';
-import { dashboardHeaders, dashPage, refusalOf, render, type DashboardContext, type DashState } from './context.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState } from './context.ts';
 import { callerOf } from '../http/caller.ts';
 
 /** What a post made, for the page it redirects to: the client id and its secret, shown once. */
@@ -49,8 +49,8 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   const maxTtlDays = services.config.api_keys.max_ttl_days;
   const defaults = (): ApplicationFormValues => ({ name: '', type: 'confidential', grant_types: ['client_credentials'], redirect_uris: '', scopes: ['read:logs'], secret_ttl_days: '' });
 
-  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApplicationsView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
-    const page = dashPage(ctx);
+  async function renderList(ctx: Context, state: DashboardState, project: Project, extra: Partial<Pick<ApplicationsView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
+    const page = dashboardPage(ctx);
     const held = await services.access.scopesOn(state.principal, project.id);
     const list = await clients.list(callerOf(ctx), { project_id: project.id });
     render(ctx, applicationsPage(page, { ...state.chrome, project: { id: project.id, name: project.name }, section: 'applications' }, {
@@ -67,7 +67,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   }
 
   /** A registered client of a project the person administers, else 404 answered. */
-  async function clientOf(ctx: Context, state: DashState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
+  async function clientOf(ctx: Context, state: DashboardState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
     try {
       const client = await clients.get(callerOf(ctx), id);
       const project = client.project_id ? await services.projects.get(client.project_id) : undefined;
@@ -84,7 +84,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     if (!state) return;
     const project = await dash.project(ctx, state, APPLICATIONS_PATH);
     if (!project) return;
-    const t = appTranslator(dashPage(ctx).lang);
+    const t = appTranslator(dashboardPage(ctx).lang);
     const { flash, gone } = await dash.takeFlash<CreatedFlash>(ctx, state, 'client', project.id);
     // A deletion's notice travels in a flash too: a link cannot make the page claim something was deleted.
     const notice = flash?.deleted ? t('delete.done', { name: flash.name }) : undefined;
@@ -134,7 +134,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : '');
     if (!found) return;
     const { client, project } = found;
-    render(ctx, applicationPage(dashPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
+    render(ctx, applicationPage(dashboardPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
   });
 
   router.post(APPLICATION_ROTATE_PATH, dashboardHeaders, async (ctx) => {
@@ -164,7 +164,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : '');
     if (!found) return;
     const { client, project } = found;
-    render(ctx, deleteApplicationPage(dashPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
+    render(ctx, deleteApplicationPage(dashboardPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
   });
 
   router.post(APPLICATION_DELETE_PATH, dashboardHeaders, async (ctx) => {
@@ -175,7 +175,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, form.get('client_id') ?? '');
     if (!found) return;
     const { client, project } = found;
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     if (form.get('confirm') !== 'yes') {
       render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: appTranslator(page.lang)('delete.need_confirm') }), 400);
       return;

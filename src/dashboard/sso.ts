@@ -10,9 +10,9 @@ import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from '../../views/dashboard/routes.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { SCIM_TYPE, connectionDeletePage, formFields, scimFormPage, ssoFormPage, ssoPage, type ProviderForm, type ScimFormValues, type ScimFormView, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
-import { isDashKey, type DashTranslate } from '../../views/dashboard/i18n.ts';
+import { isDashboardKey, type DashboardTranslate } from '../../views/dashboard/i18n.ts';
 import type { Lang } from '../../views/i18n.ts';
-import { dashboardHeaders, dashPage, refusalOf, render, type DashboardContext, type DashState, type Refusal } from './context.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState, type Refusal } from './context.ts';
 
 /** The inputs every connection has besides its type's own (ConnectorType.form). */
 const COMMON_FIELDS = new Set(['id', 'name', 'email_domains', 'require_mfa', 'trust_email']);
@@ -25,7 +25,7 @@ function providerOf(type: unknown, lang: Lang): ProviderForm | undefined {
 }
 
 /** The connection's type as people call it; a SCIM connection with the connector it is tied to. */
-function typeNameOf(t: DashTranslate, lang: Lang, c: { type: string; connector?: unknown }, long = false): string {
+function typeNameOf(t: DashboardTranslate, lang: Lang, c: { type: string; connector?: unknown }, long = false): string {
   if (c.type === SCIM_TYPE) return long ? t('dash.scim.choice') : `SCIM 2.0${typeof c.connector === 'string' && c.connector ? ` → ${c.connector}` : ''}`;
   return connectorType(c.type)?.names[lang] ?? c.type;
 }
@@ -83,9 +83,9 @@ function patchValue(field: FormField, value: string | boolean): unknown {
 }
 
 /** What the form lacks, in the reader's language, all at once (the validator stops at the first): required text, then secrets, then numbers. */
-function formErrors(t: DashTranslate, fields: FormField[], values: SsoFormValues, secretsGiven: Set<string>, secretSet: boolean): Record<string, string> {
+function formErrors(t: DashboardTranslate, fields: FormField[], values: SsoFormValues, secretsGiven: Set<string>, secretSet: boolean): Record<string, string> {
   const errors: Record<string, string> = {};
-  const say = (key: string, vars?: Record<string, string>) => (isDashKey(key) ? t(key, vars) : key);
+  const say = (key: string, vars?: Record<string, string>) => (isDashboardKey(key) ? t(key, vars) : key);
   for (const f of fields) if (f.required && f.kind !== 'secret' && f.kind !== 'flag' && !values.fields[f.name]) errors[f.name] = say(f.required, { field: say(f.label) });
   for (const f of fields) if (f.required && f.kind === 'secret' && !secretsGiven.has(f.name) && !secretSet) errors[f.name] = say(f.required);
   for (const f of fields) if (f.kind === 'number' && f.invalid && !/^[1-9]\d{0,6}$/.test(String(values.fields[f.name]))) errors[f.name] = say(f.invalid);
@@ -103,7 +103,7 @@ function withoutField(err: Refusal): string {
  * id belongs to a connection of the configuration file; `secretsGiven`/`secretSet`: which write-only inputs
  * were typed, and whether one is stored.
  */
-function fieldError(t: DashTranslate, err: Refusal, provider: ProviderForm, context: { fromConfig: boolean; secretsGiven: Set<string>; secretSet: boolean }): [string, string] {
+function fieldError(t: DashboardTranslate, err: Refusal, provider: ProviderForm, context: { fromConfig: boolean; secretsGiven: Set<string>; secretSet: boolean }): [string, string] {
   const fields = formFields(provider.form);
   if (err.code === 'conflict' && err.field === 'id') return ['id', context.fromConfig ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
   if (err.code === 'conflict') {
@@ -123,7 +123,7 @@ function fieldError(t: DashTranslate, err: Refusal, provider: ProviderForm, cont
   if (!field && block && path.startsWith(block.path)) field = fields.find((f) => f.path.startsWith(`${block.path}.`));
   // A stored secret that was not typed again is refused only when where it is sent changed.
   if (field?.kind === 'secret' && context.secretSet && !context.secretsGiven.has(field.name)) return [field.name, t('dash.sso.err_secret_moved')];
-  if (field) return [field.name, field.error && isDashKey(field.error) ? t(field.error) : message];
+  if (field) return [field.name, field.error && isDashboardKey(field.error) ? t(field.error) : message];
   if (parts[0] === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
   return COMMON_FIELDS.has(parts[0]!) ? [parts[0]!, message] : ['name', err.message];
 }
@@ -132,7 +132,7 @@ function fieldError(t: DashTranslate, err: Refusal, provider: ProviderForm, cont
 type ScimTokenFlash = { token: string; rotated: boolean } & { [key: string]: unknown };
 
 /** A provisioning rule's refusal (the service's, or the form's shape) next to its field of the rule form. */
-function ruleError(t: DashTranslate, err: Pick<Refusal, 'code' | 'field'>): [string, string] {
+function ruleError(t: DashboardTranslate, err: Pick<Refusal, 'code' | 'field'>): [string, string] {
   const field = err.field ?? '';
   if (field === 'email_domain') return ['email_domain', err.code === 'conflict' ? t('dash.rules.err_conflict') : t('dash.rules.err_domain')];
   if (field.startsWith('connectors')) return ['connector', t('dash.rules.err_connector')];
@@ -152,28 +152,28 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { connections, connectionService, config, provisioningRules } = services;
 
   /** The person and the organisation root they administer; otherwise answers 403. */
-  async function orgAdmin(ctx: Context): Promise<{ state: DashState; root: string } | undefined> {
+  async function orgAdmin(ctx: Context): Promise<{ state: DashboardState; root: string } | undefined> {
     const state = await dash.signedIn(ctx);
     if (!state) return undefined;
     const [root] = await services.access.administeredOrganisations(state.principal);
     if (root) return { state, root };
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     render(ctx, messagePage(page, { ...state.chrome, section: 'sso' }, { title: page.t('dash.sso.title'), body: page.t('dash.sso.forbidden'), alert: true, links: [{ href: '/dashboard', label: page.t('dash.error.back') }] }), 403);
     return undefined;
   }
 
-  const chrome = (state: DashState) => ({ ...state.chrome, section: 'sso' as const });
+  const chrome = (state: DashboardState) => ({ ...state.chrome, section: 'sso' as const });
 
   /**
    * The connection service's refusals every post answers the same way: the access policy's (a change that
    * is an owner's) with 403, a connection gone since the page was shown with 404. Returns the other
    * refusals, for the caller to show next to a field, or undefined when it has answered.
    */
-  async function refusal(ctx: Context, state: DashState, err: unknown): Promise<Refusal | undefined> {
+  async function refusal(ctx: Context, state: DashboardState, err: unknown): Promise<Refusal | undefined> {
     const refused = refusalOf(err);
     if (!refused) throw err;
     if (refused.code === 'forbidden') {
-      const page = dashPage(ctx);
+      const page = dashboardPage(ctx);
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.sso.title'), body: page.t('dash.sso.owner_only'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 403);
       return undefined;
     }
@@ -185,7 +185,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   }
   /** Whether an id taken is a connection of the configuration file (rather than one made here). */
   const fromConfig = async (ctx: Context, id: string) => (await connectionService.list(callerOf(ctx))).some((c) => c.id === id && c.origin === 'config');
-  const renderForm = (ctx: Context, state: DashState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
+  const renderForm = (ctx: Context, state: DashboardState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashboardPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
   /** Rules as people read them: connection and project names instead of ids. */
   async function ruleRows(listed: ConnectionView[], filter: (connectors: string[]) => boolean = () => true): Promise<RuleRow[]> {
@@ -198,13 +198,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return rows;
   }
 
-  async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
+  async function renderSso(ctx: Context, o: { state: DashboardState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
     const list = await connectionService.list(callerOf(ctx));
-    const { t, lang } = dashPage(ctx);
+    const { t, lang } = dashboardPage(ctx);
     const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, typeName: typeNameOf(t, lang, c), email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
     const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
-    render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
+    render(ctx, ssoPage(dashboardPage(ctx), chrome(o.state), {
       connections: rows,
       rules: await ruleRows(list),
       // A SCIM connection signs nobody in: provisioning rules are about connectors.
@@ -219,12 +219,12 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   }
 
   /** A connection managed here (stored, not from the configuration file); otherwise answers. */
-  async function stored(ctx: Context, state: DashState, id: string): Promise<ConnectionView | undefined> {
+  async function stored(ctx: Context, state: DashboardState, id: string): Promise<ConnectionView | undefined> {
     const connection = id ? await connectionService.get(callerOf(ctx), id).catch((err: unknown) => {
       if (refusalOf(err)?.code === 'not_found') return undefined;
       throw err;
     }) : undefined;
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     if (!connection || (!connectorType(connection.type) && connection.type !== SCIM_TYPE)) {
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 404);
       return undefined;
@@ -237,7 +237,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   }
 
   /** A form post about one stored connection, by an organisation admin, with a valid CSRF token; otherwise answers. */
-  async function postedConnection(ctx: Context): Promise<{ o: { state: DashState; root: string }; form: URLSearchParams; connection: ConnectionView } | undefined> {
+  async function postedConnection(ctx: Context): Promise<{ o: { state: DashboardState; root: string }; form: URLSearchParams; connection: ConnectionView } | undefined> {
     const o = await orgAdmin(ctx);
     if (!o) return undefined;
     const form = await dash.checkedForm(ctx, o.state);
@@ -253,7 +253,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const rulesFor = async (ctx: Context, id: string) => ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.length === 0 || connectors.includes(id));
   /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
   const editView = async (ctx: Context, connection: ConnectionView) => {
-    const provider = providerOf(connection.type, dashPage(ctx).lang)!; // stored() let only known types through
+    const provider = providerOf(connection.type, dashboardPage(ctx).lang)!; // stored() let only known types through
     return { provider, mode: 'edit' as const, form: valuesOf(connection, provider), secretSet: secretOf(provider, connection), errors: {}, sharedDirectory: sharedOf(provider, connection), rules: await rulesFor(ctx, connection.id) };
   };
 
@@ -261,21 +261,21 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const scimValues = (c: ConnectionView): ScimFormValues => ({ id: c.id, connector: typeof c.connector === 'string' ? c.connector : '', enabled: c.enabled !== false });
   /** What a SCIM connection can be tied to: the connections people sign in with (not other SCIM ones). */
   const scimChoices = async (ctx: Context) => (await connectionService.list(callerOf(ctx))).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
-  const renderScim = async (ctx: Context, state: DashState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices(ctx) }), status);
+  const renderScim = async (ctx: Context, state: DashboardState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashboardPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices(ctx) }), status);
 
   /**
    * Post/redirect/get for a new token (create, rotate): it travels to the edit page in a one-time flash of
    * this session, bound to the organisation root, so a reload or Back never shows it again nor makes another.
    */
-  async function redirectWithToken(ctx: Context, o: { state: DashState; root: string }, id: string, flash: ScimTokenFlash): Promise<void> {
+  async function redirectWithToken(ctx: Context, o: { state: DashboardState; root: string }, id: string, flash: ScimTokenFlash): Promise<void> {
     const flashId = await dash.sessions.putFlash(o.state.sessionId, 'scim_token', o.root, flash);
     ctx.status = 303;
     ctx.redirect(url(SSO_EDIT_PATH, { id, flash: flashId }));
   }
 
   /** As POST /v1/connections (create) and PATCH (edit) with type scim: the same owner check, service call and audit. */
-  async function saveScim(ctx: Context, o: { state: DashState; root: string }, form: URLSearchParams, existing: ConnectionView | undefined): Promise<void> {
-    const { t } = dashPage(ctx);
+  async function saveScim(ctx: Context, o: { state: DashboardState; root: string }, form: URLSearchParams, existing: ConnectionView | undefined): Promise<void> {
+    const { t } = dashboardPage(ctx);
     const mode = existing ? 'edit' : 'create';
     const values: ScimFormValues = { id: existing ? existing.id : (form.get('id') ?? '').trim(), connector: form.get('connector') ?? '', enabled: form.get('enabled') === 'on' };
     const changes = { id: values.id, type: SCIM_TYPE, connector: values.connector, enabled: values.enabled };
@@ -306,7 +306,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const type = ctx.query.type;
     if (type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'create', form: { id: '', connector: '', enabled: true }, errors: {} });
-    const provider = providerOf(type, dashPage(ctx).lang);
+    const provider = providerOf(type, dashboardPage(ctx).lang);
     if (!provider) return ctx.redirect(SSO_PATH);
     renderForm(ctx, o.state, { provider, mode: 'create', form: emptyForm(provider), secretSet: false, errors: {} });
   });
@@ -316,7 +316,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     if (connection.type === SCIM_TYPE) {
       const { flash, gone } = await dash.takeFlash<ScimTokenFlash>(ctx, o.state, 'scim_token', o.root);
       const token = flash && typeof flash.token === 'string' ? { value: flash.token, rotated: flash.rotated === true } : undefined;
@@ -338,7 +338,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t, lang } = dashPage(ctx);
+    const { t, lang } = dashboardPage(ctx);
     let provider: ProviderForm | undefined;
     let current: Record<string, unknown> = {};
     let editing = '';
@@ -443,7 +443,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const { o, form, connection } = p;
     if (!connectorType(connection.type)?.directory) return ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(connection.id)}`);
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const email = (form.get('email') ?? '').trim();
     let tried: SignInTry;
     try {
@@ -477,7 +477,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
     const rules = await ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.includes(connection.id));
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     render(ctx, connectionDeletePage(page, chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, typeName: typeNameOf(page.t, page.lang, connection, true) }, rules }));
   });
 
@@ -493,7 +493,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       if (!(await refusal(ctx, o.state, err))) return;
       throw err;
     }
-    await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
+    await renderSso(ctx, o, { notice: dashboardPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
   });
 
   /**
@@ -522,7 +522,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const ruleForm: RuleForm = { email_domain: (form.get('email_domain') ?? '').trim().replace(/^@/, ''), connector: form.get('connector') ?? '', project: form.get('project') ?? '', role: form.get('role') ?? '' };
     const parsed = provisioningRuleInput.safeParse({
       email_domain: ruleForm.email_domain,
@@ -554,7 +554,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     try {
       const rule = await services.provisioning.remove(callerOf(ctx), form.get('id') ?? '');
       await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });

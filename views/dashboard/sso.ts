@@ -3,10 +3,10 @@
  * the provider and "Test connection") and the provisioning rules. Same escaping and layout as components.ts.
  */
 import { html, type SafeHtml } from '../html.ts';
-import { ROLES as DASH_ROLES } from '../../src/directory/index.ts';
-import { isDashKey, type DashKey } from './i18n.ts';
+import { ROLES } from '../../src/directory/index.ts';
+import { isDashboardKey, type DashboardKey } from './i18n.ts';
 import type { ConnectorForm, FormField } from '../../src/connectors/types.ts';
-import { csrfField, describedBy, fieldError, layout, roleName, roleOptions, type Chrome, type DashPage } from './components.ts';
+import { csrfField, describedBy, fieldError, layout, roleName, roleOptions, type Chrome, type DashboardPage } from './components.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from './routes.ts';
 
 /* Single sign-on --------------------------------------------------------------------------------------- */
@@ -72,7 +72,7 @@ export interface SsoView {
   notice?: string | undefined;
 }
 
-function rulesTable(page: DashPage, chrome: Chrome, rules: RuleRow[], caption: string): SafeHtml {
+function rulesTable(page: DashboardPage, chrome: Chrome, rules: RuleRow[], caption: string): SafeHtml {
   const { t } = page;
   return html`<div class="table-wrap" role="region" aria-labelledby="rules-caption" tabindex="0">
 <table class="data rules">
@@ -102,10 +102,10 @@ ${rules.map((r) => html`<tr data-rule-id="${r.id}">
 </div>`;
 }
 
-export function ssoPage(page: DashPage, chrome: Chrome, view: SsoView): string {
+export function ssoPage(page: DashboardPage, chrome: Chrome, view: SsoView): string {
   const { t } = page;
   const { errors, ruleForm } = view;
-  const roles = view.canOwner ? DASH_ROLES : DASH_ROLES.filter((r) => r !== 'owner');
+  const roles = view.canOwner ? ROLES : ROLES.filter((r) => r !== 'owner');
   return layout(page, chrome, t('dash.sso.title'), html`
 <h1>${t('dash.sso.title')}</h1>
 <p class="lead">${t('dash.sso.intro')}</p>
@@ -229,8 +229,8 @@ export interface LdapTryResult {
 }
 
 /** A message key of the dashboard, or a string a connector type wrote in its own words. */
-function say(page: DashPage, text: string, vars?: Record<string, string | number>): string {
-  return isDashKey(text) ? page.t(text, vars) : text;
+function say(page: DashboardPage, text: string, vars?: Record<string, string | number>): string {
+  return isDashboardKey(text) ? page.t(text, vars) : text;
 }
 
 const dashed = (name: string) => name.replaceAll('_', '-');
@@ -244,7 +244,7 @@ export function formFields(form: ConnectorForm): FormField[] {
 }
 
 /** One input of a connector type's form, as the type describes it. */
-function providerField(page: DashPage, view: SsoFormView, field: FormField): SafeHtml {
+function providerField(page: DashboardPage, view: SsoFormView, field: FormField): SafeHtml {
   const { errors, form } = view;
   const id = fieldId(field);
   const value = form.fields[field.name];
@@ -274,7 +274,7 @@ function providerField(page: DashPage, view: SsoFormView, field: FormField): Saf
 }
 
 /** A connector type's inputs, section by section (a section with a legend is a fieldset). */
-function providerFields(page: DashPage, view: SsoFormView): SafeHtml {
+function providerFields(page: DashboardPage, view: SsoFormView): SafeHtml {
   const { sections, block } = view.provider.form;
   if (block && view.sharedDirectory) return html`<p class="hint">${say(page, block.sharedHint)}</p>`;
   return html`${sections.map((section) => {
@@ -289,7 +289,7 @@ function providerFields(page: DashPage, view: SsoFormView): SafeHtml {
   })}`;
 }
 
-function copyField(page: DashPage, id: string, label: string, value: string): SafeHtml {
+function copyField(page: DashboardPage, id: string, label: string, value: string): SafeHtml {
   const { t } = page;
   return html`<div class="field">
   <label for="${id}">${label}</label>
@@ -301,7 +301,7 @@ function copyField(page: DashPage, id: string, label: string, value: string): Sa
 </div>`;
 }
 
-export function ssoFormPage(page: DashPage, chrome: Chrome, view: SsoFormView): string {
+export function ssoFormPage(page: DashboardPage, chrome: Chrome, view: SsoFormView): string {
   const { t } = page;
   const { form, errors, provider } = view;
   const { type } = provider;
@@ -325,7 +325,7 @@ ${view.notRunning ? html`<div class="alert" role="alert">${t('dash.sso.not_runni
 ${view.test ? html`<section class="panel ${view.test.ok ? '' : 'danger-zone'}" aria-labelledby="test-title">
 <h2 id="test-title">${t('dash.sso.test_title')}</h2>
 <p role="status" class="${view.test.ok ? 'notice' : 'alert'}">${t(view.test.ok ? 'dash.sso.test_ok' : 'dash.sso.test_failed')}</p>
-<ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> <strong>${isDashKeyLocal(`dash.sso.check.${c.check}`) ? t(`dash.sso.check.${c.check}` as DashKey) : c.check}</strong>: ${c.detail}</li>`)}</ul>
+<ul class="checks">${view.test.checks.map((c) => html`<li class="${c.ok ? 'check-ok' : 'check-failed'}"><span class="badge ${c.ok ? 'outcome-success' : 'outcome-failure'}">${t(c.ok ? 'dash.sso.check.ok' : 'dash.sso.check.failed')}</span> <strong>${isDashboardKeyLocal(`dash.sso.check.${c.check}`) ? t(`dash.sso.check.${c.check}` as DashboardKey) : c.check}</strong>: ${c.detail}</li>`)}</ul>
 </section>` : ''}
 ${provider.form.intro ? html`<p class="hint">${say(page, provider.form.intro)}</p>` : ''}
 ${provider.form.urls.length ? html`<section class="panel" aria-labelledby="sso-urls-title">
@@ -378,7 +378,7 @@ ${view.rules.length ? rulesTable(page, chrome, view.rules, t('dash.rules.caption
 }
 
 /** Directory connectors (LDAP): sign a person in against the directory to see their entry, groups and roles; changes nothing. */
-function tryPanel(page: DashPage, chrome: Chrome, view: SsoFormView): SafeHtml {
+function tryPanel(page: DashboardPage, chrome: Chrome, view: SsoFormView): SafeHtml {
   const { t } = page;
   const r = view.tryResult;
   return html`<section class="panel" aria-labelledby="try-title">
@@ -410,7 +410,7 @@ ${r.person ? html`<dl class="facts">
 </section>`;
 }
 
-export function connectionDeletePage(page: DashPage, chrome: Chrome, view: { connection: { id: string; name: string; typeName: string }; rules: RuleRow[] }): string {
+export function connectionDeletePage(page: DashboardPage, chrome: Chrome, view: { connection: { id: string; name: string; typeName: string }; rules: RuleRow[] }): string {
   const { t } = page;
   const { connection } = view;
   const title = t('dash.sso.delete_title', { name: connection.name });
@@ -462,7 +462,7 @@ const SCIM_ANCHORS: Record<string, string> = { id: 'scim-id', connector: 'scim-c
  * A SCIM connection (Entra ID, Okta provisioning): its id, the connection its people sign in with, Enabled;
  * on its edit page the SCIM base URL, the token once after create or rotate, "Rotate token", test, delete.
  */
-export function scimFormPage(page: DashPage, chrome: Chrome, view: ScimFormView): string {
+export function scimFormPage(page: DashboardPage, chrome: Chrome, view: ScimFormView): string {
   const { t } = page;
   const { form, errors } = view;
   const title = view.mode === 'create' ? t('dash.sso.new_title', { type: t('dash.scim.choice') }) : t('dash.sso.edit_title', { id: form.id });
@@ -543,6 +543,6 @@ ${view.mode === 'edit' ? html`<section class="panel" aria-labelledby="scim-rotat
 <p><a href="${SSO_PATH}">${t('dash.sso.back')}</a></p>`);
 }
 
-function isDashKeyLocal(key: string): boolean {
+function isDashboardKeyLocal(key: string): boolean {
   return /^dash\.sso\.check\.(discovery|issuer|signing_keys|metadata|configuration|disabled|connect|service_bind|user_search|group_search)$/.test(key);
 }

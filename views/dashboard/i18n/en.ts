@@ -466,4 +466,4 @@ export const en = {
   'dash.rules.err_config': 'This rule comes from the configuration file; change it there.',
 } as const;
 
-export type DashKey = keyof typeof en;
+export type DashboardKey = keyof typeof en;

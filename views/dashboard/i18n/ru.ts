@@ -1,7 +1,7 @@
-/** The dashboard's messages in Russian. `Record<DashKey, string>`: a key missing here, or one English lacks, fails tsc. */
-import type { DashKey } from './en.ts';
+/** The dashboard's messages in Russian. `Record<DashboardKey, string>`: a key missing here, or one English lacks, fails tsc. */
+import type { DashboardKey } from './en.ts';
 
-export const ru: Record<DashKey, string> = {
+export const ru: Record<DashboardKey, string> = {
   'dash.title': 'Панель LogTrace',
   'dash.skip': 'Перейти к основному содержимому',
   'dash.nav': 'Настройки',

@@ -4,7 +4,7 @@
  */
 import { html, type SafeHtml } from '../../html.ts';
 import type { Lang } from '../../i18n.ts';
-import { csrfField, fieldError, formatTime, layout, type Chrome, type DashPage } from '../components.ts';
+import { csrfField, fieldError, formatTime, layout, type Chrome, type DashboardPage } from '../components.ts';
 import { APPLICATIONS_PATH, APPLICATION_DELETE_PATH, APPLICATION_PATH, APPLICATION_ROTATE_PATH, url } from '../routes.ts';
 
 const EN = {
@@ -192,10 +192,10 @@ export interface ApplicationsView {
   caution?: string | undefined;
 }
 
-const p = (page: DashPage): AppTranslate => appTranslator(page.lang);
-const time = (page: DashPage, iso: string | null | undefined, dateOnly = false): SafeHtml => (iso ? formatTime(page, iso, dateOnly) : html`${p(page)('never')}`);
+const p = (page: DashboardPage): AppTranslate => appTranslator(page.lang);
+const time = (page: DashboardPage, iso: string | null | undefined, dateOnly = false): SafeHtml => (iso ? formatTime(page, iso, dateOnly) : html`${p(page)('never')}`);
 
-function rotateForm(page: DashPage, chrome: Chrome, project: string, app: ApplicationRow): SafeHtml {
+function rotateForm(page: DashboardPage, chrome: Chrome, project: string, app: ApplicationRow): SafeHtml {
   const t = p(page);
   return html`<form method="post" action="${url(APPLICATION_ROTATE_PATH, { project })}" class="row-form">
       ${csrfField(chrome)}<input type="hidden" name="client_id" value="${app.client_id}">
@@ -207,7 +207,7 @@ function rotateForm(page: DashPage, chrome: Chrome, project: string, app: Applic
     </form>`;
 }
 
-function table(page: DashPage, chrome: Chrome, view: ApplicationsView): SafeHtml {
+function table(page: DashboardPage, chrome: Chrome, view: ApplicationsView): SafeHtml {
   const t = p(page);
   const project = view.project.id;
   if (!view.applications.length) return html`<p class="empty">${t('empty')}</p>`;
@@ -246,7 +246,7 @@ ${view.applications.map((app) => html`<tr data-client-id="${app.client_id}">
 
 const FIELD_IDS: Record<string, string> = { name: 'app-name', type: 'app-type', grant_types: 'app-grants', redirect_uris: 'app-redirects', scopes: 'app-scopes', secret_ttl_days: 'app-ttl', project_id: 'app-name', first_party: 'app-name' };
 
-function form(page: DashPage, chrome: Chrome, view: ApplicationsView): SafeHtml {
+function form(page: DashboardPage, chrome: Chrome, view: ApplicationsView): SafeHtml {
   const t = p(page);
   const { form: values, errors } = view;
   const ids = (field: string, hint?: string) => {
@@ -297,7 +297,7 @@ ${Object.keys(errors).length ? html`<div class="alert" role="alert" id="form-err
 </section>`;
 }
 
-function created(page: DashPage, view: NonNullable<ApplicationsView['created']>, project: string): SafeHtml {
+function created(page: DashboardPage, view: NonNullable<ApplicationsView['created']>, project: string): SafeHtml {
   const t = p(page);
   return html`<section class="panel created" aria-labelledby="created-title">
 <h2 id="created-title">${view.rotated ? t('created.rotated_title') : t('created.title')} — ${view.name}</h2>
@@ -318,7 +318,7 @@ ${view.client_secret ? html`<p class="warning" id="created-warning"><strong>${t(
 </section>`;
 }
 
-export function applicationsPage(page: DashPage, chrome: Chrome, view: ApplicationsView): string {
+export function applicationsPage(page: DashboardPage, chrome: Chrome, view: ApplicationsView): string {
   const t = p(page);
   return layout(page, chrome, t('title'), html`
 <h1>${t('title')}</h1>
@@ -330,7 +330,7 @@ ${table(page, chrome, view)}
 ${form(page, chrome, view)}`);
 }
 
-export function applicationPage(page: DashPage, chrome: Chrome, view: { project: { id: string; name: string }; app: ApplicationRow }): string {
+export function applicationPage(page: DashboardPage, chrome: Chrome, view: { project: { id: string; name: string }; app: ApplicationRow }): string {
   const t = p(page);
   const { app } = view;
   const project = view.project.id;
@@ -355,7 +355,7 @@ ${app.type === 'confidential' ? rotateForm(page, chrome, project, app) : ''}
 </section>`);
 }
 
-export function deleteApplicationPage(page: DashPage, chrome: Chrome, view: { project: { id: string; name: string }; app: ApplicationRow; error?: string | undefined }): string {
+export function deleteApplicationPage(page: DashboardPage, chrome: Chrome, view: { project: { id: string; name: string }; app: ApplicationRow; error?: string | undefined }): string {
   const t = p(page);
   const title = t('delete.title', { name: view.app.name });
   return layout(page, chrome, title, html`
