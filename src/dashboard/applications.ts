@@ -3,8 +3,8 @@ import type { Context } from 'koa';
 import { CLIENT_API_SCOPES, CLIENT_OPENID_SCOPES, type ClientView, type CreateClientInput } from '../clients/index.ts';
 import type { Project } from '../directory/index.ts';
 import { APPLICATION_DELETE_PATH, APPLICATION_PATH, APPLICATION_ROTATE_PATH, APPLICATIONS_PATH } from '../../views/dashboard/routes.ts';
+import { DEFAULT_GRACE } from '../../views/dashboard/components.ts';
 import {
-  appTranslator,
   applicationPage,
   applicationsPage,
   deleteApplicationPage,
@@ -84,11 +84,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     if (!state) return;
     const project = await dash.project(ctx, state, APPLICATIONS_PATH);
     if (!project) return;
-    const t = appTranslator(dashboardPage(ctx).lang);
+    const { t } = dashboardPage(ctx);
     const { flash, gone } = await dash.takeFlash<CreatedFlash>(ctx, state, 'client', project.id);
     // A deletion's notice travels in a flash too: a link cannot make the page claim something was deleted.
-    const notice = flash?.deleted ? t('delete.done', { name: flash.name }) : undefined;
-    await renderList(ctx, state, project, { created: flash && !flash.deleted ? flash : undefined, notice, caution: gone ? t('created.gone') : undefined });
+    const notice = flash?.deleted ? t('dash.app.delete.done', { name: flash.name }) : undefined;
+    await renderList(ctx, state, project, { created: flash && !flash.deleted ? flash : undefined, notice, caution: gone ? t('dash.app.created.gone') : undefined });
   });
 
   router.post(APPLICATIONS_PATH, dashboardHeaders, async (ctx) => {
@@ -145,7 +145,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, form.get('client_id') ?? '');
     if (!found) return;
     const { client, project } = found;
-    const grace = Number(form.get('grace_seconds') ?? 86_400);
+    const grace = Number(form.get('grace_seconds') ?? DEFAULT_GRACE);
     let rotated: Awaited<ReturnType<typeof clients.rotateSecret>>;
     try {
       rotated = await clients.rotateSecret(callerOf(ctx), client.client_id, { grace_seconds: grace });
@@ -177,7 +177,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const { client, project } = found;
     const page = dashboardPage(ctx);
     if (form.get('confirm') !== 'yes') {
-      render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: appTranslator(page.lang)('delete.need_confirm') }), 400);
+      render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: page.t('dash.app.delete.need_confirm') }), 400);
       return;
     }
     await clients.delete(callerOf(ctx), client.client_id);

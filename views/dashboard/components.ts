@@ -213,12 +213,15 @@ export function selectField(f: FieldCommon & { options: SafeHtml }): SafeHtml {
   </div>`;
 }
 
-/** Several checkboxes of one name in a fieldset (the fieldset's id is the error summary's anchor). */
-export function checkboxGroup(f: { id: string; name: string; legend: string; choices: readonly Option[]; checked: readonly string[]; errors: FieldErrors; error?: string; idOf: (value: string) => string }): SafeHtml {
+/**
+ * Several checkboxes of one name in a fieldset (the fieldset's id is the error summary's anchor); `radio`
+ * for one choice among them.
+ */
+export function checkboxGroup(f: { id: string; name: string; type?: 'checkbox' | 'radio'; legend: string; choices: readonly Option[]; checked: readonly string[]; errors: FieldErrors; error?: string; idOf: (value: string) => string }): SafeHtml {
   const error = f.error ?? f.name;
   return html`<fieldset class="field" id="${f.id}" ${f.errors[error] ? html`aria-describedby="${error}-error"` : ''}>
     <legend>${f.legend}</legend>
-    ${f.choices.map((c) => html`<div class="check"><input type="checkbox" id="${f.idOf(c.value)}" name="${f.name}" value="${c.value}" ${f.checked.includes(c.value) ? 'checked' : ''}><label for="${f.idOf(c.value)}">${c.label}</label></div>`)}
+    ${f.choices.map((c) => html`<div class="check"><input type="${f.type ?? 'checkbox'}" id="${f.idOf(c.value)}" name="${f.name}" value="${c.value}" ${f.checked.includes(c.value) ? 'checked' : ''}><label for="${f.idOf(c.value)}">${c.label}</label></div>`)}
     ${fieldError(f.errors, error)}
   </fieldset>`;
 }
@@ -324,6 +327,10 @@ ${view.done ? html`<p><a href="${view.done.href}">${view.done.label}</a></p>` : 
 }
 
 /* Shared bits of domain display ------------------------------------------------------------------------ */
+
+/** How long an old secret keeps working after a rotation (API keys, applications), seconds; both services accept 0 to 30 days. */
+export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
+export const DEFAULT_GRACE = 86400;
 
 export function roleName(page: DashboardPage, role: string | null): string {
   return role ? page.t(`dash.role.${role}` as DashboardKey) : page.t('dash.mappings.none');

@@ -2,6 +2,8 @@
 import { html, type SafeHtml } from '../../html.ts';
 import { KEY_ENVIRONMENTS, type ApiKeyView } from '../../../src/keys/index.ts';
 import {
+  DEFAULT_GRACE,
+  GRACE_CHOICES,
   checkboxField,
   checkboxGroup,
   csrfForm,
@@ -54,9 +56,6 @@ export interface ApiAccessView {
   caution?: string | undefined;
 }
 
-/** The grace periods offered when rotating (seconds); KeyService accepts any from 0 to 30 days. */
-export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
-const DEFAULT_GRACE = 86400;
 
 export function statusBadge(page: DashboardPage, status: KeyRow['status']): SafeHtml {
   return html`<span class="badge status-${status}">${page.t(`dash.status.${status}` as DashboardKey)}</span>`;
