@@ -169,12 +169,12 @@ const AUDIENCE = 'https://api.logtrace.local';
 const RESOURCE_SCOPES = ['read:logs', 'write:alerts', 'admin:projects'];
 const REDIS = { host: '127.0.0.1', port: 6379 };
 
-function clientCredentialsRequest(baseUrl: string): HttpRequest {
+function clientCredentialsRequest(baseUrl: string, client: { client_id: string; client_secret: string } = CLIENT): HttpRequest {
   return {
     url: `${baseUrl}/token`,
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from(`${CLIENT.client_id}:${CLIENT.client_secret}`).toString('base64')}`,
+      authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     },
@@ -187,7 +187,7 @@ function decodeJwtPart(part: string | undefined): Record<string, unknown> {
 }
 
 /** One token request: 200, an ES256 JWT access token for the log API with scope read:logs. */
-async function checkClientCredentials(name: string, request: HttpRequest): Promise<void> {
+async function checkClientCredentials(name: string, request: HttpRequest, clientId: string = CLIENT.client_id): Promise<void> {
   const res = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body ?? null });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${name}: token request answered ${res.status}: ${text.slice(0, 300)}`);
@@ -201,7 +201,7 @@ async function checkClientCredentials(name: string, request: HttpRequest): Promi
     header.alg !== 'ES256' && `alg ${String(header.alg)}`,
     !aud.includes(AUDIENCE) && `aud ${JSON.stringify(payload.aud)}`,
     payload.scope !== 'read:logs' && `scope ${JSON.stringify(payload.scope)}`,
-    payload.client_id !== CLIENT.client_id && `client_id ${JSON.stringify(payload.client_id)}`,
+    payload.client_id !== clientId && `client_id ${JSON.stringify(payload.client_id)}`,
   ].filter(Boolean);
   if (problems.length) throw new Error(`${name}: unexpected access token (${problems.join(', ')})`);
 }
@@ -634,6 +634,40 @@ function oursVerify(options: OursOptions, label: string): TargetSpec {
   };
 }
 
+/**
+ * Our server with an OAuth client registered at run time (POST /v1/clients, src/clients) instead of one in
+ * the configuration file: every token request finds the client in the store and compares the presented
+ * secret with its SHA-256 hash (src/oidc/registered-clients.ts), where a configuration client is in
+ * memory with its secret in clear.
+ */
+function oursRegisteredClient(options: OursOptions): TargetSpec {
+  return {
+    label: 'registered',
+    describe: `src/main.ts, ${options.store} store, a client registered with POST /v1/clients (hashed secret, looked up per request)`,
+    async start() {
+      const setup = await prepareOurs(options);
+      try {
+        const admin = await bootstrapKey(setup);
+        const child = await launchOurs(options, setup);
+        const auth = { authorization: `Bearer ${admin.key}` };
+        const projects = (await (await fetch(`${setup.baseUrl}/v1/projects`, { headers: auth })).json()) as { projects: Array<{ id: string }> };
+        const answer = await fetch(`${setup.baseUrl}/v1/clients`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ project_id: projects.projects[0]!.id, name: 'bench-svc', type: 'confidential', grant_types: ['client_credentials'], scopes: ['read:logs', 'write:alerts'] }),
+        });
+        const registered = (await answer.json()) as { client_id?: string; client_secret?: string };
+        if (answer.status !== 201 || !registered.client_id || !registered.client_secret) throw new Error(`registering the bench client answered ${answer.status}: ${JSON.stringify(registered)}`);
+        const request = clientCredentialsRequest(setup.baseUrl, { client_id: registered.client_id, client_secret: registered.client_secret });
+        return { child, request, check: () => checkClientCredentials('registered', request, registered.client_id), cleanup: setup.cleanup };
+      } catch (err) {
+        await setup.cleanup();
+        throw err;
+      }
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The verifier library (logtrace-auth/verifier): in process vs over HTTP, and vs bare jose
 
@@ -914,6 +948,23 @@ const SCENARIOS: Scenario[] = [
     notes(subject) {
       return subject.processes <= 2 ? [`workers: 2 did not take effect: ${subject.processes} process(es)`] : [];
     },
+  },
+  {
+    name: 'cc-registered-embedded',
+    title: 'client_credentials token — a client registered at run time vs a configuration-file client (both ours, embedded)',
+    byDefault: true,
+    target: { rps: 0.9 },
+    baseline: { ...ours({ store: 'embedded' }), label: 'config' },
+    subject: oursRegisteredClient({ store: 'embedded' }),
+  },
+  {
+    name: 'cc-registered-redis',
+    title: 'client_credentials token — a client registered at run time vs a configuration-file client (both ours, Redis)',
+    byDefault: true,
+    skip: redisSkip,
+    target: { rps: 0.9 },
+    baseline: { ...ours({ store: 'redis' }), label: 'config' },
+    subject: oursRegisteredClient({ store: 'redis' }),
   },
   verifyScenario('embedded'),
   verifyScenario('redis'),

@@ -23,6 +23,7 @@ import { ClientRepository, ClientService } from './clients/index.ts';
 import { PeriodicJob } from './domain/index.ts';
 import { Metrics, instrumentStore } from './http/metrics.ts';
 import { StoreHealth } from './http/koa-store-gate.ts';
+import { FailureLimiter } from './http/rate-limit.ts';
 import { oidcViews } from './interactions/views.ts';
 import { ScimService } from './scim/index.ts';
 import { AccountService } from './accounts/index.ts';
@@ -164,7 +165,10 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
   if (server) groupRoles.startLdapSync();
   const scim = new ScimService({ store, users, identities, groupRoles, upstreamSessions, audit, access, logger, scimConnections: () => connections.scim.values() });
-  const connectionService = new ConnectionService({ connections, access, audit, scimConnectionDeleted: (id, meta) => scim.connectionDeleted(id, meta) });
+  const connectionService = new ConnectionService({ connections, access, audit, scimConnectionDeleted: (id, meta) => scim.connectionDeleted(id, meta),
+    // "Try a sign-in" is a password check: as limited as the sign-in page, per person tried.
+    signInTries: new FailureLimiter(store, { name: 'ldap-try', max: config.login.max_failed_attempts, windowSeconds: config.login.window_seconds }),
+  });
   const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
   const passwords = new PasswordHasher({
     maxConcurrent: config.passwords.max_concurrent_hashes,

@@ -214,4 +214,18 @@ describe('ConnectionService', () => {
     expect(result).toEqual({ ok: false, checks: [expect.objectContaining({ check: 'disabled', ok: false })] });
     expect((await events('connection.tested'))[0]).toMatchObject({ actor: { id: 'u_admin' }, outcome: 'failure', detail: { checks: ['disabled'] } });
   });
+
+  it('"Try a sign-in": refused for a connection without a directory and for a member; an unfinished try is audited without the password', async () => {
+    await service.create(owner(), OIDC);
+    expect(await refusal(service.trySignIn(admin(), 'kc', { email: 'a@example.com', password: 'pw' }))).toMatchObject({ code: 'invalid' });
+    expect(await refusal(service.trySignIn(person('u_member', { [acme]: 'member' }), 'kc', { email: 'a@example.com', password: 'pw' }))).toMatchObject({ code: 'forbidden' });
+    expect(await refusal(service.trySignIn(admin(), 'nope', { email: 'a@example.com', password: 'pw' }))).toMatchObject({ code: 'not_found' });
+    expect(await events('connection.tested')).toEqual([]);
+    await service.create(owner(), { id: 'dir', type: 'ldap', enabled: false, ldap: { url: 'ldap://127.0.0.1:1', bind_dn: 'cn=svc', bind_password: 'svc-password-0123', user_search: { base_dn: 'dc=example,dc=com' }, group_search: { base_dn: 'dc=example,dc=com' } } });
+    expect(await service.trySignIn(admin(), 'dir', { email: ' a@example.com ', password: '' })).toEqual({ outcome: 'missing' });
+    expect(await service.trySignIn(admin(), 'dir', { email: 'a@example.com', password: 'secret-pw' })).toEqual({ outcome: 'unavailable', reason: 'the connection is disabled' });
+    const tried = await events('connection.tested');
+    expect(tried.map((e) => [e.outcome, e.detail])).toEqual([['failure', { kind: 'sign_in', email: 'a@example.com' }], ['failure', { kind: 'sign_in', email: 'a@example.com' }]]);
+    expect(JSON.stringify(tried)).not.toContain('secret-pw');
+  });
 });

@@ -1,8 +1,9 @@
 import type { AccessPolicy } from '../access/index.ts';
 import type { AuditInput, AuditLog } from '../audit/index.ts';
-import { DomainError, type Caller } from '../domain/index.ts';
+import { ConnectorError, DomainError, type Caller } from '../domain/index.ts';
 import { changedFields, mergePatch, type ConnectionSet, type ConnectionView } from './connections.ts';
 import type { ConnectionCheck } from './types.ts';
+import { connectorType } from './registry.ts';
 
 /** A connection as created: a SCIM connection's bearer token comes with it, once. */
 export type CreatedConnection = ConnectionView & { token?: string };
@@ -11,6 +12,29 @@ export interface ConnectionTestResult {
   ok: boolean;
   checks: ConnectionCheck[];
 }
+
+/**
+ * Attempts per person tried, reserve-then-check (src/http/rate-limit.ts FailureLimiter has this shape):
+ * a try is counted before the bind, given back when the directory gave no verdict, reset on success.
+ */
+export interface SignInTries {
+  reserve(subject: string): Promise<{ ok: true } | { ok: false; retryAfter: number }>;
+  release(subject: string): Promise<void>;
+  reset(subject: string): Promise<void>;
+}
+
+/**
+ * What "Try a sign-in" found out, without signing anyone in: `missing` (no email or password given),
+ * `unavailable` (the connection is not running, or the directory gave no verdict: `reason` in the
+ * server's words), `locked` (too many tries for this person), `rejected` (wrong password or no such
+ * person), `accepted` with the directory entry, its groups and the group source they map from.
+ */
+export type SignInTry =
+  | { outcome: 'missing' }
+  | { outcome: 'unavailable'; reason: string }
+  | { outcome: 'locked'; retryAfter: number }
+  | { outcome: 'rejected' }
+  | { outcome: 'accepted'; person: { dn: string; id: string; email: string; name: string | null }; groups: string[]; source: string };
 
 export interface ConnectionServiceDeps {
   connections: ConnectionSet;
@@ -21,6 +45,12 @@ export interface ConnectionServiceDeps {
    * A callback, so this module does not depend on the SCIM door.
    */
   scimConnectionDeleted(connectionId: string, meta: { ip: string | null; user_agent: string | null }): Promise<void>;
+  /**
+   * The limit on "Try a sign-in" (a password check against the directory): as strict as the sign-in
+   * page's, per person tried, so it can neither guess passwords nor trip the directory's lockout. Without
+   * it no try is made.
+   */
+  signInTries?: SignInTries | undefined;
 }
 
 const WHAT = 'managing connections';
@@ -131,5 +161,49 @@ export class ConnectionService {
     const ok = checks.every((c) => c.ok);
     await this.audit(caller, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
     return { ok, checks };
+  }
+
+  /**
+   * A directory connection's "Try a sign-in" (Keycloak's "Test authentication"): the directory's answer
+   * for one email and password, and the groups found. Signs nobody in and creates nothing; audited as
+   * connection.tested (`{kind: 'sign_in', email}`, never the password), whatever the outcome.
+   */
+  async trySignIn(caller: Caller, id: string, input: { email: string; password: string }): Promise<SignInTry> {
+    const root = await this.deps.access.requireOrgAdmin(caller.principal, WHAT);
+    const connection = await this.found(id);
+    const { connections, signInTries } = this.deps;
+    const directory = connections.directoryOf(connection.id);
+    if (!directory && !connectorType(connection.type)?.directory) throw new DomainError('invalid', `connection ${id} has no directory to try a sign-in against`);
+    const email = input.email.trim();
+    const person = email.toLowerCase();
+    let result: SignInTry;
+    if (!email || !input.password) {
+      result = { outcome: 'missing' };
+    } else if (!directory || !signInTries) {
+      result = { outcome: 'unavailable', reason: connection.enabled === false ? 'the connection is disabled' : !directory ? `the connector could not be started: ${connections.whyNotRunning(connection.id)}` : 'tries are not limited here' };
+    } else {
+      // Reserve-then-check, as the sign-in page: the try is counted before the bind, so concurrent tries
+      // cannot all slip past the limit.
+      const reserved = await signInTries.reserve(person);
+      if (!reserved.ok) {
+        result = { outcome: 'locked', retryAfter: reserved.retryAfter };
+      } else {
+        try {
+          const found = await directory.authenticate(email, input.password);
+          await signInTries.reset(person);
+          result = { outcome: 'accepted', person: { dn: found.dn, id: found.id, email: found.email, name: found.name }, groups: found.groups, source: connections.sourceOf(connection.id) };
+        } catch (err) {
+          if (err instanceof ConnectorError && err.code === 'invalid_credentials') {
+            result = { outcome: 'rejected' };
+          } else {
+            // No verdict on the password: the try is given back.
+            await signInTries.release(person);
+            result = { outcome: 'unavailable', reason: err instanceof Error ? err.message : String(err) };
+          }
+        }
+      }
+    }
+    await this.audit(caller, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: result.outcome === 'accepted' ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
+    return result;
   }
 }

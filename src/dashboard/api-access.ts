@@ -1,15 +1,14 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { callerOf } from '../http/caller.ts';
-import { DomainError } from '../domain/index.ts';
 import { KEY_SCOPES, type ApiKeyView, type CreateKeyInput } from '../keys/index.ts';
 import type { Project } from '../directory/index.ts';
 import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH } from '../../views/dashboard/routes.ts';
 import { apiAccessPage, type ApiAccessView, type KeyFormValues, type KeyRow, type SortDir, type SortKey } from '../../views/dashboard/pages/api-access.ts';
 import { revokePage } from '../../views/dashboard/pages/revoke.ts';
 import { usagePage } from '../../views/dashboard/pages/usage.ts';
-import type { DashTranslate } from '../../views/dashboard/i18n.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import type { DashboardTranslate } from '../../views/dashboard/i18n.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState, type Refusal } from './context.ts';
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];
 
@@ -31,13 +30,13 @@ async function unlessRefused<T>(run: Promise<T>): Promise<T | undefined> {
   try {
     return await run;
   } catch (err) {
-    if (err instanceof DomainError) return undefined;
+    if (refusalOf(err)) return undefined;
     throw err;
   }
 }
 
 /** A refusal of KeyService.create as the form shows it: the field at fault and a message in the reader's language. */
-function createError(t: DashTranslate, err: DomainError, form: { lines: string[]; scopes: string[]; held: string[]; maxTtlDays: number }): [string, string] {
+function createError(t: DashboardTranslate, err: Refusal, form: { lines: string[]; scopes: string[]; held: string[]; maxTtlDays: number }): [string, string] {
   if (err.code === 'forbidden' && err.field === 'scopes') return ['scopes', t('dash.err.scopes_not_held', { scopes: form.scopes.filter((s) => !form.held.includes(s)).join(', ') })];
   const line = err.field === undefined ? null : /^ip_allowlist\[(\d+)\]$/.exec(err.field);
   if (line) {
@@ -65,8 +64,8 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   const maxTtlDays = config.api_keys.max_ttl_days;
   const defaults = (): KeyFormValues => ({ name: '', scopes: ['read:logs'], environment: 'live', ttl_days: String(config.api_keys.default_ttl_days), ip_allowlist: '', auto_rotate: false });
 
-  async function renderKeys(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApiAccessView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
-    const page = dashPage(ctx);
+  async function renderKeys(ctx: Context, state: DashboardState, project: Project, extra: Partial<Pick<ApiAccessView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
+    const page = dashboardPage(ctx);
     const by = SORT_KEYS.includes(ctx.query.sort as SortKey) ? (ctx.query.sort as SortKey) : 'created';
     const dir: SortDir = ctx.query.dir === 'asc' || ctx.query.dir === 'desc' ? ctx.query.dir : by === 'name' ? 'asc' : 'desc';
     const held = await services.access.scopesOn(state.principal, project.id);
@@ -85,7 +84,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   }
 
   /** A key the person administers (by its project), else 404 answered. */
-  async function keyOf(ctx: Context, state: DashState, id: string): Promise<{ key: ApiKeyView; project: Project } | undefined> {
+  async function keyOf(ctx: Context, state: DashboardState, id: string): Promise<{ key: ApiKeyView; project: Project } | undefined> {
     const key = id ? await unlessRefused(keys.get(callerOf(ctx), { id })) : undefined;
     const project = key ? await services.projects.get(key.project_id) : undefined;
     if (!key || !project) {
@@ -100,7 +99,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     if (!state) return;
     const project = await dash.project(ctx, state, API_ACCESS_PATH);
     if (!project) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     let notice: string | undefined;
     if (typeof ctx.query.revoked === 'string') {
       const revoked = await unlessRefused(keys.get(callerOf(ctx), { id: ctx.query.revoked }));
@@ -117,7 +116,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     if (!form) return;
     const project = await dash.project(ctx, state, API_ACCESS_PATH);
     if (!project) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const values: KeyFormValues = {
       name: form.get('name') ?? '',
       scopes: form.getAll('scopes'),
@@ -140,10 +139,11 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     try {
       created = await keys.create(callerOf(ctx), input);
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
+      const refused = refusalOf(err);
+      if (!refused) throw err;
       const held = await services.access.scopesOn(state.principal, project.id);
-      const [field, message] = createError(t, err, { lines, scopes: values.scopes, held, maxTtlDays });
-      return renderKeys(ctx, state, project, { form: values, errors: { [field]: message } }, 400);
+      const [field, message] = createError(t, refused, { lines, scopes: values.scopes, held, maxTtlDays });
+      return renderKeys(ctx, state, project, { form: values, errors: { [field]: message } }, refused.status);
     }
     const flash: CreatedKeyFlash = { key: created.key, name: created.view.name };
     await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
@@ -162,14 +162,15 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     try {
       rotated = await keys.rotate(callerOf(ctx), { id: old.id, grace_seconds: grace === null ? undefined : Number(grace) });
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      const { t } = dashPage(ctx);
-      if (err.code === 'forbidden') {
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      const { t } = dashboardPage(ctx);
+      if (refused.code === 'forbidden') {
         // A rotation mints a new secret with every scope of the key: the person must hold them all.
         const held = await services.access.scopesOn(state.principal, old.project_id);
         return renderKeys(ctx, state, project, { notice: t('dash.err.scopes_not_held', { scopes: old.scopes.filter((s) => !held.includes(s)).join(', ') }) }, 403);
       }
-      return renderKeys(ctx, state, project, { notice: err.code === 'conflict' ? t('dash.err.id') : err.message }, err.code === 'conflict' ? 409 : 400);
+      return renderKeys(ctx, state, project, { notice: refused.code === 'conflict' ? t('dash.err.id') : refused.message }, refused.status);
     }
     const flash: CreatedKeyFlash = { key: rotated.key, name: rotated.view.name, rotated: { grace_until: rotated.old.grace_until } };
     await dash.redirectWithFlash(ctx, state, 'key', project.id, API_ACCESS_PATH, flash);
@@ -181,7 +182,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     const found = await keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : '');
     if (!found) return;
     const { key, project } = found;
-    render(ctx, revokePage(dashPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project, key: row(key) }));
+    render(ctx, revokePage(dashboardPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project, key: row(key) }));
   });
 
   /** Verifications per day by outcome (the data of GET /v1/keys/{id}/usage) as a chart and a table. */
@@ -192,7 +193,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     if (!found) return;
     const { key, project } = found;
     const usage = await keys.usage(callerOf(ctx), { id: key.id, days: 30 });
-    render(ctx, usagePage(dashPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project: { id: project.id, name: project.name }, key: row(key), days: usage.days, last_used_at: usage.last_used_at }));
+    render(ctx, usagePage(dashboardPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project: { id: project.id, name: project.name }, key: row(key), days: usage.days, last_used_at: usage.last_used_at }));
   });
 
   router.post(REVOKE_PATH, dashboardHeaders, async (ctx) => {
@@ -204,7 +205,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
     if (!found) return;
     const { key, project } = found;
     if (form.get('confirm') !== 'yes') {
-      const page = dashPage(ctx);
+      const page = dashboardPage(ctx);
       render(ctx, revokePage(page, { ...state.chrome, project, section: 'api-access' }, { project, key: row(key), error: page.t('dash.revoke.need_confirm') }), 400);
       return;
     }

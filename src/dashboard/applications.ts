@@ -1,11 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CLIENT_API_SCOPES, CLIENT_OPENID_SCOPES, type ClientView, type CreateClientInput } from '../clients/index.ts';
-import { DomainError, type Caller } from '../domain/index.ts';
 import type { Project } from '../directory/index.ts';
 import { APPLICATION_DELETE_PATH, APPLICATION_PATH, APPLICATION_ROTATE_PATH, APPLICATIONS_PATH } from '../../views/dashboard/routes.ts';
+import { DEFAULT_GRACE } from '../../views/dashboard/components.ts';
 import {
-  appTranslator,
   applicationPage,
   applicationsPage,
   deleteApplicationPage,
@@ -13,8 +12,8 @@ import {
   type ApplicationRow,
   type ApplicationsView,
 } from '../../views/dashboard/pages/applications.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
-import { clip } from '../http/caller.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState } from './context.ts';
+import { callerOf } from '../http/caller.ts';
 
 /** What a post made, for the page it redirects to: the client id and its secret, shown once. */
 type CreatedFlash = NonNullable<ApplicationsView['created']> & { deleted?: boolean; [key: string]: unknown };
@@ -49,12 +48,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   const { clients } = services;
   const maxTtlDays = services.config.api_keys.max_ttl_days;
   const defaults = (): ApplicationFormValues => ({ name: '', type: 'confidential', grant_types: ['client_credentials'], redirect_uris: '', scopes: ['read:logs'], secret_ttl_days: '' });
-  const callerOf = (ctx: Context, state: DashState): Caller => ({ principal: state.principal, ip: ctx.ip, user_agent: clip(ctx.get('user-agent'), 512) || null });
 
-  async function renderList(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<ApplicationsView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
-    const page = dashPage(ctx);
+  async function renderList(ctx: Context, state: DashboardState, project: Project, extra: Partial<Pick<ApplicationsView, 'form' | 'errors' | 'created' | 'notice' | 'caution'>> = {}, status = 200) {
+    const page = dashboardPage(ctx);
     const held = await services.access.scopesOn(state.principal, project.id);
-    const list = await clients.list(callerOf(ctx, state), { project_id: project.id });
+    const list = await clients.list(callerOf(ctx), { project_id: project.id });
     render(ctx, applicationsPage(page, { ...state.chrome, project: { id: project.id, name: project.name }, section: 'applications' }, {
       project: { id: project.id, name: project.name },
       applications: list.map(row),
@@ -69,13 +67,13 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   }
 
   /** A registered client of a project the person administers, else 404 answered. */
-  async function clientOf(ctx: Context, state: DashState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
+  async function clientOf(ctx: Context, state: DashboardState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
     try {
-      const client = await clients.get(callerOf(ctx, state), id);
+      const client = await clients.get(callerOf(ctx), id);
       const project = client.project_id ? await services.projects.get(client.project_id) : undefined;
       if (project && client.origin === 'registered') return { client, project };
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
+      if (!refusalOf(err)) throw err;
     }
     dash.notFound(ctx, state, APPLICATIONS_PATH);
     return undefined;
@@ -86,11 +84,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     if (!state) return;
     const project = await dash.project(ctx, state, APPLICATIONS_PATH);
     if (!project) return;
-    const t = appTranslator(dashPage(ctx).lang);
+    const { t } = dashboardPage(ctx);
     const { flash, gone } = await dash.takeFlash<CreatedFlash>(ctx, state, 'client', project.id);
     // A deletion's notice travels in a flash too: a link cannot make the page claim something was deleted.
-    const notice = flash?.deleted ? t('delete.done', { name: flash.name }) : undefined;
-    await renderList(ctx, state, project, { created: flash && !flash.deleted ? flash : undefined, notice, caution: gone ? t('created.gone') : undefined });
+    const notice = flash?.deleted ? t('dash.app.delete.done', { name: flash.name }) : undefined;
+    await renderList(ctx, state, project, { created: flash && !flash.deleted ? flash : undefined, notice, caution: gone ? t('dash.app.created.gone') : undefined });
   });
 
   router.post(APPLICATIONS_PATH, dashboardHeaders, async (ctx) => {
@@ -120,10 +118,11 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     };
     let made: Awaited<ReturnType<typeof clients.create>>;
     try {
-      made = await clients.create(callerOf(ctx, state), input);
+      made = await clients.create(callerOf(ctx), input);
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      return renderList(ctx, state, project, { form: values, errors: { [formField(err.field)]: err.message } }, err.code === 'forbidden' ? 403 : 400);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return renderList(ctx, state, project, { form: values, errors: { [formField(refused.field)]: refused.message } }, refused.status);
     }
     const flash: CreatedFlash = { client_id: made.client.client_id, name: made.client.name, ...(made.client_secret ? { client_secret: made.client_secret } : {}) };
     await dash.redirectWithFlash(ctx, state, 'client', project.id, APPLICATIONS_PATH, flash);
@@ -135,7 +134,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : '');
     if (!found) return;
     const { client, project } = found;
-    render(ctx, applicationPage(dashPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
+    render(ctx, applicationPage(dashboardPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
   });
 
   router.post(APPLICATION_ROTATE_PATH, dashboardHeaders, async (ctx) => {
@@ -146,13 +145,14 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, form.get('client_id') ?? '');
     if (!found) return;
     const { client, project } = found;
-    const grace = Number(form.get('grace_seconds') ?? 86_400);
+    const grace = Number(form.get('grace_seconds') ?? DEFAULT_GRACE);
     let rotated: Awaited<ReturnType<typeof clients.rotateSecret>>;
     try {
-      rotated = await clients.rotateSecret(callerOf(ctx, state), client.client_id, { grace_seconds: grace });
+      rotated = await clients.rotateSecret(callerOf(ctx), client.client_id, { grace_seconds: grace });
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      return renderList(ctx, state, project, { notice: err.message }, err.code === 'forbidden' ? 403 : err.code === 'conflict' ? 409 : 400);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return renderList(ctx, state, project, { notice: refused.message }, refused.status);
     }
     const flash: CreatedFlash = { client_id: client.client_id, name: client.name, client_secret: rotated.client_secret, rotated: true };
     await dash.redirectWithFlash(ctx, state, 'client', project.id, APPLICATIONS_PATH, flash);
@@ -164,7 +164,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : '');
     if (!found) return;
     const { client, project } = found;
-    render(ctx, deleteApplicationPage(dashPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
+    render(ctx, deleteApplicationPage(dashboardPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
   });
 
   router.post(APPLICATION_DELETE_PATH, dashboardHeaders, async (ctx) => {
@@ -175,12 +175,12 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
     const found = await clientOf(ctx, state, form.get('client_id') ?? '');
     if (!found) return;
     const { client, project } = found;
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     if (form.get('confirm') !== 'yes') {
-      render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: appTranslator(page.lang)('delete.need_confirm') }), 400);
+      render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: page.t('dash.app.delete.need_confirm') }), 400);
       return;
     }
-    await clients.delete(callerOf(ctx, state), client.client_id);
+    await clients.delete(callerOf(ctx), client.client_id);
     const flash: CreatedFlash = { client_id: client.client_id, name: client.name, deleted: true };
     await dash.redirectWithFlash(ctx, state, 'client', project.id, APPLICATIONS_PATH, flash);
   });

@@ -1,13 +1,13 @@
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
-import type { Principal } from '../admin/koa-auth.ts';
+import type { Principal } from '../domain/index.ts';
 import { AccessDenied } from '../access/index.ts';
 import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { sessionEnded, type Project } from '../directory/index.ts';
-import { pageContext } from '../interactions/index.ts';
+import { pageContext } from '../http/page.ts';
 import { readForm } from '../http/form.ts';
-import { dashTranslator } from '../../views/dashboard/i18n.ts';
-import type { Chrome, DashPage } from '../../views/dashboard/components.ts';
+import { dashboardTranslator } from '../../views/dashboard/i18n.ts';
+import type { Chrome, DashboardPage } from '../../views/dashboard/components.ts';
 import { DASHBOARD_PATH, LOGIN_PATH, SIGNED_OUT_PATH, url } from '../../views/dashboard/routes.ts';
 import { chooseProjectPage } from '../../views/dashboard/pages/choose-project.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
@@ -17,7 +17,7 @@ import { type JsonObject, SecretBox } from '../store/index.ts';
 import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
 
 /** What a signed-in dashboard request knows: the session, the person as a /v1 principal, what they administer. */
-export interface DashState {
+export interface DashboardState {
   sessionId: string;
   session: DashboardSession;
   principal: Principal;
@@ -26,9 +26,9 @@ export interface DashState {
   chrome: Chrome;
 }
 
-export function dashPage(ctx: Context): DashPage {
+export function dashboardPage(ctx: Context): DashboardPage {
   const { lang } = pageContext(ctx);
-  return { lang, t: dashTranslator(lang), here: ctx.originalUrl.startsWith(DASHBOARD_PATH) ? ctx.originalUrl : DASHBOARD_PATH };
+  return { lang, t: dashboardTranslator(lang), here: ctx.originalUrl.startsWith(DASHBOARD_PATH) ? ctx.originalUrl : DASHBOARD_PATH };
 }
 
 export function render(ctx: Context, body: string, status = 200): void {
@@ -51,6 +51,8 @@ export const dashboardHeaders: Middleware = async (ctx, next) => {
 
 /** A domain service's refusal as a dashboard page shows it: the message next to its field, and the status. */
 export interface Refusal {
+  /** What kind of refusal: pages choose their words by `code` and `field`. */
+  code: DomainErrorCode;
   /** The form field at fault (the service's `field`), when one is. */
   field: string | undefined;
   message: string;
@@ -66,7 +68,7 @@ const REFUSAL_STATUS: Record<DomainErrorCode, number> = { invalid: 400, forbidde
  */
 export function refusalOf(err: unknown): Refusal | undefined {
   if (!(err instanceof DomainError)) return undefined;
-  return { field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
+  return { code: err.code, field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
 }
 
 /** Runs an access-policy check: true when it passes, false when the policy refuses (other errors propagate). */
@@ -107,14 +109,14 @@ export class DashboardContext {
    * Loads the session or answers for the request: no session → to sign-in; a disabled account → signed
    * out; no project to administer → the "no access" page. Returns undefined when it has answered.
    */
-  async signedIn(ctx: Context): Promise<DashState | undefined> {
+  async signedIn(ctx: Context): Promise<DashboardState | undefined> {
     const sessionId = ctx.cookies.get(SESSION_COOKIE);
     const session = await this.sessions.load(sessionId);
     if (!session || !sessionId) {
       if (ctx.method === 'GET') {
         ctx.redirect(`${LOGIN_PATH}?return_to=${encodeURIComponent(ctx.originalUrl)}`);
       } else {
-        const page = dashPage(ctx);
+        const page = dashboardPage(ctx);
         render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: LOGIN_PATH, label: page.t('dash.sign_in') }] }), 403);
       }
       return undefined;
@@ -127,13 +129,13 @@ export class DashboardContext {
       return undefined;
     }
     const principal = await this.principalOf(session);
-    // The /v1 helpers (auditAction) read the principal from here.
+    // callerOf (src/http/caller.ts) reads the principal from here, as for /v1.
     ctx.state.principal = principal;
     const adminProjects = await this.services.access.visibleProjects(principal, 'admin:projects');
     const orgAdmin = (await this.services.access.administeredOrganisations(principal)).length > 0;
     const chrome: Chrome = { user: { email: session.email, name: session.name }, csrf: session.csrf, orgAdmin };
     if (adminProjects.size === 0) {
-      const page = dashPage(ctx);
+      const page = dashboardPage(ctx);
       render(ctx, noAccessPage(page, chrome, { email: session.email }), 403);
       return undefined;
     }
@@ -144,9 +146,9 @@ export class DashboardContext {
    * A form post of a signed-in person: same origin (Origin, else Referer) and the session's CSRF token.
    * Returns the form, or undefined after answering 403.
    */
-  async checkedForm(ctx: Context, state: Pick<DashState, 'session' | 'chrome'>): Promise<URLSearchParams | undefined> {
+  async checkedForm(ctx: Context, state: Pick<DashboardState, 'session' | 'chrome'>): Promise<URLSearchParams | undefined> {
     const refuse = () => {
-      const page = dashPage(ctx);
+      const page = dashboardPage(ctx);
       render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.csrf'), alert: true, links: [{ href: DASHBOARD_PATH, label: page.t('dash.error.back') }] }), 403);
       return undefined;
     };
@@ -162,7 +164,7 @@ export class DashboardContext {
    * goes into a flash of this session, and the browser is sent (303) to `path` with the flash's id. A
    * reload or Back then repeats the GET, never the post.
    */
-  async redirectWithFlash(ctx: Context, state: Pick<DashState, 'sessionId'>, kind: FlashKind, projectId: string, path: string, payload: JsonObject): Promise<void> {
+  async redirectWithFlash(ctx: Context, state: Pick<DashboardState, 'sessionId'>, kind: FlashKind, projectId: string, path: string, payload: JsonObject): Promise<void> {
     const flash = await this.sessions.putFlash(state.sessionId, kind, projectId, payload);
     ctx.status = 303;
     ctx.redirect(url(path, { project: projectId, flash }));
@@ -172,7 +174,7 @@ export class DashboardContext {
    * The flash named by `?flash=`, taken (shown once); `gone` when the URL names one that is no longer
    * there (a reload, another tab, another session), so the page can say it was shown once.
    */
-  async takeFlash<T extends JsonObject>(ctx: Context, state: Pick<DashState, 'sessionId'>, kind: FlashKind, projectId: string): Promise<{ flash?: T | undefined; gone: boolean }> {
+  async takeFlash<T extends JsonObject>(ctx: Context, state: Pick<DashboardState, 'sessionId'>, kind: FlashKind, projectId: string): Promise<{ flash?: T | undefined; gone: boolean }> {
     const id = typeof ctx.query.flash === 'string' ? ctx.query.flash : undefined;
     if (id === undefined) return { gone: false };
     const flash = await this.sessions.takeFlash<T>(state.sessionId, kind, projectId, id);
@@ -195,8 +197,8 @@ export class DashboardContext {
    * The project named by `?project=`, when the person administers it; otherwise answers (choose page
    * without a parameter, 404 unknown, 403 not theirs) and returns undefined.
    */
-  async project(ctx: Context, state: DashState, target: string): Promise<Project | undefined> {
-    const page = dashPage(ctx);
+  async project(ctx: Context, state: DashboardState, target: string): Promise<Project | undefined> {
+    const page = dashboardPage(ctx);
     const id = typeof ctx.query.project === 'string' ? ctx.query.project : '';
     if (!id) {
       const projects = (await Promise.all([...state.adminProjects].map((p) => this.services.projects.get(p)))).filter((p): p is Project => !!p);
@@ -217,12 +219,12 @@ export class DashboardContext {
   }
 
   /** The same rule as the /v1 API's access.require(…, 'admin:projects'). */
-  async administers(state: Pick<DashState, 'principal'>, projectId: string): Promise<boolean> {
+  async administers(state: Pick<DashboardState, 'principal'>, projectId: string): Promise<boolean> {
     return (await this.services.access.scopesOn(state.principal, projectId)).includes('admin:projects');
   }
 
-  notFound(ctx: Context, state: DashState, back: string): void {
-    const page = dashPage(ctx);
+  notFound(ctx: Context, state: DashboardState, back: string): void {
+    const page = dashboardPage(ctx);
     render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: back, label: page.t('dash.error.back') }] }), 404);
   }
 }

@@ -1,11 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { isDomainError, type Caller, type DomainError } from '../domain/index.ts';
+import type { Caller } from '../domain/index.ts';
 import { isRole, type Invitation, type Project, type Role } from '../directory/index.ts';
 import type { RoleChangePreview } from '../provisioning/index.ts';
 import { INVITATION_REVOKE_PATH, INVITE_PATH, MAPPING_ADD_PATH, MAPPING_DELETE_PATH, MEMBER_REMOVE_PATH, MEMBER_ROLE_PATH, MEMBERS_PATH } from '../../views/dashboard/routes.ts';
 import { mappingConfirmPage, membersPage, type InvitationRow, type MappingForm, type MembersView, type PreviewChange } from '../../views/dashboard/pages/members.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
+import { callerOf } from '../http/caller.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState, type Refusal } from './context.ts';
 
 /** What an invitation post did, for the page it redirects to: a notice and a new link, shown once. */
 interface InviteFlash {
@@ -26,19 +27,17 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { users, members, invitationService: invitations, roleMappings } = services;
 
-  /** The signed-in person as the services see them, with where the request came from. */
-  const callerOf = (ctx: Context, state: DashState): Caller => ({ principal: state.principal, ip: ctx.ip, user_agent: (ctx.get('user-agent') || '').slice(0, 512) || null });
 
   /** Who made an invitation, for people: an account's email, or the API key's id. */
-  async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashPage>['t']): Promise<string> {
+  async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashboardPage>['t']): Promise<string> {
     const { type, id } = invitation.invited_by;
     if (type === 'user' && id) return (await users.findById(id))?.email ?? id;
     if (type === 'api_key' && id) return t('dash.invite.by_key', { id });
     return id ?? type;
   }
 
-  async function renderMembers(ctx: Context, state: DashState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created' | 'caution'>> = {}, status = 200) {
-    const caller = callerOf(ctx, state);
+  async function renderMembers(ctx: Context, state: DashboardState, project: Project, extra: Partial<Pick<MembersView, 'invite' | 'mappingForm' | 'errors' | 'notice' | 'created' | 'caution'>> = {}, status = 200) {
+    const caller = callerOf(ctx);
     const rows = (await members.list(caller, project.id)).map((m) => ({
       user_id: m.user_id,
       email: m.email ?? m.user_id,
@@ -51,10 +50,10 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const mappings = (await roleMappings.list(caller, project.id)).map((m) => ({ id: m.id, source: m.source, group: m.group, role: m.role, origin: m.origin }));
     const pending: InvitationRow[] = [];
     for (const i of await invitations.list(caller, project.id)) {
-      pending.push({ id: i.id, email: i.email, role: i.role, invited_by: await inviterOf(i, dashPage(ctx).t), created_at: i.created_at, expires_at: i.expires_at });
+      pending.push({ id: i.id, email: i.email, role: i.role, invited_by: await inviterOf(i, dashboardPage(ctx).t), created_at: i.created_at, expires_at: i.expires_at });
     }
     const available = roleMappings.sources();
-    render(ctx, membersPage(dashPage(ctx), { ...state.chrome, project: { id: project.id, name: project.name }, section: 'members' }, {
+    render(ctx, membersPage(dashboardPage(ctx), { ...state.chrome, project: { id: project.id, name: project.name }, section: 'members' }, {
       project: { id: project.id, name: project.name },
       members: rows,
       canOwner: await services.access.isOwner(state.principal, project.id),
@@ -71,7 +70,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   /** A posting person on a project they administer, with the form; undefined once answered. */
-  async function posted(ctx: Context): Promise<{ state: DashState; form: URLSearchParams; project: Project } | undefined> {
+  async function posted(ctx: Context): Promise<{ state: DashboardState; form: URLSearchParams; project: Project } | undefined> {
     const state = await dash.signedIn(ctx);
     if (!state) return undefined;
     const form = await dash.checkedForm(ctx, state);
@@ -81,22 +80,20 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     return { state, form, project };
   }
 
-  /** The status a refusal is shown with: the one /v1 would answer. */
-  const statusOf = (err: DomainError): number => ({ invalid: 400, forbidden: 403, not_found: 404, conflict: 409, unavailable: 503, rate_limited: 429 })[err.code];
-
   /** Runs a service call; a refusal is returned to be shown (other errors propagate). */
-  async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: DomainError; status: number }> {
+  async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: Refusal; status: number }> {
     try {
       return { ok: true, value: await call() };
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      return { ok: false, err, status: statusOf(err) };
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      return { ok: false, err: refused, status: refused.status };
     }
   }
 
   /** The members page's words for a refused role change (src/projects MembershipService). */
-  function roleChangeError(ctx: Context, err: DomainError, email: string | undefined): string {
-    const { t } = dashPage(ctx);
+  function roleChangeError(ctx: Context, err: Refusal, email: string | undefined): string {
+    const { t } = dashboardPage(ctx);
     if (err.code === 'forbidden') return t('dash.members.err_owner');
     if (err.code === 'invalid') return t('dash.members.err_role');
     // not_found on user_id: the account is gone, or (a removal) it holds no manual role here.
@@ -109,17 +106,17 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const project = await dash.project(ctx, state, MEMBERS_PATH);
     if (!project) return;
     const { flash, gone } = await dash.takeFlash<InviteFlash>(ctx, state, 'invitation', project.id);
-    await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
+    await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashboardPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
   });
 
   /** As PUT /v1/projects/{id}/members/{user_id}. */
   router.post(MEMBER_ROLE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const role = p.form.get('role') ?? '';
     if (!isRole(role)) return renderMembers(ctx, p.state, p.project, { errors: { member: t('dash.members.err_role') } }, 400);
-    const result = await attempt(() => members.setRole(callerOf(ctx, p.state), { project_id: p.project.id, user_id: p.form.get('user_id') ?? '', role }));
+    const result = await attempt(() => members.setRole(callerOf(ctx), { project_id: p.project.id, user_id: p.form.get('user_id') ?? '', role }));
     if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, undefined) } }, result.status);
     await renderMembers(ctx, p.state, p.project, { notice: t('dash.members.saved', { email: result.value.email, role: t(`dash.role.${role}`) }) });
   });
@@ -130,9 +127,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const userId = p.form.get('user_id') ?? '';
     const user = userId ? await users.findById(userId) : undefined;
-    const result = await attempt(() => members.remove(callerOf(ctx, p.state), { project_id: p.project.id, user_id: userId }));
+    const result = await attempt(() => members.remove(callerOf(ctx), { project_id: p.project.id, user_id: userId }));
     if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, user?.email) } }, result.status);
-    await renderMembers(ctx, p.state, p.project, { notice: dashPage(ctx).t('dash.members.removed', { email: user?.email ?? userId }) });
+    await renderMembers(ctx, p.state, p.project, { notice: dashboardPage(ctx).t('dash.members.removed', { email: user?.email ?? userId }) });
   });
 
   /**
@@ -142,7 +139,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   router.post(INVITE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const invite = { email: (p.form.get('email') ?? '').trim(), role: p.form.get('role') ?? '' };
     const errors: Record<string, string> = {};
     if (!invite.email || invite.email.length > 320) errors.email = t('dash.invite.err_email');
@@ -150,7 +147,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (Object.keys(errors).length) return renderMembers(ctx, p.state, p.project, { invite, errors }, 400);
     const role = invite.role as Role;
     const email = invite.email.toLowerCase();
-    const result = await attempt(() => invitations.inviteOrGrant(callerOf(ctx, p.state), { project_id: p.project.id, email: invite.email, role }));
+    const result = await attempt(() => invitations.inviteOrGrant(callerOf(ctx), { project_id: p.project.id, email: invite.email, role }));
     if (!result.ok) {
       const { err } = result;
       // On email: the account appeared since the lookup (conflict), or it is no address (invalid).
@@ -169,8 +166,8 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   router.post(INVITATION_REVOKE_PATH, dashboardHeaders, async (ctx) => {
     const p = await posted(ctx);
     if (!p) return;
-    const { t } = dashPage(ctx);
-    const result = await attempt(() => invitations.revoke(callerOf(ctx, p.state), { project_id: p.project.id, invitation_id: p.form.get('id') ?? '' }));
+    const { t } = dashboardPage(ctx);
+    const result = await attempt(() => invitations.revoke(callerOf(ctx), { project_id: p.project.id, invitation_id: p.form.get('id') ?? '' }));
     // not_found: no such invitation on this project; conflict: it is no longer pending.
     if (!result.ok && result.err.code === 'not_found') {
       return dash.notFound(ctx, p.state, `${MEMBERS_PATH}?project=${encodeURIComponent(p.project.id)}`);
@@ -193,7 +190,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const p = await posted(ctx);
     if (!p) return;
     const { state, form, project } = p;
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     const { t } = page;
     const values: MappingForm = { source: form.get('source') ?? '', group: (form.get('group') ?? '').trim(), role: form.get('role') ?? '' };
     const errors: Record<string, string> = {};
@@ -202,9 +199,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!isRole(values.role)) errors.role = t('dash.members.err_role');
     if (Object.keys(errors).length) return renderMembers(ctx, state, project, { mappingForm: values, errors }, 400);
     const input = { source: values.source, group: values.group, project_id: project.id, role: values.role as Role };
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     /** A refused mapping next to its field: only an owner maps to owner; a source or group refused meanwhile. */
-    const refused = (err: DomainError): Record<string, string> =>
+    const refused = (err: Refusal): Record<string, string> =>
       err.code === 'forbidden' ? { role: t('dash.members.err_owner') } : err.field === 'source' ? { source: t('dash.mappings.err_source') } : err.field === 'group' ? { group: t('dash.mappings.err_group') } : { role: t('dash.members.err_role') };
     if (form.get('confirm') !== 'yes') {
       const preview = await attempt(() => roleMappings.previewCreate(caller, input));
@@ -218,10 +215,10 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   });
 
   /** The refusal of a mapping removal as the page says it; undefined once answered. */
-  async function refuseRemoval(ctx: Context, state: DashState, project: Project, err: DomainError): Promise<void> {
+  async function refuseRemoval(ctx: Context, state: DashboardState, project: Project, err: Refusal): Promise<void> {
     if (err.code === 'not_found') return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
-    const { t } = dashPage(ctx);
-    await renderMembers(ctx, state, project, { errors: { member: err.code === 'conflict' ? t('dash.mappings.err_config') : t('dash.members.err_owner') } }, statusOf(err));
+    const { t } = dashboardPage(ctx);
+    await renderMembers(ctx, state, project, { errors: { member: err.code === 'conflict' ? t('dash.mappings.err_config') : t('dash.members.err_owner') } }, err.status);
   }
 
   /** A mapping of this project, found by the id in the form or the query (another project's: not found). */
@@ -235,14 +232,15 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const project = await dash.project(ctx, state, MEMBERS_PATH);
     if (!project) return;
     const id = typeof ctx.query.id === 'string' ? ctx.query.id : '';
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
     try {
       const { mapping, changes } = await roleMappings.previewRemove(caller, id);
-      render(ctx, mappingConfirmPage(dashPage(ctx), { ...state.chrome, project, section: 'members' }, { project, mode: 'delete', mapping, changes: await previewRows(changes) }));
+      render(ctx, mappingConfirmPage(dashboardPage(ctx), { ...state.chrome, project, section: 'members' }, { project, mode: 'delete', mapping, changes: await previewRows(changes) }));
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      await refuseRemoval(ctx, state, project, err);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      await refuseRemoval(ctx, state, project, refused);
     }
   });
 
@@ -251,15 +249,16 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const { state, form, project } = p;
     const id = form.get('id') ?? '';
-    const caller = callerOf(ctx, state);
+    const caller = callerOf(ctx);
     if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);
     try {
       const mapping = await roleMappings.remove(caller, id);
-      const { t } = dashPage(ctx);
+      const { t } = dashboardPage(ctx);
       await renderMembers(ctx, state, project, { notice: t('dash.mappings.deleted', { group: mapping.group, role: t(`dash.role.${mapping.role}`) }) });
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      await refuseRemoval(ctx, state, project, err);
+      const refused = refusalOf(err);
+      if (!refused) throw err;
+      await refuseRemoval(ctx, state, project, refused);
     }
   });
 }

@@ -2,10 +2,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { isEventId, type AuditEvent, type AuditFilter } from '../audit/index.ts';
 import { callerOf } from '../http/caller.ts';
-import { DomainError } from '../domain/index.ts';
 import { LOG_PATH } from '../../views/dashboard/routes.ts';
 import { securityLogPage, type LogEventRow, type LogFilters } from '../../views/dashboard/pages/security-log.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext } from './context.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext } from './context.ts';
 
 /** Actions offered in the filter (the `action` filter also takes a family such as `key`). */
 export const LOG_ACTIONS = [
@@ -53,7 +52,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
     if (!state) return;
     const project = await dash.project(ctx, state, LOG_PATH);
     if (!project) return;
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     const q = ctx.query;
     const text = (name: string) => (typeof q[name] === 'string' ? (q[name] as string).trim().slice(0, 200) : '');
     const filters: LogFilters = { action: text('action'), actor: text('actor'), target: text('target'), since: text('since'), until: text('until') };
@@ -94,7 +93,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
     for (const id of keyIds) {
       // KeyService.get refuses a key the person does not administer (or that is gone): not revocable here.
       const key = await services.keys.get(callerOf(ctx), { id }).catch((err: unknown) => {
-        if (err instanceof DomainError) return undefined;
+        if (refusalOf(err)) return undefined;
         throw err;
       });
       if (key && (key.status === 'active' || key.status === 'rotating')) revocable.add(id);

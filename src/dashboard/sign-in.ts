@@ -5,7 +5,7 @@ import { DASHBOARD_CLIENT_ID } from '../oidc/provider.ts';
 import { LANGUAGES } from '../../views/i18n.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { API_ACCESS_PATH, CALLBACK_PATH, DASHBOARD_PATH, LANG_PATH, LOGIN_PATH, SIGN_OUT_PATH, SIGNED_OUT_PATH } from '../../views/dashboard/routes.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext } from './context.ts';
+import { dashboardHeaders, dashboardPage, render, type DashboardContext } from './context.ts';
 import { clearCookie, LOGIN_COOKIE, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE, setCookie } from './session.ts';
 
 const SCOPE = 'openid email profile read:logs write:alerts admin:projects';
@@ -37,7 +37,7 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
   const signedOutUri = `${config.issuer}${SIGNED_OUT_PATH}`;
 
   const failure = (ctx: Context, reason: string, status = 400) => {
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     render(ctx, messagePage(page, {}, { title: page.t('dash.error.title'), body: page.t('dash.error.sign_in', { reason }), alert: true, links: [{ href: LOGIN_PATH, label: page.t('dash.sign_in') }] }), status);
   };
 
@@ -123,7 +123,7 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
   });
 
   router.get(SIGNED_OUT_PATH, dashboardHeaders, async (ctx) => {
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     render(ctx, messagePage(page, {}, { title: page.t('dash.signed_out.title'), body: page.t('dash.signed_out.body'), links: [{ href: LOGIN_PATH, label: page.t('dash.sign_in') }] }));
   });
 

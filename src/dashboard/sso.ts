@@ -1,21 +1,18 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditAction } from '../admin/context.ts';
 import { callerOf } from '../http/caller.ts';
-import { AppError, asAppError } from '../admin/problem.ts';
 import { getPath, mergePatch, type ConnectionView } from '../connectors/connections.ts';
-import { DomainError } from '../domain/index.ts';
-import { ConnectorError, connectorType, connectorTypes, type ConnectorType, type FormField } from '../connectors/index.ts';
+import type { SignInTry } from '../connectors/service.ts';
+import { connectorType, connectorTypes, type ConnectorType, type FormField } from '../connectors/index.ts';
 import { rolesFromGroups } from '../directory/index.ts';
 import { provisioningRuleInput } from '../provisioning/index.ts';
 import type { Project } from '../directory/index.ts';
 import { SSO_DELETE_PATH, SSO_EDIT_PATH, SSO_NEW_PATH, SSO_PATH, SSO_RULE_ADD_PATH, SSO_RULE_DELETE_PATH, SSO_SCIM_ROTATE_PATH, SSO_TEST_PATH, SSO_TRY_PATH, url } from '../../views/dashboard/routes.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { SCIM_TYPE, connectionDeletePage, formFields, scimFormPage, ssoFormPage, ssoPage, type ProviderForm, type ScimFormValues, type ScimFormView, type RuleForm, type RuleRow, type SsoFormValues, type SsoFormView, type SsoView, type LdapTryResult } from '../../views/dashboard/sso.ts';
-import { isDashKey, type DashTranslate } from '../../views/dashboard/i18n.ts';
+import { isDashboardKey, type DashboardTranslate } from '../../views/dashboard/i18n.ts';
 import type { Lang } from '../../views/i18n.ts';
-import { dashboardHeaders, dashPage, render, type DashboardContext, type DashState } from './context.ts';
-import { FailureLimiter } from '../http/rate-limit.ts';
+import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState, type Refusal } from './context.ts';
 
 /** The inputs every connection has besides its type's own (ConnectorType.form). */
 const COMMON_FIELDS = new Set(['id', 'name', 'email_domains', 'require_mfa', 'trust_email']);
@@ -28,7 +25,7 @@ function providerOf(type: unknown, lang: Lang): ProviderForm | undefined {
 }
 
 /** The connection's type as people call it; a SCIM connection with the connector it is tied to. */
-function typeNameOf(t: DashTranslate, lang: Lang, c: { type: string; connector?: unknown }, long = false): string {
+function typeNameOf(t: DashboardTranslate, lang: Lang, c: { type: string; connector?: unknown }, long = false): string {
   if (c.type === SCIM_TYPE) return long ? t('dash.scim.choice') : `SCIM 2.0${typeof c.connector === 'string' && c.connector ? ` → ${c.connector}` : ''}`;
   return connectorType(c.type)?.names[lang] ?? c.type;
 }
@@ -86,9 +83,9 @@ function patchValue(field: FormField, value: string | boolean): unknown {
 }
 
 /** What the form lacks, in the reader's language, all at once (the validator stops at the first): required text, then secrets, then numbers. */
-function formErrors(t: DashTranslate, fields: FormField[], values: SsoFormValues, secretsGiven: Set<string>, secretSet: boolean): Record<string, string> {
+function formErrors(t: DashboardTranslate, fields: FormField[], values: SsoFormValues, secretsGiven: Set<string>, secretSet: boolean): Record<string, string> {
   const errors: Record<string, string> = {};
-  const say = (key: string, vars?: Record<string, string>) => (isDashKey(key) ? t(key, vars) : key);
+  const say = (key: string, vars?: Record<string, string>) => (isDashboardKey(key) ? t(key, vars) : key);
   for (const f of fields) if (f.required && f.kind !== 'secret' && f.kind !== 'flag' && !values.fields[f.name]) errors[f.name] = say(f.required, { field: say(f.label) });
   for (const f of fields) if (f.required && f.kind === 'secret' && !secretsGiven.has(f.name) && !secretSet) errors[f.name] = say(f.required);
   for (const f of fields) if (f.kind === 'number' && f.invalid && !/^[1-9]\d{0,6}$/.test(String(values.fields[f.name]))) errors[f.name] = say(f.invalid);
@@ -96,7 +93,7 @@ function formErrors(t: DashTranslate, fields: FormField[], values: SsoFormValues
 }
 
 /** A refusal's message without the field it starts with (`issuer: …`): the form shows it next to that field. */
-function withoutField(err: DomainError): string {
+function withoutField(err: Refusal): string {
   return err.field && err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
 }
 
@@ -106,7 +103,7 @@ function withoutField(err: DomainError): string {
  * id belongs to a connection of the configuration file; `secretsGiven`/`secretSet`: which write-only inputs
  * were typed, and whether one is stored.
  */
-function fieldError(t: DashTranslate, err: DomainError, provider: ProviderForm, context: { fromConfig: boolean; secretsGiven: Set<string>; secretSet: boolean }): [string, string] {
+function fieldError(t: DashboardTranslate, err: Refusal, provider: ProviderForm, context: { fromConfig: boolean; secretsGiven: Set<string>; secretSet: boolean }): [string, string] {
   const fields = formFields(provider.form);
   if (err.code === 'conflict' && err.field === 'id') return ['id', context.fromConfig ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')];
   if (err.code === 'conflict') {
@@ -126,7 +123,7 @@ function fieldError(t: DashTranslate, err: DomainError, provider: ProviderForm, 
   if (!field && block && path.startsWith(block.path)) field = fields.find((f) => f.path.startsWith(`${block.path}.`));
   // A stored secret that was not typed again is refused only when where it is sent changed.
   if (field?.kind === 'secret' && context.secretSet && !context.secretsGiven.has(field.name)) return [field.name, t('dash.sso.err_secret_moved')];
-  if (field) return [field.name, field.error && isDashKey(field.error) ? t(field.error) : message];
+  if (field) return [field.name, field.error && isDashboardKey(field.error) ? t(field.error) : message];
   if (parts[0] === 'email_domains') return ['email_domains', t('dash.sso.err_domains')];
   return COMMON_FIELDS.has(parts[0]!) ? [parts[0]!, message] : ['name', err.message];
 }
@@ -134,8 +131,8 @@ function fieldError(t: DashTranslate, err: DomainError, provider: ProviderForm, 
 /** A SCIM connection's token made by a post (create or rotate), for the edit page it redirects to: shown once. */
 type ScimTokenFlash = { token: string; rotated: boolean } & { [key: string]: unknown };
 
-/** A provisioning rule error (the /v1 rules' AppError) next to its field of the rule form. */
-function ruleError(t: DashTranslate, err: AppError): [string, string] {
+/** A provisioning rule's refusal (the service's, or the form's shape) next to its field of the rule form. */
+function ruleError(t: DashboardTranslate, err: Pick<Refusal, 'code' | 'field'>): [string, string] {
   const field = err.field ?? '';
   if (field === 'email_domain') return ['email_domain', err.code === 'conflict' ? t('dash.rules.err_conflict') : t('dash.rules.err_domain')];
   if (field.startsWith('connectors')) return ['connector', t('dash.rules.err_connector')];
@@ -153,44 +150,42 @@ function ruleError(t: DashTranslate, err: AppError): [string, string] {
 export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
   const { connections, connectionService, config, provisioningRules } = services;
-  // "Try a sign-in" is a password check against the directory: as limited as the sign-in page, per person
-  // tried (whichever admin tries), so it can neither guess passwords nor trip the directory's lockout.
-  const tries = new FailureLimiter(services.store, { name: 'ldap-try', max: config.login.max_failed_attempts, windowSeconds: config.login.window_seconds });
 
   /** The person and the organisation root they administer; otherwise answers 403. */
-  async function orgAdmin(ctx: Context): Promise<{ state: DashState; root: string } | undefined> {
+  async function orgAdmin(ctx: Context): Promise<{ state: DashboardState; root: string } | undefined> {
     const state = await dash.signedIn(ctx);
     if (!state) return undefined;
     const [root] = await services.access.administeredOrganisations(state.principal);
     if (root) return { state, root };
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     render(ctx, messagePage(page, { ...state.chrome, section: 'sso' }, { title: page.t('dash.sso.title'), body: page.t('dash.sso.forbidden'), alert: true, links: [{ href: '/dashboard', label: page.t('dash.error.back') }] }), 403);
     return undefined;
   }
 
-  const chrome = (state: DashState) => ({ ...state.chrome, section: 'sso' as const });
+  const chrome = (state: DashboardState) => ({ ...state.chrome, section: 'sso' as const });
 
   /**
    * The connection service's refusals every post answers the same way: the access policy's (a change that
-   * is an owner's) with 403, a connection gone since the page was shown with 404. Other errors are the
-   * caller's to show next to a field; returns whether it answered.
+   * is an owner's) with 403, a connection gone since the page was shown with 404. Returns the other
+   * refusals, for the caller to show next to a field, or undefined when it has answered.
    */
-  async function refused(ctx: Context, state: DashState, err: unknown): Promise<boolean> {
-    if (!(err instanceof DomainError)) throw err;
-    if (err.code === 'forbidden') {
-      const page = dashPage(ctx);
+  async function refusal(ctx: Context, state: DashboardState, err: unknown): Promise<Refusal | undefined> {
+    const refused = refusalOf(err);
+    if (!refused) throw err;
+    if (refused.code === 'forbidden') {
+      const page = dashboardPage(ctx);
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.sso.title'), body: page.t('dash.sso.owner_only'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 403);
-      return true;
+      return undefined;
     }
-    if (err.code === 'not_found') {
-      await dash.notFound(ctx, state, SSO_PATH);
-      return true;
+    if (refused.code === 'not_found') {
+      dash.notFound(ctx, state, SSO_PATH);
+      return undefined;
     }
-    return false;
+    return refused;
   }
   /** Whether an id taken is a connection of the configuration file (rather than one made here). */
   const fromConfig = async (ctx: Context, id: string) => (await connectionService.list(callerOf(ctx))).some((c) => c.id === id && c.origin === 'config');
-  const renderForm = (ctx: Context, state: DashState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
+  const renderForm = (ctx: Context, state: DashboardState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashboardPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
   /** Rules as people read them: connection and project names instead of ids. */
   async function ruleRows(listed: ConnectionView[], filter: (connectors: string[]) => boolean = () => true): Promise<RuleRow[]> {
@@ -203,13 +198,13 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return rows;
   }
 
-  async function renderSso(ctx: Context, o: { state: DashState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
+  async function renderSso(ctx: Context, o: { state: DashboardState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
     const list = await connectionService.list(callerOf(ctx));
-    const { t, lang } = dashPage(ctx);
+    const { t, lang } = dashboardPage(ctx);
     const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, typeName: typeNameOf(t, lang, c), email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
     const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
-    render(ctx, ssoPage(dashPage(ctx), chrome(o.state), {
+    render(ctx, ssoPage(dashboardPage(ctx), chrome(o.state), {
       connections: rows,
       rules: await ruleRows(list),
       // A SCIM connection signs nobody in: provisioning rules are about connectors.
@@ -224,12 +219,12 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   }
 
   /** A connection managed here (stored, not from the configuration file); otherwise answers. */
-  async function stored(ctx: Context, state: DashState, id: string): Promise<ConnectionView | undefined> {
+  async function stored(ctx: Context, state: DashboardState, id: string): Promise<ConnectionView | undefined> {
     const connection = id ? await connectionService.get(callerOf(ctx), id).catch((err: unknown) => {
-      if (err instanceof DomainError && err.code === 'not_found') return undefined;
+      if (refusalOf(err)?.code === 'not_found') return undefined;
       throw err;
     }) : undefined;
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     if (!connection || (!connectorType(connection.type) && connection.type !== SCIM_TYPE)) {
       render(ctx, messagePage(page, chrome(state), { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: SSO_PATH, label: page.t('dash.sso.back') }] }), 404);
       return undefined;
@@ -242,7 +237,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   }
 
   /** A form post about one stored connection, by an organisation admin, with a valid CSRF token; otherwise answers. */
-  async function postedConnection(ctx: Context): Promise<{ o: { state: DashState; root: string }; form: URLSearchParams; connection: ConnectionView } | undefined> {
+  async function postedConnection(ctx: Context): Promise<{ o: { state: DashboardState; root: string }; form: URLSearchParams; connection: ConnectionView } | undefined> {
     const o = await orgAdmin(ctx);
     if (!o) return undefined;
     const form = await dash.checkedForm(ctx, o.state);
@@ -258,7 +253,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const rulesFor = async (ctx: Context, id: string) => ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.length === 0 || connectors.includes(id));
   /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
   const editView = async (ctx: Context, connection: ConnectionView) => {
-    const provider = providerOf(connection.type, dashPage(ctx).lang)!; // stored() let only known types through
+    const provider = providerOf(connection.type, dashboardPage(ctx).lang)!; // stored() let only known types through
     return { provider, mode: 'edit' as const, form: valuesOf(connection, provider), secretSet: secretOf(provider, connection), errors: {}, sharedDirectory: sharedOf(provider, connection), rules: await rulesFor(ctx, connection.id) };
   };
 
@@ -266,21 +261,21 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const scimValues = (c: ConnectionView): ScimFormValues => ({ id: c.id, connector: typeof c.connector === 'string' ? c.connector : '', enabled: c.enabled !== false });
   /** What a SCIM connection can be tied to: the connections people sign in with (not other SCIM ones). */
   const scimChoices = async (ctx: Context) => (await connectionService.list(callerOf(ctx))).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
-  const renderScim = async (ctx: Context, state: DashState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices(ctx) }), status);
+  const renderScim = async (ctx: Context, state: DashboardState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashboardPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices(ctx) }), status);
 
   /**
    * Post/redirect/get for a new token (create, rotate): it travels to the edit page in a one-time flash of
    * this session, bound to the organisation root, so a reload or Back never shows it again nor makes another.
    */
-  async function redirectWithToken(ctx: Context, o: { state: DashState; root: string }, id: string, flash: ScimTokenFlash): Promise<void> {
+  async function redirectWithToken(ctx: Context, o: { state: DashboardState; root: string }, id: string, flash: ScimTokenFlash): Promise<void> {
     const flashId = await dash.sessions.putFlash(o.state.sessionId, 'scim_token', o.root, flash);
     ctx.status = 303;
     ctx.redirect(url(SSO_EDIT_PATH, { id, flash: flashId }));
   }
 
   /** As POST /v1/connections (create) and PATCH (edit) with type scim: the same owner check, service call and audit. */
-  async function saveScim(ctx: Context, o: { state: DashState; root: string }, form: URLSearchParams, existing: ConnectionView | undefined): Promise<void> {
-    const { t } = dashPage(ctx);
+  async function saveScim(ctx: Context, o: { state: DashboardState; root: string }, form: URLSearchParams, existing: ConnectionView | undefined): Promise<void> {
+    const { t } = dashboardPage(ctx);
     const mode = existing ? 'edit' : 'create';
     const values: ScimFormValues = { id: existing ? existing.id : (form.get('id') ?? '').trim(), connector: form.get('connector') ?? '', enabled: form.get('enabled') === 'on' };
     const changes = { id: values.id, type: SCIM_TYPE, connector: values.connector, enabled: values.enabled };
@@ -288,12 +283,12 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     try {
       saved = existing ? await connectionService.update(callerOf(ctx), existing.id, changes) : await connectionService.create(callerOf(ctx), mergePatch({}, changes));
     } catch (err) {
-      if (await refused(ctx, o.state, err)) return;
-      const refusal = err as DomainError;
-      const [field, message] = refusal.field === 'connector'
+      const refused = await refusal(ctx, o.state, err);
+      if (!refused) return;
+      const [field, message] = refused.field === 'connector'
         ? ['connector', t('dash.scim.err_connector')]
-        : refusal.code === 'conflict' ? ['id', (await fromConfig(ctx, values.id)) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')] : ['id', withoutField(refusal)];
-      return renderScim(ctx, o.state, { mode, form: values, errors: { [field]: message } }, refusal.code === 'conflict' ? 409 : 400);
+        : refused.code === 'conflict' ? ['id', (await fromConfig(ctx, values.id)) ? t('dash.sso.err_config') : t('dash.sso.err_id_taken')] : ['id', withoutField(refused)];
+      return renderScim(ctx, o.state, { mode, form: values, errors: { [field]: message } }, refused.code === 'conflict' ? 409 : 400);
     }
     if (saved.token) return redirectWithToken(ctx, o, saved.id, { token: saved.token, rotated: false });
     ctx.status = 303;
@@ -311,7 +306,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const type = ctx.query.type;
     if (type === SCIM_TYPE) return renderScim(ctx, o.state, { mode: 'create', form: { id: '', connector: '', enabled: true }, errors: {} });
-    const provider = providerOf(type, dashPage(ctx).lang);
+    const provider = providerOf(type, dashboardPage(ctx).lang);
     if (!provider) return ctx.redirect(SSO_PATH);
     renderForm(ctx, o.state, { provider, mode: 'create', form: emptyForm(provider), secretSet: false, errors: {} });
   });
@@ -321,7 +316,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     if (connection.type === SCIM_TYPE) {
       const { flash, gone } = await dash.takeFlash<ScimTokenFlash>(ctx, o.state, 'scim_token', o.root);
       const token = flash && typeof flash.token === 'string' ? { value: flash.token, rotated: flash.rotated === true } : undefined;
@@ -343,7 +338,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t, lang } = dashPage(ctx);
+    const { t, lang } = dashboardPage(ctx);
     let provider: ProviderForm | undefined;
     let current: Record<string, unknown> = {};
     let editing = '';
@@ -362,7 +357,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       try {
         current = await connectionService.settings(callerOf(ctx), connection.id);
       } catch (err) {
-        if (await refused(ctx, o.state, err)) return;
+        if (!(await refusal(ctx, o.state, err))) return;
         throw err;
       }
       secretSet = secretOf(provider, connection);
@@ -409,10 +404,10 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       // A new connection is the form's settings (a cleared input is no setting); an edit is a merge patch.
       saved = mode === 'create' ? await connectionService.create(callerOf(ctx), mergePatch({}, changes)) : await connectionService.update(callerOf(ctx), editing, changes);
     } catch (err) {
-      if (await refused(ctx, o.state, err)) return;
-      const refusal = err as DomainError;
-      const [field, message] = fieldError(t, refusal, provider, { fromConfig: refusal.code === 'conflict' && (await fromConfig(ctx, values.id)), secretsGiven, secretSet });
-      return renderForm(ctx, o.state, { provider, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, refusal.code === 'conflict' ? 409 : 400);
+      const refused = await refusal(ctx, o.state, err);
+      if (!refused) return;
+      const [field, message] = fieldError(t, refused, provider, { fromConfig: refused.code === 'conflict' && (await fromConfig(ctx, values.id)), secretsGiven, secretSet });
+      return renderForm(ctx, o.state, { provider, mode, form: values, secretSet, sharedDirectory: shared, errors: { [field]: message } }, refused.status);
     }
     ctx.status = 303;
     ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(saved.id)}&saved=1`);
@@ -430,7 +425,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     try {
       test = await connectionService.test(callerOf(ctx), connection.id);
     } catch (err) {
-      if (await refused(ctx, o.state, err)) return;
+      if (!(await refusal(ctx, o.state, err))) return;
       throw err;
     }
     const { ok, checks } = test;
@@ -448,44 +443,31 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!p) return;
     const { o, form, connection } = p;
     if (!connectorType(connection.type)?.directory) return ctx.redirect(`${SSO_EDIT_PATH}?id=${encodeURIComponent(connection.id)}`);
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const email = (form.get('email') ?? '').trim();
-    const password = form.get('password') ?? '';
-    const directory = connections.directoryOf(connection.id);
+    let tried: SignInTry;
+    try {
+      tried = await connectionService.trySignIn(callerOf(ctx), connection.id, { email, password: form.get('password') ?? '' });
+    } catch (err) {
+      if (!(await refusal(ctx, o.state, err))) return;
+      throw err;
+    }
     let result: LdapTryResult;
-    const person = email.toLowerCase();
-    // Reserve-then-check, as the sign-in page: the try is counted before the bind, so concurrent tries
-    // cannot all slip past the limit.
-    const reserved = email && password && directory ? await tries.reserve(person) : undefined;
-    if (!email || !password) {
-      result = { email, ok: false, detail: t('dash.ldap.try_missing') };
-    } else if (!directory) {
-      result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: connection.enabled === false ? 'the connection is disabled' : `the connector could not be started: ${connections.whyNotRunning(connection.id)}` }) };
-    } else if (reserved && !reserved.ok) {
-      result = { email, ok: false, detail: t('dash.ldap.try_locked', { email, minutes: Math.ceil(reserved.retryAfter / 60) }) };
-    } else {
-      try {
-        const found = await directory.authenticate(email, password);
-        await tries.reset(person);
-        const source = connections.sourceOf(connection.id);
-        const mappings = (await services.groupRoles.list()).filter((m) => m.source === source);
+    switch (tried.outcome) {
+      case 'missing': result = { email, ok: false, detail: t('dash.ldap.try_missing') }; break;
+      case 'unavailable': result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason: tried.reason }) }; break;
+      case 'locked': result = { email, ok: false, detail: t('dash.ldap.try_locked', { email, minutes: Math.ceil(tried.retryAfter / 60) }) }; break;
+      case 'rejected': result = { email, ok: false, detail: t('dash.ldap.try_bad', { email }) }; break;
+      case 'accepted': {
+        // The project roles the current mappings give for these groups (nothing is granted).
+        const mappings = (await services.groupRoles.list()).filter((m) => m.source === tried.source);
         const roles = [];
-        for (const grant of rolesFromGroups(mappings, [{ source, groups: found.groups }])) {
+        for (const grant of rolesFromGroups(mappings, [{ source: tried.source, groups: tried.groups }])) {
           roles.push({ project: (await services.projects.get(grant.project_id))?.name ?? grant.project_id, role: grant.role });
         }
-        result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: found.email }), person: { dn: found.dn, id: found.id, email: found.email, name: found.name }, groups: found.groups, roles };
-      } catch (err) {
-        if (err instanceof ConnectorError && err.code === 'invalid_credentials') {
-          result = { email, ok: false, detail: t('dash.ldap.try_bad', { email }) };
-        } else {
-          // No verdict on the password: the try is given back.
-          await tries.release(person);
-          const reason = err instanceof Error ? err.message : String(err);
-          result = { email, ok: false, detail: t('dash.ldap.try_unavailable', { reason }) };
-        }
+        result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: tried.person.email }), person: tried.person, groups: tried.groups, roles };
       }
     }
-    await auditAction(ctx, services, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: o.root, outcome: result.ok ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
     renderForm(ctx, o.state, { ...(await editView(ctx, connection)), tryResult: result });
   });
 
@@ -495,7 +477,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
     const rules = await ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.includes(connection.id));
-    const page = dashPage(ctx);
+    const page = dashboardPage(ctx);
     render(ctx, connectionDeletePage(page, chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, typeName: typeNameOf(page.t, page.lang, connection, true) }, rules }));
   });
 
@@ -508,10 +490,10 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       // A SCIM connection's people lose the roles its groups gave.
       await connectionService.delete(callerOf(ctx), connection.id);
     } catch (err) {
-      if (await refused(ctx, o.state, err)) return;
+      if (!(await refusal(ctx, o.state, err))) return;
       throw err;
     }
-    await renderSso(ctx, o, { notice: dashPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
+    await renderSso(ctx, o, { notice: dashboardPage(ctx).t('dash.sso.deleted', { id: connection.id }) });
   });
 
   /**
@@ -528,7 +510,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       ({ token } = await connectionService.rotateScimToken(callerOf(ctx), connection.id));
     } catch (err) {
       // An admin (owner business), or deleted between the page and the post.
-      if (await refused(ctx, o.state, err)) return;
+      if (!(await refusal(ctx, o.state, err))) return;
       throw err;
     }
     await redirectWithToken(ctx, o, connection.id, { token, rotated: true });
@@ -540,7 +522,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     const ruleForm: RuleForm = { email_domain: (form.get('email_domain') ?? '').trim().replace(/^@/, ''), connector: form.get('connector') ?? '', project: form.get('project') ?? '', role: form.get('role') ?? '' };
     const parsed = provisioningRuleInput.safeParse({
       email_domain: ruleForm.email_domain,
@@ -550,7 +532,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!parsed.success) {
       const errors: Record<string, string> = {};
       for (const issue of parsed.error.issues) {
-        const [field, message] = ruleError(t, new AppError('invalid_request', issue.message, { field: issue.path.join('.') }));
+        const [field, message] = ruleError(t, { code: 'invalid', field: issue.path.join('.') });
         errors[field] ??= message;
       }
       return renderSso(ctx, o, { ruleForm, errors }, 400);
@@ -559,7 +541,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       const rule = await services.provisioning.create(callerOf(ctx), parsed.data);
       await renderSso(ctx, o, { notice: t('dash.rules.added', { domain: rule.email_domain }) });
     } catch (caught) {
-      const err = asAppError(caught);
+      const err = refusalOf(caught);
       if (!err) throw caught;
       const [field, message] = ruleError(t, err);
       await renderSso(ctx, o, { ruleForm, errors: { [field]: message } }, err.status);
@@ -572,12 +554,12 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const form = await dash.checkedForm(ctx, o.state);
     if (!form) return;
-    const { t } = dashPage(ctx);
+    const { t } = dashboardPage(ctx);
     try {
       const rule = await services.provisioning.remove(callerOf(ctx), form.get('id') ?? '');
       await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });
     } catch (caught) {
-      const err = asAppError(caught);
+      const err = refusalOf(caught);
       if (!err) throw caught;
       const message = err.code === 'not_found' ? t('dash.error.not_found') : err.code === 'conflict' ? t('dash.rules.err_config') : err.field === 'role' ? t('dash.rules.err_owner') : t('dash.rules.err_project');
       await renderSso(ctx, o, { errors: { email_domain: message } }, err.status);

@@ -7,7 +7,7 @@ import type { Connector } from '../connectors/index.ts';
 import { readForm } from '../http/form.ts';
 import { invitationMessagePage, invitationPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
-import { pageContext } from './page.ts';
+import { pageContext } from '../http/page.ts';
 
 /**
  * The pages behind an invitation link, for someone with no account and no session: the link's token is

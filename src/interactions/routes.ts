@@ -12,7 +12,7 @@ import { readForm } from '../http/form.ts';
 import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
 import type { MessageKey } from '../../views/i18n.ts';
 import { ConnectorError, connectorType, type Connector, type Identity, type PasswordConnector } from '../connectors/index.ts';
-import { pageContext } from './page.ts';
+import { pageContext } from '../http/page.ts';
 import { decideSignIn, federationRoutes, SIGN_IN_MESSAGES } from './federation.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -1,6 +1,6 @@
 import type { ProviderDeps } from '../oidc/index.ts';
 import { errorPage, logoutPage, loggedOutPage } from '../../views/pages.ts';
-import { pageContext } from './page.ts';
+import { pageContext } from '../http/page.ts';
 
 /** oidc-provider's own HTML (errors, logout) rendered in our views. */
 export const oidcViews: Pick<ProviderDeps, 'renderError' | 'logoutSource' | 'postLogoutSuccessSource'> = {

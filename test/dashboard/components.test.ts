@@ -11,16 +11,16 @@ import {
   table,
   textField,
   textareaField,
-  type DashPage,
+  type DashboardPage,
 } from '../../views/dashboard/components.ts';
-import { dashTranslator } from '../../views/dashboard/i18n.ts';
-import { en as dashEn } from '../../views/dashboard/i18n/en.ts';
-import { ru as dashRu } from '../../views/dashboard/i18n/ru.ts';
+import { dashboardTranslator } from '../../views/dashboard/i18n.ts';
+import { en as dashboardEn } from '../../views/dashboard/i18n/en.ts';
+import { ru as dashboardRu } from '../../views/dashboard/i18n/ru.ts';
 import { en } from '../../views/i18n/en.ts';
 import { ru } from '../../views/i18n/ru.ts';
 import { url } from '../../views/dashboard/routes.ts';
 
-const page: DashPage = { lang: 'en', t: dashTranslator('en'), here: '/dashboard' };
+const page: DashboardPage = { lang: 'en', t: dashboardTranslator('en'), here: '/dashboard' };
 const FORGED = '"><script>alert(1)</script>';
 
 describe('dashboard components', () => {
@@ -102,7 +102,7 @@ describe('dashboard components', () => {
 describe('message catalogues', () => {
   // tsc already refuses a catalogue that misses a key (Record<Key, string>); this says which one at run time too.
   it('every language has exactly the English keys, none left empty', () => {
-    for (const [reference, other] of [[dashEn, dashRu], [en, ru]] as const) {
+    for (const [reference, other] of [[dashboardEn, dashboardRu], [en, ru]] as const) {
       expect(Object.keys(other).sort()).toEqual(Object.keys(reference).sort());
       expect(Object.entries(other).filter(([, v]) => !v.trim())).toEqual([]);
     }

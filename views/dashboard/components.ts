@@ -6,12 +6,12 @@
  */
 import { html, type SafeHtml } from '../html.ts';
 import { LANGUAGES, type Lang } from '../i18n.ts';
-import type { DashKey, DashTranslate } from './i18n.ts';
+import type { DashboardKey, DashboardTranslate } from './i18n.ts';
 import { API_ACCESS_PATH, APPLICATIONS_PATH, DASHBOARD_PATH, LANG_PATH, LOG_PATH, MEMBERS_PATH, SECTION_PATHS, SIGN_OUT_PATH, SSO_PATH, WEBHOOKS_PATH, url, type Section } from './routes.ts';
 
-export interface DashPage {
+export interface DashboardPage {
   lang: Lang;
-  t: DashTranslate;
+  t: DashboardTranslate;
   /** The current path and query, for the language links to come back to. */
   here: string;
 }
@@ -36,25 +36,25 @@ export type FieldErrors = Record<string, string>;
 
 const LANGUAGE_NAMES: Record<Lang, string> = { en: 'English', ru: 'Русский' };
 
-function locale(page: DashPage): string {
+function locale(page: DashboardPage): string {
   return page.lang === 'ru' ? 'ru-RU' : 'en-GB';
 }
 
 /** A UTC time for people (the exact instant in `datetime` and the tooltip); `dateOnly` for long-range dates. */
-export function formatTime(page: DashPage, iso: string | null | undefined, dateOnly = false): SafeHtml {
+export function formatTime(page: DashboardPage, iso: string | null | undefined, dateOnly = false): SafeHtml {
   if (!iso) return html`${page.t('dash.keys.never')}`;
   const text = new Intl.DateTimeFormat(locale(page), dateOnly ? { dateStyle: 'medium', timeZone: 'UTC' } : { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(iso));
   return html`<time datetime="${iso}" title="${iso}">${text}</time>`;
 }
 
 /** A UTC time as plain text, "12 Mar 2026, 10:00 UTC", for use inside a sentence. */
-export function formatUtc(page: DashPage, iso: string): string {
+export function formatUtc(page: DashboardPage, iso: string): string {
   return `${new Intl.DateTimeFormat(locale(page), { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(iso))} UTC`;
 }
 
 /* Layout ----------------------------------------------------------------------------------------------- */
 
-export function layout(page: DashPage, chrome: Chrome, title: string, body: SafeHtml): string {
+export function layout(page: DashboardPage, chrome: Chrome, title: string, body: SafeHtml): string {
   const { t } = page;
   const project = chrome.project;
   const navItem = (section: Section, href: string, label: string) =>
@@ -213,24 +213,30 @@ export function selectField(f: FieldCommon & { options: SafeHtml }): SafeHtml {
   </div>`;
 }
 
-/** Several checkboxes of one name in a fieldset (the fieldset's id is the error summary's anchor). */
-export function checkboxGroup(f: { id: string; name: string; legend: string; choices: readonly Option[]; checked: readonly string[]; errors: FieldErrors; error?: string; idOf: (value: string) => string }): SafeHtml {
+/**
+ * Several checkboxes of one name in a fieldset (the fieldset's id is the error summary's anchor); `radio`
+ * for one choice among them.
+ */
+export function checkboxGroup(f: { id: string; name: string; type?: 'checkbox' | 'radio'; legend: string; choices: readonly Option[]; checked: readonly string[]; errors: FieldErrors; error?: string; idOf: (value: string) => string }): SafeHtml {
   const error = f.error ?? f.name;
   return html`<fieldset class="field" id="${f.id}" ${f.errors[error] ? html`aria-describedby="${error}-error"` : ''}>
     <legend>${f.legend}</legend>
-    ${f.choices.map((c) => html`<div class="check"><input type="checkbox" id="${f.idOf(c.value)}" name="${f.name}" value="${c.value}" ${f.checked.includes(c.value) ? 'checked' : ''}><label for="${f.idOf(c.value)}">${c.label}</label></div>`)}
+    ${f.choices.map((c) => html`<div class="check"><input type="${f.type ?? 'checkbox'}" id="${f.idOf(c.value)}" name="${f.name}" value="${c.value}" ${f.checked.includes(c.value) ? 'checked' : ''}><label for="${f.idOf(c.value)}">${c.label}</label></div>`)}
     ${fieldError(f.errors, error)}
   </fieldset>`;
 }
 
-/** One checkbox with its label, hint and error (an error here is announced: it is the only field). */
-export function checkboxField(f: FieldCommon & { value: string; checked: boolean }): SafeHtml {
+/**
+ * One checkbox with its label, hint and error. The error is announced (`role="alert"`) when the box is the
+ * form's only field; `announce: false` in a form whose error summary already is the alert.
+ */
+export function checkboxField(f: FieldCommon & { value: string; checked: boolean; announce?: boolean }): SafeHtml {
   const { error, hint, described } = fieldParts(f);
   return html`<div class="field check">
     <input type="checkbox" id="${f.id}" name="${f.name}" value="${f.value}"${attributes(f.attrs)} ${described} ${f.checked ? 'checked' : ''}>
     <label for="${f.id}">${f.label}</label>
     ${hint}
-    ${fieldError(f.errors, error, { alert: true })}
+    ${fieldError(f.errors, error, { alert: f.announce !== false })}
   </div>`;
 }
 
@@ -277,7 +283,7 @@ export function facts(pairs: ReadonlyArray<readonly [string, string | SafeHtml]>
  * "Are you sure?": what will change (`body`), then a POST form with the CSRF token, the `hidden` fields,
  * any `fields` (a confirmation checkbox) and the submit and cancel buttons. `danger` for what cannot be undone.
  */
-export function confirmationPage(page: DashPage, chrome: Chrome, view: { title: string; titleClass?: string; error?: string | undefined; danger: boolean; body: SafeHtml; action: string; hidden: Record<string, string>; fields?: SafeHtml; submit: string; cancel: { href: string; label: string }; formClass?: string }): string {
+export function confirmationPage(page: DashboardPage, chrome: Chrome, view: { title: string; titleClass?: string; error?: string | undefined; danger: boolean; body: SafeHtml; action: string; hidden: Record<string, string>; fields?: SafeHtml; submit: string; cancel: { href: string; label: string }; formClass?: string }): string {
   return layout(page, chrome, view.title, html`
 <h1${view.titleClass ? html` class="${view.titleClass}"` : ''}>${view.title}</h1>
 ${messages({ error: view.error })}
@@ -292,32 +298,44 @@ ${csrfForm(chrome, { action: view.action, className: view.formClass ?? 'stack', 
 }
 
 /**
- * A secret shown this once (a new API key, a signing secret, an invitation link): the warning, the value
- * in a read-only field with a Copy button (shown by dashboard.js), and the way back.
+ * A value to copy (an address to give a provider, a client id): read-only, with a Copy button (shown by
+ * dashboard.js) and where the button says whether it worked. `describedBy`: the warning it comes with.
  */
-export function secretShownOnce(page: DashPage, view: { id: string; /** Prefix of the panel's ids (`<panel>-title`, `<panel>-warning`). */ panel: string; title: string; before?: SafeHtml; warning: string; label: string; value: string; copyFailed?: string; done: { href: string; label: string } }): SafeHtml {
+export function copyField(page: DashboardPage, f: { id: string; label: string; value: string; describedBy?: string; copyLabel?: SafeHtml; copyFailed?: string }): SafeHtml {
   const { t } = page;
+  return html`<label for="${f.id}">${f.label}</label>
+<div class="copy-row">
+  <input id="${f.id}" type="text" readonly value="${f.value}"${f.describedBy ? html` aria-describedby="${f.describedBy}"` : ''} spellcheck="false" autocomplete="off" class="mono">
+  <button type="button" class="secondary" data-copy="${f.id}" data-copied="${t('dash.created.copied')}" data-copy-failed="${f.copyFailed ?? t('dash.created.copy_failed')}" hidden>${f.copyLabel ?? t('dash.created.copy')}</button>
+</div>
+<p class="status" role="status" data-copy-status="${f.id}"></p>`;
+}
+
+/**
+ * A secret shown this once (a new API key, a signing secret, an invitation link, a SCIM token): the
+ * warning, the value in a read-only field with a Copy button, and the way back (`done`) when there is one.
+ */
+export function secretShownOnce(page: DashboardPage, view: { id: string; /** Prefix of the panel's ids (`<panel>-title`, `<panel>-warning`). */ panel: string; title: string; before?: SafeHtml; warning: string; label: string; value: string; copyFailed?: string; done?: { href: string; label: string } | undefined }): SafeHtml {
   const section = view.panel;
   return html`<section class="panel created" aria-labelledby="${section}-title">
 <h2 id="${section}-title">${view.title}</h2>
 <p class="warning" id="${section}-warning"><strong>${view.warning}</strong></p>
 ${view.before ?? ''}
-<label for="${view.id}">${view.label}</label>
-<div class="copy-row">
-  <input id="${view.id}" type="text" readonly value="${view.value}" aria-describedby="${section}-warning" spellcheck="false" autocomplete="off" class="mono">
-  <button type="button" class="secondary" data-copy="${view.id}" data-copied="${t('dash.created.copied')}" data-copy-failed="${view.copyFailed ?? t('dash.created.copy_failed')}" hidden>${t('dash.created.copy')}</button>
-</div>
-<p class="status" role="status" data-copy-status="${view.id}"></p>
-<p><a href="${view.done.href}">${view.done.label}</a></p>
+${copyField(page, { id: view.id, label: view.label, value: view.value, describedBy: `${section}-warning`, ...(view.copyFailed ? { copyFailed: view.copyFailed } : {}) })}
+${view.done ? html`<p><a href="${view.done.href}">${view.done.label}</a></p>` : ''}
 </section>`;
 }
 
 /* Shared bits of domain display ------------------------------------------------------------------------ */
 
-export function roleName(page: DashPage, role: string | null): string {
-  return role ? page.t(`dash.role.${role}` as DashKey) : page.t('dash.mappings.none');
+/** How long an old secret keeps working after a rotation (API keys, applications), seconds; both services accept 0 to 30 days. */
+export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
+export const DEFAULT_GRACE = 86400;
+
+export function roleName(page: DashboardPage, role: string | null): string {
+  return role ? page.t(`dash.role.${role}` as DashboardKey) : page.t('dash.mappings.none');
 }
 
-export function roleOptions(page: DashPage, roles: readonly string[], selected: string | null): SafeHtml {
+export function roleOptions(page: DashboardPage, roles: readonly string[], selected: string | null): SafeHtml {
   return options(roles.map((r) => ({ value: r, label: roleName(page, r) })), selected);
 }

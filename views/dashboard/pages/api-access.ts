@@ -2,6 +2,8 @@
 import { html, type SafeHtml } from '../../html.ts';
 import { KEY_ENVIRONMENTS, type ApiKeyView } from '../../../src/keys/index.ts';
 import {
+  DEFAULT_GRACE,
+  GRACE_CHOICES,
   checkboxField,
   checkboxGroup,
   csrfForm,
@@ -18,11 +20,11 @@ import {
   textField,
   textareaField,
   type Chrome,
-  type DashPage,
+  type DashboardPage,
   type FieldErrors,
   type ProjectRef,
 } from '../components.ts';
-import type { DashKey } from '../i18n.ts';
+import type { DashboardKey } from '../i18n.ts';
 import { API_ACCESS_PATH, REVOKE_PATH, ROTATE_PATH, USAGE_PATH, url } from '../routes.ts';
 
 export type KeyRow = Pick<ApiKeyView, 'id' | 'name' | 'prefix' | 'scopes' | 'environment' | 'status' | 'created_at' | 'expires_at' | 'last_used_at'>;
@@ -54,15 +56,12 @@ export interface ApiAccessView {
   caution?: string | undefined;
 }
 
-/** The grace periods offered when rotating (seconds); KeyService accepts any from 0 to 30 days. */
-export const GRACE_CHOICES = [0, 3600, 86400, 604800] as const;
-const DEFAULT_GRACE = 86400;
 
-export function statusBadge(page: DashPage, status: KeyRow['status']): SafeHtml {
-  return html`<span class="badge status-${status}">${page.t(`dash.status.${status}` as DashKey)}</span>`;
+export function statusBadge(page: DashboardPage, status: KeyRow['status']): SafeHtml {
+  return html`<span class="badge status-${status}">${page.t(`dash.status.${status}` as DashboardKey)}</span>`;
 }
 
-function keysTable(page: DashPage, chrome: Chrome, view: ApiAccessView): SafeHtml {
+function keysTable(page: DashboardPage, chrome: Chrome, view: ApiAccessView): SafeHtml {
   const { t } = page;
   const project = view.project.id;
   const sortable = (key: SortKey, label: string) => {
@@ -103,7 +102,7 @@ function keysTable(page: DashPage, chrome: Chrome, view: ApiAccessView): SafeHtm
 /** Where the error summary sends each field's error. */
 const FIELD_ANCHORS: Record<string, string> = { name: 'key-name', scopes: 'key-scopes', environment: 'key-environment', ttl_days: 'key-ttl', ip_allowlist: 'key-ip' };
 
-function createForm(page: DashPage, chrome: Chrome, view: ApiAccessView): SafeHtml {
+function createForm(page: DashboardPage, chrome: Chrome, view: ApiAccessView): SafeHtml {
   const { t } = page;
   const { form, errors } = view;
   return html`<section class="panel" aria-labelledby="create-title">
@@ -122,7 +121,7 @@ ${csrfForm(chrome, { action: url(API_ACCESS_PATH, { project: view.project.id }),
 </section>`;
 }
 
-function createdKey(page: DashPage, view: NonNullable<ApiAccessView['created']>, project: string): SafeHtml {
+function createdKey(page: DashboardPage, view: NonNullable<ApiAccessView['created']>, project: string): SafeHtml {
   const { t } = page;
   const rotated = view.rotated;
   return secretShownOnce(page, {
@@ -137,7 +136,7 @@ function createdKey(page: DashPage, view: NonNullable<ApiAccessView['created']>,
   });
 }
 
-export function apiAccessPage(page: DashPage, chrome: Chrome, view: ApiAccessView): string {
+export function apiAccessPage(page: DashboardPage, chrome: Chrome, view: ApiAccessView): string {
   const { t } = page;
   return layout(page, chrome, t('dash.keys.title'), html`
 <h1>${t('dash.keys.title')}</h1>

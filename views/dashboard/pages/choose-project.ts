@@ -1,6 +1,6 @@
 /** Which project: the projects a person administers, as a tree, each linking to the page they asked for. */
 import { html } from '../../html.ts';
-import { layout, type Chrome, type DashPage } from '../components.ts';
+import { layout, type Chrome, type DashboardPage } from '../components.ts';
 import { url } from '../routes.ts';
 
 export interface ProjectChoice {
@@ -9,7 +9,7 @@ export interface ProjectChoice {
   depth: number;
 }
 
-export function chooseProjectPage(page: DashPage, chrome: Chrome, view: { projects: ProjectChoice[]; target: string }): string {
+export function chooseProjectPage(page: DashboardPage, chrome: Chrome, view: { projects: ProjectChoice[]; target: string }): string {
   const { t } = page;
   return layout(page, chrome, t('dash.project.choose.title'), html`
 <h1>${t('dash.project.choose.title')}</h1>

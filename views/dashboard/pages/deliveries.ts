@@ -1,7 +1,7 @@
 /** A webhook endpoint's delivery history, with each attempt, and redelivery of a finished delivery. */
 import { html } from '../../html.ts';
 import type { DeliveryStatus } from '../../../src/webhooks/index.ts';
-import { formatTime, layout, messages, rowButton, table, type Chrome, type DashPage, type ProjectRef } from '../components.ts';
+import { formatTime, layout, messages, rowButton, table, type Chrome, type DashboardPage, type ProjectRef } from '../components.ts';
 import { REDELIVER_PATH, WEBHOOKS_PATH, url } from '../routes.ts';
 import type { WebhookRow } from './webhooks.ts';
 
@@ -14,7 +14,7 @@ export interface DeliveryRow {
   created_at: string;
 }
 
-export function deliveriesPage(page: DashPage, chrome: Chrome, view: { project: ProjectRef; webhook: WebhookRow; deliveries: DeliveryRow[]; notice?: string | undefined; error?: string | undefined }): string {
+export function deliveriesPage(page: DashboardPage, chrome: Chrome, view: { project: ProjectRef; webhook: WebhookRow; deliveries: DeliveryRow[]; notice?: string | undefined; error?: string | undefined }): string {
   const { t } = page;
   const project = view.project.id;
   const title = t('dash.wh.del_title', { url: view.webhook.url });

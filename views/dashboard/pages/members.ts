@@ -21,7 +21,7 @@ import {
   table,
   textField,
   type Chrome,
-  type DashPage,
+  type DashboardPage,
   type FieldErrors,
   type ProjectRef,
 } from '../components.ts';
@@ -84,11 +84,11 @@ function offeredRoles(canOwner: boolean): readonly Role[] {
   return canOwner ? ROLES : ROLES.filter((r) => r !== 'owner');
 }
 
-function causeText(page: DashPage, c: MemberRow['causes'][number]): string {
+function causeText(page: DashboardPage, c: MemberRow['causes'][number]): string {
   return page.t(`dash.cause.${c.cause}`, { source: c.source ?? '' });
 }
 
-function createdInvitation(page: DashPage, view: NonNullable<MembersView['created']>, project: string): SafeHtml {
+function createdInvitation(page: DashboardPage, view: NonNullable<MembersView['created']>, project: string): SafeHtml {
   const { t } = page;
   return secretShownOnce(page, {
     id: 'invitation-link',
@@ -102,7 +102,7 @@ function createdInvitation(page: DashPage, view: NonNullable<MembersView['create
   });
 }
 
-function membersTable(page: DashPage, chrome: Chrome, view: MembersView): SafeHtml {
+function membersTable(page: DashboardPage, chrome: Chrome, view: MembersView): SafeHtml {
   const { t } = page;
   const project = view.project.id;
   const offered = offeredRoles(view.canOwner);
@@ -130,7 +130,7 @@ function membersTable(page: DashPage, chrome: Chrome, view: MembersView): SafeHt
   });
 }
 
-function invitePanel(page: DashPage, chrome: Chrome, view: MembersView): SafeHtml {
+function invitePanel(page: DashboardPage, chrome: Chrome, view: MembersView): SafeHtml {
   const { t } = page;
   const project = view.project.id;
   const errors = view.errors;
@@ -162,7 +162,7 @@ ${table({
 </section>`;
 }
 
-function mappingsPanel(page: DashPage, chrome: Chrome, view: MembersView): SafeHtml {
+function mappingsPanel(page: DashboardPage, chrome: Chrome, view: MembersView): SafeHtml {
   const { t } = page;
   const project = view.project.id;
   const errors = view.errors;
@@ -195,7 +195,7 @@ ${view.sources.length ? csrfForm(chrome, { action: url(MAPPING_ADD_PATH, { proje
 </section>`;
 }
 
-export function membersPage(page: DashPage, chrome: Chrome, view: MembersView): string {
+export function membersPage(page: DashboardPage, chrome: Chrome, view: MembersView): string {
   const { t } = page;
   return layout(page, chrome, t('dash.members.title'), html`
 <h1>${t('dash.members.title')}</h1>
@@ -218,7 +218,7 @@ export interface PreviewChange {
 }
 
 /** Confirmation of adding (`form` set) or deleting (`mapping` set) a role mapping, with the preview. */
-export function mappingConfirmPage(page: DashPage, chrome: Chrome, view: { project: ProjectRef; mode: 'add' | 'delete'; mapping: { id?: string; source: string; group: string; role: string }; changes: PreviewChange[]; error?: string | undefined }): string {
+export function mappingConfirmPage(page: DashboardPage, chrome: Chrome, view: { project: ProjectRef; mode: 'add' | 'delete'; mapping: { id?: string; source: string; group: string; role: string }; changes: PreviewChange[]; error?: string | undefined }): string {
   const { t } = page;
   const project = view.project.id;
   const m = view.mapping;

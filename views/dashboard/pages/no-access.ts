@@ -3,7 +3,7 @@
  * operator's commands that make them the first owner.
  */
 import { html } from '../../html.ts';
-import { layout, type Chrome, type DashPage } from '../components.ts';
+import { layout, type Chrome, type DashboardPage } from '../components.ts';
 import { LOGIN_PATH, url } from '../routes.ts';
 
 /** A word as the shell reads it: bare when plainly safe, otherwise in single quotes (a `'` written as `'\''`). */
@@ -23,7 +23,7 @@ export function firstOwnerCommands(email: string): { bootstrap: string; owner: s
   };
 }
 
-export function noAccessPage(page: DashPage, chrome: Chrome, view: { email: string }): string {
+export function noAccessPage(page: DashboardPage, chrome: Chrome, view: { email: string }): string {
   const { t } = page;
   const commands = firstOwnerCommands(view.email);
   // Wrapped, never scrolled sideways: a scrolling region would need to be focusable to be read.

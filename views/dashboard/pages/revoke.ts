@@ -1,10 +1,10 @@
 /** Revoke a key: what stops working, and a checkbox to confirm it. */
 import { html } from '../../html.ts';
-import { checkboxField, confirmationPage, facts, type Chrome, type DashPage, type ProjectRef } from '../components.ts';
+import { checkboxField, confirmationPage, facts, type Chrome, type DashboardPage, type ProjectRef } from '../components.ts';
 import { API_ACCESS_PATH, REVOKE_PATH, url } from '../routes.ts';
 import { statusBadge, type KeyRow } from './api-access.ts';
 
-export function revokePage(page: DashPage, chrome: Chrome, view: { project: ProjectRef; key: KeyRow; error?: string | undefined }): string {
+export function revokePage(page: DashboardPage, chrome: Chrome, view: { project: ProjectRef; key: KeyRow; error?: string | undefined }): string {
   const { t } = page;
   const { key } = view;
   return confirmationPage(page, chrome, {

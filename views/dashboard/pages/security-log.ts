@@ -1,7 +1,7 @@
 /** The security log: the project's audit events with filters, export links and paging; revoke a key from a row. */
 import { html, type SafeHtml } from '../../html.ts';
 import type { AuditEventFields } from '../../../src/audit/index.ts';
-import { formatTime, layout, options, rowButton, selectField, table, textField, type Chrome, type DashPage, type FieldErrors, type ProjectRef } from '../components.ts';
+import { formatTime, layout, options, rowButton, selectField, table, textField, type Chrome, type DashboardPage, type FieldErrors, type ProjectRef } from '../components.ts';
 import { LOG_PATH, REVOKE_PATH, url } from '../routes.ts';
 
 export interface LogEventRow {
@@ -42,7 +42,7 @@ function party(kind: string, id: string | null, email: string | undefined): Safe
   return html`<span class="muted">${kind}</span> ${id ? html`<code>${id}</code>` : ''}`;
 }
 
-export function securityLogPage(page: DashPage, chrome: Chrome, view: LogView): string {
+export function securityLogPage(page: DashboardPage, chrome: Chrome, view: LogView): string {
   const { t } = page;
   const f = view.filters;
   const errors = view.errors;

@@ -1,7 +1,7 @@
 /** A key's verifications per day by outcome: a server-drawn stacked bar chart and the same numbers as a table. */
 import { html, type SafeHtml } from '../../html.ts';
 import { VERIFY_OUTCOMES } from '../../../src/keys/index.ts';
-import { formatTime, layout, table, type Chrome, type DashPage, type ProjectRef } from '../components.ts';
+import { formatTime, layout, table, type Chrome, type DashboardPage, type ProjectRef } from '../components.ts';
 import { API_ACCESS_PATH, url } from '../routes.ts';
 import { statusBadge, type KeyRow } from './api-access.ts';
 
@@ -25,7 +25,7 @@ export function axisMax(value: number): number {
 }
 
 /** A server-side stacked bar chart (one bar per day), no script; the table below holds the same numbers. */
-export function usageChart(page: DashPage, view: UsageView): SafeHtml {
+export function usageChart(page: DashboardPage, view: UsageView): SafeHtml {
   const { t } = page;
   const W = 720, H = 260, left = 44, right = 8, top = 12, bottom = 36;
   const plotW = W - left - right, plotH = H - top - bottom;
@@ -57,7 +57,7 @@ ${view.days.map((d, i) => {
 </figure>`;
 }
 
-export function usagePage(page: DashPage, chrome: Chrome, view: UsageView): string {
+export function usagePage(page: DashboardPage, chrome: Chrome, view: UsageView): string {
   const { t } = page;
   const title = t('dash.usage.title', { name: view.key.name });
   const total = view.days.reduce((a, d) => a + d.total, 0);

@@ -15,7 +15,7 @@ import {
   table,
   textField,
   type Chrome,
-  type DashPage,
+  type DashboardPage,
   type FieldErrors,
   type ProjectRef,
 } from '../components.ts';
@@ -44,7 +44,7 @@ export interface WebhooksView {
 
 const WEBHOOK_ANCHORS: Record<string, string> = { url: 'wh-url', events: 'wh-events', description: 'wh-description' };
 
-export function webhooksPage(page: DashPage, chrome: Chrome, view: WebhooksView): string {
+export function webhooksPage(page: DashboardPage, chrome: Chrome, view: WebhooksView): string {
   const { t } = page;
   const project = view.project.id;
   const { form, errors } = view;
@@ -89,7 +89,7 @@ ${csrfForm(chrome, { action: url(WEBHOOKS_PATH, { project }), className: 'stack'
 </section>`);
 }
 
-export function webhookDeletePage(page: DashPage, chrome: Chrome, view: { project: ProjectRef; webhook: WebhookRow }): string {
+export function webhookDeletePage(page: DashboardPage, chrome: Chrome, view: { project: ProjectRef; webhook: WebhookRow }): string {
   const { t } = page;
   return confirmationPage(page, chrome, {
     title: t('dash.wh.delete_title', { url: view.webhook.url }),
