@@ -14,7 +14,7 @@ import { connectionRoutes } from './connections.ts';
 import { provisioningRuleRoutes } from './provisioning-rules.ts';
 import { clientRoutes } from './clients.ts';
 import { verifyHandler } from './verify.ts';
-import type { Principal } from './koa-auth.ts';
+import type { Principal } from '../domain/index.ts';
 import { clip } from '../http/caller.ts';
 import { ApiRoutes, type OpenApiDocument } from './api-routes.ts';
 import { VERIFY_ROUTE } from './verify.ts';

@@ -3,9 +3,6 @@ import type { Principal } from '../domain/index.ts';
 import { AppError } from './problem.ts';
 import { authenticateBearer, credentialFrom, type BearerDeps } from '../http/bearer.ts';
 
-// The dashboard still takes the type from here; the dashboard's helper moves it to src/domain's.
-export type { Principal } from '../domain/index.ts';
-
 /** The principal behind one credential (src/http/bearer.ts), or 401 as problem+json with its challenge. */
 export async function authenticateCredential(ctx: Context, credential: string, deps: BearerDeps): Promise<Principal> {
   const result = await authenticateBearer(credential, ctx.ip, deps);

@@ -59,13 +59,6 @@ export function fromDomainError(err: DomainError): AppError {
   return new AppError(DOMAIN_PROBLEMS[err.code], err.message, { field: err.field });
 }
 
-/** A refusal from /v1 helpers or a domain service as an AppError (for the dashboard's messages); else undefined. */
-export function asAppError(err: unknown): AppError | undefined {
-  if (err instanceof AppError) return err;
-  if (err instanceof DomainError) return fromDomainError(err);
-  return undefined;
-}
-
 /** The first zod issue as an AppError naming its field (`scopes.1`, `ip_allowlist`). */
 export function fromZod(error: z.ZodError): AppError {
   const issue = error.issues[0]!;

@@ -30,17 +30,8 @@ const ALLOWED_IMPORTS: Record<string, string> = {};
  * assembles the doors and src/cli/main.ts is an entry point (both excepted).
  */
 const DOOR_FOLDERS = new Set(['admin', 'dashboard', 'scim', 'interactions', 'cli']);
-/**
- * Known imports of one door by another, with who removes each. The dashboard's are removed by the
- * dashboard's helper (branch feat-dash: pageContext in src/http/page.ts, refusals through its own
- * mapper, the Principal type from src/domain); drop these entries when that branch is merged.
- */
-const ALLOWED_DOOR_IMPORTS: Record<string, string> = {
-  [`${path.join('src', 'dashboard', 'context.ts')} -> ${path.join('src', 'admin', 'koa-auth.ts')}`]: 'feat-dash',
-  [`${path.join('src', 'dashboard', 'context.ts')} -> ${path.join('src', 'interactions', 'index.ts')}`]: 'feat-dash',
-  [`${path.join('src', 'dashboard', 'sso.ts')} -> ${path.join('src', 'admin', 'context.ts')}`]: 'feat-dash',
-  [`${path.join('src', 'dashboard', 'sso.ts')} -> ${path.join('src', 'admin', 'problem.ts')}`]: 'feat-dash',
-};
+/** Known imports of one door by another, with who removes each (the dashboard's went with feat-dash). */
+const ALLOWED_DOOR_IMPORTS: Record<string, string> = {};
 /**
  * Store key strings (`xxx:{id}`, the hash tag of ARCHITECTURE.md's layout) stay in repositories. In the
  * doors' folders (and src/http, src/'s top level) only a `repository.ts` may write one; the rate limiters'
