@@ -19,6 +19,7 @@ import { clip } from '../http/caller.ts';
 import { ApiRoutes, type OpenApiDocument } from './api-routes.ts';
 import { VERIFY_ROUTE } from './verify.ts';
 import { authMiddleware } from './koa-auth.ts';
+import type { BearerDeps } from '../http/bearer.ts';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
@@ -30,7 +31,7 @@ const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', i
  * POST /v1/keys/verify on its own, mounted ahead of the general middleware (access log, routers, gates):
  * the log API calls it at its full request rate. Errors are the same problem+json.
  */
-export function verifyApi(services: Services): Middleware {
+export function verifyApi(services: Parameters<typeof verifyHandler>[0] & Pick<Services, 'logger'>): Middleware {
   const problems = problemMiddleware(services.logger);
   const verify = verifyHandler(services);
   return async (ctx, next) => {
@@ -40,11 +41,15 @@ export function verifyApi(services: Services): Middleware {
   };
 }
 
+/** What /v1 uses: the domain services its route groups call, bearer authentication, and the audit of failed calls. */
+type AdminDeps = BearerDeps &
+  Pick<Services, 'logger' | 'audit' | 'auditService' | 'projectService' | 'webhooks' | 'accounts' | 'members' | 'invitationService' | 'roleMappings' | 'connectionService' | 'provisioning'>;
+
 /**
  * The /v1 REST API as one middleware: problem+json errors (404 and 405 included), every failed call
  * audited (a verify's `valid: false` is a normal answer, not a failure).
  */
-export function adminApi(services: Services): Middleware {
+export function adminApi(services: AdminDeps): Middleware {
   const router = new Router();
   const auditFailure = async (ctx: Context, problem: AppError) => {
     if (ctx.path === '/v1/keys/verify' && problem.code === 'rate_limited') return;
