@@ -100,6 +100,20 @@ export class AccessPolicy {
     return Object.entries(principal.project_roles).some(([project, role]) => role === 'owner' && path.includes(project));
   }
 
+  /**
+   * Whether a person belongs to the organisation of `projectId`: they hold a role (any cause) on a project of
+   * the same tree. An owner marks a registered application first-party (no consent screen) for the people
+   * of their organisation, never for everyone who signs in on this server: anyone else is asked.
+   */
+  async inOrganisationOf(projectRoles: Record<string, string>, projectId: string): Promise<boolean> {
+    const root = (await this.projects.pathOf(projectId))?.[0];
+    if (!root) return false;
+    for (const project of Object.keys(projectRoles)) {
+      if ((await this.projects.pathOf(project))?.[0] === root) return true;
+    }
+    return false;
+  }
+
   /** Every project the principal holds `scope` on (any right when no scope is named). */
   async visibleProjects(principal: Principal, scope?: string): Promise<Set<string>> {
     const ids = new Set<string>();

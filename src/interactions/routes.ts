@@ -6,7 +6,7 @@ import type { Services } from '../container.ts';
 import type { FederationDeps } from './federation.ts';
 import { StoreUnavailableError } from '../store/index.ts';
 import { EMAIL_MAX_LENGTH, PasswordBusyError } from '../directory/index.ts';
-import { isFirstParty, PASSWORD_ACR } from '../oidc/index.ts';
+import { isFirstParty, PASSWORD_ACR, projectOfClient } from '../oidc/index.ts';
 import { LoginThrottle, type LoginTicket } from '../http/rate-limit.ts';
 import { readForm } from '../http/form.ts';
 import { loginPage, consentPage, errorPage } from '../../views/pages.ts';
@@ -23,7 +23,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * a cross-site form post fail.
  */
 /** What the sign-in pages use: federated sign-in's services, local accounts and passwords, the login throttle's store. */
-type InteractionDeps = FederationDeps & Pick<Services, 'users' | 'passwords'>;
+type InteractionDeps = FederationDeps & Pick<Services, 'users' | 'passwords' | 'memberships' | 'access'>;
 
 export function interactionRoutes(router: Router, services: InteractionDeps): void {
   const { config, users, audit, metrics, store, logger, connectors, passwords } = services;
@@ -110,6 +110,18 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
     return grant.save();
   }
 
+  /**
+   * First-party clients skip the consent screen: the configuration file's (the operator's), for everyone; a
+   * client registered in a project (src/clients), only for people of that project's organisation — its
+   * owner speaks for them, not for people of other organisations signing in on this server.
+   */
+  async function consentGivenByOrganisation(client: { metadata(): Record<string, unknown> }, accountId: string): Promise<boolean> {
+    if (!isFirstParty(client.metadata())) return false;
+    const projectId = projectOfClient(client);
+    if (projectId === undefined) return true;
+    return services.access.inOrganisationOf(await services.memberships.rolesOf(accountId), projectId);
+  }
+
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     const client = await clientOf(details);
@@ -120,7 +132,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
       return;
     }
     if (details.prompt.name === 'consent') {
-      if (isFirstParty(client.metadata())) {
+      if (await consentGivenByOrganisation(client, details.session!.accountId)) {
         // First-party clients: consent is given by the organisation, recorded on the grant, never asked.
         await finish(ctx, { consent: { grantId: await grantConsent(details) } });
         return;
