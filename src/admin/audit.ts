@@ -45,7 +45,7 @@ export const AUDIT_EVENT = z
   })
   .loose();
 
-export function auditRoutes(api: ApiRoutes, { auditService }: { auditService: AuditService }): void {
+export function auditRoutes(api: ApiRoutes, { audit }: { audit: AuditService }): void {
   /** Append-only: there is no route that changes or deletes an event. */
   api.add(
     {
@@ -57,6 +57,6 @@ export function auditRoutes(api: ApiRoutes, { auditService }: { auditService: Au
       query: AUDIT_QUERY,
       responses: { 200: { description: 'A page of events; `next` is the cursor of the next page', schema: z.object({ events: z.array(AUDIT_EVENT), next: z.string().nullable() }) } },
     },
-    async (ctx, { query }) => auditService.events(callerOf(ctx), query),
+    async (ctx, { query }) => audit.events(callerOf(ctx), query),
   );
 }

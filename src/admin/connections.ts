@@ -86,7 +86,7 @@ const CREATED_VIEW = z.union([SCIM_VIEW.extend({ token: z.string().describe('The
 const CHECK = z.strictObject({ check: z.string(), ok: z.boolean(), detail: z.string().describe('What was found, in plain words') });
 
 /** /v1/connections: a thin door over ConnectionService (src/connectors/service.ts). */
-export function connectionRoutes(api: ApiRoutes, { connectionService: connections }: { connectionService: ConnectionService }): void {
+export function connectionRoutes(api: ApiRoutes, { connections }: { connections: ConnectionService }): void {
   api.add(
     {
       method: 'get',

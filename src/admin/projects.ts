@@ -23,8 +23,7 @@ function projectView(p: Project): z.infer<typeof PROJECT> {
   return { id: p.id, name: p.name, parent_id: p.parent_id, path: p.path, created_at: p.created_at };
 }
 
-export function projectRoutes(api: ApiRoutes, services: { projectService: ProjectService }): void {
-  const { projectService: projects } = services;
+export function projectRoutes(api: ApiRoutes, { projects }: { projects: ProjectService }): void {
 
   api.add(
     {

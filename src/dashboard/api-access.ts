@@ -86,7 +86,7 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   /** A key the person administers (by its project), else 404 answered. */
   async function keyOf(ctx: Context, state: DashboardState, id: string): Promise<{ key: ApiKeyView; project: Project } | undefined> {
     const key = id ? await unlessRefused(keys.get(callerOf(ctx), { id })) : undefined;
-    const project = key ? await services.projects.get(key.project_id) : undefined;
+    const project = key ? await services.projectRepository.get(key.project_id) : undefined;
     if (!key || !project) {
       dash.notFound(ctx, state, API_ACCESS_PATH);
       return undefined;

@@ -70,7 +70,7 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   async function clientOf(ctx: Context, state: DashboardState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
     try {
       const client = await clients.get(callerOf(ctx), id);
-      const project = client.project_id ? await services.projects.get(client.project_id) : undefined;
+      const project = client.project_id ? await services.projectRepository.get(client.project_id) : undefined;
       if (project && client.origin === 'registered') return { client, project };
     } catch (err) {
       if (!refusalOf(err)) throw err;

@@ -101,7 +101,7 @@ export class DashboardContext {
       kind: 'token',
       actor: { type: 'user', id: session.user_id },
       scopes: session.scopes,
-      project_roles: await this.services.memberships.rolesOf(session.user_id),
+      project_roles: await this.services.membershipRepository.rolesOf(session.user_id),
     };
   }
 
@@ -121,7 +121,7 @@ export class DashboardContext {
       }
       return undefined;
     }
-    const user = await this.services.users.findById(session.user_id);
+    const user = await this.services.userRepository.findById(session.user_id);
     // Disabled, or disabled and enabled again since this session began: its sessions ended then.
     if (!user || user.disabled || sessionEnded(user, Date.parse(session.created_at) / 1000)) {
       await this.sessions.destroy(sessionId);
@@ -201,12 +201,12 @@ export class DashboardContext {
     const page = dashboardPage(ctx);
     const id = typeof ctx.query.project === 'string' ? ctx.query.project : '';
     if (!id) {
-      const projects = (await Promise.all([...state.adminProjects].map((p) => this.services.projects.get(p)))).filter((p): p is Project => !!p);
+      const projects = (await Promise.all([...state.adminProjects].map((p) => this.services.projectRepository.get(p)))).filter((p): p is Project => !!p);
       projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
       render(ctx, chooseProjectPage(page, { ...state.chrome }, { target, projects: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })) }));
       return undefined;
     }
-    const project = await this.services.projects.get(id);
+    const project = await this.services.projectRepository.get(id);
     if (!project) {
       render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: target, label: page.t('dash.error.back') }] }), 404);
       return undefined;

@@ -25,13 +25,13 @@ interface InviteFlash {
  */
 export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { users, members, invitationService: invitations, roleMappings } = services;
+  const { userRepository, members, invitations, roleMappings } = services;
 
 
   /** Who made an invitation, for people: an account's email, or the API key's id. */
   async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashboardPage>['t']): Promise<string> {
     const { type, id } = invitation.invited_by;
-    if (type === 'user' && id) return (await users.findById(id))?.email ?? id;
+    if (type === 'user' && id) return (await userRepository.findById(id))?.email ?? id;
     if (type === 'api_key' && id) return t('dash.invite.by_key', { id });
     return id ?? type;
   }
@@ -126,7 +126,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const p = await posted(ctx);
     if (!p) return;
     const userId = p.form.get('user_id') ?? '';
-    const user = userId ? await users.findById(userId) : undefined;
+    const user = userId ? await userRepository.findById(userId) : undefined;
     const result = await attempt(() => members.remove(callerOf(ctx), { project_id: p.project.id, user_id: userId }));
     if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, user?.email) } }, result.status);
     await renderMembers(ctx, p.state, p.project, { notice: dashboardPage(ctx).t('dash.members.removed', { email: user?.email ?? userId }) });
@@ -179,7 +179,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   async function previewRows(changes: RoleChangePreview[]): Promise<PreviewChange[]> {
     const out: PreviewChange[] = [];
     for (const c of changes) {
-      const project = await services.projects.get(c.project_id);
+      const project = await services.projectRepository.get(c.project_id);
       out.push({ email: c.email, user_id: c.user_id, project: project?.name ?? c.project_id, from: c.from, to: c.to });
     }
     return out;
