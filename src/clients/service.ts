@@ -453,13 +453,10 @@ export class ClientService {
   }
 
   private async record(caller: Caller, action: string, record: ClientRecord, detail: Record<string, unknown>): Promise<void> {
-    await this.deps.audit.record({
-      actor: caller.principal.actor,
+    await this.deps.audit.recordBy(caller, {
       action,
       target: { type: 'client', id: record.client_id },
       project_id: record.project_id,
-      ip: caller.ip,
-      user_agent: caller.user_agent,
       outcome: 'success',
       detail,
     });

@@ -82,6 +82,20 @@ export async function allowed(check: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** What a list page with a create form shows besides its list: the form and its errors, a result shown once, notices. */
+export interface FormPageParts<F, C> {
+  form: F;
+  errors: Record<string, string>;
+  created?: C | undefined;
+  notice?: string | undefined;
+  caution?: string | undefined;
+}
+
+/** The parts a post's answer sets (`extra`), the rest blank: a fresh form, no errors, nothing to say. */
+export function formPageParts<F, C>(extra: Partial<FormPageParts<F, C>>, blank: () => F): FormPageParts<F, C> {
+  return { form: extra.form ?? blank(), errors: extra.errors ?? {}, created: extra.created, notice: extra.notice, caution: extra.caution };
+}
+
 export class DashboardContext {
   readonly services: Services;
   readonly sessions: DashboardSessions;
@@ -221,6 +235,59 @@ export class DashboardContext {
   /** The same rule as the /v1 API's access.require(…, 'admin:projects'). */
   async administers(state: Pick<DashboardState, 'principal'>, projectId: string): Promise<boolean> {
     return (await this.services.access.scopesOn(state.principal, projectId)).includes('admin:projects');
+  }
+
+  /** A project page's GET: the signed-in person and the project of `?project=` they administer, or undefined after answering. */
+  async onProject(ctx: Context, target: string): Promise<{ state: DashboardState; project: Project } | undefined> {
+    const state = await this.signedIn(ctx);
+    if (!state) return undefined;
+    const project = await this.project(ctx, state, target);
+    return project && { state, project };
+  }
+
+  /** A form post: the signed-in person and their checked form (same origin, CSRF token), or undefined after answering. */
+  async posted(ctx: Context): Promise<{ state: DashboardState; form: URLSearchParams } | undefined> {
+    const state = await this.signedIn(ctx);
+    if (!state) return undefined;
+    const form = await this.checkedForm(ctx, state);
+    return form && { state, form };
+  }
+
+  /** A form post to a project page: {@link posted}, then the project of `?project=`, or undefined after answering. */
+  async postedOnProject(ctx: Context, target: string): Promise<{ state: DashboardState; form: URLSearchParams; project: Project } | undefined> {
+    const post = await this.posted(ctx);
+    if (!post) return undefined;
+    const project = await this.project(ctx, post.state, target);
+    return project && { ...post, project };
+  }
+
+  /** A page about one thing: the signed-in person and what `find` answers for them, or undefined once answered. */
+  async signedInFor<T extends object>(ctx: Context, find: (state: DashboardState) => Promise<T | undefined>): Promise<(T & { state: DashboardState }) | undefined> {
+    const state = await this.signedIn(ctx);
+    const found = state && (await find(state));
+    return found && { ...found, state };
+  }
+
+  /** A form post about one thing: {@link posted}, then what `find` answers, or undefined once answered. */
+  async postedFor<T extends object>(ctx: Context, find: (state: DashboardState, form: URLSearchParams) => Promise<T | undefined>): Promise<(T & { state: DashboardState; form: URLSearchParams }) | undefined> {
+    const post = await this.posted(ctx);
+    const found = post && (await find(post.state, post.form));
+    return found && { ...found, ...post };
+  }
+
+  /**
+   * What `find` returns, or undefined after answering 404 when it finds nothing or the service refuses
+   * (another organisation's thing is as unknown as a missing one).
+   */
+  async found<T>(ctx: Context, state: DashboardState, back: string, find: () => Promise<T | undefined>): Promise<T | undefined> {
+    let value: T | undefined;
+    try {
+      value = await find();
+    } catch (err) {
+      if (!refusalOf(err)) throw err;
+    }
+    if (value === undefined) this.notFound(ctx, state, back);
+    return value;
   }
 
   notFound(ctx: Context, state: DashboardState, back: string): void {

@@ -69,16 +69,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     }), status);
   }
 
-  /** A posting person on a project they administer, with the form; undefined once answered. */
-  async function posted(ctx: Context): Promise<{ state: DashboardState; form: URLSearchParams; project: Project } | undefined> {
-    const state = await dash.signedIn(ctx);
-    if (!state) return undefined;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return undefined;
-    const project = await dash.project(ctx, state, MEMBERS_PATH);
-    if (!project) return undefined;
-    return { state, form, project };
-  }
+  const posted = (ctx: Context) => dash.postedOnProject(ctx, MEMBERS_PATH);
 
   /** Runs a service call; a refusal is returned to be shown (other errors propagate). */
   async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: Refusal; status: number }> {
@@ -101,10 +92,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   router.get(MEMBERS_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, MEMBERS_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, MEMBERS_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const { flash, gone } = await dash.takeFlash<InviteFlash>(ctx, state, 'invitation', project.id);
     await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashboardPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
   });
@@ -227,10 +217,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   router.get(MAPPING_DELETE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, MEMBERS_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, MEMBERS_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const id = typeof ctx.query.id === 'string' ? ctx.query.id : '';
     const caller = callerOf(ctx);
     if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);

@@ -48,10 +48,9 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
   const { services } = dash;
 
   router.get(LOG_PATH, dashboardHeaders, async (ctx: Context) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, LOG_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, LOG_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const page = dashboardPage(ctx);
     const q = ctx.query;
     const text = (name: string) => (typeof q[name] === 'string' ? (q[name] as string).trim().slice(0, 200) : '');

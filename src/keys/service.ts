@@ -259,13 +259,10 @@ export class KeyService {
   }
 
   private async record(caller: Caller, action: string, key: { id: string; project_id: string }, detail?: Record<string, unknown>): Promise<void> {
-    await this.deps.audit.record({
-      actor: caller.principal.actor,
+    await this.deps.audit.recordBy(caller, {
       action,
       target: { type: 'api_key', id: key.id },
       project_id: key.project_id,
-      ip: caller.ip,
-      user_agent: caller.user_agent,
       outcome: 'success',
       ...(detail ? { detail } : {}),
     });

@@ -86,13 +86,10 @@ export class WebhookService {
   }
 
   private async record(caller: Caller, action: string, webhook: WebhookView, detail?: Record<string, unknown>): Promise<void> {
-    await this.deps.audit.record({
-      actor: caller.principal.actor,
+    await this.deps.audit.recordBy(caller, {
       action,
       target: { type: 'webhook', id: webhook.id },
       project_id: webhook.project_id,
-      ip: caller.ip,
-      user_agent: caller.user_agent,
       outcome: 'success',
       ...(detail ? { detail } : {}),
     });
