@@ -14,7 +14,8 @@ import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { noAccessPage } from '../../views/dashboard/pages/no-access.ts';
 import { secretKeyFromEnv } from '../config/index.ts';
 import { type JsonObject, SecretBox } from '../store/index.ts';
-import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
+import { DashboardSessions, type DashboardSession, type FlashKind } from './repository.ts';
+import { SESSION_COOKIE, safeEqual } from './session.ts';
 
 /** What a signed-in dashboard request knows: the session, the person as a /v1 principal, what they administer. */
 export interface DashboardState {

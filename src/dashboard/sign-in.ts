@@ -6,7 +6,8 @@ import { LANGUAGES } from '../../views/i18n.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { API_ACCESS_PATH, CALLBACK_PATH, DASHBOARD_PATH, LANG_PATH, LOGIN_PATH, SIGN_OUT_PATH, SIGNED_OUT_PATH } from '../../views/dashboard/routes.ts';
 import { dashboardHeaders, dashboardPage, render, type DashboardContext } from './context.ts';
-import { clearCookie, LOGIN_COOKIE, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE, setCookie } from './session.ts';
+import { clearCookie, LOGIN_COOKIE, SESSION_COOKIE, setCookie } from './session.ts';
+import { SESSION_ABSOLUTE_SECONDS } from './repository.ts';
 
 const SCOPE = 'openid email profile read:logs write:alerts admin:projects';
 
