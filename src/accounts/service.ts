@@ -20,7 +20,7 @@ export interface Account {
   memberships: Array<{ project_id: string; role: Role; causes: Array<{ role: Role; cause: MembershipCause; source: string | null; updated_at: string }> }>;
 }
 
-export interface AccountServiceDeps {
+interface AccountServiceDeps {
   users: UserRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;

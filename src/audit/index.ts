@@ -25,7 +25,7 @@ export interface AuditEventFields {
 export type AuditEvent = AuditEventFields & { [key: string]: unknown };
 export type AuditInput = Omit<AuditEventFields, 'timestamp'> & { timestamp?: string };
 
-export const AUDIT_LOG = 'audit:{log}';
+const AUDIT_LOG = 'audit:{log}';
 
 export interface AuditFilter {
   /** Only events of these projects (the caller's visible projects). */

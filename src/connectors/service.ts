@@ -6,9 +6,9 @@ import type { ConnectionCheck } from './types.ts';
 import { connectorType } from './registry.ts';
 
 /** A connection as created: a SCIM connection's bearer token comes with it, once. */
-export type CreatedConnection = ConnectionView & { token?: string };
+type CreatedConnection = ConnectionView & { token?: string };
 
-export interface ConnectionTestResult {
+interface ConnectionTestResult {
   ok: boolean;
   checks: ConnectionCheck[];
 }
@@ -17,7 +17,7 @@ export interface ConnectionTestResult {
  * Attempts per person tried, reserve-then-check (src/http/rate-limit.ts FailureLimiter has this shape):
  * a try is counted before the bind, given back when the directory gave no verdict, reset on success.
  */
-export interface SignInTries {
+interface SignInTries {
   reserve(subject: string): Promise<{ ok: true } | { ok: false; retryAfter: number }>;
   release(subject: string): Promise<void>;
   reset(subject: string): Promise<void>;
@@ -36,7 +36,7 @@ export type SignInTry =
   | { outcome: 'rejected' }
   | { outcome: 'accepted'; person: { dn: string; id: string; email: string; name: string | null }; groups: string[]; source: string };
 
-export interface ConnectionServiceDeps {
+interface ConnectionServiceDeps {
   connections: ConnectionSet;
   access: Pick<AccessPolicy, 'requireOrgAdmin' | 'requireConnectionChange'>;
   audit: Pick<AuditLog, 'recordBy'>;

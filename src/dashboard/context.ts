@@ -1,7 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
 import type { Principal } from '../domain/index.ts';
-import { AccessDenied } from '../access/index.ts';
 import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { sessionEnded, type Project } from '../directory/index.ts';
 import { pageContext } from '../http/page.ts';
@@ -72,19 +71,9 @@ export function refusalOf(err: unknown): Refusal | undefined {
   return { code: err.code, field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
 }
 
-/** Runs an access-policy check: true when it passes, false when the policy refuses (other errors propagate). */
-export async function allowed(check: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await check();
-    return true;
-  } catch (err) {
-    if (err instanceof AccessDenied) return false;
-    throw err;
-  }
-}
 
 /** What a list page with a create form shows besides its list: the form and its errors, a result shown once, notices. */
-export interface FormPageParts<F, C> {
+interface FormPageParts<F, C> {
   form: F;
   errors: Record<string, string>;
   created?: C | undefined;

@@ -11,11 +11,11 @@ import type { JsonObject, Store, SecretBox, SealedSecret } from '../store/index.
  *   dashboard:flash:{id}:{flash}  what a form post made, for the page it redirects to (a new key's secret,
  *                            sealed): shown once, to this session only (5 minutes)
  */
-export const SESSION_IDLE_SECONDS = 8 * 3600;
+const SESSION_IDLE_SECONDS = 8 * 3600;
 export const SESSION_ABSOLUTE_SECONDS = 24 * 3600;
 const LOGIN_TTL_SECONDS = 600;
 /** Long enough for the redirect after a post to arrive on a slow link; the secret is gone after that. */
-export const FLASH_TTL_SECONDS = 300;
+const FLASH_TTL_SECONDS = 300;
 
 /** What a flash was made for: the page that shows it takes only its own kind. */
 export type FlashKind = 'key' | 'webhook' | 'invitation' | 'scim_token' | 'client';
@@ -27,7 +27,7 @@ interface StoredFlash {
   sealed: SealedSecret;
 }
 
-export interface DashboardSessionFields {
+interface DashboardSessionFields {
   user_id: string;
   email: string;
   name: string | null;
@@ -45,7 +45,7 @@ export interface DashboardSession extends DashboardSessionFields {
   absolute_until: string;
 }
 
-export interface PendingLogin {
+interface PendingLogin {
   [key: string]: unknown;
   verifier: string;
   nonce: string;
@@ -58,7 +58,7 @@ const flashKey = (sessionId: string, flashId: string) => `dashboard:flash:{${ses
 const flashAad = (sessionId: string, flashId: string, kind: FlashKind, projectId: string) => `dashboard-flash:${sessionId}:${flashId}:${kind}:${projectId}`;
 const ID_PATTERN = /^[\w-]{43}$/;
 
-export function randomId(): string {
+function randomId(): string {
   return randomBytes(32).toString('base64url');
 }
 

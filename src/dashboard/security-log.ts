@@ -7,7 +7,7 @@ import { securityLogPage, type LogEventRow, type LogFilters } from '../../views/
 import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext } from './context.ts';
 
 /** Actions offered in the filter (the `action` filter also takes a family such as `key`). */
-export const LOG_ACTIONS = [
+const LOG_ACTIONS = [
   'key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired', 'key.exchanged',
   'project.created', 'member.role_changed', 'role_mapping.created', 'role_mapping.deleted',
   'invitation.created', 'invitation.revoked', 'invitation.accepted', 'user.created',

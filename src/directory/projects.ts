@@ -26,7 +26,7 @@ const childrenKey = (id: string) => `project:children:{${id}}`;
 const ROOTS = 'project:roots:{all}';
 const rootNameKey = (name: string) => `project:root-name:{${name.toLowerCase()}}`;
 
-export function newProjectId(): string {
+function newProjectId(): string {
   return `prj_${randomBytes(12).toString('base64url')}`;
 }
 

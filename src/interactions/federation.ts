@@ -53,7 +53,7 @@ const SIGN_IN_MESSAGES: Record<Exclude<SignInResult, { ok: true }>['reason'], Me
   connection_changed: 'federation.error.state',
 };
 
-export function callbackUrl(issuer: string, connectorId: string): string {
+function callbackUrl(issuer: string, connectorId: string): string {
   return `${issuer}/federation/${connectorId}/callback`;
 }
 
@@ -77,7 +77,7 @@ export async function decideSignIn(services: SignInDecisionDeps, ctx: Context, c
   return result;
 }
 
-export type ShowError = (ctx: Context, key: MessageKey, status: number, email?: string | null) => Promise<void>;
+type ShowError = (ctx: Context, key: MessageKey, status: number, email?: string | null) => Promise<void>;
 
 /** What federated sign-in uses: the connectors, the protocol, its transactions' store, and the sign-in decision. */
 export type FederationDeps = SignInDecisionDeps & Pick<Services, 'connectors' | 'providers' | 'store' | 'logger'>;
@@ -226,4 +226,4 @@ export function federationRoutes(router: Router, services: FederationDeps, finis
   });
 }
 
-export { SIGN_IN_MESSAGES, ERROR_MESSAGES };
+export { SIGN_IN_MESSAGES };

@@ -27,11 +27,11 @@ import type { MembershipService } from '../projects/index.ts';
 export const INVITATION_PATH = '/invitations';
 
 /** The link shown once to whoever made the invitation. */
-export function invitationUrl(issuer: string, token: string): string {
+function invitationUrl(issuer: string, token: string): string {
   return `${issuer}${INVITATION_PATH}/${token}`;
 }
 
-export interface InvitationServiceDeps {
+interface InvitationServiceDeps {
   invitations: InvitationRepository;
   users: UserRepository;
   projects: ProjectRepository;
@@ -45,14 +45,14 @@ export interface InvitationServiceDeps {
 }
 
 /** A new invitation, with its one-time token and link (shown once). */
-export interface MadeInvitation {
+interface MadeInvitation {
   invitation: Invitation;
   token: string;
   url: string;
 }
 
 /** A link that leads to a pending invitation, or why it does not: a normal result, not an error. */
-export type InvitationLink = { ok: true; invitation: Invitation; project: Project } | { ok: false; code: InvitationFailure };
+type InvitationLink = { ok: true; invitation: Invitation; project: Project } | { ok: false; code: InvitationFailure };
 
 /**
  * Invitations by email for people with no account yet: every rule about them, for every door — /v1

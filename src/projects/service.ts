@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import { isRole, type MembershipCause, type MembershipRepository, type Project, type ProjectRepository, type Role, type UserRepository } from '../directory/index.ts';
 
-export interface ProjectServiceDeps {
+interface ProjectServiceDeps {
   projects: ProjectRepository;
   access: AccessPolicy;
   audit: AuditLog;
@@ -46,7 +46,7 @@ export class ProjectService {
 }
 
 /** A project member: the effective role, and each cause behind it. */
-export interface Member {
+interface Member {
   user_id: string;
   email: string | null;
   name: string | null;
@@ -56,7 +56,7 @@ export interface Member {
   manual: Role | null;
 }
 
-export interface MembershipServiceDeps {
+interface MembershipServiceDeps {
   users: UserRepository;
   memberships: MembershipRepository;
   access: AccessPolicy;

@@ -18,7 +18,7 @@ export function groupSources(connections: Pick<ConnectionSet, 'connectors' | 'so
   return [...sources].sort((a, b) => (a === 'ldap' ? -1 : b === 'ldap' ? 1 : a.localeCompare(b)));
 }
 
-export interface RoleMappingInput {
+interface RoleMappingInput {
   source: string;
   group: string;
   project_id: string;
@@ -34,7 +34,7 @@ export interface RoleChangePreview {
   to: Role | null;
 }
 
-export interface RoleMappingServiceDeps {
+interface RoleMappingServiceDeps {
   groupRoles: GroupRoles;
   access: AccessPolicy;
   audit: AuditLog;

@@ -19,13 +19,13 @@ export const provisioningRuleInput = z
   })
   .refine((r) => !r.role || r.project_id, { message: 'a role needs a project_id', path: ['project_id'] })
   .refine((r) => !r.project_id || r.role, { message: 'a project_id needs a role', path: ['role'] });
-export type ProvisioningRuleBody = z.input<typeof provisioningRuleInput>;
+type ProvisioningRuleBody = z.input<typeof provisioningRuleInput>;
 
 const ORG_WIDE = 'managing provisioning rules';
 
 const auditDetail = (rule: ProvisioningRuleView) => ({ email_domain: rule.email_domain, connectors: rule.connectors, role: rule.role });
 
-export interface ProvisioningRuleServiceDeps {
+interface ProvisioningRuleServiceDeps {
   rules: ProvisioningRules;
   projects: ProjectRepository;
   access: AccessPolicy;

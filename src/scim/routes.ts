@@ -17,7 +17,7 @@ import { MAX_BODY_BYTES, MAX_RESULTS, resourceTypes, schemas, SCHEMA_ERROR, SCHE
  * SCIM error body (§3.12) with `scimType` where one applies. Authentication is the SCIM connection's bearer
  * token; the discovery documents are static and public.
  */
-export const SCIM_BASE = '/scim/v2';
+const SCIM_BASE = '/scim/v2';
 
 /** Attributes a filter may name (RFC 7644 §3.4.2.2 lets a provider refuse others with invalidFilter). */
 const FILTERABLE: Record<'User' | 'Group', Set<string>> = {

@@ -3,13 +3,13 @@ import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import type { DeliveryView, WebhookRepository, WebhookView } from './repository.ts';
 
-export interface WebhookServiceDeps {
+interface WebhookServiceDeps {
   webhooks: WebhookRepository;
   access: AccessPolicy;
   audit: AuditLog;
 }
 
-export interface WebhookInput {
+interface WebhookInput {
   project_id: string;
   url: string;
   events: string[];
