@@ -31,58 +31,86 @@ import { MembershipService, ProjectService } from './projects/index.ts';
 import { InvitationService } from './invitations/index.ts';
 import { ProvisioningRuleService, RoleMappingService, groupSources } from './provisioning/index.ts';
 
-/** Everything a route or job needs, built once at start-up and passed explicitly. */
+/**
+ * Everything a route or job needs, built once at start-up and passed explicitly. One word per concept:
+ * a domain service (access policy, audit, DomainError; what the doors call) goes by its capability's plain
+ * noun; a store-level object goes by what it is (`…Repository`, `connectionSet`, `auditLog`).
+ */
 export interface Services {
+  /** The validated configuration file (src/config). */
   config: Config;
   logger: Logger;
+  /** The key-value store, instrumented for /metrics; only repositories know its key strings (src/store). */
   store: Store;
-  users: UserRepository;
-  projects: ProjectRepository;
-  memberships: MembershipRepository;
-  identities: IdentityRepository;
-  /** Enabled connectors by id: configuration first, then connections; the same Map, kept current. */
+
+  // Domain services: what /v1, the dashboard and the CLI call.
+  /** The one access policy every door and service asks (src/access). */
+  access: AccessPolicy;
+  /** People's accounts: list, read, rename, disable (src/accounts). */
+  accounts: AccountService;
+  /** Projects: create, list, read (src/projects). */
+  projects: ProjectService;
+  /** Project members and manual roles (src/projects). */
+  members: MembershipService;
+  /** Invitations, from making one to accepting it (src/invitations). */
+  invitations: InvitationService;
+  /** Provisioning rules: who gets an account on first federated sign-in (src/provisioning). */
+  provisioningRules: ProvisioningRuleService;
+  /** Group → role mappings and their previews (src/provisioning). */
+  roleMappings: RoleMappingService;
+  /** Connections (SSO, LDAP, SCIM) as admins manage them (src/connectors/service.ts). */
+  connections: ConnectionService;
+  /** API keys: create, rotate, revoke, verify (src/keys). */
+  keys: KeyService;
+  /** Webhook subscriptions and their deliveries (src/webhooks). */
+  webhooks: WebhookService;
+  /** OAuth clients registered at run time (src/clients). */
+  clients: ClientService;
+  /** Reading the audit log: the events a caller may see (src/audit/service.ts). */
+  audit: AuditService;
+  /** SCIM 2.0 provisioning: the accounts and groups SCIM connections push (src/scim). */
+  scim: ScimService;
+
+  // Store-level objects: what the services and the sign-in flows are built on.
+  /** Accounts in the store (src/directory). */
+  userRepository: UserRepository;
+  /** The project tree in the store (src/directory). */
+  projectRepository: ProjectRepository;
+  /** Who holds which role in which project, manual and mapped (src/directory). */
+  membershipRepository: MembershipRepository;
+  /** Federated identities linked to accounts (src/directory). */
+  identityRepository: IdentityRepository;
+  /** Provisioning rules as stored, with the configuration's (src/directory). */
+  provisioningRuleRepository: ProvisioningRules;
+  /** Appending and querying audit events, unchecked (src/audit). */
+  auditLog: AuditLog;
+  /** Configured and run-time connections, loaded and kept current, with their failures (src/connectors/connections.ts). */
+  connectionSet: ConnectionSet;
+  /** The running Connector objects by connection id: configuration first, then connections; the same Map, kept current. */
   connectors: Map<string, Connector>;
-  connections: ConnectionSet;
-  /** Connections as the doors manage them: access policy, audit, DomainError (src/connectors/service.ts). */
-  connectionService: ConnectionService;
+  /** Upstream IdP sessions (refresh tokens, sealed) kept for the upstream re-check (src/directory). */
   upstreamSessions: UpstreamSessions;
   /** The upstream re-check at our refresh_token grant (`check_upstream_on_refresh`). */
   upstreamCheck: UpstreamSessionCheck;
   /** What a federated or directory sign-in needs to decide on an identity. */
   signIn: SignInDeps;
+  /** The configuration's LDAP directory, if any (src/directory/ldap.ts). */
   ldap: LdapDirectory | undefined;
   /** Human password hashes and checks, under the process's concurrency bound (passwords.*). */
   passwords: PasswordHasher;
+  /** Group → role mapping applied at sign-in and by the LDAP sync (src/directory). */
   groupRoles: GroupRoles;
-  /** SCIM 2.0 provisioning: the accounts and groups SCIM connections push (src/scim). */
-  scim: ScimService;
-  provisioningRules: ProvisioningRules;
-  /** People's accounts: list, read, rename, disable (src/accounts). */
-  accounts: AccountService;
-  /** Projects: create, list, read (src/projects). */
-  projectService: ProjectService;
-  /** Project members and manual roles (src/projects). */
-  members: MembershipService;
-  /** Invitations, from making one to accepting it (src/invitations). */
-  invitationService: InvitationService;
-  /** Provisioning rules (src/provisioning). */
-  provisioning: ProvisioningRuleService;
-  /** Group → role mappings and their previews (src/provisioning). */
-  roleMappings: RoleMappingService;
-  keys: KeyService;
   /** The key event log as GET /v1/keys/events streams it (src/keys/events.ts). */
   keyEvents: KeyEventFeed;
-  /** The one access policy every door asks (src/access). */
-  access: AccessPolicy;
-  webhooks: WebhookService;
-  /** OAuth clients registered at run time (src/clients). */
-  clients: ClientService;
-  audit: AuditLog;
-  /** Reading the audit log: the events a caller may see (src/audit/service.ts). */
-  auditService: AuditService;
-  metrics: Metrics;
+
+  // The protocol and the process.
+  /** The oidc-provider instance, rebuilt when the signing keys change (src/oidc). */
   providers: ProviderHolder;
+  /** Prometheus metrics (src/http/metrics.ts). */
+  metrics: Metrics;
+  /** Whether the store answers; /healthz and the store gate read it (src/http/koa-store-gate.ts). */
   storeHealth: StoreHealth;
+  /** Stops background work and closes the store. */
   close(): Promise<void>;
 }
 
@@ -129,18 +157,18 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
         throw error;
       })
     : undefined;
-  const users = new UserRepository(store);
-  const audit = new AuditLog(store);
-  const projects = new ProjectRepository(store);
-  const access = new AccessPolicy(projects);
-  const memberships = new MembershipRepository(store);
-  const identities = new IdentityRepository(store);
-  const invitations = new InvitationRepository(store);
+  const userRepository = new UserRepository(store);
+  const auditLog = new AuditLog(store);
+  const projectRepository = new ProjectRepository(store);
+  const access = new AccessPolicy(projectRepository);
+  const membershipRepository = new MembershipRepository(store);
+  const identityRepository = new IdentityRepository(store);
+  const invitationRepository = new InvitationRepository(store);
   const ldap = config.ldap ? new LdapDirectory(config.ldap, { logger }) : undefined;
   // Connections made at run time (an admin chose where they point) reach only what the policy allows, on
   // the address connected to; the configuration file's connectors are the operator's and use plain fetch.
   const outbound = new OutboundPolicy({ blockPrivate: config.webhooks.block_private_addresses, allowPrivate: config.outbound.allow_private });
-  const connections = new ConnectionSet({
+  const connectionSet = new ConnectionSet({
     store,
     logger,
     connectorDeps: { issuer: config.issuer, store, logger, fetch: globalThis.fetch },
@@ -150,81 +178,81 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
     configured: config.connectors,
   });
   // Connectors are made (a SAML one fetches its IdP's metadata) only where sign-ins are served.
-  if (server) await connections.reload();
-  if (server) connections.watch(config.connections_reload_ms);
-  const connectors: Map<string, Connector> = connections.connectors;
+  if (server) await connectionSet.reload();
+  if (server) connectionSet.watch(config.connections_reload_ms);
+  const connectors: Map<string, Connector> = connectionSet.connectors;
   const upstreamSessions = new UpstreamSessions(store, new SecretBox(store, secretKey));
   const configured: RoleMapping[] = [];
   for (const [i, mapping] of config.role_mappings.entries()) {
-    const project = await resolveProjectRef(projects, mapping.project);
+    const project = await resolveProjectRef(projectRepository, mapping.project);
     if (project) configured.push({ id: `cfg_${i}`, source: mapping.source, group: mapping.group, project_id: project.id, role: mapping.role });
     else if (server) logger.warn({ mapping: i, project: mapping.project }, 'role_mappings: no such project (yet); mapping ignored until restart');
   }
-  const legacyLinksTrusted = (connectorId: string, issuer: string) => connections.legacyLinksTrusted(connectorId, issuer);
-  const groupRoles = new GroupRoles({ store, memberships, projects, users, identities, legacyLinksTrusted, audit, logger, directories: () => connections.directories(), configured });
+  const legacyLinksTrusted = (connectorId: string, issuer: string) => connectionSet.legacyLinksTrusted(connectorId, issuer);
+  const groupRoles = new GroupRoles({ store, memberships: membershipRepository, projects: projectRepository, users: userRepository, identities: identityRepository, legacyLinksTrusted, audit: auditLog, logger, directories: () => connectionSet.directories(), configured });
   // LDAP connections may be added at run time: the sync runs whether or not a directory is in use yet.
   if (server) groupRoles.startLdapSync();
-  const scim = new ScimService({ store, users, identities, groupRoles, upstreamSessions, audit, access, logger, scimConnections: () => connections.scim.values() });
-  const connectionService = new ConnectionService({ connections, access, audit, scimConnectionDeleted: (id, meta) => scim.connectionDeleted(id, meta),
+  const scim = new ScimService({ store, users: userRepository, identities: identityRepository, groupRoles, upstreamSessions, audit: auditLog, access, logger, scimConnections: () => connectionSet.scim.values() });
+  const connections = new ConnectionService({ connections: connectionSet, access, audit: auditLog, scimConnectionDeleted: (id, meta) => scim.connectionDeleted(id, meta),
     // "Try a sign-in" is a password check: as limited as the sign-in page, per person tried.
     signInTries: new FailureLimiter(store, { name: 'ldap-try', max: config.login.max_failed_attempts, windowSeconds: config.login.window_seconds }),
   });
-  const provisioningRules = new ProvisioningRules(store, config.provisioning.rules);
+  const provisioningRuleRepository = new ProvisioningRules(store, config.provisioning.rules);
   const passwords = new PasswordHasher({
     maxConcurrent: config.passwords.max_concurrent_hashes,
     maxQueued: config.passwords.max_queued_hashes,
     observer: passwordObserver(metrics),
   });
-  const auditService = new AuditService({ log: audit, access, membersOf: (projectId) => memberships.membersOf(projectId) });
-  const accounts = new AccountService({ users, memberships, identities, access, audit });
-  const projectService = new ProjectService({ projects, access, audit });
-  const members = new MembershipService({ users, memberships, access, audit });
-  const invitationService = new InvitationService({ invitations, users, projects, memberships, members, access, audit, passwords, issuer: config.issuer });
-  const provisioning = new ProvisioningRuleService({ rules: provisioningRules, projects, access, audit, connectorIds: () => [...connectors.keys()] });
-  const roleMappings = new RoleMappingService({ groupRoles, access, audit, sources: () => groupSources(connections), isConnector: (id) => connectors.has(id) });
+  const audit = new AuditService({ log: auditLog, access, membersOf: (projectId) => membershipRepository.membersOf(projectId) });
+  const accounts = new AccountService({ users: userRepository, memberships: membershipRepository, identities: identityRepository, access, audit: auditLog });
+  const projects = new ProjectService({ projects: projectRepository, access, audit: auditLog });
+  const members = new MembershipService({ users: userRepository, memberships: membershipRepository, access, audit: auditLog });
+  const invitations = new InvitationService({ invitations: invitationRepository, users: userRepository, projects: projectRepository, memberships: membershipRepository, members, access, audit: auditLog, passwords, issuer: config.issuer });
+  const provisioningRules = new ProvisioningRuleService({ rules: provisioningRuleRepository, projects: projectRepository, access, audit: auditLog, connectorIds: () => [...connectors.keys()] });
+  const roleMappings = new RoleMappingService({ groupRoles, access, audit: auditLog, sources: () => groupSources(connectionSet), isConnector: (id) => connectors.has(id) });
   const signIn: SignInDeps = {
-    users,
-    identities,
-    memberships,
-    projects,
-    audit,
+    users: userRepository,
+    identities: identityRepository,
+    memberships: membershipRepository,
+    projects: projectRepository,
+    audit: auditLog,
     logger,
-    rules: () => provisioningRules.active(),
-    applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connections.sourceOf(identity.connector_id)),
-    mappedRoles: (identity) => groupRoles.mappedRoles(connections.sourceOf(identity.connector_id), identity.groups),
-    invitations: invitationService,
+    rules: () => provisioningRuleRepository.active(),
+    applyGroups: (userId, identity) => groupRoles.applyIdentity(userId, identity, connectionSet.sourceOf(identity.connector_id)),
+    mappedRoles: (identity) => groupRoles.mappedRoles(connectionSet.sourceOf(identity.connector_id), identity.groups),
+    invitations,
     legacyLinksTrusted,
     provisionedAccount: (connectorId, email) => scim.accountForSignIn(connectorId, email),
   };
-  const keyRepository = new KeyRepository(store, projects, { logger });
+  const keyRepository = new KeyRepository(store, projectRepository, { logger });
   const keyEvents = new KeyEventFeed(store, logger, { pollMs: config.api_keys.events_poll_ms });
   const webhookRepository = new WebhookRepository(store, {
     logger,
     blockPrivateAddresses: config.webhooks.block_private_addresses,
     allowPrivate: config.outbound.allow_private,
-    ancestorsOf: async (projectId) => (await projects.pathOf(projectId)) ?? [projectId],
+    ancestorsOf: async (projectId) => (await projectRepository.pathOf(projectId)) ?? [projectId],
     ...(secretKey ? { encryptionKey: secretKey } : {}),
   });
   // The CLI queues events in the store; the running servers deliver them.
   if (server) webhookRepository.start();
-  const webhooks = new WebhookService({ webhooks: webhookRepository, access, audit });
+  const webhooks = new WebhookService({ webhooks: webhookRepository, access, audit: auditLog });
   const keys = new KeyService({
     keys: keyRepository,
     access,
-    audit,
+    audit: auditLog,
     webhooks,
     events: keyEvents,
     defaultTtlDays: config.api_keys.default_ttl_days,
     maxTtlDays: config.api_keys.max_ttl_days,
     rotationGraceSeconds: config.api_keys.rotation_grace_seconds,
   });
-  const expiryWatcher = new ExpiryWatcher({ store, keys: keyRepository, webhooks: webhookRepository, audit, logger, noticeDays: config.api_keys.expiring_notice_days });
+  const expiryWatcher = new ExpiryWatcher({ store, keys: keyRepository, webhooks: webhookRepository, audit: auditLog, logger, noticeDays: config.api_keys.expiring_notice_days });
   if (server) expiryWatcher.start(config.api_keys.expiry_check_seconds);
   const clientRepository = new ClientRepository(store);
   const clients = new ClientService({
     clients: clientRepository,
     access,
-    audit,
+    audit: auditLog,
     webhooks,
     logger,
     maxTtlDays: config.api_keys.max_ttl_days,
@@ -240,21 +268,21 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
   if (server) clientSecretWatch.start(config.api_keys.expiry_check_seconds);
 
   if (server) {
-    for (const user of config.users) await users.upsertStatic(user);
+    for (const user of config.users) await userRepository.upsertStatic(user);
     if (config.development.bootstrap_organisation) {
-      await bootstrapDevelopmentOrganisation({ store, projects, users, memberships, audit, logger }, config.development.bootstrap_organisation);
+      await bootstrapDevelopmentOrganisation({ store, projects: projectRepository, users: userRepository, memberships: membershipRepository, audit: auditLog, logger }, config.development.bootstrap_organisation);
     }
   }
 
-  const upstreamCheck = new UpstreamSessionCheck({ sessions: upstreamSessions, connections, groupRoles, audit, logger, sessionTtlSeconds: config.tokens.refresh_token_ttl });
-  const roles = tokenRoles(memberships);
+  const upstreamCheck = new UpstreamSessionCheck({ sessions: upstreamSessions, connections: connectionSet, groupRoles, audit: auditLog, logger, sessionTtlSeconds: config.tokens.refresh_token_ttl });
+  const roles = tokenRoles(membershipRepository);
   const build = (keySet: KeySet): Provider =>
     buildProvider({
       config,
       store,
-      users,
+      users: userRepository,
       keySet,
-      apiKeys: keyExchange({ keys: keyRepository, access, audit }),
+      apiKeys: keyExchange({ keys: keyRepository, access, audit: auditLog }),
       access: {
         ...roles,
         // A token through a client registered in a project: what the person's roles give there (the access policy).
@@ -283,13 +311,13 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
     config,
     logger,
     store,
-    users,
-    projects,
-    memberships,
-    identities,
+    userRepository,
+    projectRepository,
+    membershipRepository,
+    identityRepository,
     connectors,
+    connectionSet,
     connections,
-    connectionService,
     upstreamSessions,
     upstreamCheck,
     signIn,
@@ -297,20 +325,20 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
     passwords,
     groupRoles,
     scim,
-    provisioningRules,
+    provisioningRuleRepository,
     accounts,
-    projectService,
+    projects,
     members,
-    invitationService,
-    provisioning,
+    invitations,
+    provisioningRules,
     roleMappings,
     keys,
     keyEvents,
     access,
     webhooks,
     clients,
+    auditLog: auditLog,
     audit,
-    auditService,
     metrics,
     ...(providers ? { providers } : {}),
     storeHealth,
@@ -318,7 +346,7 @@ export async function buildServices(config: Config, logger: Logger, options: Bui
       keyEvents.stop();
       providers?.stop();
       storeHealth.stop();
-      connections.stop();
+      connectionSet.stop();
       await expiryWatcher.stop();
       await clientSecretWatch.stop();
       await webhookRepository.stop();

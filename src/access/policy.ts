@@ -26,21 +26,21 @@ export class AccessDenied extends DomainError {
 }
 
 /** The projects the policy reads: their ancestry and the organisations (roots). */
-export interface ProjectTree {
+interface ProjectTree {
   pathOf(id: string): Promise<string[] | undefined>;
   roots(): Promise<Array<{ id: string }>>;
   subtree(id: string): Promise<Array<{ id: string }>>;
 }
 
 /** What the policy needs to know of an account another principal wants to see or change. */
-export interface UserFacts {
+interface UserFacts {
   id: string;
   /** Every role the account holds, by any cause (manual, directory, IdP groups, provisioning). */
   grants: Array<{ project_id: string; role: string }>;
 }
 
 /** What the policy needs to know of a SCIM resource (a provisioned account or a group). */
-export interface ScimResourceFacts {
+interface ScimResourceFacts {
   /** The SCIM connection that provisioned it. */
   connection_id: string;
   /** Deleted through SCIM: the account stays (disabled, for the audit), the resource is gone. */
@@ -48,7 +48,7 @@ export interface ScimResourceFacts {
 }
 
 /** What the policy needs to know of an existing account a SCIM token wants to provision again. */
-export interface ScimClaimFacts {
+interface ScimClaimFacts {
   /** The SCIM connection that provisioned it (even if it later deleted it), or null. */
   provisioned_by: string | null;
   source: string;
@@ -58,7 +58,7 @@ export interface ScimClaimFacts {
 }
 
 /** Which audit events a principal may read. */
-export interface AuditView {
+interface AuditView {
   project_ids: Set<string>;
   /** Events tied to no project (sign-ins, failed calls): all of them, or only those about these accounts. */
   include_unscoped: boolean;
@@ -74,7 +74,7 @@ const ADMIN = 'admin:projects';
  * attribute and claim names, groups claim, MFA demands) and is an owner's: an admin who could repoint a
  * connection, or make it trust an email, could sign in as the owner.
  */
-export const CONNECTION_ADMIN_FIELDS: ReadonlySet<string> = new Set(['name', 'enabled', 'client_secret']);
+const CONNECTION_ADMIN_FIELDS: ReadonlySet<string> = new Set(['name', 'enabled', 'client_secret']);
 
 export class AccessPolicy {
   private readonly projects: ProjectTree;

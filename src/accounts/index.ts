@@ -1,1 +1,1 @@
-export { AccountService, type Account, type AccountServiceDeps } from './service.ts';
+export { AccountService, type Account } from './service.ts';

@@ -29,7 +29,7 @@ describe('AccountService', () => {
     const carol = await people.person('carol@globex.example', { [people.globex]: 'member' });
     expect(await refusal(people.accounts.get(await admin.caller(), carol.id))).toMatchObject({ code: 'not_found' });
     expect(await refusal(people.accounts.update(await admin.caller(), carol.id, { disabled: true }))).toMatchObject({ code: 'not_found' });
-    expect((await people.users.findById(carol.id))!.disabled).toBeFalsy();
+    expect((await people.userRepository.findById(carol.id))!.disabled).toBeFalsy();
   });
 
   it('disabling ends sessions and is audited; an admin cannot disable an owner, nor an account also in another organisation', async () => {
@@ -40,7 +40,7 @@ describe('AccountService', () => {
     const before = Math.floor(Date.now() / 1000) - 1;
     const disabled = await people.accounts.update(await admin.caller(), bob.id, { disabled: true, name: ' Bob ' });
     expect(disabled).toMatchObject({ disabled: true, name: 'Bob' });
-    expect(sessionEnded((await people.users.findById(bob.id))!, before)).toBe(true);
+    expect(sessionEnded((await people.userRepository.findById(bob.id))!, before)).toBe(true);
     expect(await people.actions()).toContain('user.disabled');
     expect(await refusal(people.accounts.update(await admin.caller(), owner.id, { disabled: true }))).toMatchObject({ code: 'forbidden' });
     expect(await refusal(people.accounts.update(await admin.caller(), dual.id, { name: 'Renamed' }))).toMatchObject({ code: 'forbidden' });
@@ -51,9 +51,9 @@ describe('AccountService', () => {
   it('addLocal (the CLI) refuses a bad email and a half-given role before writing anything', async () => {
     expect(await refusal(people.accounts.addLocal(people.operator, { email: 'not an email' }))).toMatchObject({ code: 'invalid', field: 'email' });
     expect(await refusal(people.accounts.addLocal(people.operator, { email: 'x@acme.example', project_id: people.acme }))).toMatchObject({ code: 'invalid', field: 'role' });
-    expect(await people.users.findByEmail('x@acme.example')).toBeUndefined();
+    expect(await people.userRepository.findByEmail('x@acme.example')).toBeUndefined();
     const made = await people.accounts.addLocal(people.operator, { email: 'X@acme.example', project_id: people.acme, role: 'owner' });
     expect(made).toMatchObject({ created: true, role: 'owner' });
-    expect((await people.memberships.rolesOf(made.user.id))[people.acme]).toBe('owner');
+    expect((await people.membershipRepository.rolesOf(made.user.id))[people.acme]).toBe('owner');
   });
 });

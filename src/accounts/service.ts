@@ -1,11 +1,7 @@
 import type { AccessPolicy } from '../access/index.ts';
-import type { AuditInput, AuditLog } from '../audit/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import { effectiveRoles, isEmailAddress, isRole, type DeprovisionReason, type IdentityRepository, type MembershipCause, type MembershipGrant, type MembershipRepository, type Role, type User, type UserRepository } from '../directory/index.ts';
-
-function by(caller: Caller): Pick<AuditInput, 'actor' | 'ip' | 'user_agent'> {
-  return { actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent };
-}
 
 /** An account as an administrator sees it: no password hash, its upstream identities, its roles and why. */
 export interface Account {
@@ -24,7 +20,7 @@ export interface Account {
   memberships: Array<{ project_id: string; role: Role; causes: Array<{ role: Role; cause: MembershipCause; source: string | null; updated_at: string }> }>;
 }
 
-export interface AccountServiceDeps {
+interface AccountServiceDeps {
   users: UserRepository;
   memberships: MembershipRepository;
   identities: IdentityRepository;
@@ -73,8 +69,7 @@ export class AccountService {
         ? await this.deps.users.update(user.id, name === undefined ? {} : { name })
         : await this.deps.users.setDisabledByAdmin(user.id, changes.disabled, name === undefined ? {} : { name });
     if (!updated) throw new DomainError('not_found', `user ${id} does not exist or is not visible to this credential`);
-    await this.deps.audit.record({
-      ...by(caller),
+    await this.deps.audit.recordBy(caller, {
       action: changes.disabled === undefined ? 'user.updated' : changes.disabled ? 'user.disabled' : 'user.enabled',
       target: { type: 'user', id: user.id },
       project_id: null,
@@ -98,12 +93,12 @@ export class AccountService {
     const { user, created } = await this.deps.users.create({ email, name: input.name, email_verified: true, password_hash: input.password_hash, source: 'local' });
     if (!created && input.password_hash) await this.deps.users.update(user.id, { password_hash: input.password_hash });
     if (!created && input.name !== undefined) await this.deps.users.update(user.id, { name: input.name });
-    await this.deps.audit.record({ ...by(caller), action: created ? 'user.created' : 'user.updated', target: { type: 'user', id: user.id }, project_id: input.project_id ?? null, outcome: 'success', detail: { email, via: 'cli' } });
+    await this.deps.audit.recordBy(caller, { action: created ? 'user.created' : 'user.updated', target: { type: 'user', id: user.id }, project_id: input.project_id ?? null, outcome: 'success', detail: { email, via: 'cli' } });
     if (input.project_id === undefined || input.role === undefined) return { user, created, role: null };
     const grants = await this.deps.memberships.grantsOf(user.id);
     await this.deps.access.requireMemberChange(caller.principal, input.project_id, { id: user.id, grants }, input.role);
     const change = await this.deps.memberships.setManual(user.id, input.project_id, input.role);
-    await this.deps.audit.record({ ...by(caller), action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: input.project_id, outcome: 'success', detail: { cause: 'manual', from: change?.from ?? null, to: input.role } });
+    await this.deps.audit.recordBy(caller, { action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: input.project_id, outcome: 'success', detail: { cause: 'manual', from: change?.from ?? null, to: input.role } });
     return { user, created, role: input.role };
   }
 

@@ -12,9 +12,9 @@ import { readJson } from '../http/json-body.ts';
  * With LOGTRACE_CHECK_RESPONSES=1 (the test suite sets it) every JSON answer is checked against its declared
  * response schema, and a mismatch is a 500: the integration tests then prove the document true.
  */
-export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
-export interface ResponseSpec {
+interface ResponseSpec {
   description: string;
   /** The JSON body; omitted for answers without one (204) or not JSON (`contentType`). */
   schema?: z.ZodType;
@@ -23,7 +23,7 @@ export interface ResponseSpec {
 }
 
 /** Who may call a route: a bearer credential (the default), or anyone (the document itself). */
-export type RouteAuth = 'bearer' | 'none';
+type RouteAuth = 'bearer' | 'none';
 
 export interface RouteSpec<B extends z.ZodType | undefined, Q extends z.ZodType | undefined, P extends z.ZodType | undefined> {
   method: Method;
@@ -46,14 +46,14 @@ export interface RouteSpec<B extends z.ZodType | undefined, Q extends z.ZodType 
 }
 
 type Infer<T> = T extends z.ZodType ? z.output<T> : undefined;
-export interface RouteInput<B, Q, P> {
+interface RouteInput<B, Q, P> {
   body: Infer<B>;
   query: Infer<Q>;
   params: Infer<P>;
 }
 
 /** An answer with a status other than the route's first declared one (a 200 where 201 is usual). */
-export class Reply {
+class Reply {
   readonly status: number;
   readonly body: unknown;
   constructor(status: number, body: unknown) {
@@ -66,7 +66,7 @@ export function reply(status: number, body: unknown): Reply {
 }
 
 /** A handler returns the JSON body, a `reply(status, body)`, or undefined when it answered itself (a stream). */
-export type RouteHandler<B, Q, P> = (ctx: Context, input: RouteInput<B, Q, P>) => Promise<unknown>;
+type RouteHandler<B, Q, P> = (ctx: Context, input: RouteInput<B, Q, P>) => Promise<unknown>;
 
 interface Described {
   spec: RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>;
@@ -87,7 +87,7 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> 
   return parseBody(schema, value) as z.output<T>;
 }
 
-export const checkResponses = (): boolean => process.env.LOGTRACE_CHECK_RESPONSES === '1';
+const checkResponses = (): boolean => process.env.LOGTRACE_CHECK_RESPONSES === '1';
 
 /** The /v1 routes of one server, declared and described. */
 export class ApiRoutes {
@@ -185,7 +185,7 @@ export interface OpenApiDocument {
 }
 
 /** The problem+json body every error answer carries (src/admin/problem.ts). */
-export const PROBLEM = z.object({
+const PROBLEM = z.object({
   type: z.string(),
   title: z.string(),
   status: z.number().int(),

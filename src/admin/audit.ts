@@ -15,7 +15,7 @@ const isoTime = (description: string) =>
     .describe(description)
     .optional();
 
-export const AUDIT_QUERY = z.object({
+const AUDIT_QUERY = z.object({
   project_id: filter('Only events of this project (and its subtree) — one the caller administers'),
   action: filter('An action or its prefix: `key` matches `key.created`, `key.revoked`, …'),
   actor_id: filter('Only events by this actor (user, client or API key id)'),
@@ -30,7 +30,7 @@ export const AUDIT_QUERY = z.object({
   limit: z.coerce.number().int().min(1, 'a whole number from 1 to 1000').max(1000, 'a whole number from 1 to 1000').default(100).describe('Events per page (1–1000, default 100)'),
 });
 
-export const AUDIT_EVENT = z
+const AUDIT_EVENT = z
   .object({
     id: z.string(),
     timestamp: z.iso.datetime(),
@@ -45,7 +45,7 @@ export const AUDIT_EVENT = z
   })
   .loose();
 
-export function auditRoutes(api: ApiRoutes, { auditService }: { auditService: AuditService }): void {
+export function auditRoutes(api: ApiRoutes, { audit }: { audit: AuditService }): void {
   /** Append-only: there is no route that changes or deletes an event. */
   api.add(
     {
@@ -57,6 +57,6 @@ export function auditRoutes(api: ApiRoutes, { auditService }: { auditService: Au
       query: AUDIT_QUERY,
       responses: { 200: { description: 'A page of events; `next` is the cursor of the next page', schema: z.object({ events: z.array(AUDIT_EVENT), next: z.string().nullable() }) } },
     },
-    async (ctx, { query }) => auditService.events(callerOf(ctx), query),
+    async (ctx, { query }) => audit.events(callerOf(ctx), query),
   );
 }

@@ -8,7 +8,7 @@ import { CLIENT_GRANT_TYPES, CLIENT_TYPES, type ClientService } from '../clients
 const uris = (what: string) => z.array(z.string().max(2000)).max(20).describe(what);
 const ACTOR = z.strictObject({ type: z.enum(['api_key', 'user', 'client', 'system']), id: z.string().nullable() });
 
-export const CLIENT_VIEW = z.strictObject({
+const CLIENT_VIEW = z.strictObject({
   client_id: z.string(),
   origin: z.enum(['registered', 'config']).describe('`config`: a client of the configuration file, read-only'),
   project_id: z.string().nullable().describe('null for a client of the configuration file'),

@@ -80,13 +80,13 @@ const CONNECTOR_VIEW = z
   })
   .describe("A connection of a connector type: the keys every connector has, then its type's own settings (secrets removed)");
 
-export const CONNECTION_VIEW = z.union([SCIM_VIEW, CONNECTOR_VIEW]);
+const CONNECTION_VIEW = z.union([SCIM_VIEW, CONNECTOR_VIEW]);
 const CREATED_VIEW = z.union([SCIM_VIEW.extend({ token: z.string().describe('The bearer token the directory sends (lts_scim_…), shown once') }), CONNECTOR_VIEW]);
 
 const CHECK = z.strictObject({ check: z.string(), ok: z.boolean(), detail: z.string().describe('What was found, in plain words') });
 
 /** /v1/connections: a thin door over ConnectionService (src/connectors/service.ts). */
-export function connectionRoutes(api: ApiRoutes, { connectionService: connections }: { connectionService: ConnectionService }): void {
+export function connectionRoutes(api: ApiRoutes, { connections }: { connections: ConnectionService }): void {
   api.add(
     {
       method: 'get',

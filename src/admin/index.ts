@@ -43,7 +43,7 @@ export function verifyApi(services: Parameters<typeof verifyHandler>[0] & Pick<S
 
 /** What /v1 uses: the domain services its route groups call, bearer authentication, and the audit of failed calls. */
 type AdminDeps = BearerDeps &
-  Pick<Services, 'logger' | 'audit' | 'auditService' | 'projectService' | 'webhooks' | 'accounts' | 'members' | 'invitationService' | 'roleMappings' | 'connectionService' | 'provisioning'>;
+  Pick<Services, 'logger' | 'auditLog' | 'audit' | 'projects' | 'webhooks' | 'accounts' | 'members' | 'invitations' | 'roleMappings' | 'connections' | 'provisioningRules'>;
 
 /**
  * The /v1 REST API as one middleware: problem+json errors (404 and 405 included), every failed call
@@ -54,7 +54,7 @@ export function adminApi(services: AdminDeps): Middleware {
   const auditFailure = async (ctx: Context, problem: AppError) => {
     if (ctx.path === '/v1/keys/verify' && problem.code === 'rate_limited') return;
     const principal = ctx.state.principal as Principal | undefined;
-    await services.audit.record({
+    await services.auditLog.record({
       actor: principal?.actor ?? { type: 'anonymous', id: null },
       action: 'admin.request_failed',
       target: { type: 'route', id: clip(`${ctx.method} ${ctx.path}`, 512) },
@@ -74,7 +74,7 @@ export function adminApi(services: AdminDeps): Middleware {
   memberRoutes(api, services);
   invitationRoutes(api, services);
   roleMappingRoutes(api, services);
-  connectionRoutes(api, { connectionService: services.connectionService });
+  connectionRoutes(api, services);
   provisioningRuleRoutes(api, services);
   clientRoutes(api, services);
   let document: OpenApiDocument | undefined;

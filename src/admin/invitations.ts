@@ -46,8 +46,7 @@ function invitationView(invitation: Invitation): z.infer<typeof INVITATION> {
  * the rules of src/invitations: admin:projects on the project; only an owner invites as owner (or revokes
  * such an invitation). The token and link appear only in the create answer.
  */
-export function invitationRoutes(api: ApiRoutes, services: { invitationService: InvitationService }): void {
-  const { invitationService: invitations } = services;
+export function invitationRoutes(api: ApiRoutes, { invitations }: { invitations: InvitationService }): void {
 
   api.add(
     {

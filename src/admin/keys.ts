@@ -8,7 +8,7 @@ import { keyStreamRoute } from './key-stream.ts';
 
 const TAG = 'API keys';
 
-export const CREATE_KEY = z.strictObject({
+const CREATE_KEY = z.strictObject({
   project_id: z.string().min(1).describe('The project the key belongs to (it reaches the project and its subtree)'),
   name: z.string().trim().min(1).max(200),
   scopes: z.array(z.string()).min(1).describe(`Scopes the key holds, each one the caller holds too: ${KEY_SCOPES.join(', ')}`),
@@ -17,11 +17,11 @@ export const CREATE_KEY = z.strictObject({
   ip_allowlist: z.array(z.string()).max(100).describe('CIDR ranges the key is accepted from (empty: anywhere)').optional(),
   auto_rotate: z.boolean().describe('Announce key.expiring before the key expires').optional(),
 });
-export const ROTATE_KEY = z.strictObject({
+const ROTATE_KEY = z.strictObject({
   id: z.string().min(1),
   grace_seconds: z.number().int().describe('How long the old key keeps verifying (default api_keys.rotation_grace_seconds, at most 30 days)').optional(),
 });
-export const USAGE_REPORTS = z.strictObject({
+const USAGE_REPORTS = z.strictObject({
   reports: z
     .array(
       z.strictObject({
@@ -38,7 +38,7 @@ export const USAGE_REPORTS = z.strictObject({
 
 const ACTOR = z.strictObject({ type: z.enum(['api_key', 'user', 'client', 'system']), id: z.string().nullable() });
 const time = z.iso.datetime();
-export const API_KEY = z.strictObject({
+const API_KEY = z.strictObject({
   id: z.string(),
   prefix: z.string().describe('The first characters of the key, to recognise it'),
   project_id: z.string(),
@@ -60,9 +60,9 @@ export const API_KEY = z.strictObject({
   rotated_from: z.string().nullable(),
 });
 const SECRET = z.string().describe('The key itself: shown in this answer only, never again');
-export const CREATED_KEY = z.strictObject({ ...API_KEY.shape, key: SECRET });
-export const ROTATED_KEY = z.strictObject({ ...API_KEY.shape, key: SECRET, previous: API_KEY });
-export const KEY_USAGE = z.strictObject({
+const CREATED_KEY = z.strictObject({ ...API_KEY.shape, key: SECRET });
+const ROTATED_KEY = z.strictObject({ ...API_KEY.shape, key: SECRET, previous: API_KEY });
+const KEY_USAGE = z.strictObject({
   key_id: z.string(),
   days: z.array(z.strictObject({ date: z.iso.date(), counts: z.record(z.enum(VERIFY_OUTCOMES), z.number().int()), total: z.number().int() })),
   last_used_at: time.nullable(),

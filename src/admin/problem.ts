@@ -9,7 +9,7 @@ import { BodyError } from '../http/json-body.ts';
  * Errors of the /v1 API: one AppError, rendered as RFC 9457 application/problem+json by one middleware.
  * Codes are a closed set; `field` names the offending input.
  */
-export const PROBLEM_CODES = {
+const PROBLEM_CODES = {
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Not found' },
@@ -22,7 +22,7 @@ export const PROBLEM_CODES = {
   unavailable: { status: 503, title: 'Service unavailable' },
   internal: { status: 500, title: 'Internal error' },
 } as const;
-export type ProblemCode = keyof typeof PROBLEM_CODES;
+type ProblemCode = keyof typeof PROBLEM_CODES;
 
 export class AppError extends Error {
   override readonly name = 'AppError';
@@ -55,12 +55,12 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemCode> = {
 const BODY_PROBLEMS: Record<BodyError['status'], ProblemCode> = { 400: 'invalid_request', 413: 'payload_too_large', 415: 'unsupported_media_type' };
 
 /** A domain service's refusal (the access policy's included) as a problem, with the field it names. */
-export function fromDomainError(err: DomainError): AppError {
+function fromDomainError(err: DomainError): AppError {
   return new AppError(DOMAIN_PROBLEMS[err.code], err.message, { field: err.field });
 }
 
 /** The first zod issue as an AppError naming its field (`scopes.1`, `ip_allowlist`). */
-export function fromZod(error: z.ZodError): AppError {
+function fromZod(error: z.ZodError): AppError {
   const issue = error.issues[0]!;
   const field = issue.path.join('.') || undefined;
   let message = issue.message;

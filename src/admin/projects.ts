@@ -9,9 +9,9 @@ const CREATE_PROJECT = z.strictObject({
   name: z.string().trim().min(1).max(200).describe('1–200 characters; an organization (no parent) needs a name no other has'),
   parent_id: z.string().optional().nullable().describe('The parent project; none makes an organization (root)'),
 });
-export const PROJECT_ID = z.strictObject({ id: z.string().describe('A project id (prj_…)') });
+const PROJECT_ID = z.strictObject({ id: z.string().describe('A project id (prj_…)') });
 
-export const PROJECT = z.strictObject({
+const PROJECT = z.strictObject({
   id: z.string(),
   name: z.string(),
   parent_id: z.string().nullable(),
@@ -23,8 +23,7 @@ function projectView(p: Project): z.infer<typeof PROJECT> {
   return { id: p.id, name: p.name, parent_id: p.parent_id, path: p.path, created_at: p.created_at };
 }
 
-export function projectRoutes(api: ApiRoutes, services: { projectService: ProjectService }): void {
-  const { projectService: projects } = services;
+export function projectRoutes(api: ApiRoutes, { projects }: { projects: ProjectService }): void {
 
   api.add(
     {

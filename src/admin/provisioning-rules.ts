@@ -25,8 +25,7 @@ function ruleView(r: ProvisioningRuleView): z.infer<typeof RULE> {
  * to some connections), and the project role the new account starts with (src/provisioning). The
  * configuration file's rules come first and are read-only here.
  */
-export function provisioningRuleRoutes(api: ApiRoutes, services: { provisioning: ProvisioningRuleService }): void {
-  const { provisioning } = services;
+export function provisioningRuleRoutes(api: ApiRoutes, { provisioningRules: rules }: { provisioningRules: ProvisioningRuleService }): void {
 
   api.add(
     {
@@ -37,7 +36,7 @@ export function provisioningRuleRoutes(api: ApiRoutes, services: { provisioning:
       tag: 'Provisioning rules',
       responses: { 200: { description: 'Configuration rules first, then stored ones', schema: z.strictObject({ provisioning_rules: z.array(RULE) }) } },
     },
-    async (ctx) => ({ provisioning_rules: (await provisioning.list(callerOf(ctx))).map(ruleView) }),
+    async (ctx) => ({ provisioning_rules: (await rules.list(callerOf(ctx))).map(ruleView) }),
   );
 
   api.add(
@@ -51,7 +50,7 @@ export function provisioningRuleRoutes(api: ApiRoutes, services: { provisioning:
       responses: { 200: { description: 'The rule', schema: RULE } },
       problems: [404],
     },
-    async (ctx, { params }) => ruleView(await provisioning.get(callerOf(ctx), params.id)),
+    async (ctx, { params }) => ruleView(await rules.get(callerOf(ctx), params.id)),
   );
 
   api.add(
@@ -66,7 +65,7 @@ export function provisioningRuleRoutes(api: ApiRoutes, services: { provisioning:
       responses: { 201: { description: 'The rule', schema: RULE } },
       problems: [404, 409],
     },
-    async (ctx, { body }) => ruleView(await provisioning.create(callerOf(ctx), body)),
+    async (ctx, { body }) => ruleView(await rules.create(callerOf(ctx), body)),
   );
 
   api.add(
@@ -81,7 +80,7 @@ export function provisioningRuleRoutes(api: ApiRoutes, services: { provisioning:
       problems: [404, 409],
     },
     async (ctx, { params }) => {
-      await provisioning.remove(callerOf(ctx), params.id);
+      await rules.remove(callerOf(ctx), params.id);
       ctx.status = 204;
       return undefined;
     },

@@ -17,7 +17,7 @@ export const ROLE_CAUSE = z.strictObject({
   updated_at: z.iso.datetime(),
 });
 
-export const ACCOUNT = z.strictObject({
+const ACCOUNT = z.strictObject({
   id: z.string(),
   email: z.string(),
   email_verified: z.boolean(),

@@ -5,7 +5,7 @@ import { callerOf } from '../http/caller.ts';
 
 const TAG = 'Webhooks';
 
-export const CREATE_WEBHOOK = z.strictObject({
+const CREATE_WEBHOOK = z.strictObject({
   project_id: z.string().min(1).describe('The project; the webhook hears events of its whole subtree'),
   url: z.string().min(1).max(2000).describe('https (http only for hosts outbound.allow_private names); never a private address'),
   events: z.array(z.string()).min(1).describe(`Event types: ${EVENT_TYPES.join(', ')}`),
@@ -13,7 +13,7 @@ export const CREATE_WEBHOOK = z.strictObject({
 });
 
 const time = z.iso.datetime();
-export const WEBHOOK = z.strictObject({
+const WEBHOOK = z.strictObject({
   id: z.string(),
   project_id: z.string(),
   url: z.string(),
@@ -23,7 +23,7 @@ export const WEBHOOK = z.strictObject({
   created_by: z.strictObject({ type: z.enum(['api_key', 'user', 'client', 'system']), id: z.string().nullable() }),
   enabled: z.boolean(),
 });
-export const DELIVERY = z.strictObject({
+const DELIVERY = z.strictObject({
   id: z.string().describe('The message id, sent as `webhook-id` on every attempt'),
   event_type: z.string(),
   status: z.enum(['pending', 'delivered', 'failed']),

@@ -1,4 +1,5 @@
 import { EVENT_ID, type Store } from '../store/index.ts';
+import type { Caller } from '../domain/index.ts';
 
 /** An event id, as `after` (a listing's `next` cursor) must be: `<ms>-<seq>`, digits only. */
 export function isEventId(value: string): boolean {
@@ -24,7 +25,7 @@ export interface AuditEventFields {
 export type AuditEvent = AuditEventFields & { [key: string]: unknown };
 export type AuditInput = Omit<AuditEventFields, 'timestamp'> & { timestamp?: string };
 
-export const AUDIT_LOG = 'audit:{log}';
+const AUDIT_LOG = 'audit:{log}';
 
 export interface AuditFilter {
   /** Only events of these projects (the caller's visible projects). */
@@ -66,6 +67,11 @@ export class AuditLog {
       user_agent: event.user_agent ?? null,
       timestamp: event.timestamp ?? new Date().toISOString(),
     });
+  }
+
+  /** An event a caller's action caused: who (the principal's actor) and from where (ip, user agent) come from the caller. */
+  async recordBy(caller: Caller, event: Omit<AuditInput, 'actor' | 'ip' | 'user_agent'>): Promise<string> {
+    return this.record({ actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent, ...event });
   }
 
   async list(options: { after?: string; limit?: number } = {}): Promise<Array<AuditEvent & { id: string }>> {

@@ -7,7 +7,7 @@ let people: People;
 let service: AuditService;
 beforeEach(async () => {
   people = await openPeople();
-  service = new AuditService({ log: people.audit, access: people.access, membersOf: (id) => people.memberships.membersOf(id) });
+  service = new AuditService({ log: people.auditLog, access: people.access, membersOf: (id) => people.membershipRepository.membersOf(id) });
 });
 afterEach(async () => {
   await people.close();
@@ -20,10 +20,10 @@ describe('AuditService', () => {
     const admin = await people.person('admin@acme.example', { [people.acme]: 'admin' });
     const bob = await people.person('bob@acme.example', { [people.team]: 'member' });
     const carol = await people.person('carol@globex.example', { [people.globex]: 'member' });
-    await people.audit.record(event('key.created', { project_id: people.team }));
-    await people.audit.record(event('key.created', { project_id: people.globex }));
-    await people.audit.record(event('user.signed_in', { actor: { type: 'user', id: bob.id } }));
-    await people.audit.record(event('user.signed_in', { actor: { type: 'user', id: carol.id } }));
+    await people.auditLog.record(event('key.created', { project_id: people.team }));
+    await people.auditLog.record(event('key.created', { project_id: people.globex }));
+    await people.auditLog.record(event('user.signed_in', { actor: { type: 'user', id: bob.id } }));
+    await people.auditLog.record(event('user.signed_in', { actor: { type: 'user', id: carol.id } }));
     const seen = await service.events(await admin.caller(), {});
     expect(seen.events.map((e) => [e.action, e.project_id ?? e.actor.id])).toEqual([
       ['key.created', people.team],
@@ -36,7 +36,7 @@ describe('AuditService', () => {
 
   it('a member (no admin:projects anywhere) reads nothing; an operator reads everything', async () => {
     const bob = await people.person('bob@acme.example', { [people.team]: 'member' });
-    await people.audit.record(event('key.created', { project_id: people.team }));
+    await people.auditLog.record(event('key.created', { project_id: people.team }));
     expect(await refusal(service.events(await bob.caller(), {}))).toMatchObject({ code: 'forbidden' });
     expect((await service.events(people.operator, { action: 'key' })).events).toHaveLength(1);
   });

@@ -75,10 +75,10 @@ export async function keysCommand(services: CliServices, sub: string | undefined
  */
 export async function bootstrapCommand(services: CliServices, options: Options): Promise<number> {
   const name = required(options, 'project');
-  const { project, created } = await services.projects.ensureRoot(name);
-  if (created) await services.audit.record({ actor: services.operator, action: 'project.created', target: { type: 'project', id: project.id }, project_id: project.id, ip: null, outcome: 'success', detail: { name, via: 'bootstrap' } });
+  const { project, created } = await services.projectRepository.ensureRoot(name);
+  if (created) await services.auditLog.record({ actor: services.operator, action: 'project.created', target: { type: 'project', id: project.id }, project_id: project.id, ip: null, outcome: 'success', detail: { name, via: 'bootstrap' } });
   let key: { id: string; key: string; scopes: string[]; expires_at: string } | null = null;
-  if (await services.store.putIfAbsent(`bootstrap:{${project.id}}`, { at: new Date().toISOString() })) {
+  if (await services.projectRepository.claimBootstrap(project.id)) {
     const made = await services.keys.create(services.caller, { project_id: project.id, name: 'bootstrap', scopes: ['read:logs', 'write:alerts', 'admin:projects'], environment: 'live' });
     key = { id: made.view.id, key: made.key, scopes: made.view.scopes, expires_at: made.view.expires_at };
   }

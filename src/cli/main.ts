@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Exit codes of a refused command, by kind, so scripts can tell them apart (0: done, 1: could not run). */
-export const EXIT_CODES: Record<DomainErrorCode, number> = { invalid: 2, forbidden: 3, not_found: 4, conflict: 5, unavailable: 6, rate_limited: 6 };
+const EXIT_CODES: Record<DomainErrorCode, number> = { invalid: 2, forbidden: 3, not_found: 4, conflict: 5, unavailable: 6, rate_limited: 6 };
 
 /**
  * The CLI's one error mapper: what a failed command prints on standard error and the exit code it ends

@@ -26,9 +26,9 @@ export function operator(): { operator: Actor; principal: Principal; caller: Cal
 }
 
 /** A project by id, or a root organisation by name. */
-export async function resolveProject(services: Pick<CliServices, 'projects'>, idOrName: string): Promise<Project | undefined> {
-  const byId = await services.projects.get(idOrName);
+export async function resolveProject(services: Pick<CliServices, 'projectRepository'>, idOrName: string): Promise<Project | undefined> {
+  const byId = await services.projectRepository.get(idOrName);
   if (byId) return byId;
-  const roots = await services.projects.roots();
+  const roots = await services.projectRepository.roots();
   return roots.find((p) => p.name.toLowerCase() === idOrName.toLowerCase());
 }

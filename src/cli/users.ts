@@ -19,7 +19,7 @@ export async function usersCommand(services: CliServices, sub: string | undefine
   const role = options.role;
   if (role !== undefined && !isRole(role)) throw new CliError('--role must be owner, admin, member or viewer');
   if ((role === undefined) !== (options.project === undefined)) throw new CliError('--project and --role go together');
-  const project = typeof options.project === 'string' ? await resolveProjectRef(services.projects, options.project) : undefined;
+  const project = typeof options.project === 'string' ? await resolveProjectRef(services.projectRepository, options.project) : undefined;
   if (options.project !== undefined && !project) throw new CliError(`project ${String(options.project)} does not exist (create it with bootstrap)`);
 
   let passwordHash: string | undefined;

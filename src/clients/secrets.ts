@@ -6,7 +6,7 @@ import type { StoredSecret } from './repository.ts';
  * Stored as SHA-256 only: a machine secret this long gains nothing from a slow hash (as for API keys,
  * src/keys/format.ts), and the token endpoint's hot path stays one hash.
  */
-export const SECRET_PREFIX = 'lts_';
+const SECRET_PREFIX = 'lts_';
 export const CLIENT_ID_PREFIX = 'ltc_';
 
 export function generateClientSecret(): string {

@@ -16,7 +16,7 @@ const DAY = 86_400_000;
 const LAST_TOKEN_WRITE_MS = 60_000;
 
 /** A client of the configuration file, as it is listed (read-only). */
-export interface ConfiguredClient {
+interface ConfiguredClient {
   client_id: string;
   client_name?: string | undefined;
   grant_types: string[];
@@ -61,7 +61,7 @@ export interface CreateClientInput {
   secret_ttl_days?: number | undefined;
 }
 
-export interface UpdateClientInput {
+interface UpdateClientInput {
   name?: string | undefined;
   redirect_uris?: string[] | undefined;
   post_logout_redirect_uris?: string[] | undefined;
@@ -70,12 +70,12 @@ export interface UpdateClientInput {
 }
 
 /** What the service needs of the webhooks module. */
-export interface ClientEventSink {
+interface ClientEventSink {
   emit(event: { type: string; project_id: string; data: Record<string, unknown> }): Promise<number>;
   emitOnce(dedupeKey: string, event: { type: string; project_id: string; data: Record<string, unknown> }): Promise<number>;
 }
 
-export interface ClientServiceDeps {
+interface ClientServiceDeps {
   clients: ClientRepository;
   access: AccessPolicy;
   audit: AuditLog;
@@ -453,13 +453,10 @@ export class ClientService {
   }
 
   private async record(caller: Caller, action: string, record: ClientRecord, detail: Record<string, unknown>): Promise<void> {
-    await this.deps.audit.record({
-      actor: caller.principal.actor,
+    await this.deps.audit.recordBy(caller, {
       action,
       target: { type: 'client', id: record.client_id },
       project_id: record.project_id,
-      ip: caller.ip,
-      user_agent: caller.user_agent,
       outcome: 'success',
       detail,
     });

@@ -1,3 +1,3 @@
-export { configSchema, type Config, type ClientConfig, type UserConfig, type StoreConfig } from './schema.ts';
-export { loadConfig, parseConfig, ConfigError, devWarnings, developmentDefaults, developmentDefaultsCheck, developmentDefaultsRefusal, isLoopbackIssuer, DEFAULT_CONFIG_PATH } from './load.ts';
+export { configSchema, type Config, type ClientConfig } from './schema.ts';
+export { loadConfig, parseConfig, ConfigError, devWarnings, developmentDefaultsCheck, developmentDefaultsRefusal } from './load.ts';
 export { secretKeyFromEnv } from './secret-key.ts';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
 import { connectorType } from '../connectors/index.ts';
 
-export const DEFAULT_CONFIG_PATH = 'config/default.yaml';
+const DEFAULT_CONFIG_PATH = 'config/default.yaml';
 
 /** Raised for an unreadable or invalid configuration; `issues` lists every problem with its key path. */
 export class ConfigError extends Error {
@@ -26,7 +26,7 @@ type Env = Record<string, string | undefined>;
  * configured Redis store into a private lmdb file, which would split the nodes' state). Each override of a
  * value the file set, and each variable ignored, is described in `notes` for the start-up log.
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: Env, notes: string[] = []): Record<string, unknown> {
+function applyEnvOverrides(raw: Record<string, unknown>, env: Env, notes: string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
   const set = (key: string, variable: string, value: unknown): void => {
     if (raw[key] !== undefined && JSON.stringify(raw[key]) !== JSON.stringify(value)) notes.push(`${variable} overrides ${key} from the configuration file`);
@@ -68,7 +68,7 @@ function redactUrl(text: string): string {
   }
 }
 
-export function formatIssues(error: z.ZodError): string[] {
+function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const where = issue.path.length ? issue.path.join('.') : '(root)';
     let message = issue.message;
@@ -119,7 +119,7 @@ export async function loadConfig(env: Env = process.env): Promise<{ config: Conf
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** True when the issuer is a loopback address: a trial on this machine, where development defaults are fine. */
-export function isLoopbackIssuer(issuer: string): boolean {
+function isLoopbackIssuer(issuer: string): boolean {
   return LOOPBACK_HOSTS.has(new URL(issuer).hostname);
 }
 
@@ -134,7 +134,7 @@ const PLACEHOLDER_SECRET = /change-?me|example|secret-secret|^dev[-_]/i;
  * Development defaults: fine on localhost (warned about), refused with any other issuer unless
  * `allow_development_defaults: true`. Each entry names the key and what is wrong with it.
  */
-export function developmentDefaults(config: Config, env: Env = process.env): string[] {
+function developmentDefaults(config: Config, env: Env = process.env): string[] {
   const found: string[] = [];
   config.users.forEach((user, i) => {
     if (SHIPPED_PASSWORD_HASHES.has(user.password_hash)) found.push(`users.${i}: ${user.email} has the development password from config/default.yaml`);

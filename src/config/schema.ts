@@ -383,5 +383,3 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type ClientConfig = Config['clients'][number];
-export type UserConfig = Config['users'][number];
-export type StoreConfig = Config['store'];

@@ -67,7 +67,7 @@ function hasPlace(obj: Json, path: string): boolean {
 }
 
 /** A copy with the secrets removed. */
-export function withoutSecrets(config: Json): Json {
+function withoutSecrets(config: Json): Json {
   const out: Json = { ...config };
   for (const field of secretPaths()) deletePath(out, field);
   return out;
@@ -122,7 +122,7 @@ const LEGACY_SNAPSHOT = 'identity:legacy:{snapshot}';
  * as SHA-256 (it is 256 random bits: a slow hash would buy nothing), with an index from the hash to the
  * connection: connection:scim-token:{sha256 hex} → { id }.
  */
-export const SCIM_TOKEN_PREFIX = 'lts_scim_';
+const SCIM_TOKEN_PREFIX = 'lts_scim_';
 const scimTokenKey = (sha256Hex: string) => `connection:scim-token:{${sha256Hex}}`;
 const sha256 = (token: string) => createHash('sha256').update(token).digest();
 
@@ -162,7 +162,7 @@ export interface ConnectionView {
   secrets_set: string[];
 }
 
-export interface ConnectionSetDeps {
+interface ConnectionSetDeps {
   store: Store;
   logger: Logger;
   /** For the configuration file's connectors: the operator wrote them, their requests go anywhere. */

@@ -60,7 +60,7 @@ export const entraConfig = z.object({
     .refine((scopes) => scopes.includes('openid'), 'scopes must include openid')
     .default(['openid', 'profile', 'email']),
 });
-export type EntraConfig = z.output<typeof entraConfig>;
+type EntraConfig = z.output<typeof entraConfig>;
 
 export const entraConnector: ConnectorType<typeof entraConfig> = {
   type: 'entra',

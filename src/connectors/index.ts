@@ -4,7 +4,7 @@ import { connectorType, connectorTypes } from './registry.ts';
 
 export * from './types.ts';
 export { createLdapConnector } from './ldap.ts';
-export { registerConnectorType, unregisterConnectorType, connectorType, connectorTypes, connectorTypeName } from './registry.ts';
+export { registerConnectorType, unregisterConnectorType, connectorType, connectorTypes } from './registry.ts';
 
 /** Keys every connector has; the connector's own keys are validated by its type's schema. */
 export const commonConnectorSchema = z.object({

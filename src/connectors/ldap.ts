@@ -25,7 +25,7 @@ const configSchema = z.object({
 });
 
 /** A connector of this type: a password connector over a directory, which it can test. */
-export type LdapConnector = PasswordConnector & DirectoryConnector & TestableConnector;
+type LdapConnector = PasswordConnector & DirectoryConnector & TestableConnector;
 
 /** A connector over an existing directory (the one the group sync uses, built once by the container). */
 export function createLdapConnector(config: ConnectorCommon, directory: LdapDirectory, deps: Pick<ConnectorDeps, 'logger'>): LdapConnector {

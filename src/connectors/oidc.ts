@@ -27,9 +27,9 @@ import {
 // ---------------------------------------------------------------------------------------------------------
 
 /** Every back-channel call to an upstream gives up after this long. */
-export const UPSTREAM_TIMEOUT_MS = 10_000;
+const UPSTREAM_TIMEOUT_MS = 10_000;
 /** Allowed clock skew when checking `exp`/`iat`/`nbf` of upstream id_tokens. */
-export const CLOCK_TOLERANCE_S = 30;
+const CLOCK_TOLERANCE_S = 30;
 /** id_tokens must be signed with an asymmetric key from the upstream JWKS (never HS*, never `none`). */
 const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
@@ -112,7 +112,7 @@ export function transactionValue(label: string, transaction: Record<string, stri
   return value;
 }
 
-export interface UpstreamReply {
+interface UpstreamReply {
   status: number;
   /** Parsed JSON, or undefined when the body is empty or not JSON. */
   body: unknown;
@@ -150,7 +150,7 @@ const oauthErrorBody = z.object({ error: z.string(), error_description: z.string
 const graphErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string().optional() }) });
 
 /** The OAuth `error` code of a reply (RFC 6749 §5.2), if it has one. */
-export function oauthErrorCode(reply: UpstreamReply): string | undefined {
+function oauthErrorCode(reply: UpstreamReply): string | undefined {
   const parsed = oauthErrorBody.safeParse(reply.body);
   return parsed.success ? parsed.data.error : undefined;
 }
@@ -242,7 +242,7 @@ const discoverySchema = z.object({
   jwks_uri: httpUrl,
   userinfo_endpoint: httpUrl.optional(),
 });
-export type Discovery = z.output<typeof discoverySchema>;
+type Discovery = z.output<typeof discoverySchema>;
 
 export const tokenResponseSchema = z.object({
   access_token: z.string().min(1),
@@ -252,11 +252,11 @@ export const tokenResponseSchema = z.object({
   expires_in: expiresInSchema.optional(),
   scope: z.string().optional(),
 });
-export type TokenResponse = z.output<typeof tokenResponseSchema>;
+type TokenResponse = z.output<typeof tokenResponseSchema>;
 
 const userinfoSchema = z.looseObject({ sub: z.string().min(1) });
 
-export interface OidcCoreOptions {
+interface OidcCoreOptions {
   /** For messages, e.g. `oidc connector "corp"`. */
   label: string;
   discoveryUrl: string;
@@ -268,7 +268,7 @@ export interface OidcCoreOptions {
   fetch: typeof fetch;
 }
 
-export interface OidcCore {
+interface OidcCore {
   discovery(): Promise<Discovery>;
   /** Authorization endpoint URL with `params` added (undefined values left out). */
   authorizationUrl(params: Record<string, string | undefined>): Promise<string>;
@@ -397,7 +397,7 @@ export const stringListSchema = z
   .optional()
   .catch(undefined);
 
-export const standardClaimsSchema = z.object({
+const standardClaimsSchema = z.object({
   sub: z.string().min(1),
   email: optionalString,
   email_verified: optionalBoolean,
@@ -436,7 +436,7 @@ export const oidcConfig = z.object({
   mfa_amr: z.array(z.string().min(1)).default(['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt']),
   prompt: z.string().min(1).optional(),
 });
-export type OidcConfig = z.output<typeof oidcConfig>;
+type OidcConfig = z.output<typeof oidcConfig>;
 
 /** The form and connection test of a generic OIDC provider (also for providers built on this connector). */
 export const OIDC_FORM_FIELDS: FormField[] = [
@@ -446,7 +446,7 @@ export const OIDC_FORM_FIELDS: FormField[] = [
   { name: 'groups_claim', path: 'groups_claim', kind: 'optional', label: 'dash.sso.field.groups_claim', hint: 'dash.sso.field.groups_claim_hint', default: 'groups' },
 ];
 
-export function oidcSettingsTest(settings: Record<string, unknown>, probe: SettingsProbe): Promise<ConnectionCheck[]> {
+function oidcSettingsTest(settings: Record<string, unknown>, probe: SettingsProbe): Promise<ConnectionCheck[]> {
   const issuer = String(settings.issuer).replace(/\/$/, '');
   return discoveryChecks(probe, `${issuer}/.well-known/openid-configuration`, (found) => (found === settings.issuer ? null : `issuer mismatch: discovery says ${found || '(none)'}, configured ${String(settings.issuer)}`));
 }

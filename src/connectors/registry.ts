@@ -37,11 +37,6 @@ export function connectorTypes(): ConnectorType[] {
   return [...registry.values()];
 }
 
-/** A type's name in a language (`en` names connectors without a name of their own); the type itself if unknown. */
-export function connectorTypeName(type: string, lang: 'en' | 'ru' = 'en'): string {
-  return registry.get(type)?.names[lang] ?? type;
-}
-
 /** Every registered type's secret fields (withoutSecrets strips them all, whatever the type). */
 export function allSecretFields(): Array<{ path: string; destinations: string[] }> {
   const out = new Map<string, string[]>();

@@ -47,7 +47,7 @@ function validateSamlSchema(xml: string): Promise<unknown> {
 }
 setSchemaValidator({ validate: validateSamlSchema });
 
-export const DEFAULT_MFA_AUTHN_CONTEXTS = [
+const DEFAULT_MFA_AUTHN_CONTEXTS = [
   'http://schemas.microsoft.com/claims/multipleauthn',
   'urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken',
   'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract',
@@ -76,7 +76,7 @@ const METADATA_TIMEOUT_MS = 10_000;
 const MAX_METADATA_BYTES = 1_000_000;
 const MAX_SAML_RESPONSE_CHARS = 512_000;
 
-export const samlConfig = z.object({
+const samlConfig = z.object({
   /** IdP metadata by URL (fetched at start-up) … */
   idp_metadata_url: z.url({ protocol: /^https?$/ }).optional(),
   /** … or inline XML. Exactly one of the two (checked in `create`, so the schema stays extendable). */
@@ -103,7 +103,7 @@ export const samlConfig = z.object({
   mfa_authn_contexts: z.array(z.string().min(1)).min(1).default(DEFAULT_MFA_AUTHN_CONTEXTS),
 });
 
-export type SamlConfig = z.infer<typeof samlConfig> & ConnectorCommon;
+type SamlConfig = z.infer<typeof samlConfig> & ConnectorCommon;
 
 const attribute = (name: 'email' | 'name' | 'groups') => ({ name: `attr_${name}`, path: `attributes.${name}`, kind: 'optional' as const, label: `dash.sso.field.attr_${name}` });
 
@@ -128,7 +128,7 @@ export const samlConnector: ConnectorType<typeof samlConfig> = {
 };
 
 /** Builds the SP for one configured IdP: loads and checks the IdP metadata (throws ConnectorError 'upstream_error'). */
-export async function createSamlConnector(config: SamlConfig, deps: ConnectorDeps): Promise<SamlConnector & TestableConnector> {
+async function createSamlConnector(config: SamlConfig, deps: ConnectorDeps): Promise<SamlConnector & TestableConnector> {
   const log = deps.logger.child({ connector: config.id, connector_type: 'saml' });
   const issuer = deps.issuer.replace(/\/+$/, '');
   const spEntityId = `${issuer}/federation/${encodeURIComponent(config.id)}/metadata`;

@@ -1,14 +1,14 @@
 import type { AccessPolicy } from '../access/index.ts';
-import type { AuditInput, AuditLog } from '../audit/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import { ConnectorError, DomainError, type Caller } from '../domain/index.ts';
 import { changedFields, mergePatch, type ConnectionSet, type ConnectionView } from './connections.ts';
 import type { ConnectionCheck } from './types.ts';
 import { connectorType } from './registry.ts';
 
 /** A connection as created: a SCIM connection's bearer token comes with it, once. */
-export type CreatedConnection = ConnectionView & { token?: string };
+type CreatedConnection = ConnectionView & { token?: string };
 
-export interface ConnectionTestResult {
+interface ConnectionTestResult {
   ok: boolean;
   checks: ConnectionCheck[];
 }
@@ -17,7 +17,7 @@ export interface ConnectionTestResult {
  * Attempts per person tried, reserve-then-check (src/http/rate-limit.ts FailureLimiter has this shape):
  * a try is counted before the bind, given back when the directory gave no verdict, reset on success.
  */
-export interface SignInTries {
+interface SignInTries {
   reserve(subject: string): Promise<{ ok: true } | { ok: false; retryAfter: number }>;
   release(subject: string): Promise<void>;
   reset(subject: string): Promise<void>;
@@ -36,10 +36,10 @@ export type SignInTry =
   | { outcome: 'rejected' }
   | { outcome: 'accepted'; person: { dn: string; id: string; email: string; name: string | null }; groups: string[]; source: string };
 
-export interface ConnectionServiceDeps {
+interface ConnectionServiceDeps {
   connections: ConnectionSet;
   access: Pick<AccessPolicy, 'requireOrgAdmin' | 'requireConnectionChange'>;
-  audit: Pick<AuditLog, 'record'>;
+  audit: Pick<AuditLog, 'recordBy'>;
   /**
    * A SCIM connection was deleted: its people lose the roles its groups gave (ScimService.connectionDeleted).
    * A callback, so this module does not depend on the SCIM door.
@@ -67,10 +67,6 @@ export class ConnectionService {
 
   constructor(deps: ConnectionServiceDeps) {
     this.deps = deps;
-  }
-
-  private async audit(caller: Caller, event: Omit<AuditInput, 'actor' | 'ip' | 'user_agent'>): Promise<void> {
-    await this.deps.audit.record({ actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent, ...event });
   }
 
   private async found(id: string): Promise<ConnectionView> {
@@ -110,7 +106,7 @@ export class ConnectionService {
   async create(caller: Caller, input: Record<string, unknown>): Promise<CreatedConnection> {
     const root = await this.deps.access.requireConnectionChange(caller.principal, { action: 'create' });
     const saved = await this.deps.connections.save(input, 'create');
-    await this.audit(caller, { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { type: saved.type } });
+    await this.deps.audit.recordBy(caller, { action: 'connection.created', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { type: saved.type } });
     return saved;
   }
 
@@ -129,7 +125,7 @@ export class ConnectionService {
     const saved = await this.deps.connections.save(next, 'update');
     // The fields the caller sent (id and type can only repeat what they are).
     const fields = Object.keys(changes).filter((k) => k !== 'id' && k !== 'type');
-    await this.audit(caller, { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { fields } });
+    await this.deps.audit.recordBy(caller, { action: 'connection.updated', target: { type: 'connection', id: saved.id }, project_id: root, outcome: 'success', detail: { fields } });
     return saved;
   }
 
@@ -139,7 +135,7 @@ export class ConnectionService {
     const wasScim = (await this.deps.connections.get(id))?.type === 'scim';
     if (!(await this.deps.connections.delete(id))) throw new DomainError('not_found', `connection ${id} does not exist`);
     if (wasScim) await this.deps.scimConnectionDeleted(id, { ip: caller.ip, user_agent: caller.user_agent });
-    await this.audit(caller, { action: 'connection.deleted', target: { type: 'connection', id }, project_id: root, outcome: 'success' });
+    await this.deps.audit.recordBy(caller, { action: 'connection.deleted', target: { type: 'connection', id }, project_id: root, outcome: 'success' });
   }
 
   /**
@@ -149,7 +145,7 @@ export class ConnectionService {
   async rotateScimToken(caller: Caller, id: string): Promise<{ id: string; token: string }> {
     const root = await this.deps.access.requireConnectionChange(caller.principal, { action: 'update', fields: ['token'] });
     const token = await this.deps.connections.rotateScimToken(id);
-    await this.audit(caller, { action: 'connection.token_rotated', target: { type: 'connection', id }, project_id: root, outcome: 'success' });
+    await this.deps.audit.recordBy(caller, { action: 'connection.token_rotated', target: { type: 'connection', id }, project_id: root, outcome: 'success' });
     return { id, token };
   }
 
@@ -159,7 +155,7 @@ export class ConnectionService {
     const connection = await this.found(id);
     const checks = await this.deps.connections.test(connection);
     const ok = checks.every((c) => c.ok);
-    await this.audit(caller, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
+    await this.deps.audit.recordBy(caller, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: ok ? 'success' : 'failure', detail: { checks: checks.filter((c) => !c.ok).map((c) => c.check) } });
     return { ok, checks };
   }
 
@@ -203,7 +199,7 @@ export class ConnectionService {
         }
       }
     }
-    await this.audit(caller, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: result.outcome === 'accepted' ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
+    await this.deps.audit.recordBy(caller, { action: 'connection.tested', target: { type: 'connection', id: connection.id }, project_id: root, outcome: result.outcome === 'accepted' ? 'success' : 'failure', detail: { kind: 'sign_in', email } });
     return result;
   }
 }

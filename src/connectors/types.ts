@@ -11,7 +11,7 @@ import type { LdapDirectory } from '../directory/ldap.ts';
  * Connectors take plain inputs and return plain results: no Koa, no oidc-provider.
  */
 
-export { ConnectorError, type ConnectorErrorCode, type Identity } from '../domain/identity.ts';
+export { ConnectorError, type Identity } from '../domain/identity.ts';
 import type { Identity } from '../domain/identity.ts';
 
 /** Options every connector has (config keys). */
@@ -33,7 +33,7 @@ export interface ConnectorCommon {
 
 
 /** What every connector object has besides its common options. */
-export interface ConnectorBase extends ConnectorCommon {
+interface ConnectorBase extends ConnectorCommon {
   /**
    * Whether an identity naming `issuer` is one this connector, as configured now, produces. An identity made
    * through the connection before it was pointed elsewhere (or back) is not taken for one made after.
@@ -134,7 +134,7 @@ export interface SharedResources {
  * settings that say where it is sent: a stored secret is reused by an update only while those stay as they
  * were, so an admin cannot point the connection at a server of theirs and have us hand it the secret.
  */
-export interface SecretField {
+interface SecretField {
   path: string;
   destinations: string[];
 }
@@ -175,7 +175,7 @@ export interface FormField {
 }
 
 /** A group of inputs; `fields` entries that are arrays sit side by side. */
-export interface FormSection {
+interface FormSection {
   legend?: string | undefined;
   hint?: string | undefined;
   fields: Array<FormField | FormField[]>;

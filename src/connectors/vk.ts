@@ -36,7 +36,7 @@ export const vkConfig = z.object({
     })
     .prefault({}),
 });
-export type VkConfig = z.output<typeof vkConfig>;
+type VkConfig = z.output<typeof vkConfig>;
 
 export const vkConnector: ConnectorType<typeof vkConfig> = {
   type: 'vk',

@@ -36,7 +36,7 @@ export const yandexConfig = z.object({
   /** Ask the person to confirm access even when they granted it before. */
   force_confirm: z.boolean().optional(),
 });
-export type YandexConfig = z.output<typeof yandexConfig>;
+type YandexConfig = z.output<typeof yandexConfig>;
 
 export const yandexConnector: ConnectorType<typeof yandexConfig> = {
   type: 'yandex',

@@ -8,7 +8,7 @@ import { apiAccessPage, type ApiAccessView, type KeyFormValues, type KeyRow, typ
 import { revokePage } from '../../views/dashboard/pages/revoke.ts';
 import { usagePage } from '../../views/dashboard/pages/usage.ts';
 import type { DashboardTranslate } from '../../views/dashboard/i18n.ts';
-import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState, type Refusal } from './context.ts';
+import { dashboardHeaders, dashboardPage, formPageParts, refusalOf, render, type DashboardContext, type DashboardState, type Refusal } from './context.ts';
 
 const SORT_KEYS: readonly SortKey[] = ['name', 'created', 'expires', 'last_used'];
 
@@ -75,30 +75,22 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
       sort: { by, dir },
       heldScopes: KEY_SCOPES.filter((s) => held.includes(s)),
       maxTtlDays,
-      form: extra.form ?? defaults(),
-      errors: extra.errors ?? {},
-      created: extra.created,
-      notice: extra.notice,
-      caution: extra.caution,
+      ...formPageParts(extra, defaults),
     }), status);
   }
 
   /** A key the person administers (by its project), else 404 answered. */
-  async function keyOf(ctx: Context, state: DashboardState, id: string): Promise<{ key: ApiKeyView; project: Project } | undefined> {
-    const key = id ? await unlessRefused(keys.get(callerOf(ctx), { id })) : undefined;
-    const project = key ? await services.projects.get(key.project_id) : undefined;
-    if (!key || !project) {
-      dash.notFound(ctx, state, API_ACCESS_PATH);
-      return undefined;
-    }
-    return { key, project };
-  }
+  const keyOf = (ctx: Context, state: DashboardState, id: string): Promise<{ key: ApiKeyView; project: Project } | undefined> =>
+    dash.found(ctx, state, API_ACCESS_PATH, async () => {
+      const key = id ? await keys.get(callerOf(ctx), { id }) : undefined;
+      const project = key ? await services.projectRepository.get(key.project_id) : undefined;
+      return key && project ? { key, project } : undefined;
+    });
 
   router.get(API_ACCESS_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, API_ACCESS_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, API_ACCESS_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const { t } = dashboardPage(ctx);
     let notice: string | undefined;
     if (typeof ctx.query.revoked === 'string') {
@@ -110,12 +102,9 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   });
 
   router.post(API_ACCESS_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return;
-    const project = await dash.project(ctx, state, API_ACCESS_PATH);
-    if (!project) return;
+    const post = await dash.postedOnProject(ctx, API_ACCESS_PATH);
+    if (!post) return;
+    const { state, form, project } = post;
     const { t } = dashboardPage(ctx);
     const values: KeyFormValues = {
       name: form.get('name') ?? '',
@@ -150,13 +139,9 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   });
 
   router.post(ROTATE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return;
-    const found = await keyOf(ctx, state, form.get('id') ?? '');
+    const found = await dash.postedFor(ctx, (state, form) => keyOf(ctx, state, form.get('id') ?? ''));
     if (!found) return;
-    const { key: old, project } = found;
+    const { state, form, key: old, project } = found;
     const grace = form.get('grace_seconds');
     let rotated: Awaited<ReturnType<typeof keys.rotate>>;
     try {
@@ -177,33 +162,25 @@ export function apiAccessRoutes(router: Router, dash: DashboardContext): void {
   });
 
   router.get(REVOKE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const found = await keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : '');
+    const found = await dash.signedInFor(ctx, (state) => keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : ''));
     if (!found) return;
-    const { key, project } = found;
+    const { state, key, project } = found;
     render(ctx, revokePage(dashboardPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project, key: row(key) }));
   });
 
   /** Verifications per day by outcome (the data of GET /v1/keys/{id}/usage) as a chart and a table. */
   router.get(USAGE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const found = await keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : '');
+    const found = await dash.signedInFor(ctx, (state) => keyOf(ctx, state, typeof ctx.query.key === 'string' ? ctx.query.key : ''));
     if (!found) return;
-    const { key, project } = found;
+    const { state, key, project } = found;
     const usage = await keys.usage(callerOf(ctx), { id: key.id, days: 30 });
     render(ctx, usagePage(dashboardPage(ctx), { ...state.chrome, project, section: 'api-access' }, { project: { id: project.id, name: project.name }, key: row(key), days: usage.days, last_used_at: usage.last_used_at }));
   });
 
   router.post(REVOKE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return;
-    const found = await keyOf(ctx, state, form.get('id') ?? '');
+    const found = await dash.postedFor(ctx, (state, form) => keyOf(ctx, state, form.get('id') ?? ''));
     if (!found) return;
-    const { key, project } = found;
+    const { state, form, key, project } = found;
     if (form.get('confirm') !== 'yes') {
       const page = dashboardPage(ctx);
       render(ctx, revokePage(page, { ...state.chrome, project, section: 'api-access' }, { project, key: row(key), error: page.t('dash.revoke.need_confirm') }), 400);

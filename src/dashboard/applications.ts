@@ -12,7 +12,7 @@ import {
   type ApplicationRow,
   type ApplicationsView,
 } from '../../views/dashboard/pages/applications.ts';
-import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext, type DashboardState } from './context.ts';
+import { dashboardHeaders, dashboardPage, formPageParts, refusalOf, render, type DashboardContext, type DashboardState } from './context.ts';
 import { callerOf } from '../http/caller.ts';
 
 /** What a post made, for the page it redirects to: the client id and its secret, shown once. */
@@ -58,32 +58,22 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
       applications: list.map(row),
       scopeChoices: [...CLIENT_API_SCOPES.filter((s) => held.includes(s)), ...CLIENT_OPENID_SCOPES],
       maxTtlDays,
-      form: extra.form ?? defaults(),
-      errors: extra.errors ?? {},
-      created: extra.created,
-      notice: extra.notice,
-      caution: extra.caution,
+      ...formPageParts(extra, defaults),
     }), status);
   }
 
   /** A registered client of a project the person administers, else 404 answered. */
-  async function clientOf(ctx: Context, state: DashboardState, id: string): Promise<{ client: ClientView; project: Project } | undefined> {
-    try {
+  const clientOf = (ctx: Context, state: DashboardState, id: string): Promise<{ client: ClientView; project: Project } | undefined> =>
+    dash.found(ctx, state, APPLICATIONS_PATH, async () => {
       const client = await clients.get(callerOf(ctx), id);
-      const project = client.project_id ? await services.projects.get(client.project_id) : undefined;
-      if (project && client.origin === 'registered') return { client, project };
-    } catch (err) {
-      if (!refusalOf(err)) throw err;
-    }
-    dash.notFound(ctx, state, APPLICATIONS_PATH);
-    return undefined;
-  }
+      const project = client.project_id ? await services.projectRepository.get(client.project_id) : undefined;
+      return project && client.origin === 'registered' ? { client, project } : undefined;
+    });
 
   router.get(APPLICATIONS_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, APPLICATIONS_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, APPLICATIONS_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const { t } = dashboardPage(ctx);
     const { flash, gone } = await dash.takeFlash<CreatedFlash>(ctx, state, 'client', project.id);
     // A deletion's notice travels in a flash too: a link cannot make the page claim something was deleted.
@@ -92,12 +82,9 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   });
 
   router.post(APPLICATIONS_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return;
-    const project = await dash.project(ctx, state, APPLICATIONS_PATH);
-    if (!project) return;
+    const post = await dash.postedOnProject(ctx, APPLICATIONS_PATH);
+    if (!post) return;
+    const { state, form, project } = post;
     const values: ApplicationFormValues = {
       name: form.get('name') ?? '',
       type: form.get('type') ?? '',
@@ -129,22 +116,16 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   });
 
   router.get(APPLICATION_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const found = await clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : '');
+    const found = await dash.signedInFor(ctx, (state) => clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : ''));
     if (!found) return;
-    const { client, project } = found;
+    const { state, client, project } = found;
     render(ctx, applicationPage(dashboardPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
   });
 
   router.post(APPLICATION_ROTATE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return;
-    const found = await clientOf(ctx, state, form.get('client_id') ?? '');
+    const found = await dash.postedFor(ctx, (state, form) => clientOf(ctx, state, form.get('client_id') ?? ''));
     if (!found) return;
-    const { client, project } = found;
+    const { state, form, client, project } = found;
     const grace = Number(form.get('grace_seconds') ?? DEFAULT_GRACE);
     let rotated: Awaited<ReturnType<typeof clients.rotateSecret>>;
     try {
@@ -159,22 +140,16 @@ export function applicationRoutes(router: Router, dash: DashboardContext): void 
   });
 
   router.get(APPLICATION_DELETE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const found = await clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : '');
+    const found = await dash.signedInFor(ctx, (state) => clientOf(ctx, state, typeof ctx.query.client === 'string' ? ctx.query.client : ''));
     if (!found) return;
-    const { client, project } = found;
+    const { state, client, project } = found;
     render(ctx, deleteApplicationPage(dashboardPage(ctx), { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client) }));
   });
 
   router.post(APPLICATION_DELETE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return;
-    const found = await clientOf(ctx, state, form.get('client_id') ?? '');
+    const found = await dash.postedFor(ctx, (state, form) => clientOf(ctx, state, form.get('client_id') ?? ''));
     if (!found) return;
-    const { client, project } = found;
+    const { state, form, client, project } = found;
     const page = dashboardPage(ctx);
     if (form.get('confirm') !== 'yes') {
       render(ctx, deleteApplicationPage(page, { ...state.chrome, project, section: 'applications' }, { project: { id: project.id, name: project.name }, app: row(client), error: page.t('dash.app.delete.need_confirm') }), 400);

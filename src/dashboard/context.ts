@@ -1,7 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import type { Services } from '../container.ts';
 import type { Principal } from '../domain/index.ts';
-import { AccessDenied } from '../access/index.ts';
 import { DomainError, type DomainErrorCode } from '../domain/index.ts';
 import { sessionEnded, type Project } from '../directory/index.ts';
 import { pageContext } from '../http/page.ts';
@@ -14,7 +13,8 @@ import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { noAccessPage } from '../../views/dashboard/pages/no-access.ts';
 import { secretKeyFromEnv } from '../config/index.ts';
 import { type JsonObject, SecretBox } from '../store/index.ts';
-import { DashboardSessions, SESSION_COOKIE, safeEqual, type DashboardSession, type FlashKind } from './session.ts';
+import { DashboardSessions, type DashboardSession, type FlashKind } from './repository.ts';
+import { SESSION_COOKIE, safeEqual } from './session.ts';
 
 /** What a signed-in dashboard request knows: the session, the person as a /v1 principal, what they administer. */
 export interface DashboardState {
@@ -71,15 +71,19 @@ export function refusalOf(err: unknown): Refusal | undefined {
   return { code: err.code, field: err.field, message: err.message, status: REFUSAL_STATUS[err.code] };
 }
 
-/** Runs an access-policy check: true when it passes, false when the policy refuses (other errors propagate). */
-export async function allowed(check: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await check();
-    return true;
-  } catch (err) {
-    if (err instanceof AccessDenied) return false;
-    throw err;
-  }
+
+/** What a list page with a create form shows besides its list: the form and its errors, a result shown once, notices. */
+interface FormPageParts<F, C> {
+  form: F;
+  errors: Record<string, string>;
+  created?: C | undefined;
+  notice?: string | undefined;
+  caution?: string | undefined;
+}
+
+/** The parts a post's answer sets (`extra`), the rest blank: a fresh form, no errors, nothing to say. */
+export function formPageParts<F, C>(extra: Partial<FormPageParts<F, C>>, blank: () => F): FormPageParts<F, C> {
+  return { form: extra.form ?? blank(), errors: extra.errors ?? {}, created: extra.created, notice: extra.notice, caution: extra.caution };
 }
 
 export class DashboardContext {
@@ -101,7 +105,7 @@ export class DashboardContext {
       kind: 'token',
       actor: { type: 'user', id: session.user_id },
       scopes: session.scopes,
-      project_roles: await this.services.memberships.rolesOf(session.user_id),
+      project_roles: await this.services.membershipRepository.rolesOf(session.user_id),
     };
   }
 
@@ -121,7 +125,7 @@ export class DashboardContext {
       }
       return undefined;
     }
-    const user = await this.services.users.findById(session.user_id);
+    const user = await this.services.userRepository.findById(session.user_id);
     // Disabled, or disabled and enabled again since this session began: its sessions ended then.
     if (!user || user.disabled || sessionEnded(user, Date.parse(session.created_at) / 1000)) {
       await this.sessions.destroy(sessionId);
@@ -201,12 +205,12 @@ export class DashboardContext {
     const page = dashboardPage(ctx);
     const id = typeof ctx.query.project === 'string' ? ctx.query.project : '';
     if (!id) {
-      const projects = (await Promise.all([...state.adminProjects].map((p) => this.services.projects.get(p)))).filter((p): p is Project => !!p);
+      const projects = (await Promise.all([...state.adminProjects].map((p) => this.services.projectRepository.get(p)))).filter((p): p is Project => !!p);
       projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
       render(ctx, chooseProjectPage(page, { ...state.chrome }, { target, projects: projects.map((p) => ({ id: p.id, name: p.name, depth: p.path.length - 1 })) }));
       return undefined;
     }
-    const project = await this.services.projects.get(id);
+    const project = await this.services.projectRepository.get(id);
     if (!project) {
       render(ctx, messagePage(page, state.chrome, { title: page.t('dash.error.title'), body: page.t('dash.error.not_found'), alert: true, links: [{ href: target, label: page.t('dash.error.back') }] }), 404);
       return undefined;
@@ -221,6 +225,59 @@ export class DashboardContext {
   /** The same rule as the /v1 API's access.require(…, 'admin:projects'). */
   async administers(state: Pick<DashboardState, 'principal'>, projectId: string): Promise<boolean> {
     return (await this.services.access.scopesOn(state.principal, projectId)).includes('admin:projects');
+  }
+
+  /** A project page's GET: the signed-in person and the project of `?project=` they administer, or undefined after answering. */
+  async onProject(ctx: Context, target: string): Promise<{ state: DashboardState; project: Project } | undefined> {
+    const state = await this.signedIn(ctx);
+    if (!state) return undefined;
+    const project = await this.project(ctx, state, target);
+    return project && { state, project };
+  }
+
+  /** A form post: the signed-in person and their checked form (same origin, CSRF token), or undefined after answering. */
+  async posted(ctx: Context): Promise<{ state: DashboardState; form: URLSearchParams } | undefined> {
+    const state = await this.signedIn(ctx);
+    if (!state) return undefined;
+    const form = await this.checkedForm(ctx, state);
+    return form && { state, form };
+  }
+
+  /** A form post to a project page: {@link posted}, then the project of `?project=`, or undefined after answering. */
+  async postedOnProject(ctx: Context, target: string): Promise<{ state: DashboardState; form: URLSearchParams; project: Project } | undefined> {
+    const post = await this.posted(ctx);
+    if (!post) return undefined;
+    const project = await this.project(ctx, post.state, target);
+    return project && { ...post, project };
+  }
+
+  /** A page about one thing: the signed-in person and what `find` answers for them, or undefined once answered. */
+  async signedInFor<T extends object>(ctx: Context, find: (state: DashboardState) => Promise<T | undefined>): Promise<(T & { state: DashboardState }) | undefined> {
+    const state = await this.signedIn(ctx);
+    const found = state && (await find(state));
+    return found && { ...found, state };
+  }
+
+  /** A form post about one thing: {@link posted}, then what `find` answers, or undefined once answered. */
+  async postedFor<T extends object>(ctx: Context, find: (state: DashboardState, form: URLSearchParams) => Promise<T | undefined>): Promise<(T & { state: DashboardState; form: URLSearchParams }) | undefined> {
+    const post = await this.posted(ctx);
+    const found = post && (await find(post.state, post.form));
+    return found && { ...found, ...post };
+  }
+
+  /**
+   * What `find` returns, or undefined after answering 404 when it finds nothing or the service refuses
+   * (another organisation's thing is as unknown as a missing one).
+   */
+  async found<T>(ctx: Context, state: DashboardState, back: string, find: () => Promise<T | undefined>): Promise<T | undefined> {
+    let value: T | undefined;
+    try {
+      value = await find();
+    } catch (err) {
+      if (!refusalOf(err)) throw err;
+    }
+    if (value === undefined) this.notFound(ctx, state, back);
+    return value;
   }
 
   notFound(ctx: Context, state: DashboardState, back: string): void {

@@ -25,13 +25,13 @@ interface InviteFlash {
  */
 export function memberRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { users, members, invitationService: invitations, roleMappings } = services;
+  const { userRepository, members, invitations, roleMappings } = services;
 
 
   /** Who made an invitation, for people: an account's email, or the API key's id. */
   async function inviterOf(invitation: Invitation, t: ReturnType<typeof dashboardPage>['t']): Promise<string> {
     const { type, id } = invitation.invited_by;
-    if (type === 'user' && id) return (await users.findById(id))?.email ?? id;
+    if (type === 'user' && id) return (await userRepository.findById(id))?.email ?? id;
     if (type === 'api_key' && id) return t('dash.invite.by_key', { id });
     return id ?? type;
   }
@@ -69,16 +69,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     }), status);
   }
 
-  /** A posting person on a project they administer, with the form; undefined once answered. */
-  async function posted(ctx: Context): Promise<{ state: DashboardState; form: URLSearchParams; project: Project } | undefined> {
-    const state = await dash.signedIn(ctx);
-    if (!state) return undefined;
-    const form = await dash.checkedForm(ctx, state);
-    if (!form) return undefined;
-    const project = await dash.project(ctx, state, MEMBERS_PATH);
-    if (!project) return undefined;
-    return { state, form, project };
-  }
+  const posted = (ctx: Context) => dash.postedOnProject(ctx, MEMBERS_PATH);
 
   /** Runs a service call; a refusal is returned to be shown (other errors propagate). */
   async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; err: Refusal; status: number }> {
@@ -101,10 +92,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   router.get(MEMBERS_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, MEMBERS_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, MEMBERS_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const { flash, gone } = await dash.takeFlash<InviteFlash>(ctx, state, 'invitation', project.id);
     await renderMembers(ctx, state, project, { notice: flash?.notice, caution: gone ? dashboardPage(ctx).t('dash.flash.gone_invitation') : undefined, created: flash?.created });
   });
@@ -126,7 +116,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
     const p = await posted(ctx);
     if (!p) return;
     const userId = p.form.get('user_id') ?? '';
-    const user = userId ? await users.findById(userId) : undefined;
+    const user = userId ? await userRepository.findById(userId) : undefined;
     const result = await attempt(() => members.remove(callerOf(ctx), { project_id: p.project.id, user_id: userId }));
     if (!result.ok) return renderMembers(ctx, p.state, p.project, { errors: { member: roleChangeError(ctx, result.err, user?.email) } }, result.status);
     await renderMembers(ctx, p.state, p.project, { notice: dashboardPage(ctx).t('dash.members.removed', { email: user?.email ?? userId }) });
@@ -179,7 +169,7 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   async function previewRows(changes: RoleChangePreview[]): Promise<PreviewChange[]> {
     const out: PreviewChange[] = [];
     for (const c of changes) {
-      const project = await services.projects.get(c.project_id);
+      const project = await services.projectRepository.get(c.project_id);
       out.push({ email: c.email, user_id: c.user_id, project: project?.name ?? c.project_id, from: c.from, to: c.to });
     }
     return out;
@@ -227,10 +217,9 @@ export function memberRoutes(router: Router, dash: DashboardContext): void {
   }
 
   router.get(MAPPING_DELETE_PATH, dashboardHeaders, async (ctx) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, MEMBERS_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, MEMBERS_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const id = typeof ctx.query.id === 'string' ? ctx.query.id : '';
     const caller = callerOf(ctx);
     if (!(await mappingIn(project, caller, id))) return dash.notFound(ctx, state, `${MEMBERS_PATH}?project=${encodeURIComponent(project.id)}`);

@@ -7,7 +7,7 @@ import { securityLogPage, type LogEventRow, type LogFilters } from '../../views/
 import { dashboardHeaders, dashboardPage, refusalOf, render, type DashboardContext } from './context.ts';
 
 /** Actions offered in the filter (the `action` filter also takes a family such as `key`). */
-export const LOG_ACTIONS = [
+const LOG_ACTIONS = [
   'key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired', 'key.exchanged',
   'project.created', 'member.role_changed', 'role_mapping.created', 'role_mapping.deleted',
   'invitation.created', 'invitation.revoked', 'invitation.accepted', 'user.created',
@@ -48,10 +48,9 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
   const { services } = dash;
 
   router.get(LOG_PATH, dashboardHeaders, async (ctx: Context) => {
-    const state = await dash.signedIn(ctx);
-    if (!state) return;
-    const project = await dash.project(ctx, state, LOG_PATH);
-    if (!project) return;
+    const on = await dash.onProject(ctx, LOG_PATH);
+    if (!on) return;
+    const { state, project } = on;
     const page = dashboardPage(ctx);
     const q = ctx.query;
     const text = (name: string) => (typeof q[name] === 'string' ? (q[name] as string).trim().slice(0, 200) : '');
@@ -61,7 +60,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
       if (filters[field] && (!DATE.test(filters[field]) || Number.isNaN(Date.parse(filters[field])))) errors[field] = page.t('dash.log.err_date');
     }
     const filter: AuditFilter = {
-      project_ids: new Set((await services.projects.subtree(project.id)).map((p) => p.id)),
+      project_ids: new Set((await services.projectRepository.subtree(project.id)).map((p) => p.id)),
       action: filters.action || undefined,
       actor_id: filters.actor || undefined,
       target_id: filters.target || undefined,
@@ -74,7 +73,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
       const events: Event[] = [];
       let after: string | undefined;
       do {
-        const result = await services.audit.query({ ...filter, after, limit: 1000 });
+        const result = await services.auditLog.query({ ...filter, after, limit: 1000 });
         events.push(...result.events);
         after = result.next ?? undefined;
       } while (after && events.length < EXPORT_LIMIT);
@@ -86,7 +85,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
     }
 
     const after = typeof q.after === 'string' && isEventId(q.after) ? q.after : undefined;
-    const result = await services.audit.query({ ...filter, after, limit: PAGE_SIZE });
+    const result = await services.auditLog.query({ ...filter, after, limit: PAGE_SIZE });
     // A key event offers "Revoke key" while its key is still usable and the person administers it.
     const keyIds = [...new Set(result.events.filter((e) => e.action.startsWith('key.') && e.target?.type === 'api_key' && e.target.id).map((e) => e.target!.id!))];
     const revocable = new Set<string>();
@@ -101,7 +100,7 @@ export function securityLogRoutes(router: Router, dash: DashboardContext): void 
     const userIds = new Set(result.events.flatMap((e) => [e.actor.type === 'user' ? e.actor.id : null, e.target?.type === 'user' ? e.target.id : null]).filter((id): id is string => !!id));
     const emails = new Map<string, string>();
     for (const id of userIds) {
-      const user = await services.users.findById(id);
+      const user = await services.userRepository.findById(id);
       if (user) emails.set(id, user.email);
     }
     const rows: LogEventRow[] = result.events.map((e) => ({

@@ -6,7 +6,8 @@ import { LANGUAGES } from '../../views/i18n.ts';
 import { messagePage } from '../../views/dashboard/pages/message.ts';
 import { API_ACCESS_PATH, CALLBACK_PATH, DASHBOARD_PATH, LANG_PATH, LOGIN_PATH, SIGN_OUT_PATH, SIGNED_OUT_PATH } from '../../views/dashboard/routes.ts';
 import { dashboardHeaders, dashboardPage, render, type DashboardContext } from './context.ts';
-import { clearCookie, LOGIN_COOKIE, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE, setCookie } from './session.ts';
+import { clearCookie, LOGIN_COOKIE, SESSION_COOKIE, setCookie } from './session.ts';
+import { SESSION_ABSOLUTE_SECONDS } from './repository.ts';
 
 const SCOPE = 'openid email profile read:logs write:alerts admin:projects';
 
@@ -21,7 +22,7 @@ export function safeReturnTo(value: unknown): string {
  * backend, and the tokens stay in the session record.
  */
 export function signInRoutes(router: Router, dash: DashboardContext): void {
-  const { config, users } = dash.services;
+  const { config, userRepository } = dash.services;
   const issuer = new URL(config.issuer);
   let configuration: Promise<oidc.Configuration> | undefined;
   const client = () => {
@@ -83,7 +84,7 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
       return failure(ctx, e.error ?? e.code ?? 'error');
     }
     const claims = tokens.claims();
-    const user = claims ? await users.findById(claims.sub) : undefined;
+    const user = claims ? await userRepository.findById(claims.sub) : undefined;
     if (!claims || !user || user.disabled || !tokens.id_token) return failure(ctx, 'account', 403);
     const { id } = await dash.sessions.create({
       user_id: user.id,
@@ -133,7 +134,7 @@ export function signInRoutes(router: Router, dash: DashboardContext): void {
     if (lang) {
       setCookie(ctx, 'lt_lang', lang, { secure: dash.secure, path: '/', maxAge: 365 * 86_400 });
       const session = await dash.sessions.load(ctx.cookies.get(SESSION_COOKIE));
-      if (session) await users.update(session.user_id, { preferred_language: lang });
+      if (session) await userRepository.update(session.user_id, { preferred_language: lang });
     }
     ctx.redirect(safeReturnTo(ctx.query.return_to));
   });

@@ -149,7 +149,7 @@ function ruleError(t: DashboardTranslate, err: Pick<Refusal, 'code' | 'field'>):
  */
 export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const { services } = dash;
-  const { connections, connectionService, config, provisioningRules } = services;
+  const { connectionSet, connections, config, provisioningRuleRepository } = services;
 
   /** The person and the organisation root they administer; otherwise answers 403. */
   async function orgAdmin(ctx: Context): Promise<{ state: DashboardState; root: string } | undefined> {
@@ -184,25 +184,25 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     return refused;
   }
   /** Whether an id taken is a connection of the configuration file (rather than one made here). */
-  const fromConfig = async (ctx: Context, id: string) => (await connectionService.list(callerOf(ctx))).some((c) => c.id === id && c.origin === 'config');
+  const fromConfig = async (ctx: Context, id: string) => (await connections.list(callerOf(ctx))).some((c) => c.id === id && c.origin === 'config');
   const renderForm = (ctx: Context, state: DashboardState, view: Omit<SsoFormView, 'issuer'>, status = 200) => render(ctx, ssoFormPage(dashboardPage(ctx), chrome(state), { ...view, issuer: config.issuer }), status);
 
   /** Rules as people read them: connection and project names instead of ids. */
   async function ruleRows(listed: ConnectionView[], filter: (connectors: string[]) => boolean = () => true): Promise<RuleRow[]> {
     const names = new Map(listed.map((c) => [c.id, typeof c.name === 'string' ? c.name : c.id]));
     const rows: RuleRow[] = [];
-    for (const rule of (await provisioningRules.list()).filter((r) => filter(r.connectors))) {
-      const project = rule.project ? await services.projects.get(rule.project) : undefined;
+    for (const rule of (await provisioningRuleRepository.list()).filter((r) => filter(r.connectors))) {
+      const project = rule.project ? await services.projectRepository.get(rule.project) : undefined;
       rows.push({ id: rule.id, email_domain: rule.email_domain, connections: rule.connectors.map((id) => names.get(id) ?? id), project: project?.name ?? rule.project, role: rule.role, origin: rule.origin });
     }
     return rows;
   }
 
   async function renderSso(ctx: Context, o: { state: DashboardState; root: string }, extra: Partial<Pick<SsoView, 'ruleForm' | 'errors' | 'notice'>> = {}, status = 200): Promise<void> {
-    const list = await connectionService.list(callerOf(ctx));
+    const list = await connections.list(callerOf(ctx));
     const { t, lang } = dashboardPage(ctx);
     const rows = list.map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id, type: c.type, typeName: typeNameOf(t, lang, c), email_domains: Array.isArray(c.email_domains) ? (c.email_domains as string[]) : [], origin: c.origin, enabled: c.enabled !== false, connector: typeof c.connector === 'string' ? c.connector : undefined }));
-    const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projects.get(id)))).filter((p): p is Project => !!p);
+    const projects = (await Promise.all([...o.state.adminProjects].map((id) => services.projectRepository.get(id)))).filter((p): p is Project => !!p);
     projects.sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
     render(ctx, ssoPage(dashboardPage(ctx), chrome(o.state), {
       connections: rows,
@@ -220,7 +220,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
 
   /** A connection managed here (stored, not from the configuration file); otherwise answers. */
   async function stored(ctx: Context, state: DashboardState, id: string): Promise<ConnectionView | undefined> {
-    const connection = id ? await connectionService.get(callerOf(ctx), id).catch((err: unknown) => {
+    const connection = id ? await connections.get(callerOf(ctx), id).catch((err: unknown) => {
       if (refusalOf(err)?.code === 'not_found') return undefined;
       throw err;
     }) : undefined;
@@ -250,7 +250,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   const sharedOf = (provider: ProviderForm, connection: Record<string, unknown>) => !!provider.form.block && connection[provider.form.block.path] === undefined;
   /** Whether the type's write-only input (client secret, bind password) has a stored value. */
   const secretOf = (provider: ProviderForm, connection: ConnectionView) => formFields(provider.form).some((f) => f.kind === 'secret' && connection.secrets_set.includes(f.path));
-  const rulesFor = async (ctx: Context, id: string) => ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.length === 0 || connectors.includes(id));
+  const rulesFor = async (ctx: Context, id: string) => ruleRows(await connections.list(callerOf(ctx)), (connectors) => connectors.length === 0 || connectors.includes(id));
   /** The edit page of a stored connection as it is now; callers add the notice, test or try result. */
   const editView = async (ctx: Context, connection: ConnectionView) => {
     const provider = providerOf(connection.type, dashboardPage(ctx).lang)!; // stored() let only known types through
@@ -260,7 +260,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
   /* SCIM connections: their own form (id, the connection its people sign in with, Enabled), as /v1/connections. */
   const scimValues = (c: ConnectionView): ScimFormValues => ({ id: c.id, connector: typeof c.connector === 'string' ? c.connector : '', enabled: c.enabled !== false });
   /** What a SCIM connection can be tied to: the connections people sign in with (not other SCIM ones). */
-  const scimChoices = async (ctx: Context) => (await connectionService.list(callerOf(ctx))).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
+  const scimChoices = async (ctx: Context) => (await connections.list(callerOf(ctx))).filter((c) => c.type !== SCIM_TYPE).map((c) => ({ id: c.id, name: typeof c.name === 'string' ? c.name : c.id }));
   const renderScim = async (ctx: Context, state: DashboardState, view: Omit<ScimFormView, 'issuer' | 'connectorChoices'>, status = 200) => render(ctx, scimFormPage(dashboardPage(ctx), chrome(state), { ...view, issuer: config.issuer, connectorChoices: await scimChoices(ctx) }), status);
 
   /**
@@ -279,9 +279,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const mode = existing ? 'edit' : 'create';
     const values: ScimFormValues = { id: existing ? existing.id : (form.get('id') ?? '').trim(), connector: form.get('connector') ?? '', enabled: form.get('enabled') === 'on' };
     const changes = { id: values.id, type: SCIM_TYPE, connector: values.connector, enabled: values.enabled };
-    let saved: Awaited<ReturnType<typeof connectionService.create>>;
+    let saved: Awaited<ReturnType<typeof connections.create>>;
     try {
-      saved = existing ? await connectionService.update(callerOf(ctx), existing.id, changes) : await connectionService.create(callerOf(ctx), mergePatch({}, changes));
+      saved = existing ? await connections.update(callerOf(ctx), existing.id, changes) : await connections.create(callerOf(ctx), mergePatch({}, changes));
     } catch (err) {
       const refused = await refusal(ctx, o.state, err);
       if (!refused) return;
@@ -329,7 +329,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
         notice: token && !token.rotated ? t('dash.scim.created', { id: connection.id }) : ctx.query.saved === '1' ? t('dash.sso.saved_only', { id: connection.id }) : undefined,
       });
     }
-    const notRunning = connection.enabled === false ? undefined : connections.failures.get(connection.id);
+    const notRunning = connection.enabled === false ? undefined : connectionSet.failures.get(connection.id);
     renderForm(ctx, o.state, { ...(await editView(ctx, connection)), notRunning, notice: ctx.query.saved === '1' ? t(notRunning ? 'dash.sso.saved_only' : 'dash.sso.saved', { id: connection.id }) : undefined });
   });
 
@@ -355,7 +355,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       provider = providerOf(connection.type, lang)!; // stored() let only known types through
       editing = connection.id;
       try {
-        current = await connectionService.settings(callerOf(ctx), connection.id);
+        current = await connections.settings(callerOf(ctx), connection.id);
       } catch (err) {
         if (!(await refusal(ctx, o.state, err))) return;
         throw err;
@@ -402,7 +402,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     let saved: ConnectionView;
     try {
       // A new connection is the form's settings (a cleared input is no setting); an edit is a merge patch.
-      saved = mode === 'create' ? await connectionService.create(callerOf(ctx), mergePatch({}, changes)) : await connectionService.update(callerOf(ctx), editing, changes);
+      saved = mode === 'create' ? await connections.create(callerOf(ctx), mergePatch({}, changes)) : await connections.update(callerOf(ctx), editing, changes);
     } catch (err) {
       const refused = await refusal(ctx, o.state, err);
       if (!refused) return;
@@ -421,9 +421,9 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const p = await postedConnection(ctx);
     if (!p) return;
     const { o, connection } = p;
-    let test: Awaited<ReturnType<typeof connectionService.test>>;
+    let test: Awaited<ReturnType<typeof connections.test>>;
     try {
-      test = await connectionService.test(callerOf(ctx), connection.id);
+      test = await connections.test(callerOf(ctx), connection.id);
     } catch (err) {
       if (!(await refusal(ctx, o.state, err))) return;
       throw err;
@@ -447,7 +447,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const email = (form.get('email') ?? '').trim();
     let tried: SignInTry;
     try {
-      tried = await connectionService.trySignIn(callerOf(ctx), connection.id, { email, password: form.get('password') ?? '' });
+      tried = await connections.trySignIn(callerOf(ctx), connection.id, { email, password: form.get('password') ?? '' });
     } catch (err) {
       if (!(await refusal(ctx, o.state, err))) return;
       throw err;
@@ -463,7 +463,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
         const mappings = (await services.groupRoles.list()).filter((m) => m.source === tried.source);
         const roles = [];
         for (const grant of rolesFromGroups(mappings, [{ source: tried.source, groups: tried.groups }])) {
-          roles.push({ project: (await services.projects.get(grant.project_id))?.name ?? grant.project_id, role: grant.role });
+          roles.push({ project: (await services.projectRepository.get(grant.project_id))?.name ?? grant.project_id, role: grant.role });
         }
         result = { email, ok: true, detail: t('dash.ldap.try_ok', { email: tried.person.email }), person: tried.person, groups: tried.groups, roles };
       }
@@ -476,7 +476,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!o) return;
     const connection = await stored(ctx, o.state, typeof ctx.query.id === 'string' ? ctx.query.id : '');
     if (!connection) return;
-    const rules = await ruleRows(await connectionService.list(callerOf(ctx)), (connectors) => connectors.includes(connection.id));
+    const rules = await ruleRows(await connections.list(callerOf(ctx)), (connectors) => connectors.includes(connection.id));
     const page = dashboardPage(ctx);
     render(ctx, connectionDeletePage(page, chrome(o.state), { connection: { id: connection.id, name: typeof connection.name === 'string' ? connection.name : connection.id, typeName: typeNameOf(page.t, page.lang, connection, true) }, rules }));
   });
@@ -488,7 +488,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     const { o, connection } = p;
     try {
       // A SCIM connection's people lose the roles its groups gave.
-      await connectionService.delete(callerOf(ctx), connection.id);
+      await connections.delete(callerOf(ctx), connection.id);
     } catch (err) {
       if (!(await refusal(ctx, o.state, err))) return;
       throw err;
@@ -507,7 +507,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (connection.type !== SCIM_TYPE) return dash.notFound(ctx, o.state, SSO_PATH);
     let token: string;
     try {
-      ({ token } = await connectionService.rotateScimToken(callerOf(ctx), connection.id));
+      ({ token } = await connections.rotateScimToken(callerOf(ctx), connection.id));
     } catch (err) {
       // An admin (owner business), or deleted between the page and the post.
       if (!(await refusal(ctx, o.state, err))) return;
@@ -538,7 +538,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
       return renderSso(ctx, o, { ruleForm, errors }, 400);
     }
     try {
-      const rule = await services.provisioning.create(callerOf(ctx), parsed.data);
+      const rule = await services.provisioningRules.create(callerOf(ctx), parsed.data);
       await renderSso(ctx, o, { notice: t('dash.rules.added', { domain: rule.email_domain }) });
     } catch (caught) {
       const err = refusalOf(caught);
@@ -556,7 +556,7 @@ export function ssoRoutes(router: Router, dash: DashboardContext): void {
     if (!form) return;
     const { t } = dashboardPage(ctx);
     try {
-      const rule = await services.provisioning.remove(callerOf(ctx), form.get('id') ?? '');
+      const rule = await services.provisioningRules.remove(callerOf(ctx), form.get('id') ?? '');
       await renderSso(ctx, o, { notice: t('dash.rules.deleted', { domain: rule.email_domain }) });
     } catch (caught) {
       const err = refusalOf(caught);

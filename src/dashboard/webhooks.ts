@@ -64,18 +64,9 @@ export function webhookRoutes(router: Router, dash: DashboardContext): void {
     return webhook;
   }
 
-  async function opened(ctx: Context, post: boolean): Promise<{ state: DashboardState; project: Project; form?: URLSearchParams } | undefined> {
-    const state = await dash.signedIn(ctx);
-    if (!state) return undefined;
-    let form: URLSearchParams | undefined;
-    if (post) {
-      form = await dash.checkedForm(ctx, state);
-      if (!form) return undefined;
-    }
-    const project = await dash.project(ctx, state, WEBHOOKS_PATH);
-    if (!project) return undefined;
-    return { state, project, form };
-  }
+  /** A page of the project (a GET) or a checked form post to it; undefined once answered. */
+  const opened = (ctx: Context, post: boolean): Promise<{ state: DashboardState; project: Project; form?: URLSearchParams } | undefined> =>
+    post ? dash.postedOnProject(ctx, WEBHOOKS_PATH) : dash.onProject(ctx, WEBHOOKS_PATH);
 
   router.get(WEBHOOKS_PATH, dashboardHeaders, async (ctx) => {
     const o = await opened(ctx, false);

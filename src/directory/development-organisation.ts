@@ -30,7 +30,7 @@ export interface DevelopmentOrganisationDeps {
   logger: Logger;
 }
 
-export type DevelopmentOrganisationResult =
+type DevelopmentOrganisationResult =
   | { result: 'made'; project: Project; owner: { id: string; email: string } }
   /** Made earlier (by this node or another), or left to the node that holds the claim. */
   | { result: 'done' | 'busy' }

@@ -31,14 +31,14 @@ const USERS_WITH_GROUPS = 'groups:users:{index}';
 /** How far apart the clocks of two nodes may be (a sign-in's time is the signing node's, the listing's this one's). */
 const CLOCK_SKEW_MS = 5000;
 
-export interface DirectorySource {
+interface DirectorySource {
   source: string;
   directory: LdapDirectory;
   /** The connectors whose sign-ins link people to this directory's entries. */
   connectors: string[];
 }
 
-export interface GroupRolesDeps {
+interface GroupRolesDeps {
   store: Store;
   memberships: MembershipRepository;
   projects: ProjectRepository;

@@ -14,7 +14,7 @@ import type { Store } from '../store/index.ts';
  * ("legacy links"); they are honoured only where the caller decides the connection still points where it
  * did (see `findForSignIn`), and are then moved to their issuer's key.
  */
-export interface IdentityLink {
+interface IdentityLink {
   [key: string]: unknown;
   user_id: string;
   connector_id: string;
@@ -28,7 +28,7 @@ export interface IdentityLink {
 }
 
 /** What a link is looked up by. */
-export interface LinkRef {
+interface LinkRef {
   connector_id: string;
   issuer: string;
   subject: string;

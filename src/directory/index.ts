@@ -6,14 +6,14 @@
  * group → role mappings).
  */
 export { EMAIL_MAX_LENGTH, UserRepository, sessionEnded, type User, type DeprovisionReason } from './users.ts';
-export { hashPassword, verifyPassword, isSupportedHash, passwordProblem, PasswordHasher, PasswordBusyError, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordHasherObserver } from './passwords.ts';
+export { hashPassword, passwordProblem, PasswordHasher, PasswordBusyError, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, type PasswordHasherObserver } from './passwords.ts';
 export { ProjectRepository, type Project } from './projects.ts';
 export { ROLES, ROLE_SCOPES, isRole, type Role } from './roles.ts';
 export { MembershipRepository, effectiveRoles, scopesForRoles, type MembershipGrant, type MembershipCause, type MembershipChange } from './memberships.ts';
-export { IdentityRepository, type IdentityLink } from './identities.ts';
-export { signInWithIdentity, resolveProjectRef, type ProvisioningRule, type SignInResult, type SignInDeps, type SignInInvitations } from './provisioning.ts';
-export { rolesFromGroups, diffRoles, strongest, roleAtLeast, type RoleMapping, type Grant, type RoleChange } from './role-mapping.ts';
+export { IdentityRepository } from './identities.ts';
+export { signInWithIdentity, resolveProjectRef, type ProvisioningRule, type SignInResult, type SignInDeps } from './provisioning.ts';
+export { rolesFromGroups, diffRoles, strongest, roleAtLeast, type RoleMapping, type Grant } from './role-mapping.ts';
 export { GroupRoles, type RoleMappingView } from './group-roles.ts';
 export { UpstreamSessions } from './upstream-sessions.ts';
-export { ProvisioningRules, type ProvisioningRuleView, type ProvisioningRuleInput } from './provisioning-rules.ts';
-export { InvitationRepository, isEmailAddress, DEFAULT_INVITATION_DAYS, MAX_INVITATION_DAYS, type Invitation, type InvitationActor, type InvitationStatus, type InvitationFailure, type InvitationResult } from './invitations.ts';
+export { ProvisioningRules, type ProvisioningRuleView } from './provisioning-rules.ts';
+export { InvitationRepository, isEmailAddress, MAX_INVITATION_DAYS, type Invitation, type InvitationFailure } from './invitations.ts';

@@ -19,10 +19,10 @@ import type { Role } from './roles.ts';
  *         invitation:current:{projectId:email} → { id } (same TTL),
  *         invitation:project:{projectId} and invitation:email:{email} → sets of ids still open.
  */
-export type InvitationStatus = 'pending' | 'accepted' | 'revoked';
+type InvitationStatus = 'pending' | 'accepted' | 'revoked';
 
 /** Who made or revoked an invitation: a person, or an API key (as in the audit log). */
-export interface InvitationActor {
+interface InvitationActor {
   type: 'user' | 'api_key' | 'client' | 'system';
   id: string | null;
 }
@@ -55,16 +55,16 @@ interface InvitationRecord extends Invitation {
 
 /** Why a link or an id does not lead to a pending invitation; a normal result, not an exception. */
 export type InvitationFailure = 'not_found' | 'expired' | 'revoked' | 'accepted';
-export type InvitationResult = { ok: true; invitation: Invitation } | { ok: false; code: InvitationFailure; invitation?: Invitation };
+type InvitationResult = { ok: true; invitation: Invitation } | { ok: false; code: InvitationFailure; invitation?: Invitation };
 
-export const DEFAULT_INVITATION_DAYS = 7;
+const DEFAULT_INVITATION_DAYS = 7;
 export const MAX_INVITATION_DAYS = 30;
 const RETAIN_SECONDS = 30 * 86_400;
 const DAY_MS = 86_400_000;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 const ID_PATTERN = /^inv_[A-Za-z0-9_-]{16}$/;
 /** The same check as `users add`: something@domain.tld, no spaces. */
-export const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 export function isEmailAddress(value: string): boolean {
   return value.length <= 320 && EMAIL_PATTERN.test(value);

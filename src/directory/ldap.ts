@@ -98,7 +98,7 @@ export const ldapConfigSchema = z
 
 export type LdapConfig = z.output<typeof ldapConfigSchema>;
 
-export interface LdapUser {
+interface LdapUser {
   dn: string;
   /** The `id_attr` value: the stable subject. */
   id: string;
@@ -107,7 +107,7 @@ export interface LdapUser {
 }
 
 /** One line of a directory check, as the connection test shows it. */
-export interface LdapCheck {
+interface LdapCheck {
   check: 'connect' | 'service_bind' | 'user_search' | 'group_search';
   ok: boolean;
   detail: string;

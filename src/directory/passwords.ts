@@ -19,11 +19,7 @@ export function passwordProblem(password: string): 'too_short' | 'too_long' | un
   return undefined;
 }
 
-export function isSupportedHash(hash: string): boolean {
-  return hash.startsWith('$argon2id$') || /^\$2[aby]\$/.test(hash);
-}
-
-export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+async function verifyPassword(hash: string, password: string): Promise<boolean> {
   try {
     if (hash.startsWith('$argon2')) return await argon2.verify(hash, password);
     if (/^\$2[aby]\$/.test(hash)) return await bcrypt.compare(password, hash);
@@ -50,7 +46,7 @@ export interface PasswordHasherObserver {
   refused?(): void;
 }
 
-export interface PasswordHasherOptions {
+interface PasswordHasherOptions {
   /** Hashes and checks running at once in this process. */
   maxConcurrent: number;
   /** Callers allowed to wait for a slot; beyond that they are refused at once. */

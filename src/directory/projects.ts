@@ -8,7 +8,8 @@ import { DomainError } from '../domain/index.ts';
  * at creation and safe to cache.
  *
  * Layout: project:{id} (record), project:children:{id} (set), project:roots:{all} (set of root ids),
- * project:root-name:{name} (root id by name, for idempotent bootstrap).
+ * project:root-name:{name} (root id by name, for idempotent bootstrap), bootstrap:{id} (the CLI's bootstrap
+ * key was issued on this organisation).
  */
 export interface Project {
   [key: string]: unknown;
@@ -25,7 +26,7 @@ const childrenKey = (id: string) => `project:children:{${id}}`;
 const ROOTS = 'project:roots:{all}';
 const rootNameKey = (name: string) => `project:root-name:{${name.toLowerCase()}}`;
 
-export function newProjectId(): string {
+function newProjectId(): string {
   return `prj_${randomBytes(12).toString('base64url')}`;
 }
 
@@ -78,6 +79,11 @@ export class ProjectRepository {
     await this.store.sadd(input.parent_id ? childrenKey(input.parent_id) : ROOTS, [id]);
     await this.store.put(projectKey(id), project);
     return project;
+  }
+
+  /** True the first time only for a project, across processes: `bootstrap` issues its all-scopes key once. */
+  async claimBootstrap(projectId: string): Promise<boolean> {
+    return this.store.putIfAbsent(`bootstrap:{${projectId}}`, { at: new Date().toISOString() });
   }
 
   /** The root project with this name, creating it when absent (idempotent; safe when several race). */

@@ -27,7 +27,7 @@ export interface ProvisioningRuleView {
   created_by: string | null;
 }
 
-export interface ProvisioningRuleInput {
+interface ProvisioningRuleInput {
   email_domain: string;
   connectors?: string[] | undefined;
   project_id?: string | undefined;

@@ -18,7 +18,7 @@ export interface ProvisioningRule {
 }
 
 /** The invitation rules a first sign-in follows (InvitationService, src/invitations). */
-export interface SignInInvitations {
+interface SignInInvitations {
   pendingForEmail(email: string): Promise<Invitation[]>;
   /** Accepts one for the new account and grants its role; undefined when it closed meanwhile. */
   acceptForAccount(invitation: Invitation, userId: string): Promise<{ invitation: Invitation; change: MembershipChange | null } | undefined>;
@@ -31,7 +31,7 @@ export type SignInResult =
   | { ok: false; reason: 'no_access' | 'email_unverified' | 'account_exists' | 'disabled' | 'connection_changed' };
 
 /** What the decision needs of the connector an identity came through (its current state). */
-export interface SignInConnector {
+interface SignInConnector {
   trust_email: boolean | undefined;
   /** Whether the connector, as configured now, produces identities from this issuer (Connector.trustsIssuer). */
   trustsIssuer(issuer: string): boolean;

@@ -23,7 +23,7 @@ export interface Grant {
   role: Role;
 }
 
-export interface RoleChange {
+interface RoleChange {
   user_id: string;
   project_id: string;
   from: Role | null;

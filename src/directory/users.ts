@@ -3,7 +3,7 @@ import type { Store } from '../store/index.ts';
 
 /** A person. `id` is the stable `sub` of every token issued to them. */
 /** An account the configuration file declares (`users:`), as config/schema.ts validates it. */
-export interface StaticUser {
+interface StaticUser {
   email: string;
   name?: string | undefined;
   password_hash: string;

@@ -3,8 +3,7 @@
  * maps it once — /v1 to problem+json (src/admin/problem.ts), the dashboard to a message next to the field,
  * the CLI to an exit code — so no door tells errors apart by their text.
  */
-export const DOMAIN_ERROR_CODES = ['invalid', 'forbidden', 'not_found', 'conflict', 'unavailable', 'rate_limited'] as const;
-export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
+export type DomainErrorCode = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable' | 'rate_limited';
 
 export class DomainError extends Error {
   override readonly name: string = 'DomainError';

@@ -34,7 +34,7 @@ export interface Identity {
 }
 
 /** Why a federated sign-in failed. `code` is stable (audit, tests); `message` is for the log, not the person. */
-export type ConnectorErrorCode =
+type ConnectorErrorCode =
   | 'invalid_state' // missing/unknown/expired state, or a state for another connector
   | 'access_denied' // the person or the upstream refused (error=access_denied)
   | 'upstream_error' // the upstream answered with an error, or unreachable, or a malformed reply

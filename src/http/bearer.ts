@@ -18,7 +18,7 @@ export function credentialFrom(ctx: Pick<Context, 'get'>): string | undefined {
 }
 
 /** What authenticating a credential needs: the key check, the signing keys, accounts and registered clients. */
-export type BearerDeps = Pick<Services, 'keys' | 'providers' | 'config' | 'users' | 'clients' | 'access'>;
+export type BearerDeps = Pick<Services, 'keys' | 'providers' | 'config' | 'userRepository' | 'clients' | 'access'>;
 
 /**
  * A credential's principal, or why it has none. `invalidToken`: the answer carries
@@ -47,7 +47,7 @@ export async function authenticateBearer(credential: string, ip: string, deps: B
   }
   if (payload.sub !== payload.client_id && typeof payload.sub === 'string') {
     // A person's token: a disabled account loses the admin API at once, whatever its token says.
-    const user = await deps.users.findById(payload.sub);
+    const user = await deps.userRepository.findById(payload.sub);
     if (!user || user.disabled) return refused('the account behind this access token is disabled or gone', false);
     // Issued before the account's sessions were ended (it was disabled since): void even once enabled again.
     if (typeof payload.iat !== 'number' || sessionEnded(user, payload.iat)) return refused("this access token was issued before the account's sessions were ended; sign in again", false);

@@ -19,7 +19,7 @@ import { buildAllowlist, ipAllowed, normalizeIp } from '../keys/ip.ts';
  */
 export type TrustProxySetting = boolean | number | readonly string[];
 
-export interface ProxyTrust {
+interface ProxyTrust {
   /** Whether any forwarded header is ever read (Koa's and oidc-provider's `proxy`). */
   readonly enabled: boolean;
   /** Whether chain[index] (a valid, normalized address) is a proxy we trust. */

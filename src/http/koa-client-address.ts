@@ -1,17 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'koa';
-import { normalizeIp } from '../keys/ip.ts';
 import { compileProxyTrust, resolveForwarded, type ForwardedView, type TrustProxySetting } from './client-address.ts';
 
 const views = new WeakMap<IncomingMessage, ForwardedView>();
-
-/**
- * The client address of a request, as decided by `clientAddress` (the first middleware): the right-most
- * address no trusted proxy vouches for. `ctx.ip` holds the same value in every Koa app serving the request.
- */
-export function clientIp(ctx: { req: IncomingMessage }): string {
-  return views.get(ctx.req)?.ip ?? normalizeIp(ctx.req.socket.remoteAddress ?? '');
-}
 
 /**
  * Decides once per request who the client is and what scheme and host it used (see client-address.ts),

@@ -153,7 +153,7 @@ export function metricsListenAddress(listen: string): { host: string | undefined
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
 /** Constant-time check of `Authorization: Bearer <token>` (digests first: equal lengths, no length leak). */
-export function bearerMatches(authorization: string | undefined, token: string): boolean {
+function bearerMatches(authorization: string | undefined, token: string): boolean {
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? '');
   return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
 }

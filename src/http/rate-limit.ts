@@ -6,7 +6,7 @@ function limitKey(name: string, subject: string): string {
   return `ratelimit:${name}:{${createHash('sha256').update(subject).digest('base64url').slice(0, 22)}}`;
 }
 
-export type Reservation = { ok: true } | { ok: false; retryAfter: number };
+type Reservation = { ok: true } | { ok: false; retryAfter: number };
 
 /**
  * At most `max` attempts per subject in a fixed window (from the first attempt), reserve-then-check: an
@@ -56,7 +56,7 @@ async function giveBack(store: Store, key: string, windowSeconds: number): Promi
   if ((await store.incr(key, -1, windowSeconds)) <= 0) await store.delete(key);
 }
 
-export interface LoginThrottleOptions {
+interface LoginThrottleOptions {
   /** Per (account, client address): attempts per window, then refused until the window ends. */
   maxFailedAttempts: number;
   windowSeconds: number;
@@ -76,7 +76,7 @@ export interface LoginTicket {
   readonly slot: boolean;
 }
 
-export type LoginAdmission =
+type LoginAdmission =
   | { ok: true; ticket: LoginTicket }
   | { ok: false; limit: 'address' | 'account'; retryAfter: number };
 

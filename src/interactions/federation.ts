@@ -53,31 +53,31 @@ const SIGN_IN_MESSAGES: Record<Exclude<SignInResult, { ok: true }>['reason'], Me
   connection_changed: 'federation.error.state',
 };
 
-export function callbackUrl(issuer: string, connectorId: string): string {
+function callbackUrl(issuer: string, connectorId: string): string {
   return `${issuer}/federation/${connectorId}/callback`;
 }
 
 /** The sign-in decision for an identity, audited; shared by redirect, SAML and password connectors. */
-type SignInDecisionDeps = Pick<Services, 'signIn' | 'connections' | 'upstreamSessions' | 'config' | 'metrics' | 'audit'>;
+type SignInDecisionDeps = Pick<Services, 'signIn' | 'connectionSet' | 'upstreamSessions' | 'config' | 'metrics' | 'auditLog'>;
 
 export async function decideSignIn(services: SignInDecisionDeps, ctx: Context, connector: Connector, identity: Identity, clientId: string): Promise<SignInResult> {
   const result = await signInWithIdentity(services.signIn, identity, connector);
   const base = { ip: ctx.ip, user_agent: ctx.get('user-agent') || null, target: { type: 'client', id: clientId } };
   if (result.ok) {
     const refreshToken = identity.upstream?.refresh_token;
-    if (refreshToken && services.connections.configs.get(connector.id)?.check_upstream_on_refresh) {
+    if (refreshToken && services.connectionSet.configs.get(connector.id)?.check_upstream_on_refresh) {
       await services.upstreamSessions.save(result.user.id, identity, refreshToken, services.config.tokens.refresh_token_ttl);
     }
     services.metrics.logins.inc({ method: connector.type, outcome: 'success' });
-    await services.audit.record({ ...base, actor: { type: 'user', id: result.user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: connector.type, connector: connector.id, created: result.created, linked: result.linked, amr: identity.amr } });
+    await services.auditLog.record({ ...base, actor: { type: 'user', id: result.user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: connector.type, connector: connector.id, created: result.created, linked: result.linked, amr: identity.amr } });
   } else {
     services.metrics.logins.inc({ method: connector.type, outcome: result.reason });
-    await services.audit.record({ ...base, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason: result.reason, email: identity.email } });
+    await services.auditLog.record({ ...base, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason: result.reason, email: identity.email } });
   }
   return result;
 }
 
-export type ShowError = (ctx: Context, key: MessageKey, status: number, email?: string | null) => Promise<void>;
+type ShowError = (ctx: Context, key: MessageKey, status: number, email?: string | null) => Promise<void>;
 
 /** What federated sign-in uses: the connectors, the protocol, its transactions' store, and the sign-in decision. */
 export type FederationDeps = SignInDecisionDeps & Pick<Services, 'connectors' | 'providers' | 'store' | 'logger'>;
@@ -108,7 +108,7 @@ export function federationRoutes(router: Router, services: FederationDeps, finis
   async function fail(uid: string, connector: Connector, error: unknown): Promise<FederationResult> {
     const code = error instanceof ConnectorError ? error.code : 'upstream_error';
     services.logger.warn({ connector: connector.id, code, err: error instanceof Error ? error.message : String(error) }, 'federated sign-in refused');
-    await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason: code } });
+    await services.auditLog.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason: code } });
     services.metrics.logins.inc({ method: connector.type, outcome: code });
     const result: FederationResult = { ok: false, code, message_key: ERROR_MESSAGES[code] ?? 'federation.error.generic' };
     await transactions.land(uid, result);
@@ -156,7 +156,7 @@ export function federationRoutes(router: Router, services: FederationDeps, finis
     const tx = await transactions.take(state, connector.id);
     const refuse = async (reason: 'invalid_state' | 'browser_mismatch', key: MessageKey, status: number) => {
       services.metrics.logins.inc({ method: connector.type, outcome: reason });
-      await services.audit.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: ctx.ip, user_agent: ctx.get('user-agent') || null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason } });
+      await services.auditLog.record({ actor: { type: 'anonymous', id: null }, action: 'login.failed', target: { type: 'connector', id: connector.id }, ip: ctx.ip, user_agent: ctx.get('user-agent') || null, outcome: 'failure', detail: { method: connector.type, connector: connector.id, reason } });
       ctx.set('Cache-Control', 'no-store');
       await showError(ctx, key, status);
       return undefined;
@@ -226,4 +226,4 @@ export function federationRoutes(router: Router, services: FederationDeps, finis
   });
 }
 
-export { SIGN_IN_MESSAGES, ERROR_MESSAGES };
+export { SIGN_IN_MESSAGES };

@@ -32,8 +32,8 @@ const GONE_MESSAGES: Record<InvitationFailure, MessageKey> = {
   accepted: 'invite.gone.accepted',
 };
 
-export function invitationRoutes(router: Router, services: { invitationService: InvitationService; connectors: Map<string, Connector>; config: { issuer: string } }): void {
-  const { invitationService: invitations, connectors } = services;
+export function invitationRoutes(router: Router, services: { invitations: InvitationService; connectors: Map<string, Connector>; config: { issuer: string } }): void {
+  const { invitations, connectors } = services;
   const origin = new URL(services.config.issuer).origin;
   // The connector set changes at run time (/v1/connections): read it per request.
   // Of those, the ones that serve the invited address's domain (home-realm discovery), else the ones

@@ -23,10 +23,10 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * a cross-site form post fail.
  */
 /** What the sign-in pages use: federated sign-in's services, local accounts and passwords, the login throttle's store. */
-type InteractionDeps = FederationDeps & Pick<Services, 'users' | 'passwords' | 'memberships' | 'access'>;
+type InteractionDeps = FederationDeps & Pick<Services, 'userRepository' | 'passwords' | 'membershipRepository' | 'access'>;
 
 export function interactionRoutes(router: Router, services: InteractionDeps): void {
-  const { config, users, audit, metrics, store, logger, connectors, passwords } = services;
+  const { config, userRepository, auditLog, metrics, store, logger, connectors, passwords } = services;
   // The connector set changes at run time (/v1/connections): read it per request.
   const listed = () => [...connectors.values()].filter((c) => c.kind !== 'password');
   const passwordConnectors = () => [...connectors.values()].filter((c): c is PasswordConnector => c.kind === 'password');
@@ -119,7 +119,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
     if (!isFirstParty(client.metadata())) return false;
     const projectId = projectOfClient(client);
     if (projectId === undefined) return true;
-    return services.access.inOrganisationOf(await services.memberships.rolesOf(accountId), projectId);
+    return services.access.inOrganisationOf(await services.membershipRepository.rolesOf(accountId), projectId);
   }
 
   router.get('/interaction/:uid', async (ctx) => {
@@ -137,7 +137,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
         await finish(ctx, { consent: { grantId: await grantConsent(details) } });
         return;
       }
-      const user = await users.findById(details.session!.accountId);
+      const user = await userRepository.findById(details.session!.accountId);
       ctx.type = 'html';
       ctx.body = consentPage(pageContext(ctx), {
         action: `/interaction/${details.uid}/confirm`,
@@ -188,7 +188,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
       const admission = await throttle.admit(email, ctx.ip);
       if (!admission.ok) {
         metrics.logins.inc({ method: 'password', outcome: admission.limit === 'address' ? 'locked' : 'backoff' });
-        await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: 'too_many_attempts', limit: admission.limit } });
+        await auditLog.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: 'too_many_attempts', limit: admission.limit } });
         ctx.status = 429;
         ctx.set('Retry-After', String(admission.retryAfter));
         renderLogin(ctx, details, clientName, { email, error: t('login.error.locked', { minutes: Math.ceil(admission.retryAfter / 60) }) });
@@ -196,7 +196,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
       }
       ticket = admission.ticket;
 
-      const user = await users.findByEmail(email);
+      const user = await userRepository.findByEmail(email);
       const ok = user?.password_hash && !user.disabled ? await passwords.verify(user.password_hash, password) : await passwords.burn(password);
       // Local accounts first, then directories (LDAP), as Keycloak does with federated users.
       if (!ok && !user?.password_hash) {
@@ -217,7 +217,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
             }
             if (err instanceof ConnectorError && err.code === 'upstream_error') {
               logger.warn({ connector: connector.id, err: err.message }, 'directory unavailable during sign-in');
-              await audit.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, method: connector.type, connector: connector.id, reason: 'directory_unavailable' } });
+              await auditLog.record({ ...auditBase, actor: { type: 'anonymous', id: null }, action: 'login.failed', outcome: 'failure', detail: { email, method: connector.type, connector: connector.id, reason: 'directory_unavailable' } });
               unavailable ??= connector;
               continue;
             }
@@ -244,16 +244,16 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
       }
       if (!user || !ok) {
         metrics.logins.inc({ method: 'password', outcome: 'failure' });
-        await audit.record({ ...auditBase, actor: { type: user ? 'user' : 'anonymous', id: user?.id ?? null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: user?.disabled ? 'disabled' : 'invalid_credentials' } });
+        await auditLog.record({ ...auditBase, actor: { type: user ? 'user' : 'anonymous', id: user?.id ?? null }, action: 'login.failed', outcome: 'failure', detail: { email, reason: user?.disabled ? 'disabled' : 'invalid_credentials' } });
         ctx.status = 401;
         renderLogin(ctx, details, clientName, { email, error: t('login.error.invalid') });
         return;
       }
 
       await throttle.succeeded(ticket);
-      await users.recordLogin(user.id);
+      await userRepository.recordLogin(user.id);
       metrics.logins.inc({ method: 'password', outcome: 'success' });
-      await audit.record({ ...auditBase, actor: { type: 'user', id: user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: 'password' } });
+      await auditLog.record({ ...auditBase, actor: { type: 'user', id: user.id }, action: 'login.succeeded', outcome: 'success', detail: { method: 'password' } });
       await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR, remember: true } }, false);
     } catch (err) {
       if (err instanceof PasswordBusyError) {
@@ -279,12 +279,12 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
     const actor = { type: 'user' as const, id: details.session?.accountId ?? null };
     const target = { type: 'client', id: String(details.params.client_id) };
     if (form.get('decision') !== 'allow') {
-      await audit.record({ actor, action: 'consent.denied', target, ip: ctx.ip, outcome: 'failure' });
+      await auditLog.record({ actor, action: 'consent.denied', target, ip: ctx.ip, outcome: 'failure' });
       await finish(ctx, { error: 'access_denied', error_description: 'the user denied the request' }, false);
       return;
     }
     const grantId = await grantConsent(details);
-    await audit.record({ actor, action: 'consent.granted', target, ip: ctx.ip, outcome: 'success', detail: { scope: details.params.scope } });
+    await auditLog.record({ actor, action: 'consent.granted', target, ip: ctx.ip, outcome: 'success', detail: { scope: details.params.scope } });
     await finish(ctx, { consent: { grantId } });
   });
 

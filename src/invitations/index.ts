@@ -1,1 +1,1 @@
-export { InvitationService, INVITATION_PATH, invitationUrl, type InvitationServiceDeps, type InvitationLink, type MadeInvitation } from './service.ts';
+export { InvitationService, INVITATION_PATH } from './service.ts';

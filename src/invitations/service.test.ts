@@ -42,7 +42,7 @@ describe('InvitationService', () => {
     expect(conflict!.message).not.toContain(carol.id);
     const granted = await people.invitations.inviteOrGrant(await admin.caller(), { project_id: people.acme, email: 'carol@globex.example', role: 'viewer' });
     expect(granted).toMatchObject({ kind: 'member', user_id: carol.id });
-    expect((await people.memberships.rolesOf(carol.id))[people.acme]).toBe('viewer');
+    expect((await people.membershipRepository.rolesOf(carol.id))[people.acme]).toBe('viewer');
   });
 
   it('accepting with a password makes the account once: a replayed link and a lost race make nothing', async () => {
@@ -55,11 +55,11 @@ describe('InvitationService', () => {
     ]);
     const outcomes = [first, second].map((r) => (r instanceof Error ? r.name : r.ok ? 'ok' : r.code));
     expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
-    const user = await people.users.findByEmail('dana@acme.example');
-    expect((await people.memberships.rolesOf(user!.id))[people.team]).toBe('member');
+    const user = await people.userRepository.findByEmail('dana@acme.example');
+    expect((await people.membershipRepository.rolesOf(user!.id))[people.team]).toBe('member');
     expect(await people.invitations.acceptWithPassword(FROM, { token: made.token, name: 'Dana', password: 'a-long-password' })).toEqual({ ok: false, code: 'accepted' });
     expect(await people.invitations.link('forged-token-that-is-not-one')).toEqual({ ok: false, code: 'not_found' });
-    const accepted = (await people.audit.list()).find((e) => e.action === 'invitation.accepted');
+    const accepted = (await people.auditLog.list()).find((e) => e.action === 'invitation.accepted');
     expect(accepted).toMatchObject({ actor: { type: 'user', id: user!.id }, ip: FROM.ip });
   });
 
@@ -68,6 +68,6 @@ describe('InvitationService', () => {
     const made = await people.invitations.create(await owner.caller(), { project_id: people.acme, email: 'eve@acme.example', role: 'admin' });
     const eve = await people.person('eve@acme.example', {});
     expect(await refusal(people.invitations.acceptWithPassword(FROM, { token: made.token, name: 'Eve', password: 'a-long-password' }))).toMatchObject({ code: 'conflict', field: 'email' });
-    expect(await people.memberships.rolesOf(eve.id)).toEqual({});
+    expect(await people.membershipRepository.rolesOf(eve.id)).toEqual({});
   });
 });

@@ -1,5 +1,5 @@
 import type { AccessPolicy } from '../access/index.ts';
-import type { AuditInput, AuditLog } from '../audit/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import {
   MAX_INVITATION_DAYS,
@@ -27,15 +27,11 @@ import type { MembershipService } from '../projects/index.ts';
 export const INVITATION_PATH = '/invitations';
 
 /** The link shown once to whoever made the invitation. */
-export function invitationUrl(issuer: string, token: string): string {
+function invitationUrl(issuer: string, token: string): string {
   return `${issuer}${INVITATION_PATH}/${token}`;
 }
 
-function by(caller: Caller): Pick<AuditInput, 'actor' | 'ip' | 'user_agent'> {
-  return { actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent };
-}
-
-export interface InvitationServiceDeps {
+interface InvitationServiceDeps {
   invitations: InvitationRepository;
   users: UserRepository;
   projects: ProjectRepository;
@@ -49,14 +45,14 @@ export interface InvitationServiceDeps {
 }
 
 /** A new invitation, with its one-time token and link (shown once). */
-export interface MadeInvitation {
+interface MadeInvitation {
   invitation: Invitation;
   token: string;
   url: string;
 }
 
 /** A link that leads to a pending invitation, or why it does not: a normal result, not an error. */
-export type InvitationLink = { ok: true; invitation: Invitation; project: Project } | { ok: false; code: InvitationFailure };
+type InvitationLink = { ok: true; invitation: Invitation; project: Project } | { ok: false; code: InvitationFailure };
 
 /**
  * Invitations by email for people with no account yet: every rule about them, for every door — /v1
@@ -95,7 +91,7 @@ export class InvitationService {
       );
     }
     const { invitation, token, replaced } = await this.deps.invitations.create({ email, role: input.role, expires_in_days: days, project_id: projectId, invited_by: caller.principal.actor });
-    await this.deps.audit.record({ ...by(caller), action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role, expires_at: invitation.expires_at, replaced } });
+    await this.deps.audit.recordBy(caller, { action: 'invitation.created', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role, expires_at: invitation.expires_at, replaced } });
     return { invitation, token, url: invitationUrl(this.deps.issuer, token) };
   }
 
@@ -128,7 +124,7 @@ export class InvitationService {
     await this.deps.access.requireRoleChange(caller.principal, projectId, { from: invitation.role }, 'revoke an invitation as owner', { project: 'id' });
     const result = await this.deps.invitations.revoke(invitation.id, caller.principal.actor);
     if (!result.ok) throw new DomainError(result.code === 'not_found' ? 'not_found' : 'conflict', `invitation ${invitation.id} is ${result.code === 'not_found' ? 'gone' : `already ${result.code}`}`, 'invitation_id');
-    await this.deps.audit.record({ ...by(caller), action: 'invitation.revoked', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
+    await this.deps.audit.recordBy(caller, { action: 'invitation.revoked', target: { type: 'invitation', id: invitation.id }, project_id: projectId, outcome: 'success', detail: { email: invitation.email, role: invitation.role } });
     return result.invitation;
   }
 

@@ -18,8 +18,7 @@ import type { Store, StoredEvent } from '../store/index.ts';
  * Keys' allowlists and scopes cannot be changed after creation (a new key is created instead); an event
  * type for that is reserved (`key.updated`) so subscribers already drop their cache entry on it.
  */
-export const KEY_EVENT_TYPES = ['key.revoked', 'key.rotated', 'key.rotation_ended', 'key.expired', 'key.updated'] as const;
-export type KeyEventType = (typeof KEY_EVENT_TYPES)[number];
+type KeyEventType = 'key.revoked' | 'key.rotated' | 'key.rotation_ended' | 'key.expired' | 'key.updated';
 
 export interface KeyEvent {
   [key: string]: unknown;
@@ -30,7 +29,7 @@ export interface KeyEvent {
   grace_until?: string;
 }
 
-export const KEY_EVENTS_LOG = 'apikey:events:{log}';
+const KEY_EVENTS_LOG = 'apikey:events:{log}';
 
 /**
  * Where a subscriber that names no event id starts: this far back in time, so that a clock difference
@@ -44,7 +43,7 @@ export async function publishKeyEvent(store: Store, event: { type: KeyEventType;
   return store.append<KeyEvent>(KEY_EVENTS_LOG, { ...event, at: new Date().toISOString() });
 }
 
-export interface FeedBatch {
+interface FeedBatch {
   events: StoredEvent<KeyEvent>[];
   /** The id to resume after: the last event read, or the cursor the read started from. */
   cursor: string;

@@ -6,7 +6,7 @@ import { PeriodicJob } from '../domain/index.ts';
 import { publishKeyEvent } from './events.ts';
 
 /** What the watcher needs of the webhooks module: an event that is sent at most once per dedupe key. */
-export interface OnceEmitter {
+interface OnceEmitter {
   emitOnce(dedupeKey: string, event: { type: string; project_id: string; data: Record<string, unknown> }): Promise<number>;
 }
 

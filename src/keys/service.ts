@@ -18,7 +18,7 @@ export interface CreateKeyInput {
 }
 
 /** Verifications a resource server decided from its cache (the verifier library), for one key and outcome. */
-export interface UsageReport {
+interface UsageReport {
   key_id: string;
   outcome: VerifyOutcome;
   count: number;
@@ -26,7 +26,7 @@ export interface UsageReport {
   last_used_ip?: string | undefined;
 }
 
-export interface KeyUsage {
+interface KeyUsage {
   key_id: string;
   days: Array<{ date: string; counts: Record<VerifyOutcome, number>; total: number }>;
   last_used_at: string | null;
@@ -34,12 +34,12 @@ export interface KeyUsage {
 }
 
 /** What the key service needs of the webhooks: an event announced to the project's subscribers. */
-export interface WebhookEmitter {
+interface WebhookEmitter {
   emit(event: { type: string; project_id: string; data: Record<string, unknown> }): Promise<number>;
 }
 
 /** A batch of key events for one subscriber: only those of projects it administers. */
-export interface KeyEventBatch {
+interface KeyEventBatch {
   events: StoredEvent<KeyEvent>[];
   /** The subscriber's own key was revoked, expired or rotated out by the last of these: its stream ends. */
   final: boolean;
@@ -52,7 +52,7 @@ export interface KeyEventSubscription {
   batches(signal: AbortSignal): AsyncGenerator<KeyEventBatch>;
 }
 
-export interface KeyServiceDeps {
+interface KeyServiceDeps {
   keys: KeyRepository;
   access: AccessPolicy;
   audit: AuditLog;
@@ -259,13 +259,10 @@ export class KeyService {
   }
 
   private async record(caller: Caller, action: string, key: { id: string; project_id: string }, detail?: Record<string, unknown>): Promise<void> {
-    await this.deps.audit.record({
-      actor: caller.principal.actor,
+    await this.deps.audit.recordBy(caller, {
       action,
       target: { type: 'api_key', id: key.id },
       project_id: key.project_id,
-      ip: caller.ip,
-      user_agent: caller.user_agent,
       outcome: 'success',
       ...(detail ? { detail } : {}),
     });

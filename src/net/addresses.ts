@@ -59,7 +59,7 @@ for (const [address, prefix] of BLOCKED_IPV4) {
 for (const [address, prefix] of BLOCKED_IPV6) blocked.addSubnet(address, prefix, 'ipv6');
 
 /** `[::1]` → `::1`, `fe80::1%eth0` → `fe80::1`, `Host.Example.` → `host.example`. */
-export function bareHost(hostname: string): string {
+function bareHost(hostname: string): string {
   return hostname.replace(/^\[|\]$/g, '').replace(/%.*$/, '').replace(/\.$/, '').toLowerCase();
 }
 
@@ -156,7 +156,7 @@ export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
 const systemResolver: Resolver = (hostname) => lookup(hostname, { all: true, verbatim: true });
 
-export interface OutboundPolicyOptions {
+interface OutboundPolicyOptions {
   /** Config `webhooks.block_private_addresses`: refuse non-global addresses. */
   blockPrivate: boolean;
   /** Config `outbound.allow_private`: hosts, addresses and ranges allowed although not global. */

@@ -4,5 +4,5 @@
  * the address actually connected to. Configuration-file connectors, which the operator wrote, use the plain
  * fetch.
  */
-export { BlockedAddressError, OutboundPolicy, UnresolvableHostError, bareHost, isBlockedAddress, parseAllowEntry, type OutboundPolicyOptions, type Resolver } from './addresses.ts';
-export { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_OUTBOUND_TIMEOUT_MS, ResponseTooLargeError, guardedFetch, guardedSockets, type GuardedFetchOptions, type SocketFactories } from './outbound.ts';
+export { BlockedAddressError, OutboundPolicy, UnresolvableHostError, isBlockedAddress, parseAllowEntry, type Resolver } from './addresses.ts';
+export { ResponseTooLargeError, guardedFetch, guardedSockets, type SocketFactories } from './outbound.ts';

@@ -20,9 +20,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { BlockedAddressError, OutboundPolicy, UnresolvableHostError } from './addresses.ts';
 
-export const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
+const DEFAULT_OUTBOUND_TIMEOUT_MS = 15_000;
 /** Discovery, JWKS, SAML metadata (≤ 1 MB), Graph group pages: all far below this. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const USER_AGENT = 'LogTrace-Auth';
 /** Statuses whose responses have no body (Fetch standard "null body status"). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
@@ -31,7 +31,7 @@ export class ResponseTooLargeError extends Error {
   override readonly name = 'ResponseTooLargeError';
 }
 
-export interface GuardedFetchOptions {
+interface GuardedFetchOptions {
   policy: OutboundPolicy;
   /** Limit on the whole exchange, body included; a caller's shorter `signal` applies too. */
   timeoutMs?: number | undefined;

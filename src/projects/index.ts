@@ -1,1 +1,1 @@
-export { ProjectService, MembershipService, type Member, type ProjectServiceDeps, type MembershipServiceDeps } from './service.ts';
+export { ProjectService, MembershipService } from './service.ts';

@@ -1,14 +1,9 @@
 import type { AccessPolicy } from '../access/index.ts';
-import type { AuditInput, AuditLog } from '../audit/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import { isRole, type MembershipCause, type MembershipRepository, type Project, type ProjectRepository, type Role, type UserRepository } from '../directory/index.ts';
 
-/** Who did it and from where, as every audit event of a service carries it. */
-function by(caller: Caller): Pick<AuditInput, 'actor' | 'ip' | 'user_agent'> {
-  return { actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent };
-}
-
-export interface ProjectServiceDeps {
+interface ProjectServiceDeps {
   projects: ProjectRepository;
   access: AccessPolicy;
   audit: AuditLog;
@@ -30,7 +25,7 @@ export class ProjectService {
     if (!name || name.length > 200) throw new DomainError('invalid', 'name must be 1 to 200 characters', 'name');
     await this.deps.access.requireProjectCreation(caller.principal, input.parent_id);
     const project = await this.deps.projects.create({ name, parent_id: input.parent_id ?? null });
-    await this.deps.audit.record({ ...by(caller), action: 'project.created', target: { type: 'project', id: project.id }, project_id: project.id, outcome: 'success', detail: { name: project.name, parent_id: project.parent_id } });
+    await this.deps.audit.recordBy(caller, { action: 'project.created', target: { type: 'project', id: project.id }, project_id: project.id, outcome: 'success', detail: { name: project.name, parent_id: project.parent_id } });
     return project;
   }
 
@@ -51,7 +46,7 @@ export class ProjectService {
 }
 
 /** A project member: the effective role, and each cause behind it. */
-export interface Member {
+interface Member {
   user_id: string;
   email: string | null;
   name: string | null;
@@ -61,7 +56,7 @@ export interface Member {
   manual: Role | null;
 }
 
-export interface MembershipServiceDeps {
+interface MembershipServiceDeps {
   users: UserRepository;
   memberships: MembershipRepository;
   access: AccessPolicy;
@@ -107,7 +102,7 @@ export class MembershipService {
     const current = grants.find((g) => g.project_id === projectId && g.cause === 'manual');
     await this.deps.access.requireMemberChange(caller.principal, projectId, { id: user.id, grants }, input.role);
     const change = await this.deps.memberships.setManual(user.id, projectId, input.role);
-    await this.deps.audit.record({ ...by(caller), action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: projectId, outcome: 'success', detail: { cause: 'manual', from: change?.from ?? current?.role ?? null, to: input.role } });
+    await this.deps.audit.recordBy(caller, { action: 'member.role_changed', target: { type: 'user', id: user.id }, project_id: projectId, outcome: 'success', detail: { cause: 'manual', from: change?.from ?? current?.role ?? null, to: input.role } });
     return { user_id: user.id, email: user.email, project_id: projectId, role: (await this.deps.memberships.rolesOf(user.id))[projectId] ?? null };
   }
 
@@ -120,7 +115,7 @@ export class MembershipService {
     if (!current) throw new DomainError('not_found', `user ${userId} holds no manually granted role on project ${projectId}`, 'user_id');
     await this.deps.access.requireMemberChange(caller.principal, projectId, { id: userId, grants }, null);
     const change = await this.deps.memberships.setManual(userId, projectId, null);
-    await this.deps.audit.record({ ...by(caller), action: 'member.role_changed', target: { type: 'user', id: userId }, project_id: projectId, outcome: 'success', detail: { cause: 'manual', from: current.role, to: change?.to ?? null } });
+    await this.deps.audit.recordBy(caller, { action: 'member.role_changed', target: { type: 'user', id: userId }, project_id: projectId, outcome: 'success', detail: { cause: 'manual', from: current.role, to: change?.to ?? null } });
     return { user_id: userId, project_id: projectId, from: current.role, role: (await this.deps.memberships.rolesOf(userId))[projectId] ?? null };
   }
 }

@@ -1,2 +1,2 @@
-export { ProvisioningRuleService, provisioningRuleInput, type ProvisioningRuleBody, type ProvisioningRuleServiceDeps } from './rules.ts';
-export { RoleMappingService, groupSources, type RoleMappingInput, type RoleChangePreview, type RoleMappingServiceDeps } from './role-mappings.ts';
+export { ProvisioningRuleService, provisioningRuleInput } from './rules.ts';
+export { RoleMappingService, groupSources, type RoleChangePreview } from './role-mappings.ts';

@@ -1,5 +1,5 @@
 import type { AccessPolicy } from '../access/index.ts';
-import type { AuditInput, AuditLog } from '../audit/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import type { ConnectionSet } from '../connectors/connections.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import { isRole, type GroupRoles, type Role, type RoleMappingView } from '../directory/index.ts';
@@ -18,7 +18,7 @@ export function groupSources(connections: Pick<ConnectionSet, 'connectors' | 'so
   return [...sources].sort((a, b) => (a === 'ldap' ? -1 : b === 'ldap' ? 1 : a.localeCompare(b)));
 }
 
-export interface RoleMappingInput {
+interface RoleMappingInput {
   source: string;
   group: string;
   project_id: string;
@@ -34,11 +34,7 @@ export interface RoleChangePreview {
   to: Role | null;
 }
 
-function by(caller: Caller): Pick<AuditInput, 'actor' | 'ip' | 'user_agent'> {
-  return { actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent };
-}
-
-export interface RoleMappingServiceDeps {
+interface RoleMappingServiceDeps {
   groupRoles: GroupRoles;
   access: AccessPolicy;
   audit: AuditLog;
@@ -72,7 +68,7 @@ export class RoleMappingService {
   async create(caller: Caller, input: RoleMappingInput): Promise<RoleMappingView> {
     const checked = await this.checkCreate(caller, input);
     const mapping = await this.deps.groupRoles.create(checked);
-    await this.deps.audit.record({ ...by(caller), action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: input.project_id, outcome: 'success', detail: { source: checked.source, group: checked.group, role: checked.role } });
+    await this.deps.audit.recordBy(caller, { action: 'role_mapping.created', target: { type: 'role_mapping', id: mapping.id }, project_id: input.project_id, outcome: 'success', detail: { source: checked.source, group: checked.group, role: checked.role } });
     return mapping;
   }
 
@@ -84,7 +80,7 @@ export class RoleMappingService {
   async remove(caller: Caller, id: string): Promise<RoleMappingView> {
     const mapping = await this.checkRemove(caller, id);
     await this.deps.groupRoles.delete(mapping.id);
-    await this.deps.audit.record({ ...by(caller), action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
+    await this.deps.audit.recordBy(caller, { action: 'role_mapping.deleted', target: { type: 'role_mapping', id: mapping.id }, project_id: mapping.project_id, outcome: 'success', detail: { source: mapping.source, group: mapping.group, role: mapping.role } });
     return mapping;
   }
 

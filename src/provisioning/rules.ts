@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AccessPolicy } from '../access/index.ts';
-import type { AuditInput, AuditLog } from '../audit/index.ts';
+import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import { ROLES, type ProjectRepository, type ProvisioningRules, type ProvisioningRuleView } from '../directory/index.ts';
 
@@ -19,17 +19,13 @@ export const provisioningRuleInput = z
   })
   .refine((r) => !r.role || r.project_id, { message: 'a role needs a project_id', path: ['project_id'] })
   .refine((r) => !r.project_id || r.role, { message: 'a project_id needs a role', path: ['role'] });
-export type ProvisioningRuleBody = z.input<typeof provisioningRuleInput>;
+type ProvisioningRuleBody = z.input<typeof provisioningRuleInput>;
 
 const ORG_WIDE = 'managing provisioning rules';
 
-function by(caller: Caller): Pick<AuditInput, 'actor' | 'ip' | 'user_agent'> {
-  return { actor: caller.principal.actor, ip: caller.ip, user_agent: caller.user_agent };
-}
-
 const auditDetail = (rule: ProvisioningRuleView) => ({ email_domain: rule.email_domain, connectors: rule.connectors, role: rule.role });
 
-export interface ProvisioningRuleServiceDeps {
+interface ProvisioningRuleServiceDeps {
   rules: ProvisioningRules;
   projects: ProjectRepository;
   access: AccessPolicy;
@@ -82,7 +78,7 @@ export class ProvisioningRuleService {
       await this.deps.access.requireRoleChange(caller.principal, rule.project_id, { to: rule.role }, 'make new accounts owners');
     }
     const created = await this.deps.rules.create(rule, caller.principal.actor.id);
-    await this.deps.audit.record({ ...by(caller), action: 'provisioning_rule.created', target: { type: 'provisioning_rule', id: created.id }, project_id: rule.project_id ?? root, outcome: 'success', detail: auditDetail(created) });
+    await this.deps.audit.recordBy(caller, { action: 'provisioning_rule.created', target: { type: 'provisioning_rule', id: created.id }, project_id: rule.project_id ?? root, outcome: 'success', detail: auditDetail(created) });
     return created;
   }
 
@@ -97,7 +93,7 @@ export class ProvisioningRuleService {
       await this.deps.access.requireRoleChange(caller.principal, rule.project, { from: rule.role }, 'remove a rule that makes owners', { project: 'id', about: `provisioning rule ${rule.id}` });
     }
     await this.deps.rules.delete(rule.id);
-    await this.deps.audit.record({ ...by(caller), action: 'provisioning_rule.deleted', target: { type: 'provisioning_rule', id: rule.id }, project_id: rule.project ?? root, outcome: 'success', detail: auditDetail(rule) });
+    await this.deps.audit.recordBy(caller, { action: 'provisioning_rule.deleted', target: { type: 'provisioning_rule', id: rule.id }, project_id: rule.project ?? root, outcome: 'success', detail: auditDetail(rule) });
     return rule;
   }
 }

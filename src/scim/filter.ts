@@ -14,10 +14,10 @@ export class ScimFilterError extends Error {
   override readonly name = 'ScimFilterError';
 }
 
-export type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
-export type Scalar = string | number | boolean | null;
+type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
+type Scalar = string | number | boolean | null;
 
-export interface AttrPath {
+interface AttrPath {
   /** The schema URN it was written with, if any (`urn:ietf:params:scim:schemas:core:2.0:User`). */
   schema: string | null;
   attr: string;
@@ -70,7 +70,7 @@ function tokenize(input: string): Token[] {
 }
 
 /** `name`, `name.sub`, or either behind a schema URN (`urn:…:User:userName`, `urn:…:enterprise:2.0:User:manager.value`). */
-export function parseAttrPath(text: string): AttrPath {
+function parseAttrPath(text: string): AttrPath {
   let schema: string | null = null;
   let rest = text;
   if (/^urn:/i.test(text)) {

@@ -9,11 +9,9 @@ import { matches, parsePatchPath, member, ScimFilterError, type Filter, type Pat
  */
 export const SCHEMA_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const SCHEMA_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-export const SCHEMA_ENTERPRISE_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-export const SCHEMA_PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 /** RFC 7644 §3.12 `scimType` values we answer with. */
-export type ScimType = 'invalidFilter' | 'invalidSyntax' | 'invalidPath' | 'invalidValue' | 'noTarget' | 'uniqueness' | 'mutability' | 'tooMany';
+type ScimType = 'invalidFilter' | 'invalidSyntax' | 'invalidPath' | 'invalidValue' | 'noTarget' | 'uniqueness' | 'mutability' | 'tooMany';
 
 /**
  * A SCIM document the door cannot take (RFC 7644 §3.12: 400 with its scimType). The service's refusals
@@ -29,7 +27,7 @@ export class ScimInputError extends Error {
   }
 }
 
-export interface ScimName {
+interface ScimName {
   formatted?: string | undefined;
   familyName?: string | undefined;
   givenName?: string | undefined;
@@ -38,7 +36,7 @@ export interface ScimName {
   honorificSuffix?: string | undefined;
 }
 
-export interface ScimEmail {
+interface ScimEmail {
   value: string;
   type?: string | undefined;
   primary?: boolean | undefined;
@@ -65,7 +63,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 const MAX_STRING = 256;
 const MAX_EMAILS = 20;
-export const MAX_MEMBERS = 10_000;
+const MAX_MEMBERS = 10_000;
 const MAX_OPERATIONS = 1000;
 const NAME_PARTS = ['formatted', 'familyName', 'givenName', 'middleName', 'honorificPrefix', 'honorificSuffix'] as const;
 
@@ -158,7 +156,7 @@ export function primaryEmail(attrs: Pick<ScimUserAttrs, 'emails'>): string | nul
 }
 
 /** What PATCH knows of an attribute: its canonical name and shape. Anything else is ignored. */
-export interface AttrDef {
+interface AttrDef {
   name: string;
   multi: boolean;
   complex: boolean;

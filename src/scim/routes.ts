@@ -17,7 +17,7 @@ import { MAX_BODY_BYTES, MAX_RESULTS, resourceTypes, schemas, SCHEMA_ERROR, SCHE
  * SCIM error body (§3.12) with `scimType` where one applies. Authentication is the SCIM connection's bearer
  * token; the discovery documents are static and public.
  */
-export const SCIM_BASE = '/scim/v2';
+const SCIM_BASE = '/scim/v2';
 
 /** Attributes a filter may name (RFC 7644 §3.4.2.2 lets a provider refuse others with invalidFilter). */
 const FILTERABLE: Record<'User' | 'Group', Set<string>> = {
@@ -124,7 +124,7 @@ function meta(ctx: Context): ScimRequestMeta {
 const principalOf = (ctx: Context) => ctx.state.scimPrincipal as Principal;
 
 /** What the SCIM door uses: its service, the connection tokens, the issuer, and the audit of refused calls. */
-type ScimDoorDeps = Pick<Services, 'scim' | 'connections' | 'config' | 'audit' | 'logger'>;
+type ScimDoorDeps = Pick<Services, 'scim' | 'connectionSet' | 'config' | 'auditLog' | 'logger'>;
 
 export function scimApi(services: ScimDoorDeps): Middleware {
   const { scim } = services;
@@ -133,7 +133,7 @@ export function scimApi(services: ScimDoorDeps): Middleware {
 
   const authenticate: Middleware = async (ctx, next) => {
     const token = credentialFrom(ctx);
-    const found = token ? await services.connections.scimConnectionForToken(token) : undefined;
+    const found = token ? await services.connectionSet.scimConnectionForToken(token) : undefined;
     if (!found?.ok) {
       ctx.set('WWW-Authenticate', 'Bearer realm="logtrace-scim"');
       throw new ScimHttpError(401, !token ? 'send the SCIM connection token as Authorization: Bearer' : found && found.reason === 'disabled' ? 'this SCIM connection is disabled' : 'the token is not a SCIM connection token of this server');
@@ -224,7 +224,7 @@ export function scimApi(services: ScimDoorDeps): Middleware {
       const error = scimError(err, services, ctx);
       send(ctx, error.status, { schemas: [SCHEMA_ERROR], status: String(error.status), ...(error.scimType ? { scimType: error.scimType } : {}), detail: error.message });
       if (error.status === 401 || error.status === 403) {
-        await services.audit
+        await services.auditLog
           .record({ actor: (ctx.state.scimPrincipal as Principal | undefined)?.actor ?? { type: 'anonymous', id: null }, action: 'scim.request_failed', target: { type: 'route', id: clip(`${ctx.method} ${ctx.path}`, 512) }, project_id: null, ip: ctx.ip, user_agent: clip(ctx.get('user-agent'), 512) || null, outcome: 'failure', detail: { status: error.status, detail: clip(error.message, 1024) } })
           .catch((e: unknown) => services.logger.warn({ err: String(e) }, 'could not audit a failed SCIM call'));
       }

@@ -33,7 +33,7 @@ export interface ScimRequestMeta {
   user_agent: string | null;
 }
 
-export interface ScimServiceDeps {
+interface ScimServiceDeps {
   store: Store;
   users: UserRepository;
   identities: IdentityRepository;

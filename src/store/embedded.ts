@@ -25,7 +25,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { CrossSlotBatchError, StoreInputError, StoreUnavailableError, checkCursor, checkKey, checkOneSlot } from './types.ts';
 import type { BatchOp, JsonObject, RangeOptions, Store, StoredEvent } from './types.ts';
 
-export interface EmbeddedStoreOptions {
+interface EmbeddedStoreOptions {
   /** Directory of the lmdb environment; created when missing. */
   path: string;
   /** Prepended to every key and log name; default `lt:`. */

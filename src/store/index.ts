@@ -9,8 +9,6 @@ import type { Store, StoreErrorKind } from './types.ts';
 
 export { CrossSlotBatchError, EVENT_ID, MAX_KEY_BYTES, StoreInputError, StoreUnavailableError, hashTagOf, writeInOrder } from './types.ts';
 export type { BatchOp, JsonObject, RangeOptions, Store, StoredEvent, StoreErrorKind, StoreTopology } from './types.ts';
-export type { EmbeddedStoreOptions } from './embedded.ts';
-export type { RedisStoreOptions } from './redis.ts';
 
 /** The `store` section of the configuration file (src/config/schema.ts). */
 export type OpenStoreConfig =
@@ -27,7 +25,7 @@ export type OpenStoreConfig =
       wait_for_replicas?: number | undefined;
     };
 
-export interface OpenStoreHooks {
+interface OpenStoreHooks {
   /** Redis only: told once per outage that the connection is failing (message without credentials). */
   onConnectionError?: (error: Error) => void;
   /** Redis only: told of every failed operation, by kind. */
@@ -71,4 +69,4 @@ export async function openStore(config: OpenStoreConfig, hooks: OpenStoreHooks =
     }
   }
 }
-export { SecretBox, DATA_KEY, type SealedSecret } from './secret-box.ts';
+export { SecretBox, type SealedSecret } from './secret-box.ts';

@@ -33,7 +33,7 @@ import type { ChainableCommander, ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreInputError, StoreUnavailableError, checkCursor, checkKey, checkOneSlot, hashTagOf } from './types.ts';
 import type { BatchOp, JsonObject, RangeOptions, Store, StoreErrorKind, StoredEvent, StoreTopology } from './types.ts';
 
-export interface RedisSentinelOptions {
+interface RedisSentinelOptions {
   /** The master's name as the sentinels know it (`sentinel monitor <name> …`). */
   name: string;
   /** `host:port` of each sentinel (`[v6]:port` for IPv6). */
@@ -45,7 +45,7 @@ export interface RedisSentinelOptions {
   tls?: boolean | undefined;
 }
 
-export interface RedisStoreOptions {
+interface RedisStoreOptions {
   /** Standalone: `redis://[user:password@]host:port[/db]` or `rediss://…` */
   url?: string | undefined;
   /** Redis Cluster seed nodes, as URLs (`redis://host:port`; credentials and scheme from the first). */
@@ -127,7 +127,7 @@ interface ScriptCommands {
 type Mode = StoreTopology['mode'];
 
 /** `host:port` or `[v6]:port` → host and port. */
-export function parseHostPort(text: string): { host: string; port: number } {
+function parseHostPort(text: string): { host: string; port: number } {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
   if (!match) throw new RangeError(`expected host:port, got ${text}`);
   return { host: match[1] ?? match[2] ?? '', port: Number(match[3]) };

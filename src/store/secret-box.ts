@@ -16,7 +16,7 @@ import type { Store } from './types.ts';
 
 export type SealedSecret = { v: 1; key: 'configured' | 'stored'; iv: string; tag: string; ct: string };
 
-export const DATA_KEY = 'webhooks:{dek}';
+const DATA_KEY = 'webhooks:{dek}';
 
 export class SecretBox {
   private readonly store: Store;

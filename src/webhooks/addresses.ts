@@ -9,7 +9,7 @@ import { BlockedAddressError, OutboundPolicy } from '../net/index.ts';
 
 export { isBlockedAddress } from '../net/index.ts';
 
-export type UrlCheck = { ok: true; url: string } | { ok: false; message: string };
+type UrlCheck = { ok: true; url: string } | { ok: false; message: string };
 
 const MAX_URL_LENGTH = 2048;
 

@@ -13,7 +13,7 @@ export interface AttemptOutcome {
   duration_ms: number;
 }
 
-export interface AttemptInput {
+interface AttemptInput {
   fetch: typeof fetch;
   url: string;
   secret: string;

@@ -3,17 +3,8 @@
  * signature scheme (https://www.standardwebhooks.com). Plain inputs and outputs; no HTTP framework.
  * WebhookRepository is the store and the delivery worker; WebhookService is what the doors call.
  */
-export { DEFAULT_RETRY_SCHEDULE, DELIVERY_RETENTION_SECONDS, EVENT_TYPES, WebhookRepository } from './repository.ts';
-export type {
-  AttemptView,
-  CreateWebhookInput,
-  DeliveryStatus,
-  DeliveryView,
-  WebhookEvent,
-  WebhookEventType,
-  WebhookRepositoryOptions,
-  WebhookView,
-} from './repository.ts';
-export { WebhookService, type WebhookInput, type WebhookServiceDeps } from './service.ts';
+export { EVENT_TYPES, WebhookRepository } from './repository.ts';
+export type { CreateWebhookInput, DeliveryStatus, DeliveryView, WebhookRepositoryOptions, WebhookView } from './repository.ts';
+export { WebhookService } from './service.ts';
 export { generateSecret, sign } from './signature.ts';
 export { isBlockedAddress } from './addresses.ts';

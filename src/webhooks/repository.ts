@@ -35,13 +35,13 @@ import { SecretBox, type SealedSecret } from '../store/index.ts';
 import { generateSecret } from './signature.ts';
 
 export const EVENT_TYPES = ['key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.expired', 'client.created', 'client.secret_rotated', 'client.deleted', 'client.secret_expiring'] as const;
-export type WebhookEventType = (typeof EVENT_TYPES)[number];
+type WebhookEventType = (typeof EVENT_TYPES)[number];
 
-export const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5, 30, 120, 600, 1800, 3600, 10800, 21600];
+const DEFAULT_RETRY_SCHEDULE: readonly number[] = [5, 30, 120, 600, 1800, 3600, 10800, 21600];
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** How long a delivery record (and its attempts) stays readable after its last change. */
-export const DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600;
+const DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600;
 /** How long an emitOnce key is remembered unless the caller says otherwise. */
 const DEFAULT_ONCE_TTL_SECONDS = 90 * 24 * 3600;
 /** Attempts one node runs at the same time. */
@@ -90,7 +90,7 @@ export interface CreateWebhookInput {
   created_by: Actor;
 }
 
-export interface WebhookEvent {
+interface WebhookEvent {
   type: string;
   project_id: string;
   data: Record<string, unknown>;
@@ -98,7 +98,7 @@ export interface WebhookEvent {
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
-export interface AttemptView {
+interface AttemptView {
   at: string;
   status_code: number | null;
   error: string | null;

@@ -3,13 +3,13 @@ import type { AuditLog } from '../audit/index.ts';
 import { DomainError, type Caller } from '../domain/index.ts';
 import type { DeliveryView, WebhookRepository, WebhookView } from './repository.ts';
 
-export interface WebhookServiceDeps {
+interface WebhookServiceDeps {
   webhooks: WebhookRepository;
   access: AccessPolicy;
   audit: AuditLog;
 }
 
-export interface WebhookInput {
+interface WebhookInput {
   project_id: string;
   url: string;
   events: string[];
@@ -86,13 +86,10 @@ export class WebhookService {
   }
 
   private async record(caller: Caller, action: string, webhook: WebhookView, detail?: Record<string, unknown>): Promise<void> {
-    await this.deps.audit.record({
-      actor: caller.principal.actor,
+    await this.deps.audit.recordBy(caller, {
       action,
       target: { type: 'webhook', id: webhook.id },
       project_id: webhook.project_id,
-      ip: caller.ip,
-      user_agent: caller.user_agent,
       outcome: 'success',
       ...(detail ? { detail } : {}),
     });

@@ -84,7 +84,7 @@ describe('a new provider is one descriptor: Acme ID through the registry', () =>
     const outcome = await federatedSignIn(client, 'acme', 'openid email profile');
     if (!outcome.ok) throw new Error(`sign-in failed: HTTP ${outcome.status} at ${outcome.url}: ${outcome.body.slice(0, 300)}`);
     expect(decodeJwt(outcome.tokens.id_token!)).toMatchObject({ email: 'ann@acme.example' });
-    const account = await server.services.users.findByEmail('ann@acme.example');
+    const account = await server.services.userRepository.findByEmail('ann@acme.example');
     expect(account).toMatchObject({ source: 'acme', email_verified: true });
 
     // The page the walker clicked through: its button, its logo badge.
@@ -99,12 +99,12 @@ describe('a new provider is one descriptor: Acme ID through the registry', () =>
     upstream.nextSignIn({ accountId: 'eve', claims: { email: 'eve@acme.example', email_verified: false, name: 'Eve' } });
     const outcome = await federatedSignIn(client, 'acme', 'openid email profile');
     expect(outcome.ok).toBe(false);
-    expect(await server.services.users.findByEmail('eve@acme.example')).toBeUndefined();
+    expect(await server.services.userRepository.findByEmail('eve@acme.example')).toBeUndefined();
   });
 
   it('the connection test uses its description (OIDC discovery, issuer, keys)', async () => {
-    const view = await server.services.connections.get('acme');
-    const checks = await server.services.connections.test(view!);
+    const view = await server.services.connectionSet.get('acme');
+    const checks = await server.services.connectionSet.test(view!);
     expect(checks.map((c) => [c.check, c.ok])).toEqual([['discovery', true], ['issuer', true], ['signing_keys', true]]);
   });
 });

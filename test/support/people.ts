@@ -20,17 +20,17 @@ import pino from 'pino';
  */
 export interface People {
   store: Store;
-  users: UserRepository;
-  projects: ProjectRepository;
-  memberships: MembershipRepository;
+  userRepository: UserRepository;
+  projectRepository: ProjectRepository;
+  membershipRepository: MembershipRepository;
   invitationRepository: InvitationRepository;
-  audit: AuditLog;
+  auditLog: AuditLog;
   access: AccessPolicy;
   accounts: AccountService;
-  projectService: ProjectService;
+  projects: ProjectService;
   members: MembershipService;
   invitations: InvitationService;
-  provisioning: ProvisioningRuleService;
+  provisioningRules: ProvisioningRuleService;
   roleMappings: RoleMappingService;
   acme: string;
   team: string;
@@ -46,59 +46,59 @@ export interface People {
 export async function openPeople(options: { connectors?: string[]; sources?: string[]; rules?: ProvisioningRule[] } = {}): Promise<People> {
   const dir = await mkdtemp(path.join(tmpdir(), 'people-'));
   const store = await openStore({ driver: 'embedded', path: dir });
-  const users = new UserRepository(store);
-  const projects = new ProjectRepository(store);
-  const memberships = new MembershipRepository(store);
+  const userRepository = new UserRepository(store);
+  const projectRepository = new ProjectRepository(store);
+  const membershipRepository = new MembershipRepository(store);
   const identities = new IdentityRepository(store);
   const invitationRepository = new InvitationRepository(store);
-  const audit = new AuditLog(store);
-  const access = new AccessPolicy(projects);
+  const auditLog = new AuditLog(store);
+  const access = new AccessPolicy(projectRepository);
   const logger = pino({ level: 'silent' });
-  const groupRoles = new GroupRoles({ store, memberships, projects, users, identities, legacyLinksTrusted: async () => false, audit, logger, directories: () => [], configured: [] });
+  const groupRoles = new GroupRoles({ store, memberships: membershipRepository, projects: projectRepository, users: userRepository, identities, legacyLinksTrusted: async () => false, audit: auditLog, logger, directories: () => [], configured: [] });
   const connectors = options.connectors ?? ['corp-oidc'];
-  const accounts = new AccountService({ users, memberships, identities, access, audit });
-  const projectService = new ProjectService({ projects, access, audit });
-  const members = new MembershipService({ users, memberships, access, audit });
-  const invitations = new InvitationService({ invitations: invitationRepository, users, projects, memberships, members, access, audit, passwords: { hash: async (p) => `hashed:${p}` }, issuer: 'https://auth.example' });
-  const provisioning = new ProvisioningRuleService({ rules: new ProvisioningRules(store, options.rules ?? []), projects, access, audit, connectorIds: () => connectors });
-  const roleMappings = new RoleMappingService({ groupRoles, access, audit, sources: () => options.sources ?? ['ldap', ...connectors], isConnector: (id) => connectors.includes(id) });
-  const acme = (await projects.create({ name: 'Acme' })).id;
-  const team = (await projects.create({ name: 'Team', parent_id: acme })).id;
-  const globex = (await projects.create({ name: 'Globex' })).id;
+  const accounts = new AccountService({ users: userRepository, memberships: membershipRepository, identities, access, audit: auditLog });
+  const projects = new ProjectService({ projects: projectRepository, access, audit: auditLog });
+  const members = new MembershipService({ users: userRepository, memberships: membershipRepository, access, audit: auditLog });
+  const invitations = new InvitationService({ invitations: invitationRepository, users: userRepository, projects: projectRepository, memberships: membershipRepository, members, access, audit: auditLog, passwords: { hash: async (p) => `hashed:${p}` }, issuer: 'https://auth.example' });
+  const provisioningRules = new ProvisioningRuleService({ rules: new ProvisioningRules(store, options.rules ?? []), projects: projectRepository, access, audit: auditLog, connectorIds: () => connectors });
+  const roleMappings = new RoleMappingService({ groupRoles, access, audit: auditLog, sources: () => options.sources ?? ['ldap', ...connectors], isConnector: (id) => connectors.includes(id) });
+  const acme = (await projectRepository.create({ name: 'Acme' })).id;
+  const team = (await projectRepository.create({ name: 'Team', parent_id: acme })).id;
+  const globex = (await projectRepository.create({ name: 'Globex' })).id;
   const operatorPrincipal: Principal = { kind: 'operator', actor: { type: 'system', id: 'cli:test' } };
   return {
     store,
-    users,
-    projects,
-    memberships,
+    userRepository,
+    projectRepository,
+    membershipRepository,
     invitationRepository,
-    audit,
+    auditLog,
     access,
     accounts,
-    projectService,
+    projects,
     members,
     invitations,
-    provisioning,
+    provisioningRules,
     roleMappings,
     acme,
     team,
     globex,
     operator: { principal: operatorPrincipal, ip: null, user_agent: null },
     async person(email, roles) {
-      const { user } = await users.create({ email, email_verified: true, source: 'local' });
-      for (const [project, role] of Object.entries(roles)) await memberships.setManual(user.id, project, role);
+      const { user } = await userRepository.create({ email, email_verified: true, source: 'local' });
+      for (const [project, role] of Object.entries(roles)) await membershipRepository.setManual(user.id, project, role);
       return {
         id: user.id,
         // Read at each call, as a token is issued with the roles held then.
         caller: async () => ({
-          principal: { kind: 'token', actor: { type: 'user', id: user.id }, scopes: ['read:logs', 'write:alerts', 'admin:projects'], project_roles: await memberships.rolesOf(user.id) },
+          principal: { kind: 'token', actor: { type: 'user', id: user.id }, scopes: ['read:logs', 'write:alerts', 'admin:projects'], project_roles: await membershipRepository.rolesOf(user.id) },
           ip: '203.0.113.7',
           user_agent: 'unit-test',
         }),
       };
     },
     async actions() {
-      return (await audit.list({ limit: 1000 })).map((e) => e.action);
+      return (await auditLog.list({ limit: 1000 })).map((e) => e.action);
     },
     async close() {
       await store.close();
