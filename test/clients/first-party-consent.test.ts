@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIRECT_URI, startAuthServer, type AuthServer } from '../support/auth-server.ts';
 import { bootstrap, personApi, type Bootstrapped } from '../support/admin.ts';
-import { CookieJar, discover } from '../support/http-login.ts';
+import { discover, walkSignIn } from '../support/http-login.ts';
 
 /**
  * An owner marks an application registered in their organisation first-party: the people of that
@@ -10,37 +10,6 @@ import { CookieJar, discover } from '../support/http-login.ts';
  * application and lures people of ANOTHER organisation (on the same server) to sign in through it, to
  * collect their identity (email, profile) without their consent. They must be asked.
  */
-
-/** Walks the code flow over HTTP: 'consent' when a consent screen is shown, else the callback URL. */
-async function signIn(authorizationUrl: URL, email: string, password: string): Promise<{ consent: true; confirm: string; jar: CookieJar } | { consent: false; callback: URL }> {
-  const jar = new CookieJar();
-  let url = authorizationUrl.href;
-  let method = 'GET';
-  let body: string | undefined;
-  for (let hop = 0; hop < 15; hop++) {
-    if (url.startsWith(REDIRECT_URI)) return { consent: false, callback: new URL(url) };
-    const response = await fetch(url, { method, redirect: 'manual', headers: { cookie: jar.header(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) }, body });
-    jar.store(response);
-    method = 'GET';
-    body = undefined;
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const text = await response.text();
-    const login = /<form method="post" action="([^"]+\/login)"/.exec(text);
-    if (response.ok && login) {
-      url = new URL(login[1]!, url).href;
-      method = 'POST';
-      body = new URLSearchParams({ email, password }).toString();
-      continue;
-    }
-    const confirm = /<form method="post" action="([^"]+\/confirm)"/.exec(text);
-    if (response.ok && confirm) return { consent: true, confirm: new URL(confirm[1]!, url).href, jar };
-    throw new Error(`unexpected ${response.status} at ${url}: ${text.slice(0, 300)}`);
-  }
-  throw new Error('too many redirects');
-}
 
 describe('a first-party application registered in an organisation skips consent only for its own people', () => {
   let server: AuthServer;
@@ -72,7 +41,7 @@ describe('a first-party application registered in an organisation skips consent 
   it('a person of the organisation (any role) gets a code without a consent screen', async () => {
     const viewer = await personApi(server, { email: 'viewer@acme.test', project: acme.project.id, role: 'viewer' });
     const flow = await authorizationUrl();
-    const result = await signIn(flow.url, 'viewer@acme.test', viewer.password);
+    const result = await walkSignIn(flow.url, { email: 'viewer@acme.test', password: viewer.password });
     expect(result.consent).toBe(false);
     if (result.consent) return;
     const tokens = await client.authorizationCodeGrant(flow.config, result.callback, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
@@ -82,7 +51,7 @@ describe('a first-party application registered in an organisation skips consent 
   it('a person of another organisation is asked, and nothing reaches the application when they deny', async () => {
     const stranger = await personApi(server, { email: 'someone@globex.test', project: globex.project.id, role: 'owner' });
     const flow = await authorizationUrl();
-    const result = await signIn(flow.url, 'someone@globex.test', stranger.password);
+    const result = await walkSignIn(flow.url, { email: 'someone@globex.test', password: stranger.password });
     expect(result.consent).toBe(true);
     if (!result.consent) return;
     const denied = await fetch(result.confirm, { method: 'POST', redirect: 'manual', headers: { cookie: result.jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=deny' });

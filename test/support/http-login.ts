@@ -26,17 +26,20 @@ export async function discover(issuer: string, clientId: string, secret?: string
   return config;
 }
 
+/** Where a sign-in over HTTP ended: at the redirect URI, or at a consent page (its form and the browser's cookies). */
+export type SignInEnd = { consent: false; callback: URL } | { consent: true; confirm: string; jar: CookieJar };
+
 /**
  * Walks the authorization-code flow over plain HTTP as a browser would (redirects, cookies, the sign-in
- * form) and returns the callback URL with the code. Browser tests do the same in Chromium.
+ * form) until the redirect URI or a consent page. Browser tests do the same in Chromium.
  */
-export async function signInOverHttp(authorizationUrl: URL, credentials: { email: string; password?: string }): Promise<URL> {
+export async function walkSignIn(authorizationUrl: URL, credentials: { email: string; password?: string }): Promise<SignInEnd> {
   const jar = new CookieJar();
   let url = authorizationUrl.href;
   let method = 'GET';
   let body: string | undefined;
   for (let hop = 0; hop < 15; hop++) {
-    if (url.startsWith(REDIRECT_URI)) return new URL(url);
+    if (url.startsWith(REDIRECT_URI)) return { consent: false, callback: new URL(url) };
     const response = await fetch(url, {
       method,
       redirect: 'manual',
@@ -58,9 +61,18 @@ export async function signInOverHttp(authorizationUrl: URL, credentials: { email
       body = new URLSearchParams({ email: credentials.email, password: credentials.password ?? TEST_PASSWORD }).toString();
       continue;
     }
+    const confirm = /<form method="post" action="([^"]+\/confirm)"/.exec(text);
+    if (response.ok && confirm) return { consent: true, confirm: new URL(confirm[1]!, url).href, jar };
     throw new Error(`unexpected ${response.status} at ${url}: ${text.slice(0, 500)}`);
   }
   throw new Error('too many redirects');
+}
+
+/** The sign-in of `walkSignIn` for clients that ask no consent: the callback URL with the code. */
+export async function signInOverHttp(authorizationUrl: URL, credentials: { email: string; password?: string }): Promise<URL> {
+  const end = await walkSignIn(authorizationUrl, credentials);
+  if (end.consent) throw new Error(`a consent page was shown (${end.confirm}) where none was expected`);
+  return end.callback;
 }
 
 /** Code + PKCE for `dashboard`, returning the token response. */
