@@ -61,6 +61,11 @@ export interface ConsentView {
   clientName: string;
   email: string;
   scopes: string[];
+  /**
+   * The organisation that registered the application (src/clients), named next to the name it chose for
+   * itself: a registered application may call itself anything, "LogTrace Dashboard" included.
+   */
+  publisher?: string | undefined;
 }
 
 export function consentPage(page: PageContext, view: ConsentView): string {
@@ -72,6 +77,7 @@ export function consentPage(page: PageContext, view: ConsentView): string {
   return layout(page, t('consent.title'), html`
 <h1>${t('consent.title')}</h1>
 <p class="subtitle">${t('consent.subtitle', { client: view.clientName, email: view.email })}</p>
+${view.publisher ? html`<p class="publisher">${t('consent.publisher', { organisation: view.publisher })}</p>` : ''}
 <p>${t('consent.scopes')}</p>
 <ul class="scopes">${view.scopes.map((s) => html`<li><code>${s}</code> — ${label(s)}</li>`)}</ul>
 <form method="post" action="${view.action}" class="actions">

@@ -23,7 +23,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * a cross-site form post fail.
  */
 /** What the sign-in pages use: federated sign-in's services, local accounts and passwords, the login throttle's store. */
-type InteractionDeps = FederationDeps & Pick<Services, 'userRepository' | 'passwords' | 'membershipRepository' | 'access'>;
+type InteractionDeps = FederationDeps & Pick<Services, 'userRepository' | 'passwords' | 'membershipRepository' | 'projectRepository' | 'access'>;
 
 export function interactionRoutes(router: Router, services: InteractionDeps): void {
   const { config, userRepository, auditLog, metrics, store, logger, connectors, passwords } = services;
@@ -122,6 +122,14 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
     return services.access.inOrganisationOf(await services.membershipRepository.rolesOf(accountId), projectId);
   }
 
+  /** The organisation (root project) that registered an application; undefined for the configuration's clients. */
+  async function publisherOf(client: { metadata(): Record<string, unknown> }): Promise<string | undefined> {
+    const projectId = projectOfClient(client);
+    if (projectId === undefined) return undefined;
+    const root = (await services.projectRepository.pathOf(projectId))?.[0];
+    return root ? ((await services.projectRepository.get(root))?.name ?? root) : undefined;
+  }
+
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     const client = await clientOf(details);
@@ -144,6 +152,7 @@ export function interactionRoutes(router: Router, services: InteractionDeps): vo
         clientName,
         email: user?.email ?? '',
         scopes: String(details.params.scope ?? '').split(' ').filter(Boolean),
+        publisher: await publisherOf(client),
       });
       return;
     }

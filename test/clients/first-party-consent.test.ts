@@ -22,7 +22,8 @@ describe('a first-party application registered in an organisation skips consent 
     acme = bootstrap(server, 'Acme');
     globex = bootstrap(server, 'Globex');
     const owner = await personApi(server, { email: 'owner@acme.test', project: acme.project.id, role: 'owner' });
-    const made = await owner.call('POST', '/v1/clients', { project_id: acme.project.id, name: 'Acme portal', type: 'public', grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scopes: ['openid', 'email', 'profile', 'read:logs'], first_party: true });
+    // It may call itself anything: the consent page names who registered it.
+    const made = await owner.call('POST', '/v1/clients', { project_id: acme.project.id, name: 'LogTrace Dashboard', type: 'public', grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scopes: ['openid', 'email', 'profile', 'read:logs'], first_party: true });
     expect(made.status).toBe(201);
     clientId = String(made.body.client_id);
   });
@@ -54,6 +55,9 @@ describe('a first-party application registered in an organisation skips consent 
     const result = await walkSignIn(flow.url, { email: 'someone@globex.test', password: stranger.password });
     expect(result.consent).toBe(true);
     if (!result.consent) return;
+    // The page names the organisation that registered the application next to the name it chose.
+    expect(result.page).toContain('LogTrace Dashboard');
+    expect(result.page).toMatch(/registered by Acme, not by LogTrace/);
     const denied = await fetch(result.confirm, { method: 'POST', redirect: 'manual', headers: { cookie: result.jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=deny' });
     expect(denied.status).toBe(303);
     // oidc-provider finishes the interaction: the answer at the redirect URI is an error, never a code.

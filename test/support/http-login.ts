@@ -27,7 +27,7 @@ export async function discover(issuer: string, clientId: string, secret?: string
 }
 
 /** Where a sign-in over HTTP ended: at the redirect URI, or at a consent page (its form and the browser's cookies). */
-export type SignInEnd = { consent: false; callback: URL } | { consent: true; confirm: string; jar: CookieJar };
+export type SignInEnd = { consent: false; callback: URL } | { consent: true; confirm: string; jar: CookieJar; page: string };
 
 /**
  * Walks the authorization-code flow over plain HTTP as a browser would (redirects, cookies, the sign-in
@@ -62,7 +62,7 @@ export async function walkSignIn(authorizationUrl: URL, credentials: { email: st
       continue;
     }
     const confirm = /<form method="post" action="([^"]+\/confirm)"/.exec(text);
-    if (response.ok && confirm) return { consent: true, confirm: new URL(confirm[1]!, url).href, jar };
+    if (response.ok && confirm) return { consent: true, confirm: new URL(confirm[1]!, url).href, jar, page: text };
     throw new Error(`unexpected ${response.status} at ${url}: ${text.slice(0, 500)}`);
   }
   throw new Error('too many redirects');

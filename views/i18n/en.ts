@@ -14,6 +14,7 @@ export const en = {
   'login.cancel': 'Cancel and return to the application',
   'consent.title': 'Allow access?',
   'consent.subtitle': '{client} asks for access to your LogTrace account as {email}.',
+  'consent.publisher': 'This application was registered by {organisation}, not by LogTrace: allow it only if you trust {organisation}.',
   'consent.scopes': 'It will be able to:',
   'consent.allow': 'Allow',
   'consent.deny': 'Deny',

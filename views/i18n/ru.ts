@@ -16,6 +16,7 @@ export const ru: Record<MessageKey, string> = {
   'login.cancel': 'Отменить и вернуться в приложение',
   'consent.title': 'Разрешить доступ?',
   'consent.subtitle': '{client} запрашивает доступ к вашей учётной записи LogTrace ({email}).',
+  'consent.publisher': 'Это приложение зарегистрировала организация {organisation}, а не LogTrace: разрешайте доступ, только если доверяете {organisation}.',
   'consent.scopes': 'Приложение сможет:',
   'consent.allow': 'Разрешить',
   'consent.deny': 'Запретить',
