@@ -114,17 +114,8 @@ export interface DeliveryView {
   created_at: string;
 }
 
-type WebhookRecord = {
-  id: string;
-  project_id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  created_at: string;
-  created_by: Actor;
-  enabled: boolean;
-  secret: SealedSecret;
-};
+/** What is stored: the view and the sealed signing secret (`Pick` makes the interface a plain object type, as JsonObject needs). */
+type WebhookRecord = Pick<WebhookView, keyof WebhookView> & { secret: SealedSecret };
 
 type DeliveryRecord = {
   id: string;
