@@ -87,13 +87,13 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> 
   return parseBody(schema, value) as z.output<T>;
 }
 
-const checkResponses = (): boolean => process.env.LOGTRACE_CHECK_RESPONSES === '1';
-
 /** The /v1 routes of one server, declared and described. */
 export class ApiRoutes {
   readonly router: Router;
   private readonly auth: Middleware;
   private readonly routes: Described[] = [];
+  /** LOGTRACE_CHECK_RESPONSES=1, read once when the routes are built (the test suite sets it). */
+  private readonly checkResponses = process.env.LOGTRACE_CHECK_RESPONSES === '1';
 
   constructor(router: Router, auth: Middleware) {
     this.router = router;
@@ -115,7 +115,7 @@ export class ApiRoutes {
       if (result === undefined) return;
       const status = result instanceof Reply ? result.status : defaultStatus;
       const payload = result instanceof Reply ? result.body : result;
-      if (checkResponses()) {
+      if (this.checkResponses) {
         const declared = spec.responses[status];
         if (!declared) throw new Error(`${spec.method.toUpperCase()} ${spec.path} answered ${status}, which it does not declare`);
         if (declared.schema) {
